@@ -1,0 +1,91 @@
+"""The contract every curriculum filter follows.
+
+A filter watches what the trainer already produces (rollout groups and their rewards) and
+answers two questions: which prompts should not be sampled now, and why. Each answer is a
+`Decision`; the trainer writes every decision to the audit log (`rlvr.audit`), so a user can
+later see which prompts were filtered, when, and for what reason.
+
+Filters keep their state in one place (e.g. the pass-rate table) and expose it through
+``state_dict()`` / ``load_state_dict()`` so a resumed run continues exactly where it stopped.
+Scoring functions (confidence bounds, metrics) are pure functions kept apart from that state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+# Decisions a filter can take about a prompt (the audit log's `decision` column).
+KEPT = "kept"
+DROPPED = "dropped"
+READMITTED = "readmitted"
+MASKED = "masked"
+PROBED = "probed"
+DECISIONS = (KEPT, DROPPED, READMITTED, MASKED, PROBED)
+
+
+@dataclass
+class GroupResult:
+    """One prompt's GRPO group at one generation step: the rewards of its completions.
+
+    Args:
+        prompt_id: The row's stable ``id``.
+        rewards: The weighted total reward of each completion; ``nan`` = unscored (every
+            verifier returned None or failed), which is neither a success nor a failure.
+        columns: The row's user columns worth auditing (``skill``, ``source``, ...).
+        prompt_hash: A content hash of the prompt text.
+    """
+
+    prompt_id: str
+    rewards: list[float]
+    columns: dict[str, Any] = field(default_factory=dict)
+    prompt_hash: str = ""
+
+
+@dataclass
+class Decision:
+    """One filter decision about one prompt, as the audit log stores it.
+
+    Args:
+        filter: The filter's name (``"frontier"``, ``"zero_variance"``, ...).
+        prompt_id: The row's stable ``id``.
+        decision: One of `DECISIONS`.
+        reason: A short machine-readable code (``too_hard``, ``too_easy``, ``zero_variance``,
+            ``reprobe_success``, ``pool_floor``...).
+        message: A sentence a person can read, with the numbers behind it.
+        stats: The statistics the decision used (counts, bounds, thresholds).
+        columns: User columns of the prompt (``skill``, ``source``...), for grouping.
+        prompt_hash: Content hash of the prompt.
+    """
+
+    filter: str
+    prompt_id: str
+    decision: str
+    reason: str
+    message: str
+    stats: dict[str, Any] = field(default_factory=dict)
+    columns: dict[str, Any] = field(default_factory=dict)
+    prompt_hash: str = ""
+
+
+@runtime_checkable
+class PromptFilter(Protocol):
+    """An online filter over training prompts, driven by the trainer.
+
+    The trainer calls `observe` once per generation step with every group of that step
+    (gathered across processes, so every process sees the same input and takes the same
+    decisions), asks `is_excluded` before a prompt is generated for, and calls
+    `start_probe` when it lets an excluded prompt through for a re-probe.
+    """
+
+    name: str
+
+    def observe(self, groups: list[GroupResult], step: int, epoch: float) -> list[Decision]: ...
+
+    def is_excluded(self, prompt_id: str) -> bool: ...
+
+    def wants_probe(self, prompt_id: str, step: int) -> bool: ...
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...

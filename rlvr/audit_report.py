@@ -1,0 +1,177 @@
+"""Reading the audit log: summaries, selections, exports and plots (`rlvr audit RUN_DIR`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from rlvr.audit import AUDIT_FIELDS, read_audit
+
+
+def select(records: list[dict], run_id: str | None = "latest", dropped: bool = False, prompt: str | None = None,
+           steps: str | None = None, filter_name: str | None = None) -> list[dict]:
+    """Records of one run (``"latest"``, an id, or ``None`` for all) matching the options.
+
+    ``steps`` is ``"A:B"`` (inclusive A, exclusive B; either side may be empty).
+    """
+    if run_id == "latest" and records:
+        run_id = records[-1]["run_id"]
+    out = [r for r in records if run_id is None or r["run_id"] == run_id]
+    if dropped:
+        out = [r for r in out if r["decision"] == "dropped"]
+    if prompt is not None:
+        out = [r for r in out if r["prompt_id"] == prompt]
+    if filter_name is not None:
+        out = [r for r in out if r["filter"] == filter_name]
+    if steps:
+        if ":" not in steps:
+            raise ValueError(f"--steps must look like A:B (e.g. 10:20 or :5), got {steps!r}")
+        lo, hi = steps.split(":", 1)
+        lo_v = int(lo) if lo else None
+        hi_v = int(hi) if hi else None
+        out = [r for r in out if (lo_v is None or r["global_step"] >= lo_v) and (hi_v is None or r["global_step"] < hi_v)]
+    return out
+
+
+def _table(headers: list[str], rows: list[list]) -> str:
+    cells = [headers] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def summary_table(path, run_id: str | None = "latest") -> str:
+    """Counts by filter, decision, reason and skill, plus the final state of every prompt."""
+    records = select(read_audit(path), run_id=run_id)
+    if not records:
+        return "audit log: no records"
+    head = records[0]
+    by_decision = Counter((r["filter"], r["decision"], r["reason"]) for r in records)
+    lines = [f"=== audit: run {head['run_id']}, {len(records)} records, steps "
+             f"{records[0]['global_step']}..{records[-1]['global_step']} ===",
+             _table(["filter", "decision", "reason", "records"],
+                    [[f, d, r, n] for (f, d, r), n in sorted(by_decision.items())])]
+    # Final status per prompt (frontier): the last drop/readmit decides.
+    status: dict[str, str] = {}
+    skill_of: dict[str, str] = {}
+    for r in records:
+        skill_of[r["prompt_id"]] = str(r["columns"].get("skill", "-"))
+        if r["filter"] != "frontier":
+            continue
+        if r["decision"] == "dropped":
+            status[r["prompt_id"]] = f"dropped ({r['reason']})"
+        elif r["decision"] in ("readmitted", "kept") and r["prompt_id"] not in status:
+            status[r["prompt_id"]] = "active"
+        elif r["decision"] == "readmitted":
+            status[r["prompt_id"]] = "active"
+    if status:
+        per_skill: dict[str, Counter] = defaultdict(Counter)
+        for pid, s in status.items():
+            per_skill[skill_of[pid]][s] += 1
+        kinds = sorted({k for c in per_skill.values() for k in c})
+        lines.append("prompts by skill and final status (seen so far):")
+        lines.append(_table(["skill"] + kinds, [[sk] + [c.get(k, 0) for k in kinds] for sk, c in sorted(per_skill.items())]))
+    return "\n".join(lines)
+
+
+def render(records: list[dict], fmt: str) -> str | bytes:
+    """Records as a table, CSV, JSON lines or Parquet (bytes)."""
+    if fmt == "json":
+        return "".join(json.dumps(r) + "\n" for r in records)
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(AUDIT_FIELDS))
+        writer.writeheader()
+        for r in records:
+            writer.writerow({k: json.dumps(r[k]) if isinstance(r.get(k), dict) else r.get(k) for k in AUDIT_FIELDS})
+        return buf.getvalue()
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        flat = [{k: json.dumps(r[k]) if isinstance(r.get(k), dict) else r.get(k) for k in AUDIT_FIELDS} for r in records]
+        buf = io.BytesIO()
+        pq.write_table(pa.Table.from_pylist(flat), buf)
+        return buf.getvalue()
+    if fmt == "table":
+        rows = [[r["global_step"], r["prompt_id"], r["columns"].get("skill", "-"), r["filter"], r["decision"],
+                 r["message"]] for r in records]
+        return _table(["step", "prompt", "skill", "filter", "decision", "message"], rows) + "\n"
+    raise ValueError(f"unknown format {fmt!r}; use table, csv, json or parquet")
+
+
+def plot(records: list[dict], out: str | Path) -> Path:
+    """Three panels: pass-rate distribution of visited prompts over steps, active pool size
+    over steps, and dropped prompts by reason."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    frontier = [r for r in records if r["filter"] == "frontier"]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+
+    steps = [r["global_step"] for r in frontier if r["stats"].get("pass_rate") is not None]
+    rates = [r["stats"]["pass_rate"] for r in frontier if r["stats"].get("pass_rate") is not None]
+    if steps:
+        axes[0].hist2d(steps, rates, bins=[max(1, min(40, len(set(steps)))), 10], range=[[min(steps), max(steps) + 1], [0, 1]],
+                       cmap="Blues")
+    axes[0].set(title="pass rate of visited prompts", xlabel="step", ylabel="pass rate (since admission)")
+
+    pool = {}
+    for r in frontier:
+        if "active_pool" in r["stats"]:
+            pool[r["global_step"]] = r["stats"]["active_pool"]
+    if pool:
+        xs = sorted(pool)
+        axes[1].step(xs, [pool[x] for x in xs], where="post")
+        size = frontier[-1]["stats"].get("pool_size")
+        if size:
+            axes[1].axhline(size, color="grey", ls="--", lw=0.8, label=f"pool size {size}")
+            axes[1].legend()
+    axes[1].set(title="active pool", xlabel="step", ylabel="prompts")
+
+    reasons = Counter((r["reason"], str(r["columns"].get("skill", "-"))) for r in frontier if r["decision"] == "dropped")
+    if reasons:
+        skills = sorted({s for _, s in reasons})
+        kinds = sorted({k for k, _ in reasons})
+        bottom = [0] * len(skills)
+        for kind in kinds:
+            heights = [reasons.get((kind, s), 0) for s in skills]
+            axes[2].bar(skills, heights, bottom=bottom, label=kind)
+            bottom = [b + h for b, h in zip(bottom, heights)]
+        axes[2].legend()
+    axes[2].set(title="drop decisions by reason and skill", ylabel="decisions")
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def main(args) -> int:
+    """`rlvr audit` entry (args from rlvr.cli)."""
+    records = read_audit(args.run_dir)
+    run = None if args.run == "all" else args.run
+    chosen = select(records, run_id=run, dropped=args.dropped, prompt=args.prompt, steps=args.steps,
+                    filter_name=args.filter)
+    if args.plot:
+        print(f"wrote {plot(chosen, args.plot)}")
+    listing = args.dropped or args.prompt is not None or args.steps is not None or args.format != "table"
+    if not listing:
+        print(summary_table(args.run_dir, run_id=run))
+        return 0
+    out = render(chosen, args.format)
+    if args.output:
+        Path(args.output).write_bytes(out if isinstance(out, bytes) else out.encode())
+        print(f"wrote {len(chosen)} records to {args.output}")
+    elif isinstance(out, bytes):
+        raise SystemExit("--format parquet needs --output FILE")
+    else:
+        sys.stdout.write(out)
+    return 0

@@ -1,0 +1,61 @@
+"""The `rlvr` command: ``rlvr train``, ``rlvr audit``, ``rlvr toy``.
+
+Each subcommand is a thin layer over a function in the packages, so everything the command
+line does is also importable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _audit_parser(sub) -> None:
+    p = sub.add_parser("audit", help="Summarise or export a run's audit log.",
+                       description="Which prompts were filtered, when, and why.")
+    p.add_argument("run_dir", help="The run's output directory (or its audit.jsonl).")
+    p.add_argument("--dropped", action="store_true", help="List drop decisions only.")
+    p.add_argument("--prompt", metavar="ID", help="One prompt's whole history.")
+    p.add_argument("--steps", metavar="A:B", help="Records of steps A (inclusive) to B (exclusive).")
+    p.add_argument("--filter", help="Records of one filter (frontier, zero_variance, ...).")
+    p.add_argument("--run", default="latest", help="Run id, 'latest' (default) or 'all'.")
+    p.add_argument("--format", default="table", choices=["table", "csv", "json", "parquet"])
+    p.add_argument("--output", "-o", help="Write the listing to this file.")
+    p.add_argument("--plot", metavar="FILE.png", help="Plot pass rates, active pool and drops by reason.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="rlvr", description="RL with verifiable rewards and curriculum filtering.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("train", help="Train with GRPO: rlvr train --config FILE [section.key=value ...]",
+                   add_help=False)
+    _audit_parser(sub)
+    toy = sub.add_parser("toy", help="Build (or load) the toy world and print its pass-rate table.")
+    toy.add_argument("--force", action="store_true", help="Rebuild even if cached.")
+
+    if argv and argv[0] == "train":  # the recipe owns its own arguments
+        from rlvr.train import main as train_main
+
+        train_main(argv[1:])
+        return 0
+    args = parser.parse_args(argv)
+    if args.command == "audit":
+        from rlvr.audit_report import main as audit_main
+
+        try:
+            return audit_main(args)
+        except (FileNotFoundError, ValueError) as err:
+            print(f"rlvr audit: {err}", file=sys.stderr)
+            return 2
+    if args.command == "toy":
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from rlvr.toy.__main__ import main as toy_main
+
+        return toy_main(["--force"] if args.force else [])
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""The run configuration: one YAML file with a section per component.
+
+A config says what is built, torchtune-style::
+
+    model:      # TRL's `ModelConfig` fields (model_name_or_path, dtype, use_peft, lora_r, ...)
+      model_name_or_path: toy        # "toy" = the self-built toy world (see `rlvr.toy`)
+    data:       # `DataConfig` below: where prompts come from and how columns map
+      train: toy
+    verifiers:  # a list of `rewards.VerifierSpec`: name (or module:function / file.py:function), weight, ...
+      - name: exact
+    eval:       # `EvalConfig` below: held-out accuracy per skill before and after training
+      max_prompts_per_skill: 32
+    curricula:  # `CurriculaConfig`: which filters run (see `curricula/`)
+      ...
+    grpo:       # TRL's `GRPOConfig` fields, passed through unchanged
+      output_dir: runs/toy
+      max_steps: 40
+
+Every key is checked: a key that nothing reads is an error naming the key and the closest
+known one, because a silently ignored typo (``lerning_rate``) costs a whole run.
+
+Command-line overrides use dotted keys with YAML values: ``grpo.max_steps=5``,
+``data.train=prompts.jsonl``, ``verifiers.0.weight=0.5``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SECTIONS = ("model", "data", "verifiers", "eval", "curricula", "grpo")
+
+
+class ConfigError(ValueError):
+    """A config file or override that cannot be used; the message names the key or file."""
+
+
+@dataclass
+class DataConfig:
+    """Where the training prompts come from.
+
+    Args:
+        train: ``"toy"`` (the toy world's train split), a local ``.jsonl``/``.json``/``.parquet``/
+            ``.csv`` file, or a `datasets` name (loaded with `datasets.load_dataset`).
+        eval: Held-out prompts for the before/after accuracy table, in the same forms as
+            ``train``; ``"toy"`` is the toy world's eval split (never shares a prompt with train).
+            ``None`` skips held-out evaluation.
+        train_split: Split to take when ``train`` is a `datasets` name.
+        eval_split: Split to take when ``eval`` is a `datasets` name.
+        dataset_config: The `datasets` configuration name (e.g. ``"main"`` for GSM8K), if any.
+        columns: Maps rlvr's column names to the source's, e.g. ``{prompt: question, answer:
+            final_answer}``. rlvr's names: ``prompt`` (required), ``answer``, ``id``, ``skill``.
+        required: Columns every row must have, non-empty (after mapping).
+        skip_bad_rows: If false, the first malformed rows stop the run before training, each
+            reported with its file, row index and field. If true, they are skipped and written
+            to ``bad_rows.jsonl`` in the output directory instead.
+        max_rows: Keep only the first ``max_rows`` rows of each split (after validation).
+        system_prompt: If set, prompts become chat messages ``[system, user]`` (for instruct
+            models with a chat template); otherwise plain strings.
+        conversational: Wrap plain prompts as a one-message chat even without a system prompt.
+        toy_n_per_skill: Toy world only: prompts per skill in each split.
+        toy_skills: Toy world only: which skills to include (default: all).
+        toy_seed: Toy world only: generator seed.
+    """
+
+    train: str = "toy"
+    eval: str | None = "toy"
+    train_split: str = "train"
+    eval_split: str = "test"
+    dataset_config: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    required: list[str] = field(default_factory=lambda: ["prompt", "answer"])
+    skip_bad_rows: bool = False
+    max_rows: int | None = None
+    system_prompt: str | None = None
+    conversational: bool = False
+    toy_n_per_skill: int = 32
+    toy_skills: list[str] | None = None
+    toy_seed: int = 0
+
+
+@dataclass
+class EvalConfig:
+    """Held-out accuracy per skill, measured before and after training.
+
+    Args:
+        enabled: Measure at all (needs ``data.eval``).
+        max_prompts_per_skill: Prompts per skill taken from the eval split.
+        samples_per_prompt: Completions sampled per prompt.
+        temperature: Sampling temperature; ``0`` means greedy decoding.
+        max_new_tokens: Completion budget; defaults to ``grpo.max_completion_length``.
+        success_threshold: A completion counts as solved when its weighted reward (the same
+            sum TRL trains on) is at least this.
+        batch_size: Prompts per generation batch.
+    """
+
+    enabled: bool = True
+    max_prompts_per_skill: int = 32
+    samples_per_prompt: int = 1
+    temperature: float = 0.0
+    max_new_tokens: int | None = None
+    success_threshold: float = 1.0
+    batch_size: int = 64
+
+
+@dataclass
+class RLVRConfig:
+    """A whole run: the sections above plus TRL's `GRPOConfig` (``grpo``)."""
+
+    model: Any  # trl.ModelConfig
+    data: DataConfig
+    verifiers: list  # list[rewards.VerifierSpec]
+    eval: EvalConfig
+    curricula: Any  # curricula.CurriculaConfig
+    grpo: Any  # trl.GRPOConfig
+    source: str | None = None  # the config file this came from
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+def _suggest(key: str, known) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def _check_keys(section: str, values: dict, cls) -> None:
+    known = {f.name for f in dataclasses.fields(cls) if f.init}
+    for key in values:
+        if key not in known:
+            raise ConfigError(
+                f"Unknown key '{section}.{key}'.{_suggest(key, known)} "
+                f"Known keys of '{section}': {', '.join(sorted(known))}."
+            )
+
+
+def _build(section: str, cls, values: dict | None):
+    values = dict(values or {})
+    _check_keys(section, values, cls)
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"Invalid '{section}' section: {err}") from err
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"grpo.max_steps=5"`` -> (["grpo", "max_steps"], 5). Values are parsed as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"Override '{text}' must look like section.key=value (e.g. grpo.max_steps=5).")
+    key, raw = text.split("=", 1)
+    path = key.strip().split(".")
+    if path[0] not in SECTIONS:
+        hint = ""
+        for section, cls in _section_classes().items():
+            if cls is not None and path[0] in {f.name for f in dataclasses.fields(cls)}:
+                hint = f" Did you mean '{section}.{key}'?"
+                break
+        hint = hint or _suggest(path[0], SECTIONS)
+        raise ConfigError(f"Unknown key '{key}' in override '{text}'.{hint} Sections: {', '.join(SECTIONS)}.")
+    return path, yaml.safe_load(raw) if raw.strip() else None
+
+
+def _set_path(tree: dict, path: list[str], value: Any, text: str) -> None:
+    node: Any = tree
+    for i, part in enumerate(path[:-1]):
+        if isinstance(node, list):
+            node = node[int(part)]
+        else:
+            node = node.setdefault(part, [] if path[i + 1].isdigit() else {})
+    last = path[-1]
+    if isinstance(node, list):
+        index = int(last)
+        if index >= len(node):
+            raise ConfigError(f"Override '{text}': index {index} is past the end of the list.")
+        node[index] = value
+    else:
+        node[last] = value
+
+
+def _section_classes() -> dict:
+    from trl import GRPOConfig, ModelConfig
+
+    from curricula.config import CurriculaConfig
+
+    return {
+        "model": ModelConfig,
+        "data": DataConfig,
+        "verifiers": None,
+        "eval": EvalConfig,
+        "curricula": CurriculaConfig,
+        "grpo": GRPOConfig,
+    }
+
+
+def load_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> RLVRConfig:
+    """Read a YAML config, apply ``section.key=value`` overrides and build every section."""
+    tree: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"Config file '{path}' does not exist.")
+        try:
+            tree = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"Config file '{path}' is not valid YAML: {err}") from err
+        if not isinstance(tree, dict):
+            raise ConfigError(f"Config file '{path}' must be a mapping of sections, got {type(tree).__name__}.")
+    for text in overrides:
+        key_path, value = parse_override(text)
+        _set_path(tree, key_path, value, text)
+    return build_config(tree, source=str(path) if path else None)
+
+
+def build_config(tree: dict, source: str | None = None) -> RLVRConfig:
+    """Build an `RLVRConfig` from a parsed mapping (the YAML file's content)."""
+    from rewards import VerifierSpec
+
+    where = f" in '{source}'" if source else ""
+    for key in tree:
+        if key not in SECTIONS:
+            raise ConfigError(f"Unknown section '{key}'{where}.{_suggest(key, SECTIONS)} Sections: {', '.join(SECTIONS)}.")
+    classes = _section_classes()
+
+    model = _build("model", classes["model"], {"model_name_or_path": "toy", **(tree.get("model") or {})})
+    data = _build("data", DataConfig, tree.get("data"))
+    eval_config = _build("eval", EvalConfig, tree.get("eval"))
+    curricula = _build("curricula", classes["curricula"], tree.get("curricula"))
+
+    raw_verifiers = tree.get("verifiers") or [{"name": "exact"}]
+    if not isinstance(raw_verifiers, list):
+        raise ConfigError(f"'verifiers'{where} must be a list of {{name: ..., weight: ...}} entries.")
+    verifiers = []
+    for i, entry in enumerate(raw_verifiers):
+        if isinstance(entry, str):
+            entry = {"name": entry}
+        if not isinstance(entry, dict):
+            raise ConfigError(f"'verifiers.{i}'{where} must be a mapping or a name, got {entry!r}.")
+        verifiers.append(_build(f"verifiers.{i}", VerifierSpec, entry))
+
+    grpo_values = dict(tree.get("grpo") or {})
+    _check_keys("grpo", grpo_values, classes["grpo"])
+    grpo_values = {**cpu_defaults(grpo_values), **grpo_values}
+    try:
+        grpo = classes["grpo"](**grpo_values)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"Invalid 'grpo' section{where}: {err}") from err
+    return RLVRConfig(model=model, data=data, verifiers=verifiers, eval=eval_config, curricula=curricula, grpo=grpo, source=source)
+
+
+def cpu_defaults(grpo_values: dict) -> dict:
+    """GRPOConfig defaults that break or crawl on a CPU-only machine, replaced there.
+
+    TRL defaults to bf16 mixed precision and gradient checkpointing (both for big GPU runs); on
+    a machine without CUDA bf16 autocast is slow or unsupported, and checkpointing a tiny model
+    only costs time. A value the user wrote always wins.
+    """
+    import torch
+
+    if torch.cuda.is_available():
+        return {}
+    return {"bf16": False, "gradient_checkpointing": False, "output_dir": grpo_values.get("output_dir", "runs/rlvr")}
+
+
+def config_to_dict(config: RLVRConfig) -> dict:
+    """A YAML-ready dict of the resolved config (saved beside the run for reproducibility)."""
+
+    def plain(obj):
+        if dataclasses.is_dataclass(obj):
+            return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.init}
+        if isinstance(obj, (list, tuple)):
+            return [plain(x) for x in obj]
+        if isinstance(obj, dict):
+            return {str(k): plain(v) for k, v in obj.items()}
+        if isinstance(obj, (str, int, float, bool)) or obj is None:
+            return obj
+        return str(obj)
+
+    out = {s: plain(getattr(config, s)) for s in ("model", "data", "verifiers", "eval", "curricula")}
+    out["grpo"] = {k: plain(v) for k, v in config.grpo.to_dict().items()}
+    return out

@@ -1,0 +1,168 @@
+"""Per-skill pass rates of the toy model, by sampling as GRPO does."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from .tasks import SKILLS
+from .warmup import encode_pairs
+
+DEFAULT_MAX_NEW_TOKENS = 8  # longest answer (mul3x3: 6 digits) + EOS fits
+
+
+class PassRates(dict):
+    """``{skill: pass rate}`` that also remembers how it was measured."""
+
+    def __init__(self, rates: Mapping[str, float], n_prompts: Mapping[str, int], samples_per_prompt: int):
+        super().__init__(rates)
+        self.n_prompts = dict(n_prompts)
+        self.samples_per_prompt = samples_per_prompt
+
+
+def _skill_order(names) -> list[str]:
+    return sorted(names, key=lambda s: (SKILLS.index(s) if s in SKILLS else len(SKILLS), s))
+
+
+def is_correct(completion: str, answer: str) -> bool:
+    """The toy verifier: exact match of the stripped completion."""
+    return completion.strip() == answer
+
+
+@torch.no_grad()
+def sample_completions(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    temperature: float = 1.0,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    batch_size: int = 512,
+) -> list[str]:
+    """One sampled completion per prompt (plain multinomial sampling: top_k=0, top_p=1)."""
+    was_training = model.training
+    model.eval()
+    out: list[str] = []
+    for i in range(0, len(prompts), batch_size):
+        enc = tokenizer(list(prompts[i : i + batch_size]), return_tensors="pt", padding=True,
+                        padding_side="left")
+        enc = {k: v.to(model.device) for k, v in enc.items()}
+        gen = model.generate(
+            **enc,
+            do_sample=temperature > 0,
+            temperature=temperature if temperature > 0 else None,
+            top_k=0 if temperature > 0 else None,
+            top_p=1.0 if temperature > 0 else None,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+        )
+        out += tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+    model.train(was_training)
+    return out
+
+
+def measure_pass_rates(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[Mapping],
+    samples_per_prompt: int = 8,
+    temperature: float = 1.0,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    batch_size: int = 512,
+    seed: int = 0,
+) -> PassRates:
+    """Mean per-skill share of correct samples over ``examples`` (dicts with prompt, answer, skill).
+
+    Each prompt is sampled ``samples_per_prompt`` times at ``temperature`` with top_k=0 and
+    top_p=1.0, TRL's default GRPO sampling. Seeded: the same inputs give the same rates.
+    """
+    prompts = [ex["prompt"] for ex in examples for _ in range(samples_per_prompt)]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        completions = sample_completions(
+            model, tokenizer, prompts, temperature, max_new_tokens, batch_size
+        )
+    hits: dict[str, int] = defaultdict(int)
+    counts: dict[str, int] = defaultdict(int)
+    for j, ex in enumerate(examples):
+        counts[ex["skill"]] += 1
+        for c in completions[j * samples_per_prompt : (j + 1) * samples_per_prompt]:
+            hits[ex["skill"]] += is_correct(c, ex["answer"])
+    order = _skill_order(counts)
+    rates = {s: hits[s] / (counts[s] * samples_per_prompt) for s in order}
+    return PassRates(rates, {s: counts[s] for s in order}, samples_per_prompt)
+
+
+@torch.no_grad()
+def answer_probabilities(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[Mapping],
+    temperature: float = 1.0,
+    batch_size: int = 1024,
+) -> list[float]:
+    """Probability that one sample at ``temperature`` is exactly ``answer`` + EOS, per example.
+
+    The noise-free counterpart of :func:`measure_pass_rates` (which also accepts answers padded
+    with whitespace, a negligible difference for the toy model).
+    """
+    was_training = model.training
+    model.eval()
+    probs: list[float] = []
+    for i in range(0, len(examples), batch_size):
+        chunk = examples[i : i + batch_size]
+        batch = encode_pairs(tokenizer, [(ex["prompt"], ex["answer"]) for ex in chunk])
+        batch = {k: v.to(model.device) for k, v in batch.items()}
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        logp = torch.log_softmax(logits[:, :-1].float() / temperature, dim=-1)
+        labels = batch["labels"][:, 1:]
+        mask = labels != -100
+        tok = logp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        probs += (tok * mask).sum(-1).exp().tolist()
+    model.train(was_training)
+    return probs
+
+
+def expected_pass_rates(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[Mapping],
+    temperature: float = 1.0,
+) -> dict[str, float]:
+    """Per-skill mean of :func:`answer_probabilities`."""
+    probs = answer_probabilities(model, tokenizer, examples, temperature)
+    acc: dict[str, list[float]] = defaultdict(list)
+    for ex, p in zip(examples, probs, strict=True):
+        acc[ex["skill"]].append(p)
+    return {s: sum(acc[s]) / len(acc[s]) for s in _skill_order(acc)}
+
+
+def format_pass_rate_table(
+    rates: Mapping[str, float],
+    n_prompts: Mapping[str, int] | None = None,
+    samples_per_prompt: int | None = None,
+) -> str:
+    """A plain-text table: skill | pass rate | n prompts | samples."""
+    n_prompts = n_prompts if n_prompts is not None else getattr(rates, "n_prompts", {})
+    if samples_per_prompt is None:
+        samples_per_prompt = getattr(rates, "samples_per_prompt", None)
+    rows = [("skill", "pass rate", "n prompts", "samples")]
+    for skill, rate in rates.items():
+        n = n_prompts.get(skill)
+        rows.append((
+            skill,
+            f"{rate:.3f}",
+            "-" if n is None else str(n),
+            "-" if n is None or samples_per_prompt is None else str(n * samples_per_prompt),
+        ))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [
+        " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        for r in rows
+    ]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)

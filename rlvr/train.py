@@ -1,0 +1,187 @@
+"""The GRPO recipe: config -> model -> data -> verifiers -> trainer -> train -> summary.
+
+Read top to bottom; each step is one call. The same function runs under ``rlvr train`` (one
+process) and ``accelerate launch scripts/train_grpo.py`` (any number of processes).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before transformers / huggingface_hub are imported: runs are offline unless the user says
+# otherwise (models and data come from local paths or the local cache).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+logger = logging.getLogger("rlvr")
+
+
+def build_arg_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rlvr train",
+        description="Train a policy with GRPO (TRL) and rlvr's curriculum filters.",
+        epilog="Overrides: section.key=value, e.g. grpo.max_steps=5 data.train=prompts.jsonl",
+    )
+    parser.add_argument("--config", required=True, help="YAML run config (see configs/toy.yaml).")
+    parser.add_argument("--resume", nargs="?", const="auto", default=None,
+                        help="Resume from a checkpoint directory, or from the latest in grpo.output_dir (no value).")
+    parser.add_argument("overrides", nargs="*", help="section.key=value overrides")
+    return parser
+
+
+def load_model_and_tokenizer(config):
+    """The policy and its tokenizer from a local path or the Hub; ``toy`` builds the toy world."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = config.model.model_name_or_path
+    if path == "toy":
+        from rlvr.toy import build_toy_world
+
+        path = str(build_toy_world(seed=config.data.toy_seed))
+    tokenizer = AutoTokenizer.from_pretrained(path, revision=config.model.model_revision,
+                                              trust_remote_code=config.model.trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    dtype = config.model.dtype
+    dtype = dtype if dtype in (None, "auto") else getattr(torch, dtype)
+    model = AutoModelForCausalLM.from_pretrained(
+        path, revision=config.model.model_revision, dtype=dtype, trust_remote_code=config.model.trust_remote_code,
+        attn_implementation=config.model.attn_implementation,
+    )
+    return model, tokenizer, path
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = build_arg_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    # 1. Config: YAML sections + dotted overrides; unknown keys are errors.
+    from rlvr.config import config_to_dict, load_config
+
+    config = load_config(args.config, args.overrides)
+    output_dir = Path(config.grpo.output_dir)
+
+    from accelerate import PartialState
+    from trl import get_peft_config
+
+    state = PartialState()
+    if state.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        import yaml
+
+        (output_dir / "rlvr_config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+
+    # 2. Model and tokenizer (the toy world is built once and cached).
+    model, tokenizer, model_path = load_model_and_tokenizer(config)
+
+    # 3. Data: every row validated before training starts.
+    from rlvr.data import load_prompts
+
+    train = load_prompts(config.data.train, config.data, split="train")
+    eval_rows = None
+    if config.data.eval and config.eval.enabled:
+        eval_rows = load_prompts(config.data.eval, config.data, split="eval").dataset.to_list()
+    if train.bad_rows and state.is_main_process:
+        with open(output_dir / "bad_rows.jsonl", "a") as f:
+            for bad in train.bad_rows:
+                f.write(json.dumps({"source": bad.source, "row": bad.row, "field": bad.field,
+                                    "problem": bad.problem, "values": bad.values}) + "\n")
+        logger.warning("Skipped %d malformed row(s) of %s; see %s", len(train.bad_rows), train.source,
+                       output_dir / "bad_rows.jsonl")
+
+    # 4. Verifiers -> TRL reward functions; a failing verifier costs one reward, never the run.
+    from rewards import make_reward_funcs
+    from rlvr.audit import JsonlWriter
+
+    error_log = JsonlWriter(output_dir / f"verifier_errors.rank{state.process_index}.jsonl")
+    reward_funcs, reward_weights = make_reward_funcs(config.verifiers, error_sink=error_log.write_record)
+    config.grpo.reward_weights = reward_weights
+
+    # 5. Held-out accuracy before training (main process; the model is the same everywhere).
+    from rlvr.evaluate import evaluate_skills, format_accuracy_table
+
+    max_new_tokens = config.eval.max_new_tokens or config.grpo.max_completion_length
+
+    def held_out_accuracy(policy) -> dict[str, float]:
+        if not eval_rows or not state.is_main_process:
+            return {}
+        return evaluate_skills(policy, tokenizer, eval_rows, reward_funcs, reward_weights, config.eval,
+                               max_new_tokens=max_new_tokens, seed=config.grpo.seed)
+
+    accuracy_before = held_out_accuracy(model)
+
+    # 6. The trainer: TRL's GRPOTrainer plus rlvr's curriculum filters and audit log.
+    from rlvr.trainer import CurriculumGRPOTrainer
+
+    trainer = CurriculumGRPOTrainer(
+        model=model,
+        reward_funcs=reward_funcs,
+        args=config.grpo,
+        train_dataset=train.dataset,
+        processing_class=tokenizer,
+        peft_config=get_peft_config(config.model),
+        curricula=config.curricula,
+    )
+
+    # 7. Train (optionally resuming: filter state and audit log continue with the checkpoint).
+    resume = args.resume
+    if resume == "auto":
+        from transformers.trainer_utils import get_last_checkpoint
+
+        resume = get_last_checkpoint(str(output_dir))
+        if resume is None:
+            logger.info("No checkpoint in %s; starting from scratch.", output_dir)
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume)
+    train_seconds = time.perf_counter() - started
+    trainer.save_model(str(output_dir / "final"))
+
+    # 8. Summary: steps, reward start -> end, held-out accuracy before -> after.
+    accuracy_after = held_out_accuracy(trainer.accelerator.unwrap_model(trainer.model))
+    rewards = [log["reward"] for log in trainer.state.log_history if "reward" in log]
+    summary = {
+        "model": model_path,
+        "steps": trainer.state.global_step,
+        "train_seconds": round(train_seconds, 1),
+        "reward_start": rewards[0] if rewards else None,
+        "reward_end": rewards[-1] if rewards else None,
+        "accuracy_before": accuracy_before,
+        "accuracy_after": accuracy_after,
+        "verifier_errors": error_log.count,
+    }
+    summary.update(trainer.curriculum_summary())
+    if state.is_main_process:
+        (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        print_summary(summary, format_accuracy_table, trainer)
+    return summary
+
+
+def print_summary(summary: dict, format_accuracy_table, trainer) -> None:
+    def fmt(x):
+        return "n/a" if x is None else f"{x:.3f}"
+
+    print("\n=== rlvr summary ===", flush=True)
+    print(f"steps: {summary['steps']} in {summary['train_seconds']} s", flush=True)
+    print(f"reward (first -> last logged): {fmt(summary['reward_start'])} -> {fmt(summary['reward_end'])}")
+    if summary["accuracy_before"]:
+        print("held-out accuracy per skill:")
+        print(format_accuracy_table(summary["accuracy_before"], summary["accuracy_after"]))
+    if summary["verifier_errors"]:
+        print(f"verifier errors: {summary['verifier_errors']} (see verifier_errors.rank*.jsonl)")
+    report = trainer.curriculum_report()
+    if report:
+        print(report)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,279 @@
+"""`CurriculumGRPOTrainer`: TRL's `GRPOTrainer` plus curriculum filters and an audit log.
+
+The smallest overrides that work, each guarded by a test (tests/rlvr/test_trl_hooks.py) that
+fails loudly if a TRL release moves the hook:
+
+- ``_prepare_inputs``: before a generation step, prompts the filters exclude are swapped for
+  active ones (the sampler and its length stay TRL's own, so the epoch/step arithmetic of
+  `Trainer` is untouched); an excluded prompt due for a re-probe goes through.
+- ``_calculate_rewards``: after TRL gathers the rewards of every process, the same rewards and
+  the gathered prompt ids feed the filters, so every process takes identical decisions; the
+  main process writes them to the audit log.
+- ``_generate_and_score_completions``: optionally masks zero-variance groups out of the loss
+  (recomputing TRL's loss normaliser; tensor shapes never change).
+- ``_save_checkpoint`` / ``_load_optimizer_and_scheduler``: filter state and the audit log's
+  position travel with every checkpoint (TRL's own pattern for extra state).
+
+With every filter disabled each override is a pass-through, so training is exactly TRL's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import time
+import uuid
+from collections import Counter
+
+import torch
+from accelerate.utils import gather_object
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+from trl import GRPOTrainer
+
+from curricula.base import MASKED, Decision, GroupResult
+from curricula.config import CurriculaConfig
+from curricula.frontier import FrontierFilter
+from rlvr.audit import AuditLog
+from rlvr.data import prompt_hash
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "rlvr_curriculum_state.json"
+
+
+class CurriculumGRPOTrainer(GRPOTrainer):
+    """GRPO with curriculum filtering you can audit.
+
+    Args:
+        curricula: Which filters run (`CurriculaConfig`); ``None`` = none (plain TRL GRPO).
+        audit_columns: Dataset columns copied into each audit record for grouping.
+        run_id: Identifies the run in the audit log (a resumed run keeps its original id).
+        *args, **kwargs: Everything `trl.GRPOTrainer` takes.
+    """
+
+    def __init__(self, *args, curricula: CurriculaConfig | None = None,
+                 audit_columns: tuple[str, ...] = ("skill", "source"), run_id: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.curricula = curricula or CurriculaConfig()
+        self.audit_columns = tuple(audit_columns)
+        frontier_config = self.curricula.frontier
+        self.frontier: FrontierFilter | None = None
+        self.mask_zero_variance = frontier_config.enabled and frontier_config.mask_zero_variance
+        self.curriculum_enabled = frontier_config.enabled
+        self.run_id = run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        self.audit: AuditLog | None = None
+        self.curriculum_seconds = 0.0
+        self.totals = Counter()  # groups, zero_variance_groups, rollouts, signal_rollouts, substituted
+        self._zero_variance_rows: torch.Tensor | None = None
+        if not self.curriculum_enabled:
+            return
+        columns = self.train_dataset.column_names
+        if "id" not in columns:
+            raise ValueError("Curriculum filters need a stable 'id' column in the training data "
+                             "(rlvr.data.load_prompts adds one); got columns " + ", ".join(columns))
+        self.pool_ids: list[str] = [str(i) for i in self.train_dataset["id"]]
+        if len(set(self.pool_ids)) != len(self.pool_ids):
+            dup = next(i for i, n in Counter(self.pool_ids).items() if n > 1)
+            raise ValueError(f"Training data has duplicate id '{dup}'; ids must be unique.")
+        self.index_of = {pid: i for i, pid in enumerate(self.pool_ids)}
+        self.frontier = FrontierFilter(frontier_config, self.pool_ids)
+        if self.accelerator.is_main_process:
+            self.audit = AuditLog(self.args.output_dir, self.run_id)
+
+    # ------------------------------------------------------------------------------------------
+    # Before generation: swap excluded prompts for active ones.
+
+    def _prepare_inputs(self, generation_batch):
+        if self.frontier is not None and self.model.training:
+            generate_every = self.args.steps_per_generation * self.num_iterations
+            # Same condition under which TRL's _prepare_inputs generates (and otherwise replays
+            # its buffer, where the rows are ignored).
+            if self._step % generate_every == 0 or self._buffered_inputs is None:
+                started = time.perf_counter()
+                generation_batch = self._substitute_excluded(generation_batch)
+                self.curriculum_seconds += time.perf_counter() - started
+        return super()._prepare_inputs(generation_batch)
+
+    def _substitute_excluded(self, rows: list[dict]) -> list[dict]:
+        """Replace rows of excluded prompts with active prompts, identically on every process.
+
+        The replacement of an excluded prompt is chosen from the global batch (gathered ids),
+        seeded by (seed, step), so copies of one prompt's group on different processes get the
+        same replacement and a resumed run picks the same replacements again.
+        """
+        step = self.state.global_step
+        batch_ids = list(dict.fromkeys(gather_object([str(r["id"]) for r in rows])))
+        to_replace = [pid for pid in batch_ids
+                      if self.frontier.is_excluded(pid) and not self.frontier.wants_probe(pid, step)]
+        if not to_replace:
+            return rows
+        in_batch = set(batch_ids)
+        candidates = [pid for pid in self.pool_ids if not self.frontier.is_excluded(pid) and pid not in in_batch]
+        rng = random.Random(f"rlvr-substitute-{self.args.seed}-{step}")
+        picks = rng.sample(candidates, min(len(to_replace), len(candidates)))
+        active = [pid for pid in self.pool_ids if not self.frontier.is_excluded(pid)]
+        while len(picks) < len(to_replace) and active:  # tiny pools: repeat active prompts
+            picks.append(rng.choice(active))
+        replacement = dict(zip(to_replace, picks))
+        self.totals["substituted"] += len(replacement)
+        return [self.train_dataset[self.index_of[replacement[str(r["id"])]]] if str(r["id"]) in replacement else r
+                for r in rows]
+
+    # ------------------------------------------------------------------------------------------
+    # After rewards: feed the filters with the gathered groups; audit the decisions.
+
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        if not self.curriculum_enabled or not self.model.training:
+            return rewards_per_func
+        started = time.perf_counter()
+        groups = self._gather_groups(inputs, rewards_per_func)
+        step, epoch = self.state.global_step, self.state.epoch
+        decisions = self.frontier.observe(groups, step=step, epoch=epoch)
+
+        zero_variance = [_zero_variance(g.rewards) for g in groups]
+        if self.mask_zero_variance:
+            decisions += [
+                Decision(filter="zero_variance", prompt_id=g.prompt_id, decision=MASKED, reason="zero_variance",
+                         message=f"masked from the loss: all {len(g.rewards)} rewards equal ({_fmt(g.rewards[0])})",
+                         stats={"rewards": [_fmt(r) for r in g.rewards]}, columns=g.columns,
+                         prompt_hash=g.prompt_hash)
+                for g, zero in zip(groups, zero_variance) if zero
+            ]
+            flags = torch.tensor(zero_variance, dtype=torch.bool).repeat_interleave(self.num_generations)
+            self._zero_variance_rows = flags
+        if self.audit is not None:
+            for decision in decisions:
+                self.audit.add(decision, global_step=step, epoch=epoch)
+            self.audit.flush()
+        self._record_metrics(groups, zero_variance, decisions)
+        self.curriculum_seconds += time.perf_counter() - started
+        return rewards_per_func
+
+    def _gather_groups(self, inputs, rewards_per_func) -> list[GroupResult]:
+        """The global batch as groups: ids and columns gathered in the same rank order TRL
+        gathers rewards, so row i of ``rewards_per_func`` belongs to ``ids[i]``."""
+        local = [(str(x["id"]), prompt_hash(x["prompt"]), {c: x[c] for c in self.audit_columns if c in x})
+                 for x in inputs]
+        rows = gather_object(local)
+        if len(rows) != rewards_per_func.shape[0]:
+            raise RuntimeError(f"Gathered {len(rows)} prompt ids but {rewards_per_func.shape[0]} reward rows: "
+                               "TRL's reward gathering changed; rlvr's trainer needs updating.")
+        weights = self.reward_weights.to(rewards_per_func.device)
+        totals = (rewards_per_func * weights.unsqueeze(0)).nansum(dim=1)
+        totals[torch.isnan(rewards_per_func).all(dim=1)] = math.nan
+        totals = totals.tolist()
+        size = self.num_generations
+        groups = []
+        for start in range(0, len(rows), size):
+            ids = {r[0] for r in rows[start:start + size]}
+            if len(ids) != 1:
+                raise RuntimeError(f"Rows {start}..{start + size - 1} of the gathered batch hold prompts {sorted(ids)}; "
+                                   "expected one prompt per group of num_generations rows. TRL's batch layout "
+                                   "changed; rlvr's trainer needs updating.")
+            pid, phash, columns = rows[start]
+            groups.append(GroupResult(pid, totals[start:start + size], columns, phash))
+        return groups
+
+    def _record_metrics(self, groups, zero_variance, decisions) -> None:
+        n_groups = len(groups)
+        n_zero = sum(zero_variance)
+        rollouts = sum(len(g.rewards) for g in groups)
+        signal = sum(len(g.rewards) for g, z in zip(groups, zero_variance) if not z)
+        self.totals.update(groups=n_groups, zero_variance_groups=n_zero, rollouts=rollouts, signal_rollouts=signal)
+        for d in decisions:
+            self.totals[f"{d.decision}:{d.reason}"] += 1
+        counts = self.frontier.counts()
+        metrics = self._metrics["train"]
+        metrics["curriculum/active_pool"].append(counts["active"])
+        metrics["curriculum/dropped_too_hard"].append(counts["too_hard"])
+        metrics["curriculum/dropped_too_easy"].append(counts["too_easy"])
+        metrics["curriculum/readmitted"].append(sum(v for k, v in self.totals.items() if k.startswith("readmitted:")))
+        metrics["curriculum/zero_variance_share"].append(n_zero / max(n_groups, 1))
+        metrics["curriculum/signal_share"].append(signal / max(rollouts, 1))
+
+    # ------------------------------------------------------------------------------------------
+    # Inside the batch: mask zero-variance groups out of the loss.
+
+    def _generate_and_score_completions(self, inputs):
+        self._zero_variance_rows = None
+        output = super()._generate_and_score_completions(inputs)
+        if self._zero_variance_rows is not None and self.model.training:
+            local = len(inputs)
+            index = self.accelerator.process_index
+            zero = self._zero_variance_rows[index * local:(index + 1) * local].to(output["completion_mask"].device)
+            mask = output["completion_mask"] * (~zero).unsqueeze(1).to(output["completion_mask"].dtype)
+            output["completion_mask"] = mask
+            loss_mask = mask if "tool_mask" not in output else mask * output["tool_mask"]
+            # TRL's "dapo"/"cispo" loss divides by the token count of the whole generation batch:
+            # count only the tokens that still carry loss (PR #7068 forgot this).
+            output["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
+        return output
+
+    # ------------------------------------------------------------------------------------------
+    # Checkpoints: filter state and audit position travel with the model.
+
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        if not self.curriculum_enabled or not self.args.should_save:
+            return
+        folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
+        state = {"run_id": self.run_id, "frontier": self.frontier.state_dict(), "totals": dict(self.totals),
+                 "audit": self.audit.position() if self.audit is not None else None}
+        with open(os.path.join(folder, STATE_FILE), "w") as f:
+            json.dump(state, f)
+
+    def _load_optimizer_and_scheduler(self, checkpoint):
+        super()._load_optimizer_and_scheduler(checkpoint)
+        if not self.curriculum_enabled or checkpoint is None:
+            return
+        path = os.path.join(checkpoint, STATE_FILE)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path} is missing: this checkpoint was not written by a curriculum run, "
+                                    "so its filter state cannot be restored.")
+        with open(path) as f:
+            state = json.load(f)
+        self.run_id = state["run_id"]
+        self.frontier.load_state_dict(state["frontier"])
+        self.totals = Counter(state["totals"])
+        if self.audit is not None:
+            self.audit.run_id = self.run_id
+            removed = self.audit.rewind(state["audit"])
+            if removed:
+                logger.info("Audit log rewound to the checkpoint: %d record(s) of steps after it removed; "
+                            "the resumed run records those steps again.", removed)
+
+    # ------------------------------------------------------------------------------------------
+    # Reporting
+
+    def curriculum_summary(self) -> dict:
+        if not self.curriculum_enabled:
+            return {}
+        counts = self.frontier.counts()
+        return {
+            "active_pool": counts["active"], "dropped_too_hard": counts["too_hard"],
+            "dropped_too_easy": counts["too_easy"], "pool_size": self.frontier.pool_size,
+            "zero_variance_share": self.totals["zero_variance_groups"] / max(self.totals["groups"], 1),
+            "signal_share": self.totals["signal_rollouts"] / max(self.totals["rollouts"], 1),
+            "curriculum_seconds": round(self.curriculum_seconds, 3),
+            "audit_log": str(self.audit.path) if self.audit is not None else None,
+        }
+
+    def curriculum_report(self) -> str:
+        if self.audit is None:
+            return ""
+        from rlvr.audit_report import summary_table
+
+        return summary_table(self.audit.path, run_id=self.run_id)
+
+
+def _zero_variance(rewards: list[float]) -> bool:
+    scored = [r for r in rewards if not math.isnan(r)]
+    return len(scored) < 2 or max(scored) - min(scored) < 1e-6
+
+
+def _fmt(x: float):
+    return None if math.isnan(x) else round(x, 4)

@@ -1,0 +1,13 @@
+"""GRPO training with rlvr: the file `accelerate launch` takes.
+
+    accelerate launch --config_file configs/accelerate/<x>.yaml scripts/train_grpo.py \
+        --config configs/toy.yaml grpo.max_steps=40
+
+The recipe itself is `rlvr/train.py` (read it top to bottom: config -> model -> data ->
+verifiers -> trainer -> train -> summary); `rlvr train` runs the same function.
+"""
+
+from rlvr.train import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+import json
+
+import pandas as pd
+import pytest
+
+from curricula.base import Decision
+from rlvr.audit import AUDIT_FIELDS, AuditLog, read_audit
+from rlvr.audit_report import render, select, summary_table
+
+
+def decision(pid, what="kept", reason="in_frontier", skill="add2"):
+    return Decision("frontier", pid, what, reason, f"{what}: {pid}", {"pass_rate": 0.5, "active_pool": 3,
+                    "pool_size": 4}, {"skill": skill}, "h")
+
+
+def test_records_have_one_schema_and_increasing_seq(tmp_path):
+    log = AuditLog(tmp_path, "run-a")
+    for step in range(3):
+        log.add(decision(f"p{step}"), global_step=step, epoch=step / 3)
+        log.flush()
+    records = read_audit(tmp_path)
+    assert [r["seq"] for r in records] == [0, 1, 2]
+    assert all(list(r) == list(AUDIT_FIELDS) for r in records)
+    # Loads with pandas as the docs promise.
+    frame = pd.read_json(tmp_path / "audit.jsonl", lines=True)
+    assert list(frame["prompt_id"]) == ["p0", "p1", "p2"]
+
+
+def test_rewind_to_a_checkpoint_removes_only_later_records(tmp_path):
+    log = AuditLog(tmp_path, "run-a")
+    log.add(decision("p0"), 0, 0)
+    log.add(decision("p1"), 1, 0)
+    position = log.position()
+    log.add(decision("p2"), 2, 0)
+    log.add(decision("p3"), 3, 0)
+    log.flush()
+    # A new process resumes: same file, fresh AuditLog object.
+    resumed = AuditLog(tmp_path, "run-a")
+    assert resumed.seq == 4
+    assert resumed.rewind(position) == 2
+    resumed.add(decision("p2-again"), 2, 0)
+    resumed.flush()
+    records = read_audit(tmp_path)
+    assert [(r["seq"], r["prompt_id"]) for r in records] == [(0, "p0"), (1, "p1"), (2, "p2-again")]
+
+
+def test_torn_last_line_is_ignored_then_cut_before_appending(tmp_path):
+    log = AuditLog(tmp_path, "run-a")
+    log.add(decision("p0"), 0, 0)
+    log.flush()
+    with open(tmp_path / "audit.jsonl", "a") as f:
+        f.write('{"schema_version": 1, "seq": 1, "run')  # killed mid-write
+    assert len(read_audit(tmp_path)) == 1
+    again = AuditLog(tmp_path, "run-b")
+    again.add(decision("p1"), 0, 0)
+    again.flush()
+    assert [r["seq"] for r in read_audit(tmp_path)] == [0, 1]
+
+
+def test_select_and_render(tmp_path):
+    log = AuditLog(tmp_path, "old")
+    log.add(decision("p0"), 0, 0)
+    log.flush()
+    log.run_id = "new"
+    for step, (pid, what, reason) in enumerate([("p0", "kept", "in_frontier"), ("p1", "dropped", "too_hard"),
+                                                 ("p0", "dropped", "too_easy"), ("p1", "readmitted", "reprobe_success")]):
+        log.add(decision(pid, what, reason), step, 0)
+    log.flush()
+    records = read_audit(tmp_path)
+    assert len(select(records)) == 4  # latest run only
+    assert len(select(records, run_id=None)) == 5
+    assert [r["prompt_id"] for r in select(records, dropped=True)] == ["p1", "p0"]
+    assert [r["decision"] for r in select(records, prompt="p1")] == ["dropped", "readmitted"]
+    assert [r["global_step"] for r in select(records, steps="1:3")] == [1, 2]
+    with pytest.raises(ValueError, match="A:B"):
+        select(records, steps="7")
+    csv_text = render(select(records), "csv")
+    assert csv_text.splitlines()[0] == ",".join(AUDIT_FIELDS)
+    assert json.loads(render(select(records), "json").splitlines()[1])["reason"] == "too_hard"
+    table = summary_table(tmp_path)
+    assert "run new, 4 records" in table
+    assert "frontier  dropped     too_hard" in table
+    # Final status: p0 dropped (too easy), p1 readmitted -> active.
+    assert table.splitlines()[-3:] == ["skill  active  dropped (too_easy)",
+                                       "-----  ------  ------------------",
+                                       "add2   1       1"]
