@@ -1,0 +1,334 @@
+"""Verifiers as TRL reward functions.
+
+>>> from rewards import VerifierSpec, make_reward_funcs
+>>> specs = [VerifierSpec("exact"), VerifierSpec("format", weight=0.1)]
+>>> reward_funcs, reward_weights = make_reward_funcs(specs)
+>>> exact = reward_funcs[0]
+>>> exact(prompts=["3+4="], completions=["7"], completion_ids=[[7]], answer=["7"], id=["p0"])
+[1.0]
+>>> reward_weights
+[1.0, 0.1]
+
+Pass both to TRL: ``GRPOTrainer(..., reward_funcs=reward_funcs, args=GRPOConfig(...,
+reward_weights=reward_weights))``.
+
+TRL calls each function as ``f(prompts=..., completions=..., completion_ids=..., **columns)``,
+with every extra dataset column as a list (one value per completion) plus ``trainer_state``,
+``log_extra`` and ``log_metric``. The function rebuilds one row per completion (the columns plus
+``"prompt"``), calls the verifier on each and returns one reward per completion (`None` becomes
+NaN in TRL).
+
+A failing verifier costs only the rewards it was computing: when it raises, runs past
+``timeout_s`` or returns something that is not a finite number or `None`, the reward is the
+spec's ``error_value`` and a `VerifierError` goes to ``error_sink`` and to the log (warning).
+Every call also reports ``verifiers/<name>/errors`` (errors in this batch) and
+``verifiers/<name>/latency_ms`` (mean milliseconds per completion) through ``log_metric``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from rewards.base import ErrorKind, VerifierError
+from rewards.registry import get_verifier, is_batched
+from rewards.timeouts import VerifierTimeout, call_with_timeout
+
+logger = logging.getLogger(__name__)
+
+# Keyword arguments TRL passes that are not dataset columns.
+_TRL_EXTRAS = ("trainer_state", "log_extra", "log_metric", "environments")
+
+
+@dataclass
+class VerifierSpec:
+    """One verifier as a reward: which one, how much it counts, and how it may fail.
+
+    Args:
+        name (`str`):
+            What `get_verifier` resolves: a registered name (``"math"``),
+            ``"package.module:function"`` or ``"path/to/file.py:function"``.
+        weight (`float`, *optional*, defaults to `1.0`):
+            The reward's weight in TRL's weighted sum (``GRPOConfig.reward_weights``).
+        timeout_s (`float`, *optional*, defaults to `10.0`):
+            Wall-clock limit per completion, in seconds; a batched verifier gets ``timeout_s``
+            times the batch size for the whole call. `None` or 0 disables it. See
+            `rewards.timeouts` for how the limit is enforced.
+        error_value (`float`, *optional*):
+            Reward given when the verifier fails on a completion. `None` (the default) leaves
+            the completion to the other reward functions, as "not applicable" does.
+        kwargs (`dict`, *optional*):
+            Keyword arguments passed to the verifier on every call (e.g. ``{"pattern": ...}``
+            for ``format``).
+    """
+
+    name: str
+    weight: float = 1.0
+    timeout_s: float | None = 10.0
+    error_value: float | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        # Config files build specs from YAML: reject bad values here, naming the field.
+        problems = []
+        if not isinstance(self.name, str) or not self.name:
+            problems.append(f"name must be a non-empty string, got {self.name!r}")
+        if not _is_number(self.weight):
+            problems.append(f"weight must be a number, got {self.weight!r}")
+        if self.timeout_s is not None and not (_is_number(self.timeout_s) and self.timeout_s >= 0):
+            problems.append(f"timeout_s must be a number >= 0 or None, got {self.timeout_s!r}")
+        if self.error_value is not None and not _is_number(self.error_value):
+            problems.append(f"error_value must be a number or None, got {self.error_value!r}")
+        if not isinstance(self.kwargs, dict):
+            problems.append(f"kwargs must be a mapping, got {self.kwargs!r}")
+        if problems:
+            raise ValueError("Invalid VerifierSpec: " + "; ".join(problems) + ".")
+
+
+def make_reward_funcs(
+    specs: Sequence[VerifierSpec | str],
+    error_sink: Callable[[VerifierError], Any] | None = None,
+) -> tuple[list[Callable], list[float]]:
+    """TRL ``reward_funcs`` and ``reward_weights`` for a list of verifier specs.
+
+    Args:
+        specs (`Sequence[VerifierSpec | str]`):
+            The verifiers; a plain string is ``VerifierSpec(name=string)``. Every name is
+            resolved now, so a typo fails before training starts.
+        error_sink (`Callable[[VerifierError], Any]`, *optional*):
+            Called with each `VerifierError` (besides the warning logged). An exception it
+            raises is logged, not propagated.
+
+    Returns:
+        `tuple[list[Callable], list[float]]`: the reward functions (each with ``__name__`` set
+        to a unique display name, which TRL uses in its metric names) and their weights.
+    """
+    reward_funcs: list[Callable] = []
+    weights: list[float] = []
+    used_names: set[str] = set()
+    for spec in specs:
+        if isinstance(spec, str):
+            spec = VerifierSpec(name=spec)
+        verifier = get_verifier(spec.name)
+        name = _unique(_display_name(spec.name), used_names)
+        reward_funcs.append(VerifierRewardFunc(spec, verifier, name, error_sink))
+        weights.append(float(spec.weight))
+    return reward_funcs, weights
+
+
+class VerifierRewardFunc:
+    """A TRL reward function wrapping one verifier (built by `make_reward_funcs`).
+
+    Args:
+        spec (`VerifierSpec`):
+            The verifier's settings.
+        verifier (`Callable`):
+            The resolved verifier function.
+        name (`str`):
+            Display name: ``__name__``, metric names and `VerifierError.verifier`.
+        error_sink (`Callable[[VerifierError], Any]`, *optional*):
+            Receives each `VerifierError`.
+    """
+
+    def __init__(
+        self,
+        spec: VerifierSpec,
+        verifier: Callable,
+        name: str,
+        error_sink: Callable[[VerifierError], Any] | None = None,
+    ):
+        self.spec = spec
+        self.verifier = verifier
+        self.batched = is_batched(verifier)
+        self.__name__ = name
+        self.error_sink = error_sink
+        self.error_value = None if spec.error_value is None else float(spec.error_value)
+
+    def __repr__(self) -> str:
+        return f"VerifierRewardFunc({self.__name__!r}, spec={self.spec!r})"
+
+    def __call__(
+        self,
+        prompts: Sequence | None = None,
+        completions: Sequence | None = None,
+        completion_ids: Sequence | None = None,
+        **kwargs,
+    ) -> list[float | None]:
+        """One reward per completion; see the module docstring for the calling convention."""
+        log_metric = kwargs.get("log_metric")
+        completions = list(completions or [])
+        texts = [completion_text(completion) for completion in completions]
+        examples = _rows(len(texts), prompts, kwargs)
+
+        started = time.perf_counter()
+        if self.batched:
+            rewards, errors = self._score_batch(texts, examples)
+        else:
+            rewards, errors = [], 0
+            for index, (text, example) in enumerate(zip(texts, examples)):
+                reward, failed = self._score_one(index, text, example)
+                rewards.append(reward)
+                errors += failed
+        elapsed_ms = (time.perf_counter() - started) * 1000
+
+        if log_metric is not None:
+            log_metric(f"verifiers/{self.__name__}/errors", float(errors))
+            log_metric(f"verifiers/{self.__name__}/latency_ms", elapsed_ms / max(len(texts), 1))
+        return rewards
+
+    def _score_one(self, index: int, text: str, example: dict) -> tuple[float | None, bool]:
+        call = partial(self.verifier, text, example, **self.spec.kwargs)
+        try:
+            value = call_with_timeout(call, self.spec.timeout_s)
+        except VerifierTimeout:
+            self._report(
+                index,
+                example,
+                "timeout",
+                "TimeoutError",
+                f"no result within {self.spec.timeout_s:g} s",
+            )
+            return self.error_value, True
+        except (Exception, SystemExit) as err:  # noqa: BLE001 - isolation is the point
+            self._report(index, example, "raised", type(err).__name__, str(err))
+            return self.error_value, True
+        reward, problem = _as_reward(value)
+        if problem is not None:
+            self._report(index, example, "bad_return", "TypeError", problem)
+            return self.error_value, True
+        return reward, False
+
+    def _score_batch(self, texts: list[str], examples: list[dict]) -> tuple[list, int]:
+        timeout = self.spec.timeout_s * len(texts) if self.spec.timeout_s else None
+        call = partial(self.verifier, texts, examples, **self.spec.kwargs)
+        failure: tuple[ErrorKind, str, str] | None = None
+        try:
+            values = call_with_timeout(call, timeout)
+        except VerifierTimeout:
+            failure = (
+                "timeout",
+                "TimeoutError",
+                f"batch of {len(texts)} gave no result within {timeout:g} s",
+            )
+        except (Exception, SystemExit) as err:  # noqa: BLE001
+            failure = ("raised", type(err).__name__, str(err))
+        else:
+            if (
+                not isinstance(values, Sequence)
+                or isinstance(values, str)
+                or len(values) != len(texts)
+            ):
+                failure = (
+                    "bad_return",
+                    "TypeError",
+                    f"expected a list of {len(texts)} rewards, got {_short_repr(values)}",
+                )
+        if failure is not None:
+            for index, example in enumerate(examples):
+                self._report(index, example, *failure)
+            return [self.error_value] * len(texts), len(texts)
+
+        rewards, errors = [], 0
+        for index, (value, example) in enumerate(zip(values, examples)):
+            reward, problem = _as_reward(value)
+            if problem is not None:
+                self._report(index, example, "bad_return", "TypeError", problem)
+                reward, errors = self.error_value, errors + 1
+            rewards.append(reward)
+        return rewards, errors
+
+    def _report(
+        self, index: int, example: Mapping, kind: ErrorKind, exception_type: str, message: str
+    ):
+        prompt_id = example.get("id")
+        record = VerifierError(
+            verifier=self.__name__,
+            prompt_id=str(index if prompt_id is None else prompt_id),
+            kind=kind,
+            exception_type=exception_type,
+            message=message,
+        )
+        logger.warning("%s", record)
+        if self.error_sink is not None:
+            try:
+                self.error_sink(record)
+            except Exception:  # a broken sink must not stop scoring
+                logger.exception("error_sink raised while handling %s", record)
+
+
+def completion_text(completion: Any) -> str:
+    """The text of a completion: a string as is; for chat format (a list of messages), the
+    content of the last message (text parts joined when the content is a list of parts)."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, Mapping):
+        completion = [completion]
+    if isinstance(completion, Sequence) and completion:
+        content = (
+            completion[-1].get("content", "")
+            if isinstance(completion[-1], Mapping)
+            else completion[-1]
+        )
+        if isinstance(content, str):
+            return content
+        if isinstance(content, Sequence):
+            return "".join(part.get("text", "") for part in content if isinstance(part, Mapping))
+        return "" if content is None else str(content)
+    return "" if completion is None else str(completion)
+
+
+def _rows(count: int, prompts: Sequence | None, columns: Mapping[str, Any]) -> list[dict]:
+    """One dict per completion from TRL's column lists (plus ``"prompt"``)."""
+    per_row = {
+        key: values
+        for key, values in columns.items()
+        if key not in _TRL_EXTRAS and isinstance(values, (list, tuple)) and len(values) == count
+    }
+    rows = [{key: values[index] for key, values in per_row.items()} for index in range(count)]
+    if prompts is not None and len(prompts) == count:
+        for row, prompt in zip(rows, prompts):
+            row.setdefault("prompt", prompt)
+    return rows
+
+
+def _as_reward(value: Any) -> tuple[float | None, str | None]:
+    """``(reward, None)`` for an acceptable verifier return, ``(None, problem)`` otherwise."""
+    if value is None:
+        return None, None
+    if isinstance(value, numbers.Real):
+        reward = float(value)
+        if math.isfinite(reward):
+            return reward, None
+        return (
+            None,
+            f"returned {reward}; a reward must be finite (return None for 'not applicable')",
+        )
+    return None, f"returned {_short_repr(value)}; expected a number or None"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text[:80]}{'...' if len(text) > 80 else ''}"
+
+
+def _display_name(spec_name: str) -> str:
+    # "pkg.mod:func" and "dir/file.py:func" are shown as "func": TRL puts the name in metric keys.
+    return spec_name.rpartition(":")[2] if ":" in spec_name else spec_name
+
+
+def _unique(name: str, used: set[str]) -> str:
+    candidate, suffix = name, 2
+    while candidate in used:
+        candidate, suffix = f"{name}_{suffix}", suffix + 1
+    used.add(candidate)
+    return candidate

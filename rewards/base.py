@@ -1,0 +1,87 @@
+"""What a verifier is, and the record left behind when one fails.
+
+A verifier scores one completion against the dataset row it answers. It is a plain function::
+
+    (completion: str, example: Mapping) -> float | None
+
+``example`` is the row (``example["answer"]``, ``example["id"]``, any other column, plus
+``example["prompt"]``). The return value is the reward, usually in ``[0, 1]``; ``None`` means
+"this verifier does not apply to this row" (TRL turns it into NaN and leaves the row to the
+other reward functions). Keyword arguments after ``example`` are the verifier's settings, filled
+from `VerifierSpec.kwargs`.
+
+A verifier is registered under a name and then used by name:
+
+>>> from rewards import get_verifier, register_verifier
+>>> @register_verifier("doc_length_under_10")
+... def short_answer(completion, example, max_chars=10):
+...     return 1.0 if len(completion) < max_chars else 0.0
+>>> get_verifier("doc_length_under_10")("46", {"answer": "46"})
+1.0
+
+Verifiers that are expensive per call (a subprocess per completion, a remote judge) may take the
+whole batch at once and are marked at registration::
+
+    @register_verifier("code", batched=True)
+    def code(completions: list[str], examples: list[Mapping]) -> list[float | None]: ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+ErrorKind = Literal["raised", "timeout", "bad_return"]
+
+
+class Verifier(Protocol):
+    """A verifier scoring one completion: ``(completion, example, **kwargs) -> float | None``."""
+
+    def __call__(self, completion: str, example: Mapping, /, **kwargs) -> float | None: ...
+
+
+class BatchedVerifier(Protocol):
+    """A verifier scoring a whole batch at once.
+
+    ``(completions, examples, **kwargs) -> list[float | None]``.
+
+    The returned list has one entry per completion, in order.
+    """
+
+    def __call__(
+        self, completions: Sequence[str], examples: Sequence[Mapping], /, **kwargs
+    ) -> list[float | None]: ...
+
+
+@dataclass(frozen=True)
+class VerifierError:
+    """One reward lost to a verifier failure.
+
+    Args:
+        verifier (`str`):
+            Name of the verifier, as written in its `VerifierSpec`.
+        prompt_id (`str`):
+            The row's ``id`` column, or its index in the batch (as a string) when the dataset has
+            no ``id`` column.
+        kind (`str`):
+            ``"raised"`` (the verifier raised), ``"timeout"`` (it ran past its time limit) or
+            ``"bad_return"`` (it returned something that is not a finite number or ``None``).
+        exception_type (`str`):
+            Class name of the exception (``"TimeoutError"`` for timeouts, ``"TypeError"`` for bad
+            returns).
+        message (`str`):
+            The exception's message, or a description of the bad return value.
+    """
+
+    verifier: str
+    prompt_id: str
+    kind: ErrorKind
+    exception_type: str
+    message: str
+
+    def __str__(self) -> str:
+        return (
+            f"verifier '{self.verifier}' on prompt {self.prompt_id}: {self.kind} "
+            f"({self.exception_type}: {self.message})"
+        )

@@ -1,0 +1,231 @@
+"""Where verifiers are found by name.
+
+`get_verifier` resolves a spec string, in this order:
+
+1. a name registered with `@register_verifier` (the built-ins: ``exact``, ``math``, ``format``,
+   ``choice``, ``code``);
+2. ``package.module:function``, imported like any module;
+3. ``path/to/file.py:function``, loaded from the file without packaging it (a relative path is
+   taken from the current working directory);
+4. a name that an installed distribution declares in the ``rlvr.verifiers`` entry-point group,
+   loaded the first time the name is asked for and not found. A plugin declares one with::
+
+       [project.entry-points."rlvr.verifiers"]
+       sql_match = "my_plugin.verifiers:sql_match"
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib
+import importlib.metadata
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ENTRY_POINT_GROUP = "rlvr.verifiers"
+
+# Name -> verifier function. Filled by `register_verifier` (built-ins register on `import rewards`).
+_VERIFIERS: dict[str, Callable] = {}
+# Resolved file path -> module, so that two specs naming the same file load it once (loading it
+# twice would re-run its `@register_verifier` decorators and trip the duplicate-name check).
+_FILE_MODULES: dict[Path, object] = {}
+
+# Attribute set on registered functions; read by `is_batched`.
+_BATCHED_ATTRIBUTE = "__rlvr_batched__"
+
+
+class UnknownVerifierError(KeyError):
+    """A verifier spec that names nothing: an unknown name, module, file or function."""
+
+    def __str__(self) -> str:
+        # KeyError's own __str__ shows the repr of its argument, which quotes the whole message.
+        return str(self.args[0]) if self.args else ""
+
+
+def register_verifier(name: str, batched: bool = False) -> Callable[[Callable], Callable]:
+    """Decorator registering a verifier under ``name``.
+
+    Args:
+        name (`str`):
+            The name a config or `get_verifier` uses. Must not be registered already.
+        batched (`bool`, *optional*, defaults to `False`):
+            Whether the function takes the whole batch,
+            ``(completions: list[str], examples: list[Mapping], **kwargs) -> list[float | None]``,
+            instead of one completion, ``(completion: str, example: Mapping, **kwargs)``.
+
+    Returns:
+        The decorator; it returns the function unchanged (apart from the batched marker).
+
+    Example:
+
+    ```python
+    @register_verifier("ends_with_period")
+    def ends_with_period(completion, example):
+        return 1.0 if completion.rstrip().endswith(".") else 0.0
+    ```
+    """
+    if not isinstance(name, str) or not name or ":" in name:
+        raise ValueError(f"A verifier name must be a non-empty string without ':', got {name!r}.")
+
+    def decorator(func: Callable) -> Callable:
+        existing = _VERIFIERS.get(name)
+        if existing is not None and existing is not func:
+            raise ValueError(
+                f"A verifier named '{name}' is already registered ({_describe(existing)}); "
+                f"cannot register {_describe(func)} under the same name."
+            )
+        setattr(func, _BATCHED_ATTRIBUTE, batched)
+        _VERIFIERS[name] = func
+        return func
+
+    return decorator
+
+
+def is_batched(verifier: Callable) -> bool:
+    """Whether ``verifier`` was registered with ``batched=True`` (takes the whole batch)."""
+    return bool(getattr(verifier, _BATCHED_ATTRIBUTE, False))
+
+
+def list_verifiers() -> list[str]:
+    """Sorted names `get_verifier` accepts: registered ones and not-yet-loaded entry points."""
+    return sorted(set(_VERIFIERS) | {entry.name for entry in _entry_points()})
+
+
+def get_verifier(spec: str) -> Callable:
+    """The verifier function a spec string names.
+
+    Args:
+        spec (`str`):
+            A registered name (``"math"``), ``"package.module:function"``,
+            ``"path/to/file.py:function"``, or a name from the ``rlvr.verifiers`` entry-point
+            group.
+
+    Returns:
+        The function. Use `is_batched` to know which calling convention it follows.
+
+    Raises:
+        UnknownVerifierError (a `KeyError`): when nothing matches; the message suggests close
+            names and lists the known ones.
+    """
+    if not isinstance(spec, str) or not spec:
+        raise TypeError(f"A verifier spec must be a non-empty string, got {spec!r}.")
+    if ":" in spec:
+        location, _, attribute = spec.rpartition(":")
+        if _looks_like_file(location):
+            return _attribute(_load_file(location, spec), attribute, spec)
+        return _attribute(_import_module(location, spec), attribute, spec)
+    if spec in _VERIFIERS:
+        return _VERIFIERS[spec]
+    loaded = _load_entry_point(spec)
+    if loaded is not None:
+        return loaded
+    raise UnknownVerifierError(_unknown_name_message(spec))
+
+
+def _describe(func: Callable) -> str:
+    module = getattr(func, "__module__", None) or "?"
+    return f"{module}.{getattr(func, '__qualname__', repr(func))}"
+
+
+def _looks_like_file(location: str) -> bool:
+    return location.endswith(".py") or "/" in location or "\\" in location
+
+
+def _import_module(module_name: str, spec: str):
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        # Only "this module does not exist" is an unknown spec; a module that exists but fails
+        # to import (a missing dependency inside it) keeps its own error.
+        if err.name is not None and (module_name + ".").startswith(err.name + "."):
+            raise UnknownVerifierError(
+                f"Verifier spec '{spec}': no module named '{module_name}'."
+            ) from err
+        raise
+
+
+def _load_file(location: str, spec: str):
+    path = Path(location).expanduser()
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    path = path.resolve()
+    if path in _FILE_MODULES:
+        return _FILE_MODULES[path]
+    if not path.is_file():
+        raise UnknownVerifierError(f"Verifier spec '{spec}': file '{path}' does not exist.")
+    # A unique module name per file: two files both called verifiers.py must not collide.
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    module_name = f"rlvr_verifier_file_{path.stem}_{digest}"
+    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise UnknownVerifierError(f"Verifier spec '{spec}': cannot load '{path}' as Python.")
+    module = importlib.util.module_from_spec(module_spec)
+    # In sys.modules while it runs, as a normal import would be (dataclasses and pickle need it).
+    sys.modules[module_name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    _FILE_MODULES[path] = module
+    return module
+
+
+def _attribute(module, attribute: str, spec: str) -> Callable:
+    value = module
+    for part in attribute.split("."):
+        if not hasattr(value, part):
+            public = sorted(
+                name
+                for name, obj in vars(module).items()
+                if callable(obj) and not name.startswith("_")
+            )
+            raise UnknownVerifierError(
+                f"Verifier spec '{spec}': '{getattr(module, '__name__', module)}' has no "
+                f"attribute '{attribute}'.{_suggestion(attribute, public)}"
+            )
+        value = getattr(value, part)
+    if not callable(value):
+        raise UnknownVerifierError(f"Verifier spec '{spec}': '{attribute}' is not callable.")
+    return value
+
+
+def _entry_points() -> list[importlib.metadata.EntryPoint]:
+    return list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _load_entry_point(name: str) -> Callable | None:
+    """Load the entry point called ``name``, register it and return it (``None``: no such one)."""
+    for entry in _entry_points():
+        if entry.name != name:
+            continue
+        func = entry.load()
+        if not callable(func):
+            raise TypeError(
+                f"Entry point '{name}' in group '{ENTRY_POINT_GROUP}' ({entry.value}) "
+                "is not callable."
+            )
+        # The target may have registered itself on import (under this or another name).
+        if _VERIFIERS.get(name) is not func:
+            register_verifier(name, batched=is_batched(func))(func)
+        return func
+    return None
+
+
+def _suggestion(word: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(word, candidates, n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return " Did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+
+
+def _unknown_name_message(name: str) -> str:
+    known = list_verifiers()
+    return (
+        f"Unknown verifier '{name}'.{_suggestion(name, known)} "
+        f"Known verifiers: {', '.join(known) or '(none)'}. A spec can also be "
+        "'package.module:function' or 'path/to/file.py:function'."
+    )
