@@ -1,14 +1,44 @@
-"""The `rlvr` command: ``rlvr train``, ``rlvr audit``, ``rlvr toy``.
+"""The `rlvr` command: ``rlvr train``, ``rlvr audit``, ``rlvr toy`` and the commands below.
 
 Each subcommand is a thin layer over a function in the packages, so everything the command
-line does is also importable.
+line does is also importable. A subcommand module listed in `SUBCOMMANDS` exposes
+``add_arguments(parser)`` and ``run(args) -> int``; it is imported only when used.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
+
+
+# name -> (module, one-line help)
+SUBCOMMANDS = {
+    "frontier": ("rlvr.frontier_cli", "Estimate pass rates offline and write the frontier-filtered dataset."),
+    "compat": ("rlvr.compat_cli", "Score teacher-refined data with the student; keep what it can learn."),
+    "influence": ("rlvr.influence.cli", "Gradient-influence scores of training data against target skills."),
+    "compare": ("rlvr.compare_cli", "Influence vs difficulty: train on each selection and compare."),
+    "report": ("rlvr.report_cli", "Regenerate a comparison report from its results file."),
+}
+
+
+def _module_subcommands(sub) -> dict:
+    import importlib.util
+
+    found = {}
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None:
+            continue
+        try:
+            spec = importlib.util.find_spec(module)
+        except ModuleNotFoundError:
+            spec = None
+        if spec is None:
+            continue
+        parser = sub.add_parser(name, help=help_text, description=help_text)
+        found[name] = (module, parser)
+    return found
 
 
 def _audit_parser(sub) -> None:
@@ -34,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     _audit_parser(sub)
     toy = sub.add_parser("toy", help="Build (or load) the toy world and print its pass-rate table.")
     toy.add_argument("--force", action="store_true", help="Rebuild even if cached.")
+    modules = _module_subcommands(sub)
+    command = argv[0] if argv else None
+    if command in modules:
+        module = importlib.import_module(modules[command][0])
+        module.add_arguments(modules[command][1])
 
     if argv and argv[0] == "train":  # the recipe owns its own arguments
         from rlvr.train import main as train_main
@@ -49,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         except (FileNotFoundError, ValueError) as err:
             print(f"rlvr audit: {err}", file=sys.stderr)
             return 2
+    if args.command in modules:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        return importlib.import_module(modules[args.command][0]).run(args)
     if args.command == "toy":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from rlvr.toy.__main__ import main as toy_main

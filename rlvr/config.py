@@ -255,17 +255,23 @@ def build_config(tree: dict, source: str | None = None) -> RLVRConfig:
 
 
 def cpu_defaults(grpo_values: dict) -> dict:
-    """GRPOConfig defaults that break or crawl on a CPU-only machine, replaced there.
+    """GRPOConfig defaults replaced by rlvr; a value the user wrote always wins.
 
     TRL defaults to bf16 mixed precision and gradient checkpointing (both for big GPU runs); on
     a machine without CUDA bf16 autocast is slow or unsupported, and checkpointing a tiny model
-    only costs time. A value the user wrote always wins.
+    only costs time. The output directory defaults to ``runs/rlvr`` rather than transformers'
+    ``trainer_output``.
     """
     import torch
 
+    defaults: dict = {"output_dir": "runs/rlvr"}
     if torch.cuda.is_available():
-        return {}
-    return {"bf16": False, "gradient_checkpointing": False, "output_dir": grpo_values.get("output_dir", "runs/rlvr")}
+        return defaults
+    defaults["bf16"] = False
+    if not {"gradient_checkpointing", "activation_checkpointing"} & set(grpo_values):
+        # transformers 5 renamed the flag; setting the new name avoids its deprecation warning.
+        defaults.update(activation_checkpointing=False, gradient_checkpointing=None)
+    return defaults
 
 
 def config_to_dict(config: RLVRConfig) -> dict:

@@ -40,6 +40,58 @@ def weighted_rewards(
 
 
 @torch.no_grad()
+def sample_and_score(
+    model, tokenizer, rows: list[dict], reward_funcs: Sequence[Callable], weights: Sequence[float],
+    samples_per_prompt: int, temperature: float, max_new_tokens: int, batch_size: int = 64, seed: int = 0,
+    progress: bool = False,
+) -> list[list[float]]:
+    """Sample completions for each row and score them: one list of weighted rewards per row.
+
+    ``temperature == 0`` means greedy decoding. Deterministic for a given seed; the global
+    torch RNG state is restored afterwards.
+    """
+    if not rows:
+        return []
+    was_training = model.training
+    model.eval()
+    rng_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    device = next(model.parameters()).device
+    columns = [k for k in rows[0] if k not in ("prompt", "completion")]
+    sampling = {"do_sample": False} if temperature == 0 else {
+        "do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
+    out_rewards: list[list[float]] = [[] for _ in rows]
+    per_batch = max(1, batch_size // max(1, samples_per_prompt))
+    starts = range(0, len(rows), per_batch)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="sampling", unit="batch")
+    try:
+        for start in starts:
+            chunk = list(range(start, min(start + per_batch, len(rows))))
+            batch = [rows[i] for i in chunk for _ in range(samples_per_prompt)]
+            owners = [i for i in chunk for _ in range(samples_per_prompt)]
+            texts = render_prompts([r["prompt"] for r in batch], tokenizer)
+            enc = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
+            enc = {k: v.to(device) for k, v in enc.items()}
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **sampling)
+            ids_list = []
+            for row_ids in out[:, enc["input_ids"].shape[1]:].tolist():
+                if tokenizer.eos_token_id in row_ids:
+                    row_ids = row_ids[: row_ids.index(tokenizer.eos_token_id) + 1]
+                ids_list.append(row_ids)
+            completions = tokenizer.batch_decode(ids_list, skip_special_tokens=True)
+            cols = {k: [r.get(k) for r in batch] for k in columns}
+            rewards = weighted_rewards(reward_funcs, weights, [r["prompt"] for r in batch], completions, ids_list, cols)
+            for owner, reward in zip(owners, rewards):
+                out_rewards[owner].append(reward)
+    finally:
+        torch.random.set_rng_state(rng_state)
+        model.train(was_training)
+    return out_rewards
+
+
 def evaluate_skills(
     model, tokenizer, rows: list[dict], reward_funcs: Sequence[Callable], weights: Sequence[float],
     config: EvalConfig, max_new_tokens: int, seed: int = 0,
@@ -47,7 +99,6 @@ def evaluate_skills(
     """Accuracy per ``skill`` column (``"all"`` when rows have none) on ``rows``.
 
     A completion is correct when its weighted reward is at least ``config.success_threshold``.
-    Deterministic for a given seed.
     """
     per_skill: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
@@ -55,40 +106,13 @@ def evaluate_skills(
         if len(bucket) < config.max_prompts_per_skill:
             bucket.append(row)
     selected = [row for bucket in per_skill.values() for row in bucket]
-    if not selected:
-        return {}
-    was_training = model.training
-    model.eval()
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    device = next(model.parameters()).device
+    rewards = sample_and_score(model, tokenizer, selected, reward_funcs, weights, config.samples_per_prompt,
+                               config.temperature, max_new_tokens, config.batch_size, seed)
     correct: dict[str, list[float]] = defaultdict(list)
-    columns = [k for k in selected[0] if k not in ("prompt", "completion")]
-    try:
-        for start in range(0, len(selected), config.batch_size):
-            batch = selected[start : start + config.batch_size]
-            batch = [row for row in batch for _ in range(config.samples_per_prompt)]
-            texts = render_prompts([r["prompt"] for r in batch], tokenizer)
-            enc = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
-            enc = {k: v.to(device) for k, v in enc.items()}
-            sampling = {"do_sample": False} if config.temperature == 0 else {
-                "do_sample": True, "temperature": config.temperature, "top_k": 0, "top_p": 1.0}
-            out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **sampling)
-            completion_ids = out[:, enc["input_ids"].shape[1]:]
-            ids_list = []
-            for row_ids in completion_ids.tolist():
-                if tokenizer.eos_token_id in row_ids:
-                    row_ids = row_ids[: row_ids.index(tokenizer.eos_token_id) + 1]
-                ids_list.append(row_ids)
-            completions = tokenizer.batch_decode(ids_list, skip_special_tokens=True)
-            cols = {k: [r.get(k) for r in batch] for k in columns}
-            rewards = weighted_rewards(reward_funcs, weights, [r["prompt"] for r in batch], completions, ids_list, cols)
-            for row, reward in zip(batch, rewards):
-                ok = (not math.isnan(reward)) and reward >= config.success_threshold
-                correct[str(row.get("skill", "all"))].append(float(ok))
-    finally:
-        torch.random.set_rng_state(generator_state)
-        model.train(was_training)
+    for row, row_rewards in zip(selected, rewards):
+        for reward in row_rewards:
+            ok = (not math.isnan(reward)) and reward >= config.success_threshold
+            correct[str(row.get("skill", "all"))].append(float(ok))
     return {skill: sum(v) / len(v) for skill, v in sorted(correct.items())}
 
 

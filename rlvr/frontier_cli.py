@@ -1,0 +1,78 @@
+"""`rlvr frontier`: the frontier filter as a static pre-filter, before training.
+
+Samples ``k`` completions per training prompt with the run's own model, verifiers and
+sampling temperature, judges each prompt with the same `FrontierFilter` rules the trainer
+uses online, and writes:
+
+- ``OUT/filtered.jsonl``: the prompts that were kept (train on this);
+- ``OUT/pass_rates.jsonl``: per prompt, successes / trials, the confidence bounds, decision;
+- ``OUT/audit.jsonl``: one audit record per prompt, same schema as a training run's
+  (so ``rlvr audit OUT`` works on it).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--config", required=True, help="Run config (its model, data, verifiers, curricula.frontier).")
+    parser.add_argument("--k", type=int, default=16, help="Completions sampled per prompt (default 16).")
+    parser.add_argument("--out", required=True, help="Output directory.")
+    parser.add_argument("--batch-size", type=int, default=256, help="Completions per generation batch.")
+    parser.add_argument("overrides", nargs="*", help="section.key=value overrides")
+
+
+def run(args) -> int:
+    from curricula.base import GroupResult
+    from curricula.frontier import FrontierFilter
+    from rewards import make_reward_funcs
+    from rlvr.audit import AuditLog, JsonlWriter
+    from rlvr.audit_report import summary_table
+    from rlvr.config import load_config
+    from rlvr.data import load_prompts, prompt_hash
+    from rlvr.evaluate import sample_and_score
+    from rlvr.train import load_model_and_tokenizer
+
+    config = load_config(args.config, args.overrides)
+    frontier = config.curricula.frontier
+    if args.k < frontier.min_samples:
+        raise SystemExit(f"rlvr frontier: --k {args.k} is below curricula.frontier.min_samples={frontier.min_samples}, "
+                         "so no prompt could be dropped; raise --k or lower min_samples.")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model, tokenizer, _ = load_model_and_tokenizer(config)
+    rows = load_prompts(config.data.train, config.data, split="train").dataset.to_list()
+    errors = JsonlWriter(out / "verifier_errors.jsonl")
+    reward_funcs, weights = make_reward_funcs(config.verifiers, error_sink=errors.write_record)
+
+    started = time.perf_counter()
+    rewards = sample_and_score(model, tokenizer, rows, reward_funcs, weights, samples_per_prompt=args.k,
+                               temperature=config.grpo.temperature, max_new_tokens=config.grpo.max_completion_length,
+                               batch_size=args.batch_size, seed=config.grpo.seed, progress=True)
+    seconds = time.perf_counter() - started
+
+    filt = FrontierFilter(frontier, [str(r["id"]) for r in rows])
+    groups = [GroupResult(str(r["id"]), rr, {c: r[c] for c in ("skill", "source") if c in r}, prompt_hash(r["prompt"]))
+              for r, rr in zip(rows, rewards)]
+    decisions = filt.observe(groups, step=0, epoch=0.0)
+
+    audit = AuditLog(out, run_id=f"frontier-offline-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}")
+    for decision in decisions:
+        audit.add(decision, global_step=0, epoch=0.0)
+    audit.flush()
+    kept = 0
+    with open(out / "filtered.jsonl", "w") as f_kept, open(out / "pass_rates.jsonl", "w") as f_rates:
+        for row, decision in zip(rows, decisions):
+            f_rates.write(json.dumps({"id": row["id"], "skill": row.get("skill"), "decision": decision.decision,
+                                      "reason": decision.reason, **decision.stats}) + "\n")
+            if decision.decision != "dropped":
+                f_kept.write(json.dumps(row) + "\n")
+                kept += 1
+    print(summary_table(out))
+    print(f"kept {kept} of {len(rows)} prompts ({len(rows) * args.k} completions sampled in {seconds:.1f} s); "
+          f"wrote {out / 'filtered.jsonl'}")
+    return 0
