@@ -1,0 +1,106 @@
+"""CurriculumGRPOTrainer on a tiny random model (no warm-up needed): parity with TRL,
+drops, substitution and zero-variance masking."""
+
+import math
+
+import pytest
+import torch
+from datasets import Dataset
+from trl import GRPOConfig, GRPOTrainer
+
+from curricula.config import CurriculaConfig, FrontierConfig
+from rlvr.audit import read_audit
+from rlvr.toy.model import build_model
+from rlvr.toy.tokenizer import build_tokenizer
+from rlvr.trainer import CurriculumGRPOTrainer
+
+HOPELESS = {"p0", "p1"}
+
+
+def rows(n=8):
+    return Dataset.from_list([{"id": f"p{i}", "prompt": f"{i}+{i}=", "answer": str(2 * i),
+                               "skill": "hard" if f"p{i}" in HOPELESS else "easy"} for i in range(n)])
+
+
+def parity_reward(prompts, completions, **kw):
+    # Depends on the sampled text, so a random model still gets reward variance (non-zero loss).
+    return [float(len(c) % 3 == 0) for c in completions]
+
+
+def frontier_reward(prompts, completions, id, **kw):
+    # Prompts p0/p1 never succeed; the rest succeed on about half their completions.
+    return [0.0 if pid in HOPELESS else float(len(c) % 2 == 0) for pid, c in zip(id, completions)]
+
+
+def grpo_args(tmp_path, **kw):
+    base = dict(output_dir=str(tmp_path), max_steps=4, per_device_train_batch_size=16, num_generations=4,
+                max_completion_length=6, learning_rate=1e-3, logging_steps=1, report_to="none", seed=7,
+                bf16=False, activation_checkpointing=False, save_strategy="no")
+    base.update(kw)
+    return GRPOConfig(**base)
+
+
+def train_losses(trainer_cls, tmp_path, **extra):
+    tok = build_tokenizer()
+    trainer = trainer_cls(model=build_model(tok, seed=0), reward_funcs=[parity_reward], args=grpo_args(tmp_path),
+                          train_dataset=rows(), processing_class=tok, **extra)
+    trainer.train()
+    return [(log["loss"], log["grad_norm"]) for log in trainer.state.log_history if "loss" in log]
+
+
+def test_with_filters_disabled_training_is_exactly_trl(tmp_path):
+    plain = train_losses(GRPOTrainer, tmp_path / "trl")
+    ours = train_losses(CurriculumGRPOTrainer, tmp_path / "rlvr", curricula=CurriculaConfig())
+    assert len(plain) == 4 and any(loss != 0 for loss, _ in plain)  # the comparison is not vacuous
+    assert ours == plain
+    assert not (tmp_path / "rlvr" / "audit.jsonl").exists()
+
+
+def make_frontier_trainer(tmp_path, **frontier):
+    tok = build_tokenizer()
+    cfg = FrontierConfig(enabled=True, min_samples=8, low=0.3, reprobe_interval=None, **frontier)
+    return CurriculumGRPOTrainer(model=build_model(tok, seed=0), reward_funcs=[frontier_reward],
+                                 args=grpo_args(tmp_path, max_steps=10), train_dataset=rows(),
+                                 processing_class=tok, curricula=CurriculaConfig(frontier=cfg))
+
+
+def test_hopeless_prompts_are_dropped_and_no_longer_generated_for(tmp_path):
+    trainer = make_frontier_trainer(tmp_path)
+    generated = []  # (prompt id, was it excluded when generated for?)
+    original = trainer._generate_and_score_completions
+
+    def spy(inputs):
+        generated.extend((x["id"], trainer.frontier.is_excluded(x["id"])) for x in inputs)
+        return original(inputs)
+
+    trainer._generate_and_score_completions = spy
+    trainer.train()
+    # 0 of 8 over two visits: upper bound 1 - 0.05 ** (1/8) = 0.31 ... needs < 0.3 -> 12 samples.
+    assert trainer.frontier.is_excluded("p0") and trainer.frontier.is_excluded("p1")
+    records = read_audit(tmp_path)
+    drops = [r for r in records if r["decision"] == "dropped"]
+    assert {r["prompt_id"] for r in drops} == HOPELESS
+    assert all(r["reason"] == "too_hard" and r["columns"] == {"skill": "hard"} for r in drops)
+    assert drops[0]["message"].startswith("too hard: 0 of 12 correct over 3 visit(s), upper bound 0.22 < 0.3")
+    # Once dropped, a prompt is never generated for again (substituted; batch size unchanged).
+    assert len(generated) == 10 * 16 and not any(excluded for _, excluded in generated)
+    last_drop_step = max(r["global_step"] for r in drops)
+    assert last_drop_step < 8  # so later steps really ran with both prompts excluded
+    assert trainer.totals["substituted"] > 0
+    assert trainer.curriculum_summary()["dropped_too_hard"] == 2
+    # Every record was written once, in order.
+    assert [r["seq"] for r in records] == list(range(len(records)))
+
+
+def test_zero_variance_groups_are_masked_and_the_normaliser_recomputed(tmp_path):
+    trainer = make_frontier_trainer(tmp_path, mask_zero_variance=True)
+    trainer.model.train()
+    batch = [rows()[i] for i in range(4) for _ in range(4)]  # p0..p3, 4 completions each
+    out = trainer._generate_and_score_completions(batch)
+    mask = out["completion_mask"]
+    # p0 and p1 always score 0: their groups (rows 0-7) carry no signal and are masked.
+    assert mask[:8].sum() == 0
+    assert out["num_items_in_batch"].item() == mask.sum().item() > 0
+    masked = [r for r in read_audit(tmp_path) if r["decision"] == "masked"]
+    assert {"p0", "p1"} <= {r["prompt_id"] for r in masked}
+    assert masked[0]["message"] == "masked from the loss: all 4 rewards equal (0.0)"
