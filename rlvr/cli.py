@@ -12,7 +12,6 @@ import importlib
 import os
 import sys
 
-
 # name -> (module, one-line help)
 SUBCOMMANDS = {
     "frontier": ("rlvr.frontier_cli", "Estimate pass rates offline and write the frontier-filtered dataset."),

@@ -62,6 +62,8 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         frontier_config = self.curricula.frontier
         self.frontier: FrontierFilter | None = None
         self.mask_zero_variance = frontier_config.enabled and frontier_config.mask_zero_variance
+        self.oversample = frontier_config.enabled and frontier_config.oversample
+        self._last_zero_variance: list[bool] = []
         self.curriculum_enabled = frontier_config.enabled
         self.run_id = run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         self.audit: AuditLog | None = None
@@ -80,6 +82,12 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             raise ValueError(f"Training data has duplicate id '{dup}'; ids must be unique.")
         self.index_of = {pid: i for i, pid in enumerate(self.pool_ids)}
         self.frontier = FrontierFilter(frontier_config, self.pool_ids)
+        if self.oversample and self.args.per_device_train_batch_size * self.args.steps_per_generation % self.num_generations:
+            raise ValueError("curricula.frontier.oversample needs whole groups on each process: make "
+                             "per_device_train_batch_size x steps_per_generation a multiple of num_generations "
+                             f"({self.num_generations}).")
+        self.pad_token_id_for_merge = self.processing_class.pad_token_id if hasattr(
+            self.processing_class, "pad_token_id") else self.processing_class.tokenizer.pad_token_id
         if self.accelerator.is_main_process:
             self.audit = AuditLog(self.args.output_dir, self.run_id)
 
@@ -135,6 +143,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         decisions = self.frontier.observe(groups, step=step, epoch=epoch)
 
         zero_variance = [_zero_variance(g.rewards) for g in groups]
+        self._last_zero_variance = zero_variance
         if self.mask_zero_variance:
             decisions += [
                 Decision(filter="zero_variance", prompt_id=g.prompt_id, decision=MASKED, reason="zero_variance",
@@ -201,17 +210,95 @@ class CurriculumGRPOTrainer(GRPOTrainer):
     def _generate_and_score_completions(self, inputs):
         self._zero_variance_rows = None
         output = super()._generate_and_score_completions(inputs)
-        if self._zero_variance_rows is not None and self.model.training:
+        if self.oversample and self.model.training:
+            output = self._fill_with_informative_groups(inputs, output)
+        if not self.model.training or not (self.oversample or self._zero_variance_rows is not None):
+            return output
+        if self._zero_variance_rows is not None:
             local = len(inputs)
             index = self.accelerator.process_index
             zero = self._zero_variance_rows[index * local:(index + 1) * local].to(output["completion_mask"].device)
             mask = output["completion_mask"] * (~zero).unsqueeze(1).to(output["completion_mask"].dtype)
             output["completion_mask"] = mask
-            loss_mask = mask if "tool_mask" not in output else mask * output["tool_mask"]
-            # TRL's "dapo"/"cispo" loss divides by the token count of the whole generation batch:
-            # count only the tokens that still carry loss (PR #7068 forgot this).
-            output["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
+        mask = output["completion_mask"]
+        loss_mask = mask if "tool_mask" not in output else mask * output["tool_mask"]
+        # TRL's "dapo"/"cispo" loss divides by the token count of the whole generation batch:
+        # count only the tokens that still carry loss (PR #7068 forgot this).
+        output["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
         return output
+
+    # ------------------------------------------------------------------------------------------
+    # DAPO-style dynamic sampling: replace zero-variance groups with informative ones.
+
+    def _fill_with_informative_groups(self, inputs, output):
+        """Generate extra groups from active prompts until every zero-variance group of this
+        generation batch is replaced by an informative one, or the generation budget
+        (``max_generation_multiplier`` x the normal batch) is spent. At the cap it warns and
+        trains on what it has. Shapes per process never change: a replaced group's rows are
+        overwritten in place (widths re-padded), so vLLM's equal per-process slicing holds.
+
+        Runs identically on every process (the loop condition uses gathered flags only).
+        """
+        size = self.num_generations
+        local_rows = len(inputs)
+        n_proc = self.accelerator.num_processes
+        rank = self.accelerator.process_index
+        groups_per_proc = local_rows // size
+        zero = self._group_flags()  # global, one per group
+        budget = int(self.curricula.frontier.max_generation_multiplier * len(zero)) - len(zero)
+        extra_generated = 0
+        round_index = 0
+        while True:
+            deficits = [sum(zero[p * groups_per_proc:(p + 1) * groups_per_proc]) for p in range(n_proc)]
+            if max(deficits) == 0:
+                break
+            if extra_generated >= budget:
+                self.totals["oversample_cap_hit"] += 1
+                logger.warning("Over-sampling cap reached (%.1fx generation): %d zero-variance group(s) left in "
+                               "this batch; training on what there is.",
+                               self.curricula.frontier.max_generation_multiplier, sum(deficits))
+                break
+            round_index += 1
+            extra_inputs = self._draw_active_rows(groups_per_proc * n_proc, round_index)
+            if extra_inputs is None:
+                break
+            local_extra = extra_inputs[rank * local_rows:(rank + 1) * local_rows]
+            more = super()._generate_and_score_completions(local_extra)
+            extra_generated += groups_per_proc * n_proc
+            more_zero = self._group_flags()
+            self.totals["oversampled_groups"] += groups_per_proc * n_proc
+            # Pair this process's zero-variance groups with its informative new groups, in order.
+            mine = range(rank * groups_per_proc, (rank + 1) * groups_per_proc)
+            targets = [g for g in mine if zero[g]]
+            sources = [g for g in mine if not more_zero[g]]
+            output = _replace_groups(output, more, [(t - rank * groups_per_proc, s - rank * groups_per_proc)
+                                                    for t, s in zip(targets, sources)], size,
+                                     self.pad_token_id_for_merge)
+            for p in range(n_proc):  # update the global flags the same way on every process
+                span = range(p * groups_per_proc, (p + 1) * groups_per_proc)
+                t_p = [g for g in span if zero[g]]
+                s_p = [g for g in span if not more_zero[g]]
+                for t, _ in zip(t_p, s_p):
+                    zero[t] = False
+        if self.mask_zero_variance:
+            self._zero_variance_rows = torch.tensor(zero, dtype=torch.bool).repeat_interleave(size)
+        if self.accelerator.is_main_process:
+            self._metrics["train"]["curriculum/oversample_rounds"].append(round_index)
+        return output
+
+    def _group_flags(self) -> list[bool]:
+        return list(self._last_zero_variance)
+
+    def _draw_active_rows(self, n_groups: int, round_index: int) -> list[dict] | None:
+        """``n_groups`` active prompts (seeded by step and round), each repeated num_generations times."""
+        active = [pid for pid in self.pool_ids if not self.frontier.is_excluded(pid)]
+        if not active:
+            return None
+        rng = random.Random(f"rlvr-oversample-{self.args.seed}-{self.state.global_step}-{round_index}")
+        picks = rng.sample(active, min(n_groups, len(active)))
+        while len(picks) < n_groups:
+            picks.append(rng.choice(active))
+        return [self.train_dataset[self.index_of[pid]] for pid in picks for _ in range(self.num_generations)]
 
     # ------------------------------------------------------------------------------------------
     # Checkpoints: filter state and audit position travel with the model.
@@ -268,6 +355,46 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         from rlvr.audit_report import summary_table
 
         return summary_table(self.audit.path, run_id=self.run_id)
+
+
+# Per-row tensors of TRL's generation output and how each is padded when widths differ.
+_LEFT_PADDED = {"prompt_ids": "pad", "prompt_mask": 0}
+_RIGHT_PADDED = {"completion_ids": "pad", "completion_mask": 0, "old_per_token_logps": 0.0,
+                 "ref_per_token_logps": 0.0, "sampling_per_token_logps": 0.0, "tool_mask": 1,
+                 "importance_sampling_ratio": 1.0}
+
+
+def _pad_to(t: torch.Tensor, width: int, value, left: bool) -> torch.Tensor:
+    if t.dim() < 2 or t.shape[1] >= width:
+        return t
+    fill = torch.full((t.shape[0], width - t.shape[1]), value, dtype=t.dtype, device=t.device)
+    return torch.cat([fill, t], dim=1) if left else torch.cat([t, fill], dim=1)
+
+
+def _replace_groups(output: dict, more: dict, pairs: list[tuple[int, int]], size: int, pad_id: int) -> dict:
+    """Overwrite local group ``t`` of ``output`` with local group ``s`` of ``more`` for each pair."""
+    if not pairs:
+        return output
+    unknown = set(output) - set(_LEFT_PADDED) - set(_RIGHT_PADDED) - {"advantages", "num_items_in_batch"}
+    if unknown:
+        raise ValueError(f"curricula.frontier.oversample supports text-only batches; got extra fields {sorted(unknown)}")
+    merged = dict(output)
+    for key, value in list(output.items()):
+        if key == "num_items_in_batch" or key not in more:
+            continue
+        a, b = value, more[key]
+        if key in _LEFT_PADDED or key in _RIGHT_PADDED:
+            left = key in _LEFT_PADDED
+            fill = (_LEFT_PADDED if left else _RIGHT_PADDED)[key]
+            fill = pad_id if fill == "pad" else fill
+            width = max(a.shape[1], b.shape[1]) if a.dim() > 1 else None
+            if width is not None:
+                a, b = _pad_to(a, width, fill, left), _pad_to(b, width, fill, left)
+        a = a.clone()
+        for t, s in pairs:
+            a[t * size:(t + 1) * size] = b[s * size:(s + 1) * size]
+        merged[key] = a
+    return merged
 
 
 def _zero_variance(rewards: list[float]) -> bool:

@@ -1,10 +1,7 @@
 """CurriculumGRPOTrainer on a tiny random model (no warm-up needed): parity with TRL,
 drops, substitution and zero-variance masking."""
 
-import math
 
-import pytest
-import torch
 from datasets import Dataset
 from trl import GRPOConfig, GRPOTrainer
 
@@ -104,3 +101,29 @@ def test_zero_variance_groups_are_masked_and_the_normaliser_recomputed(tmp_path)
     masked = [r for r in read_audit(tmp_path) if r["decision"] == "masked"]
     assert {"p0", "p1"} <= {r["prompt_id"] for r in masked}
     assert masked[0]["message"] == "masked from the loss: all 4 rewards equal (0.0)"
+
+
+def test_oversampling_replaces_zero_variance_groups_with_informative_ones(tmp_path):
+    trainer = make_frontier_trainer(tmp_path, oversample=True, max_generation_multiplier=4.0)
+    trainer.model.train()
+    batch = [rows()[i] for i in range(4) for _ in range(4)]  # p0, p1 hopeless: zero variance
+    out = trainer._generate_and_score_completions(batch)
+    assert out["completion_ids"].shape[0] == 16  # shapes per process unchanged
+    advantages = out["advantages"].view(4, 4)
+    # Each group in the final batch carries signal: some advantage differs from zero.
+    assert (advantages.abs().sum(dim=1) > 0).all(), advantages
+    assert trainer.totals["oversampled_groups"] >= 4
+    assert out["num_items_in_batch"].item() == out["completion_mask"].sum().item()
+
+
+def test_oversampling_cap_warns_and_trains_on_what_it_has(tmp_path, caplog):
+    tok = build_tokenizer()
+    cfg = FrontierConfig(enabled=True, oversample=True, max_generation_multiplier=2.0)
+    trainer = CurriculumGRPOTrainer(model=build_model(tok, seed=0), reward_funcs=[lambda completions, **k: [0.0] * len(completions)],
+                                    args=grpo_args(tmp_path, max_steps=1), train_dataset=rows(), processing_class=tok,
+                                    curricula=CurriculaConfig(frontier=cfg))
+    with caplog.at_level("WARNING"):
+        trainer.train()  # every group is zero-variance: never crashes
+    assert trainer.state.global_step == 1
+    assert trainer.totals["oversample_cap_hit"] == 1
+    assert "Over-sampling cap reached (2.0x generation)" in caplog.text
