@@ -268,6 +268,8 @@ def cpu_defaults(grpo_values: dict) -> dict:
     if torch.cuda.is_available():
         return defaults
     defaults["bf16"] = False
+    # Without CUDA, accelerate only forms a multi-process (gloo) group when told to use the CPU.
+    defaults["use_cpu"] = True
     if not {"gradient_checkpointing", "activation_checkpointing"} & set(grpo_values):
         # transformers 5 renamed the flag; setting the new name avoids its deprecation warning.
         defaults.update(activation_checkpointing=False, gradient_checkpointing=None)

@@ -47,14 +47,16 @@ def load_model_and_tokenizer(config):
         from rlvr.toy import build_toy_world
 
         path = str(build_toy_world(seed=config.data.toy_seed))
+    # TRL 1.16's ModelConfig has no trust_remote_code field; GRPOConfig does.
+    trust_remote_code = bool(getattr(config.grpo, "trust_remote_code", False))
     tokenizer = AutoTokenizer.from_pretrained(path, revision=config.model.model_revision,
-                                              trust_remote_code=config.model.trust_remote_code)
+                                              trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     dtype = config.model.dtype
     dtype = dtype if dtype in (None, "auto") else getattr(torch, dtype)
     model = AutoModelForCausalLM.from_pretrained(
-        path, revision=config.model.model_revision, dtype=dtype, trust_remote_code=config.model.trust_remote_code,
+        path, revision=config.model.model_revision, dtype=dtype, trust_remote_code=trust_remote_code,
         attn_implementation=config.model.attn_implementation,
     )
     return model, tokenizer, path
@@ -159,6 +161,11 @@ def main(argv: list[str] | None = None) -> dict:
         "verifier_errors": error_log.count,
     }
     summary.update(trainer.curriculum_summary())
+    if trainer.frontier is not None:
+        # Every process writes the exclusion set it holds, so distributed runs can be checked
+        # for agreement (the decisions must be identical on all ranks).
+        excluded = sorted(pid for pid in trainer.frontier.table if trainer.frontier.is_excluded(pid))
+        (output_dir / f"excluded.rank{state.process_index}.json").write_text(json.dumps(excluded))
     if state.is_main_process:
         (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         print_summary(summary, format_accuracy_table, trainer)

@@ -32,6 +32,7 @@ import torch
 from accelerate.utils import gather_object
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
+from trl.trainer.utils import RepeatSampler
 
 from curricula.base import MASKED, Decision, GroupResult
 from curricula.config import CurriculaConfig
@@ -42,6 +43,20 @@ from rlvr.data import prompt_hash
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "rlvr_curriculum_state.json"
+
+
+class EpochSeededRepeatSampler(RepeatSampler):
+    """TRL's `RepeatSampler`, reseeded from (seed, epoch) at every epoch.
+
+    TRL's sampler draws each epoch's permutation from one generator that starts afresh when a
+    run resumes, so a resumed run's later epochs would visit prompts in the first epoch's order.
+    `Trainer` calls ``set_epoch`` at each epoch (also the one a resumed run starts in); seeding
+    from the epoch makes the order a function of (seed, epoch) alone.
+    """
+
+    def set_epoch(self, epoch: int) -> None:
+        if self.shuffle and self.seed is not None:
+            self.generator.manual_seed(self.seed + 1_000_003 * epoch)
 
 
 class CurriculumGRPOTrainer(GRPOTrainer):
@@ -90,6 +105,18 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             self.processing_class, "pad_token_id") else self.processing_class.tokenizer.pad_token_id
         if self.accelerator.is_main_process:
             self.audit = AuditLog(self.args.output_dir, self.run_id)
+
+    # ------------------------------------------------------------------------------------------
+    # Sampling order that survives a resume.
+
+    def _get_train_sampler(self, dataset=None):
+        sampler = super()._get_train_sampler(dataset)
+        if not getattr(self, "curriculum_enabled", False) or type(sampler) is not RepeatSampler:
+            return sampler  # filters off: exactly TRL's sampler
+        return EpochSeededRepeatSampler(
+            data_source=sampler.data_source, mini_repeat_count=sampler.mini_repeat_count,
+            batch_size=sampler.batch_size, repeat_count=sampler.repeat_count, shuffle=sampler.shuffle,
+            seed=sampler.seed)
 
     # ------------------------------------------------------------------------------------------
     # Before generation: swap excluded prompts for active ones.

@@ -16,6 +16,7 @@ def math_answer(
     completion: str,
     example: Mapping,
     answer_field: str = "answer",
+    gold_delimiter: str | None = None,
     parsing_timeout_s: int = 5,
     verify_timeout_s: int = 5,
 ) -> float | None:
@@ -34,6 +35,10 @@ def math_answer(
             LaTeX (``"\\frac{1}{2}"``, with or without ``$``).
         answer_field (`str`, *optional*, defaults to `"answer"`):
             Column holding the gold answer. A row without it is not scored (returns `None`).
+        gold_delimiter (`str`, *optional*):
+            When set and present in the gold text, only the text after its last occurrence is
+            the gold answer: ``"####"`` for GSM8K, whose answers are ``"reasoning #### 42"``
+            (a phrase like "the answer is 15" in the reasoning would otherwise win).
         parsing_timeout_s (`int`, *optional*, defaults to `5`):
             math-verify's own limit for parsing each text, in whole seconds. math-verify
             enforces it with ``signal.alarm``, which only works in the main thread; elsewhere it
@@ -51,6 +56,8 @@ def math_answer(
     if gold_text is None:
         return None
     gold_text = str(gold_text)
+    if gold_delimiter and gold_delimiter in gold_text:
+        gold_text = gold_text.rsplit(gold_delimiter, 1)[1].strip()
     if threading.current_thread() is not threading.main_thread():
         # math-verify raises ValueError if asked for its signal-based timeouts off the main thread.
         parsing_timeout_s = verify_timeout_s = None

@@ -8,7 +8,7 @@ import inspect
 
 import trl
 from trl import GRPOTrainer
-from trl.trainer.grpo_trainer import RepeatSampler  # noqa: F401  (sampler layout the groups rely on)
+from trl.trainer.utils import RepeatSampler
 
 
 def params(name):
@@ -25,6 +25,13 @@ def test_overridden_hooks_keep_their_signatures():
     assert params("_generate_and_score_completions") == ["self", "inputs"]
     assert params("_save_checkpoint") == ["self", "model", "trial"]
     assert params("_load_optimizer_and_scheduler") == ["self", "checkpoint"]
+    assert params("_get_train_sampler") == ["self", "dataset"]
+
+
+def test_repeat_sampler_fields_we_copy_exist():
+    sampler = RepeatSampler(list(range(6)), mini_repeat_count=2, batch_size=3, repeat_count=1, seed=3)
+    for name in ("data_source", "mini_repeat_count", "batch_size", "repeat_count", "shuffle", "seed", "generator"):
+        assert hasattr(sampler, name), name
 
 
 def test_prepare_inputs_still_generates_on_the_condition_we_mirror():

@@ -1,0 +1,178 @@
+"""Frontier filter vs plain TRL GRPO on the toy world, side by side in one run.
+
+    python scripts/bench_frontier.py                 # 3 seeds x 2 arms x 60 steps
+    python scripts/bench_frontier.py --seeds 0 --steps 20   # quick look
+
+Both arms start from the same warmed-up toy model, see the same prompts (all skills, the
+hopeless one included) with the same seeds and the same optimizer-step budget. Prints:
+
+(a) share of *generated* rollouts in groups with no learning signal (zero-variance groups,
+    over-sampled ones included), rlvr beside TRL's;
+(b) rollout tokens (prompt + completion, as TRL counts `num_input_tokens_seen`) until the
+    held-out accuracy on the target skills first reaches the accuracy plain TRL ends with
+    (same seed), as a ratio rlvr / TRL;
+(c) the filter's bookkeeping time as a share of training time;
+(d) held-out accuracy on the easy skills before and after (does dropping hopeless prompts
+    protect them?).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import torch  # noqa: E402
+from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback  # noqa: E402
+from trl import GRPOConfig, GRPOTrainer  # noqa: E402
+
+from curricula.config import CurriculaConfig, FrontierConfig  # noqa: E402
+from rewards import VerifierSpec, make_reward_funcs  # noqa: E402
+from rlvr.config import EvalConfig  # noqa: E402
+from rlvr.evaluate import evaluate_skills  # noqa: E402
+from rlvr.toy import build_toy_world, toy_dataset  # noqa: E402
+from rlvr.trainer import CurriculumGRPOTrainer  # noqa: E402
+
+
+class HeldOutCurve(TrainerCallback):
+    """Every ``every`` steps: held-out accuracy on the target skills vs rollout tokens so far."""
+
+    def __init__(self, evaluate, every: int):
+        self.evaluate, self.every, self.points = evaluate, every, []
+
+    def on_step_end(self, args, state, control, model=None, **kw):
+        if state.global_step % self.every == 0:
+            self.points.append((state.num_input_tokens_seen, self.evaluate(model)))
+
+
+def run_arm(arm: str, seed: int, args, model_dir: Path, train, eval_rows, reward_funcs, weights, out: Path) -> dict:
+    torch.manual_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    eval_config = EvalConfig(max_prompts_per_skill=args.eval_prompts, temperature=0.0)
+
+    def accuracy(policy, skills=None):
+        rows = [r for r in eval_rows if skills is None or r["skill"] in skills]
+        return evaluate_skills(policy, tokenizer, rows, reward_funcs, weights, eval_config, max_new_tokens=8, seed=0)
+
+    def target_accuracy(policy):
+        acc = accuracy(policy, args.target)
+        return statistics.mean(acc.values())
+
+    before = accuracy(model)
+    grpo = GRPOConfig(output_dir=str(out / f"{arm}-{seed}"), max_steps=args.steps, per_device_train_batch_size=64,
+                      num_generations=8, max_completion_length=8, learning_rate=3e-4, beta=0.0, logging_steps=1,
+                      report_to="none", save_strategy="no", seed=seed, bf16=False, activation_checkpointing=False,
+                      reward_weights=weights, disable_tqdm=True)
+    curve = HeldOutCurve(target_accuracy, args.eval_every)
+    common = dict(model=model, reward_funcs=reward_funcs, args=grpo, train_dataset=train, processing_class=tokenizer,
+                  callbacks=[curve])
+    if arm == "trl":
+        trainer = GRPOTrainer(**common)
+    else:
+        frontier = FrontierConfig(enabled=True, low=args.low, high=args.high, min_samples=args.min_samples,
+                                  reprobe_interval=args.reprobe, mask_zero_variance=True, oversample=args.oversample,
+                                  max_generation_multiplier=args.max_multiplier)
+        trainer = CurriculumGRPOTrainer(curricula=CurriculaConfig(frontier=frontier), **common)
+    curve.points.append((0, target_accuracy(model)))
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+    after = accuracy(trainer.model)
+    logs = [log for log in trainer.state.log_history if "frac_reward_zero_std" in log]
+    if arm == "trl":
+        # One generation per step, equal-size groups: the mean over steps is the rollout share.
+        no_signal = statistics.mean(log["frac_reward_zero_std"] for log in logs)
+        bookkeeping = 0.0
+    else:
+        no_signal = trainer.totals["zero_variance_groups"] / max(trainer.totals["groups"], 1)
+        bookkeeping = trainer.curriculum_seconds
+    return {"arm": arm, "seed": seed, "before": before, "after": after, "no_signal": no_signal,
+            "tokens": trainer.state.num_input_tokens_seen, "curve": curve.points, "seconds": seconds,
+            "bookkeeping_seconds": bookkeeping,
+            "dropped": trainer.curriculum_summary() if arm == "rlvr" else {}}
+
+
+def tokens_to_reach(curve, target: float):
+    for tokens, acc in curve:
+        if acc >= target - 1e-9:
+            return tokens
+    return None
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--steps", type=int, default=60)
+    p.add_argument("--n-per-skill", type=int, default=16)
+    p.add_argument("--eval-prompts", type=int, default=48)
+    p.add_argument("--eval-every", type=int, default=5)
+    p.add_argument("--target", nargs="+", default=["add2", "sub"], help="target skills for (b)")
+    p.add_argument("--easy", nargs="+", default=["copy", "add1"], help="easy skills for (d)")
+    p.add_argument("--low", type=float, default=0.15)
+    p.add_argument("--high", type=float, default=0.9)
+    p.add_argument("--min-samples", type=int, default=16)
+    p.add_argument("--reprobe", type=int, default=24)
+    p.add_argument("--oversample", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--max-multiplier", type=float, default=2.0)
+    p.add_argument("--out", default="runs/bench_frontier")
+    p.add_argument("--json", help="also write all measurements to this file")
+    args = p.parse_args(argv)
+
+    model_dir = build_toy_world(progress=False)
+    train = toy_dataset("train", n_per_skill=args.n_per_skill, seed=0)
+    eval_rows = toy_dataset("eval", n_per_skill=args.eval_prompts, seed=0).to_list()
+    reward_funcs, weights = make_reward_funcs([VerifierSpec("exact")])
+    out = Path(args.out)
+    results = []
+    for seed in args.seeds:
+        for arm in ("trl", "rlvr"):
+            print(f"[bench] seed {seed} arm {arm} ...", flush=True)
+            results.append(run_arm(arm, seed, args, model_dir, train, eval_rows, reward_funcs, weights, out))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+
+    by = {(r["arm"], r["seed"]): r for r in results}
+    print(f"\n=== frontier filter vs plain TRL GRPO: toy world, {args.steps} steps, seeds {args.seeds} ===")
+    print("seed  arm   no-signal rollouts  tokens->target  target acc end  easy acc before->after  train s")
+    ratios, shares, easy_delta = [], [], {"trl": [], "rlvr": []}
+    for seed in args.seeds:
+        trl_run, ours = by[("trl", seed)], by[("rlvr", seed)]
+        target = trl_run["curve"][-1][1]  # what plain TRL ends with
+        for r in (trl_run, ours):
+            reached = tokens_to_reach(r["curve"], target)
+            easy_before = statistics.mean(r["before"][s] for s in args.easy)
+            easy_after = statistics.mean(r["after"][s] for s in args.easy)
+            easy_delta[r["arm"]].append(easy_after - easy_before)
+            print(f"{seed:>4}  {r['arm']:<4}  {r['no_signal']:>18.1%}  {str(reached):>14}  {r['curve'][-1][1]:>14.3f}"
+                  f"  {easy_before:>10.3f} -> {easy_after:.3f}  {r['seconds']:>7.1f}")
+        t_trl, t_ours = tokens_to_reach(trl_run["curve"], target), tokens_to_reach(ours["curve"], target)
+        ratios.append(None if t_ours is None or not t_trl else t_ours / t_trl)
+        shares.append(ours["bookkeeping_seconds"] / ours["seconds"])
+
+    def mean(xs):
+        xs = [x for x in xs if x is not None]
+        return statistics.mean(xs) if xs else float("nan")
+
+    print("\nmeasured side by side (mean over seeds):")
+    print(f"(a) no-signal share of generated rollouts: rlvr {mean([by[('rlvr', s)]['no_signal'] for s in args.seeds]):.1%}"
+          f" vs TRL {mean([by[('trl', s)]['no_signal'] for s in args.seeds]):.1%}  (target rlvr <= 10%)")
+    reached = sum(r is not None for r in ratios)
+    print(f"(b) rollout tokens to reach TRL's final target-skill accuracy: rlvr/TRL = {mean(ratios):.2f}x "
+          f"(reached in {reached}/{len(ratios)} seeds; per seed {[None if r is None else round(r, 2) for r in ratios]})"
+          "  (target <= 0.5x)")
+    print(f"(c) filter bookkeeping / training time: {mean(shares):.2%}  (target <= 2%)")
+    print(f"(d) easy-skill accuracy change ({', '.join(args.easy)}): rlvr {mean(easy_delta['rlvr']):+.3f} vs "
+          f"TRL {mean(easy_delta['trl']):+.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

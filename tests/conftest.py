@@ -1,0 +1,15 @@
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def toy_world_path():
+    """The warmed-up toy world (built once per machine, then loaded from the cache)."""
+    from rlvr.toy import build_toy_world
+
+    return build_toy_world(progress=False)
