@@ -74,7 +74,10 @@ def sample_and_score(
             batch = [rows[i] for i in chunk for _ in range(samples_per_prompt)]
             owners = [i for i in chunk for _ in range(samples_per_prompt)]
             texts = render_prompts([r["prompt"] for r in batch], tokenizer)
-            enc = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
+            # As TRL does: plain prompts get the tokenizer's special tokens (e.g. BOS); a rendered
+            # chat template already contains them.
+            chat = not isinstance(batch[0]["prompt"], str)
+            enc = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=not chat)
             enc = {k: v.to(device) for k, v in enc.items()}
             out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **sampling)
             ids_list = []
