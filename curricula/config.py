@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 
 @dataclass
@@ -76,22 +77,36 @@ class FrontierConfig:
 
 @dataclass
 class CurriculaConfig:
-    """Which curriculum filters run during training.
+    """Which curriculum filters and checks run during training.
 
     Args:
         frontier: The frontier filter (`FrontierConfig`); off unless ``enabled: true``.
+        influence: The in-training gradient-influence check against held-out target skills
+            (`rlvr.influence.check.InfluenceCheckConfig`); off unless ``enabled: true``.
     """
 
     frontier: FrontierConfig = field(default_factory=FrontierConfig)
+    influence: Any = None
 
     def __post_init__(self):
-        if isinstance(self.frontier, dict):
-            known = {f.name for f in fields(FrontierConfig)}
-            unknown = sorted(set(self.frontier) - known)
-            if unknown:
-                import difflib
+        from rlvr.influence.check import InfluenceCheckConfig
 
-                hints = [difflib.get_close_matches(k, known, n=1) for k in unknown]
-                hint = "".join(f" Did you mean '{h[0]}'?" for h in hints if h)
-                raise ValueError(f"unknown key(s) curricula.frontier.{', '.join(unknown)}.{hint}")
-            self.frontier = FrontierConfig(**self.frontier)
+        self.frontier = _as_dataclass("frontier", FrontierConfig, self.frontier)
+        self.influence = _as_dataclass("influence", InfluenceCheckConfig, self.influence)
+
+
+def _as_dataclass(name: str, cls, value):
+    """YAML gives dicts: build the section's dataclass, naming unknown keys."""
+    if value is None:
+        return cls()
+    if not isinstance(value, dict):
+        return value
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(value) - known)
+    if unknown:
+        import difflib
+
+        hints = [difflib.get_close_matches(k, known, n=1) for k in unknown]
+        hint = "".join(f" Did you mean '{h[0]}'?" for h in hints if h)
+        raise ValueError(f"unknown key(s) curricula.{name}.{', '.join(unknown)}.{hint}")
+    return cls(**value)

@@ -66,11 +66,14 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         curricula: Which filters run (`CurriculaConfig`); ``None`` = none (plain TRL GRPO).
         audit_columns: Dataset columns copied into each audit record for grouping.
         run_id: Identifies the run in the audit log (a resumed run keeps its original id).
+        influence_check: A ready `rlvr.influence.InfluenceCheck` (e.g. with targets built in
+            code); by default one is built from ``curricula.influence`` when enabled.
         *args, **kwargs: Everything `trl.GRPOTrainer` takes.
     """
 
     def __init__(self, *args, curricula: CurriculaConfig | None = None,
-                 audit_columns: tuple[str, ...] = ("skill", "source"), run_id: str | None = None, **kwargs):
+                 audit_columns: tuple[str, ...] = ("skill", "source"), run_id: str | None = None,
+                 influence_check=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.curricula = curricula or CurriculaConfig()
         self.audit_columns = tuple(audit_columns)
@@ -85,6 +88,14 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self.curriculum_seconds = 0.0
         self.totals = Counter()  # groups, zero_variance_groups, rollouts, signal_rollouts, substituted
         self._zero_variance_rows: torch.Tensor | None = None
+        self.influence_check = influence_check
+        if self.influence_check is None and self.curricula.influence.enabled:
+            from rlvr.influence.check import InfluenceCheck
+
+            self.influence_check = InfluenceCheck(self.curricula.influence)
+        if self.influence_check is not None:
+            if self.accelerator.is_main_process:
+                self.audit = AuditLog(self.args.output_dir, self.run_id)
         if not self.curriculum_enabled:
             return
         columns = self.train_dataset.column_names
@@ -103,7 +114,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
                              f"({self.num_generations}).")
         self.pad_token_id_for_merge = self.processing_class.pad_token_id if hasattr(
             self.processing_class, "pad_token_id") else self.processing_class.tokenizer.pad_token_id
-        if self.accelerator.is_main_process:
+        if self.accelerator.is_main_process and self.audit is None:
             self.audit = AuditLog(self.args.output_dir, self.run_id)
 
     # ------------------------------------------------------------------------------------------
@@ -235,6 +246,13 @@ class CurriculumGRPOTrainer(GRPOTrainer):
     # Inside the batch: mask zero-variance groups out of the loss.
 
     def _generate_and_score_completions(self, inputs):
+        output = self._generate_and_filter(inputs)
+        if self.influence_check is not None and self.model.training:
+            # A collective call: runs on every process (see rlvr.influence.check).
+            output = self.influence_check.on_generation(self, inputs, output)
+        return output
+
+    def _generate_and_filter(self, inputs):
         self._zero_variance_rows = None
         output = super()._generate_and_score_completions(inputs)
         if self.oversample and self.model.training:
@@ -364,10 +382,15 @@ class CurriculumGRPOTrainer(GRPOTrainer):
     # Reporting
 
     def curriculum_summary(self) -> dict:
+        out = {}
+        if self.influence_check is not None:
+            out["influence_checks"] = len(self.influence_check.history)
+            out["influence_seconds"] = round(self.influence_check.total_seconds, 3)
         if not self.curriculum_enabled:
-            return {}
+            return out
         counts = self.frontier.counts()
         return {
+            **out,
             "active_pool": counts["active"], "dropped_too_hard": counts["too_hard"],
             "dropped_too_easy": counts["too_easy"], "pool_size": self.frontier.pool_size,
             "zero_variance_share": self.totals["zero_variance_groups"] / max(self.totals["groups"], 1),

@@ -242,7 +242,7 @@ def run_phase(name: str, args, tokenizer, rows, device, influence_targets=None) 
     steps = args.steps
     if influence_targets is not None:
         try:
-            from rlvr.influence import InfluenceCheck, InfluenceCheckConfig, InfluenceCheckMixin
+            from rlvr.influence import InfluenceCheck, InfluenceCheckConfig
         except ImportError as err:
             log(f"influence: skipped, rlvr.influence is not available ({err})")
             return None
@@ -253,10 +253,7 @@ def run_phase(name: str, args, tokenizer, rows, device, influence_targets=None) 
             log(f"influence: skipped, rlvr.influence's API is not what this check expects ({err})")
             return None
 
-        class InfluenceTrainer(InfluenceCheckMixin, CurriculumGRPOTrainer):
-            pass
-
-        trainer_cls, extra, steps = InfluenceTrainer, {"influence_check": check}, args.influence_steps
+        extra, steps = {"influence_check": check}, args.influence_steps
 
     model = build_model(args.size, tokenizer, device)
     n_params = sum(p.numel() for p in model.parameters())

@@ -13,3 +13,13 @@ def toy_world_path():
     from rlvr.toy import build_toy_world
 
     return build_toy_world(progress=False)
+
+
+@pytest.fixture
+def free_port():
+    """A TCP port free right now on 127.0.0.1, for `accelerate launch --main_process_port`."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -87,8 +87,9 @@ def test_killed_run_resumes_with_audit_and_filter_state_intact(toy_world_path, t
 
 
 @pytest.mark.slow
-def test_two_processes_take_identical_decisions_and_write_the_audit_once(toy_world_path, tmp_path):
+def test_two_processes_take_identical_decisions_and_write_the_audit_once(toy_world_path, tmp_path, free_port):
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", "configs/accelerate/cpu_2proc.yaml",
+           "--main_process_port", str(free_port),
            "scripts/train_grpo.py", "--config", "configs/toy.yaml", f"grpo.output_dir={tmp_path}", *SMALL,
            "grpo.max_steps=8", "grpo.per_device_train_batch_size=8", "eval.enabled=false"]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,

@@ -1,0 +1,346 @@
+"""The in-training influence check: does this batch pull the policy away from a protected skill?
+
+Every ``every_n_steps`` steps, right after TRL has generated and scored a batch, each prompt's
+GRPO group gets a policy-gradient feature and each protected skill's held-out targets get NLL
+features, with the current weights. The check then
+
+* logs per-skill alignment into the trainer's metrics (``influence/update_cos/<skill>``: the
+  cosine of the whole batch's update with the skill; ``influence/prompt_cos_mean/<skill>`` and
+  ``.../prompt_cos_min/<skill>`` over the batch's prompts; ``influence/seconds``: the cost);
+* optionally drops (masks from the loss) or down-weights (scales the advantages of) prompts
+  whose cosine with a protected skill is below ``threshold``, each with an audit record
+  ("pulls away from skill add2: cos -0.21");
+* warns when the whole update is anti-aligned with a protected skill (the contamination alarm).
+
+Distributed runs: every process featurises its own completion rows and a share of the
+targets; the features are gathered, so every process scores the same tensors, and the scores
+are broadcast from the main process so that every process takes identical decisions. Cost:
+one forward+backward over the batch's rows with non-zero advantage plus the targets, every
+``every_n_steps`` steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from curricula.base import KEPT, MASKED, Decision
+from rlvr.influence.batching import encode_rows, sequences_from_grpo_output
+from rlvr.influence.features import FeatureConfig, GradientFeaturizer, policy_gradient_features
+from rlvr.influence.scores import cosine_matrix, skill_scores
+
+logger = logging.getLogger(__name__)
+
+ACTIONS = ("none", "drop", "downweight")
+FILTER_NAME = "influence"
+
+
+@dataclass
+class InfluenceCheckConfig:
+    """The in-training influence check (``curricula.influence`` in a run config).
+
+    Args:
+        enabled: Run the check.
+        every_n_steps: Check the batch generated at every ``every_n_steps``-th optimizer step
+            (step 0 included). The cost is one extra forward+backward over that batch and the
+            targets, so it is bounded by this interval and the batch size.
+        targets: Held-out examples with ``prompt``, ``answer`` (the reference solution) and
+            ``skill``: ``"toy:eval"`` (the toy world's eval split), ``"toy"`` or a JSONL file.
+        protected_skills: Skills to protect; ``None`` = every skill in ``targets``.
+        targets_per_skill: Target examples per skill (the first ones of each skill, in file order).
+        dim: Total projected feature size.
+        projection: ``"rademacher"`` or ``"gaussian"``.
+        seed: Projection seed (the same on every process).
+        modules: Glob patterns of the linear layers to take gradients of; ``None`` = the LoRA
+            adapters of a peft model, else every linear layer but the output embedding.
+        batch_size: Sequences per forward/backward of the check (bounds its memory).
+        action: ``"none"`` (log only), ``"drop"`` (mask the prompt's completions out of the
+            loss) or ``"downweight"`` (multiply their advantages by ``downweight``).
+        threshold: Act on a prompt whose cosine with any protected skill is below this.
+        downweight: Advantage multiplier for ``action="downweight"``, in [0, 1).
+        alarm_threshold: Warn (contamination alarm) when the cosine of the whole batch's update
+            with a protected skill is below this.
+        toy_n_per_skill: Toy targets only: examples generated per skill.
+    """
+
+    enabled: bool = False
+    every_n_steps: int = 10
+    targets: str = "toy:eval"
+    protected_skills: list[str] | None = None
+    targets_per_skill: int = 8
+    dim: int = 8192
+    projection: str = "rademacher"
+    seed: int = 0
+    modules: list[str] | None = None
+    batch_size: int = 16
+    action: str = "none"
+    threshold: float = -0.1
+    downweight: float = 0.5
+    alarm_threshold: float = -0.05
+    toy_n_per_skill: int = 32
+
+    def __post_init__(self):
+        if self.action not in ACTIONS:
+            raise ValueError(f"influence.action must be one of {ACTIONS}, got {self.action!r}.")
+        if self.every_n_steps < 1:
+            raise ValueError(f"influence.every_n_steps must be >= 1, got {self.every_n_steps}.")
+        if self.targets_per_skill < 1:
+            raise ValueError(f"influence.targets_per_skill must be >= 1, got {self.targets_per_skill}.")
+        if not 0.0 <= self.downweight < 1.0:
+            raise ValueError(f"influence.downweight must be in [0, 1), got {self.downweight}.")
+        if isinstance(self.protected_skills, str):
+            self.protected_skills = [self.protected_skills]
+
+    def feature_config(self) -> FeatureConfig:
+        return FeatureConfig(dim=self.dim, projection=self.projection, seed=self.seed,
+                             modules=tuple(self.modules) if self.modules else None, batch_size=self.batch_size)
+
+
+@dataclass
+class CheckResult:
+    """What one check found (identical on every process).
+
+    Attributes:
+        step: Optimizer step of the check.
+        prompt_ids: The batch's prompts, one per group, in global order.
+        skills: Protected skills, the columns of ``per_prompt``.
+        per_prompt: ``[groups, skills]`` mean cosine of each group's policy gradient with each
+            skill's targets (0 for a group whose advantages are all zero).
+        update: ``[skills]`` cosine of the whole batch's update with each skill.
+        acted: ``(group, skill, cosine)`` for each prompt acted upon (its worst skill).
+        alarms: Skills whose ``update`` cosine is below the alarm threshold.
+        seconds: Wall time of the check on this process.
+        rows: Sequences featurised on this process (completion rows + targets).
+        informative: ``[groups]`` whether a group has a non-zero policy gradient.
+        prompt_hashes: Content hash of each group's prompt.
+        columns: Audit columns (``skill``, ``source``...) of each group's prompt.
+    """
+
+    step: int
+    prompt_ids: list[str]
+    skills: list[str]
+    per_prompt: torch.Tensor
+    update: torch.Tensor
+    acted: list[tuple[int, str, float]] = field(default_factory=list)
+    alarms: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    rows: int = 0
+    informative: torch.Tensor | None = None
+    prompt_hashes: list[str] = field(default_factory=list)
+    columns: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"step": self.step, "prompt_ids": self.prompt_ids, "skills": self.skills,
+                "per_prompt": self.per_prompt.tolist(), "update": self.update.tolist(),
+                "acted": [list(a) for a in self.acted], "alarms": self.alarms, "seconds": self.seconds,
+                "rows": self.rows, "prompt_hashes": self.prompt_hashes, "columns": self.columns}
+
+
+def prompts_to_act_on(per_prompt: torch.Tensor, informative: torch.Tensor, skills: list[str],
+                      threshold: float) -> list[tuple[int, str, float]]:
+    """``(group, worst skill, cosine)`` for every informative group below ``threshold`` on a skill."""
+    acted = []
+    for g in range(per_prompt.shape[0]):
+        if not informative[g]:
+            continue
+        worst = int(per_prompt[g].argmin())
+        value = float(per_prompt[g, worst])
+        if value < threshold:
+            acted.append((g, skills[worst], value))
+    return acted
+
+
+def load_target_rows(config: InfluenceCheckConfig) -> list[dict]:
+    from rlvr.influence.pipeline import load_rows
+
+    rows = load_rows(config.targets, n_per_skill=config.toy_n_per_skill, seed=config.seed)
+    wanted = config.protected_skills
+    by_skill: dict[str, list[dict]] = {}
+    for row in rows:
+        skill = str(row.get("skill"))
+        if wanted is None or skill in wanted:
+            bucket = by_skill.setdefault(skill, [])
+            if len(bucket) < config.targets_per_skill:
+                bucket.append(row)
+    missing = [s for s in (wanted or []) if s not in by_skill]
+    if missing or not by_skill:
+        raise ValueError(f"influence targets '{config.targets}' have no example of protected skill(s) "
+                         f"{missing or wanted}; skills present: {sorted({str(r.get('skill')) for r in rows})}.")
+    return [row for skill in sorted(by_skill) for row in by_skill[skill]]
+
+
+class InfluenceCheck:
+    """Scores each checked GRPO batch against protected skills; logs, acts, warns.
+
+    Args:
+        config: `InfluenceCheckConfig`.
+        targets: Target rows (``prompt``, ``answer``, ``skill``); default: loaded from
+            ``config.targets``.
+        audit: Where decisions go when the trainer has no ``audit`` log of its own (main
+            process only; ``None`` elsewhere).
+
+    Call `on_generation` from the trainer's ``_generate_and_score_completions`` (see
+    `CurriculumGRPOTrainer`, which runs it after each generation).
+    """
+
+    def __init__(self, config: InfluenceCheckConfig, targets: list[dict] | None = None, audit=None):
+        self.config = config
+        self.target_rows = targets if targets is not None else load_target_rows(config)
+        if config.protected_skills is not None:
+            self.target_rows = [r for r in self.target_rows if str(r.get("skill")) in config.protected_skills]
+        self.target_skills = [str(r["skill"]) for r in self.target_rows]
+        self.skills = sorted(set(self.target_skills))
+        self.audit = audit
+        self.featurizer: GradientFeaturizer | None = None
+        self.history: list[CheckResult] = []
+        self.total_seconds = 0.0
+        self._target_sequences = None
+        self._last_step: int | None = None
+
+    def due(self, step: int) -> bool:
+        return self.config.enabled and step % self.config.every_n_steps == 0 and step != self._last_step
+
+    # -- the trainer hook --------------------------------------------------------------------
+    def on_generation(self, trainer, inputs: list[dict], output: dict) -> dict:
+        """Check a freshly generated batch (when due) and apply the configured action to it."""
+        step = trainer.state.global_step
+        if not self.due(step) or not trainer.model.training:
+            return output
+        self._last_step = step
+        accelerator = trainer.accelerator
+        model = accelerator.unwrap_model(trainer.model)
+        if self._target_sequences is None:
+            self._target_sequences = encode_rows(trainer.processing_class, self.target_rows)
+        result = self.check(model, accelerator, inputs, output, trainer.num_generations, step,
+                            pad_token_id=trainer.processing_class.pad_token_id,
+                            audit_columns=tuple(getattr(trainer, "audit_columns", ("skill", "source"))))
+        self._log(trainer, result)
+        if self.config.action != "none" and result.acted:
+            output = self._apply(trainer, output, result)
+        self._audit(trainer, result)
+        return output
+
+    def check(self, model, accelerator, inputs: list[dict], output: dict, num_generations: int, step: int,
+              pad_token_id: int | None = None, audit_columns: tuple[str, ...] = ("skill", "source")) -> CheckResult:
+        """Score one batch (collective: every process must call it, with its own rows)."""
+        from accelerate.utils import broadcast, gather, gather_object
+
+        from rlvr.data import prompt_hash
+
+        started = time.perf_counter()
+        if self.featurizer is None:
+            self.featurizer = GradientFeaturizer(model, self.config.feature_config(), pad_token_id=pad_token_id)
+        featurizer = self.featurizer
+        device = accelerator.device
+
+        # This process's completion rows; rows with zero advantage carry no gradient.
+        sequences = sequences_from_grpo_output(output)
+        advantages = output["advantages"].detach().float()
+        if advantages.dim() > 1:  # subclasses may give per-token advantages
+            advantages = advantages.mean(dim=1)
+        active = [i for i, (s, a) in enumerate(zip(sequences, advantages.tolist()))
+                  if a != 0 and s.response_length > 0]
+        local = torch.zeros(len(sequences), featurizer.dim, device=device)
+        if active:
+            features, _ = featurizer.features([sequences[i] for i in active])
+            local[active] = features.to(device)
+
+        # Targets: each process featurises a contiguous share, then everyone gets all of them.
+        n_targets, world, rank = len(self._target_sequences), accelerator.num_processes, accelerator.process_index
+        share = -(-n_targets // world)
+        mine = self._target_sequences[rank * share:(rank + 1) * share]
+        target_local = torch.zeros(share, featurizer.dim, device=device)
+        if mine:
+            target_local[:len(mine)] = featurizer.features(mine)[0].to(device)
+
+        rows = gather(local).cpu()
+        all_advantages = gather(advantages.to(device)).cpu()
+        targets = gather(target_local).cpu()[:n_targets]
+        # One row per group, in global order: (id, prompt hash, audit columns).
+        groups_meta = gather_object([(str(x.get("id", x.get("prompt"))), prompt_hash(x["prompt"]),
+                                      {c: x[c] for c in audit_columns if c in x}) for x in inputs])[::num_generations]
+
+        n_groups = rows.shape[0] // num_generations
+        group_index = torch.arange(rows.shape[0]) // num_generations
+        groups = policy_gradient_features(rows, all_advantages, group_index, n_groups)
+        informative = groups.norm(dim=1) > 0
+        per_prompt, _ = skill_scores(cosine_matrix(groups, targets), self.target_skills, self.skills)
+        update, _ = skill_scores(cosine_matrix(groups.sum(0, keepdim=True), targets), self.target_skills, self.skills)
+        # Identical decisions everywhere, whatever floating-point differences between processes.
+        scores = broadcast(torch.cat([per_prompt, update]).to(device)).cpu()
+        per_prompt, update = scores[:-1], scores[-1]
+
+        acted = (prompts_to_act_on(per_prompt, informative, self.skills, self.config.threshold)
+                 if self.config.action != "none" else [])
+        alarms = [s for s, v in zip(self.skills, update.tolist()) if v < self.config.alarm_threshold]
+        seconds = time.perf_counter() - started
+        self.total_seconds += seconds
+        result = CheckResult(step, [m[0] for m in groups_meta], self.skills, per_prompt, update, acted, alarms,
+                             seconds, len(active) + len(mine), informative, [m[1] for m in groups_meta],
+                             [m[2] for m in groups_meta])
+        self.history.append(result)
+        if alarms and accelerator.is_main_process:
+            detail = ", ".join(f"{s} (cos {update[self.skills.index(s)]:.3f})" for s in alarms)
+            logger.warning("Contamination alarm at step %d: the batch's update is anti-aligned with protected "
+                           "skill(s) %s, below %.3f.", step, detail, self.config.alarm_threshold)
+        return result
+
+    # -- effects -----------------------------------------------------------------------------
+    def _log(self, trainer, result: CheckResult) -> None:
+        metrics = trainer._metrics["train"]
+        informative = result.informative
+        for j, skill in enumerate(result.skills):
+            metrics[f"influence/update_cos/{skill}"].append(float(result.update[j]))
+            column = result.per_prompt[informative, j]
+            if len(column):
+                metrics[f"influence/prompt_cos_mean/{skill}"].append(float(column.mean()))
+                metrics[f"influence/prompt_cos_min/{skill}"].append(float(column.min()))
+        metrics["influence/acted"].append(float(len(result.acted)))
+        metrics["influence/alarm"].append(float(bool(result.alarms)))
+        metrics["influence/seconds"].append(result.seconds)
+        metrics["influence/rows"].append(float(result.rows))
+
+    def _apply(self, trainer, output: dict, result: CheckResult) -> dict:
+        """Mask or down-weight this process's rows of the acted-on groups."""
+        generations = trainer.num_generations
+        local_rows = output["completion_mask"].shape[0]
+        first = trainer.accelerator.process_index * local_rows
+        rows = torch.zeros(local_rows, dtype=torch.bool)
+        for group, _, _ in result.acted:
+            for row in range(group * generations, (group + 1) * generations):
+                if first <= row < first + local_rows:
+                    rows[row - first] = True
+        rows = rows.to(output["completion_mask"].device)
+        if self.config.action == "drop":
+            mask = output["completion_mask"] * (~rows).unsqueeze(1).to(output["completion_mask"].dtype)
+            output["completion_mask"] = mask
+            loss_mask = mask if "tool_mask" not in output else mask * output["tool_mask"]
+            # The "dapo" loss divides by the batch's token count: count only tokens still in the loss.
+            total = trainer.accelerator.gather(loss_mask.sum()).sum()
+            output["num_items_in_batch"] = total.clamp(min=1)
+        else:
+            scale = torch.where(rows, self.config.downweight, 1.0).to(output["advantages"].dtype)
+            advantages = output["advantages"]
+            output["advantages"] = advantages * (scale if advantages.dim() == 1 else scale.unsqueeze(1))
+        return output
+
+    def _audit(self, trainer, result: CheckResult) -> None:
+        """One record per prompt acted on (main process only; no collective calls here)."""
+        audit = getattr(trainer, "audit", None) or self.audit
+        if audit is None or not result.acted or not trainer.accelerator.is_main_process:
+            return
+        for group, skill, value in result.acted:
+            decision, reason, verb = ((MASKED, "anti_aligned", "masked from the loss")
+                                      if self.config.action == "drop" else
+                                      (KEPT, "downweighted", f"advantages x{self.config.downweight:g}"))
+            stats = {"skill": skill, "cos": round(value, 4), "threshold": self.config.threshold,
+                     "per_skill": {s: round(float(v), 4) for s, v in zip(result.skills, result.per_prompt[group])},
+                     "update_cos": {s: round(float(v), 4) for s, v in zip(result.skills, result.update)}}
+            audit.add(Decision(filter=FILTER_NAME, prompt_id=result.prompt_ids[group], decision=decision,
+                               reason=reason, message=f"pulls away from skill {skill}: cos {value:.2f} ({verb})",
+                               stats=stats, columns=result.columns[group], prompt_hash=result.prompt_hashes[group]),
+                      global_step=result.step, epoch=trainer.state.epoch or 0.0)
+        audit.flush()

@@ -1,0 +1,78 @@
+"""A tiny GRPO run with the in-training influence check, for ``accelerate launch``.
+
+    accelerate launch --cpu --num_processes 2 tests/rlvr/influence_check_script.py OUT_DIR
+
+Each process writes ``OUT_DIR/influence_rank<i>.json``: its check results, the influence
+metrics the trainer logged and the completion masks it trained on, so the test can compare
+the processes. Launched by tests/rlvr/test_influence_check.py.
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import torch  # noqa: E402
+from accelerate import PartialState  # noqa: E402
+from datasets import Dataset  # noqa: E402
+from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
+from trl import GRPOConfig  # noqa: E402
+
+from rlvr.audit import AuditLog  # noqa: E402
+from rlvr.influence import InfluenceCheck, InfluenceCheckConfig  # noqa: E402
+from rlvr.toy.tasks import make_examples  # noqa: E402
+from rlvr.toy.tokenizer import build_tokenizer  # noqa: E402
+from rlvr.trainer import CurriculumGRPOTrainer  # noqa: E402
+
+
+def length_reward(completions, **kwargs):
+    # Depends on the sampled text, so even a random model gets reward variance (non-zero advantages).
+    return [float(len(c) % 2 == 0) for c in completions]
+
+
+class Trainer(CurriculumGRPOTrainer):
+    trained_masks: list
+    trained_advantages: list
+
+    def _generate_and_score_completions(self, inputs):
+        output = super()._generate_and_score_completions(inputs)
+        if self.model.training:  # keep what this process trains on, to compare across processes
+            self.trained_masks.append(output["completion_mask"].sum(dim=1).tolist())
+            self.trained_advantages.append([round(a, 5) for a in output["advantages"].tolist()])
+        return output
+
+
+def main(out_dir: str) -> None:
+    state = PartialState()
+    tokenizer = build_tokenizer()
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64,
+                         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    train = Dataset.from_list(make_examples("add2", 6, seed=4) + make_examples("copy", 6, seed=4))
+    targets = make_examples("add2", 3, "eval", seed=4) + make_examples("copy", 3, "eval", seed=4)
+    check = InfluenceCheck(InfluenceCheckConfig(enabled=True, every_n_steps=1, dim=256, action="drop", threshold=0.0,
+                                                alarm_threshold=0.0, batch_size=8),
+                           targets=targets, audit=AuditLog(out_dir, "accelerate-test") if state.is_main_process else None)
+    # 6 rows per process, groups of 4: the second group of each step spans both processes.
+    args = GRPOConfig(output_dir=out_dir, max_steps=2, per_device_train_batch_size=6, num_generations=4,
+                      max_completion_length=4, learning_rate=1e-3, logging_steps=1, report_to="none", seed=3,
+                      bf16=False, use_cpu=True, activation_checkpointing=False, save_strategy="no")
+    trainer = Trainer(model=model, reward_funcs=[length_reward], args=args, train_dataset=train,
+                      processing_class=tokenizer, influence_check=check)
+    trainer.trained_masks, trainer.trained_advantages = [], []
+    trainer.train()
+    logged = [{k: v for k, v in log.items() if k.startswith("influence/")} for log in trainer.state.log_history]
+    result = {"rank": state.process_index, "history": [r.to_dict() for r in check.history],
+              "logged": [entry for entry in logged if entry], "masks": trainer.trained_masks,
+              "advantages": trainer.trained_advantages}
+    with open(os.path.join(out_dir, f"influence_rank{state.process_index}.json"), "w") as f:
+        json.dump(result, f)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,177 @@
+"""The in-training influence check: on a real GRPO batch, its actions, and two processes agreeing."""
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from datasets import Dataset
+from transformers import LlamaConfig, LlamaForCausalLM
+from trl import GRPOConfig
+
+from rlvr.audit import read_audit
+from rlvr.influence import InfluenceCheck, InfluenceCheckConfig
+from rlvr.influence.check import prompts_to_act_on
+from rlvr.toy.tasks import make_examples
+from rlvr.toy.tokenizer import build_tokenizer
+from rlvr.trainer import CurriculumGRPOTrainer
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGETS = make_examples("add2", 3, "eval", seed=4) + make_examples("copy", 3, "eval", seed=4)
+
+
+def length_reward(completions, **kwargs):
+    return [float(len(c) % 2 == 0) for c in completions]
+
+
+class Recorder(CurriculumGRPOTrainer):
+    """Keeps each batch as TRL produced it, before the check touches it."""
+
+    def _generate_and_filter(self, inputs):
+        output = super()._generate_and_filter(inputs)
+        self.before = {k: v.clone() for k, v in output.items() if isinstance(v, torch.Tensor)}
+        return output
+
+
+Trainer = Recorder
+
+
+def make_trainer(tmp_path, **check):
+    tokenizer = build_tokenizer()
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64,
+                         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id)
+    torch.manual_seed(0)
+    settings = dict(enabled=True, every_n_steps=1, dim=256, batch_size=8)
+    settings.update(check)
+    influence = InfluenceCheck(InfluenceCheckConfig(**settings), targets=TARGETS)
+    train = Dataset.from_list(make_examples("add2", 4, seed=4) + make_examples("copy", 4, seed=4))
+    args = GRPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=16, num_generations=4,
+                      max_completion_length=4, learning_rate=1e-3, report_to="none", seed=3, bf16=False,
+                      use_cpu=True, activation_checkpointing=False, save_strategy="no")
+    trainer = Trainer(model=LlamaForCausalLM(config), reward_funcs=[length_reward], args=args, train_dataset=train,
+                      processing_class=tokenizer, influence_check=influence)
+    trainer.model.train()
+    batch = [trainer.train_dataset[i] for i in range(4) for _ in range(4)]  # 4 prompts x 4 completions
+    return trainer, batch
+
+
+def test_check_logs_alignment_and_drops_anti_aligned_prompts(tmp_path):
+    from rlvr.audit import AuditLog
+
+    trainer, batch = make_trainer(tmp_path, action="drop", threshold=0.05)
+    trainer.influence_check.audit = AuditLog(tmp_path, "unit")
+    output = trainer._generate_and_score_completions(batch)
+    result = trainer.influence_check.history[-1]
+    assert result.skills == ["add2", "copy"] and result.per_prompt.shape == (4, 2)
+    assert result.prompt_ids == [batch[i]["id"] for i in range(0, 16, 4)]
+    informative = trainer.before["advantages"].view(4, 4).abs().sum(1) > 0
+    assert informative.any() and torch.equal(result.informative, informative)
+    assert (result.per_prompt[~informative] == 0).all()
+    expected = prompts_to_act_on(result.per_prompt, informative, result.skills, 0.05)
+    assert result.acted == expected and len(expected) >= 1, result.per_prompt
+    masked_rows = torch.zeros(16, dtype=torch.bool)
+    for group, _, _ in result.acted:
+        masked_rows[group * 4:(group + 1) * 4] = True
+    assert output["completion_mask"][masked_rows].sum() == 0
+    assert torch.equal(output["completion_mask"][~masked_rows], trainer.before["completion_mask"][~masked_rows])
+    assert output["num_items_in_batch"] == output["completion_mask"].sum()
+    metrics = trainer._metrics["train"]
+    assert metrics["influence/update_cos/add2"] == [pytest.approx(float(result.update[0]))]
+    assert metrics["influence/acted"] == [float(len(result.acted))]
+    assert metrics["influence/seconds"][0] > 0 and metrics["influence/rows"] == [result.rows]
+    records = read_audit(tmp_path)
+    assert [r["prompt_id"] for r in records] == [result.prompt_ids[g] for g, _, _ in result.acted]
+    group, skill, value = result.acted[0]
+    assert records[0]["decision"] == "masked" and records[0]["filter"] == "influence"
+    assert records[0]["message"] == f"pulls away from skill {skill}: cos {value:.2f} (masked from the loss)"
+    assert records[0]["stats"]["per_skill"][skill] == round(value, 4)
+    assert records[0]["columns"] == {"skill": result.prompt_ids[group].split("-")[0]}
+
+
+def test_downweight_scales_only_the_acted_on_prompts(tmp_path):
+    trainer, batch = make_trainer(tmp_path, action="downweight", threshold=0.05, downweight=0.25)
+    output = trainer._generate_and_score_completions(batch)
+    result = trainer.influence_check.history[-1]
+    scale = torch.ones(16)
+    for group, _, _ in result.acted:
+        scale[group * 4:(group + 1) * 4] = 0.25
+    assert result.acted
+    assert torch.allclose(output["advantages"], trainer.before["advantages"] * scale)
+    assert torch.equal(output["completion_mask"], trainer.before["completion_mask"])
+
+
+def test_alarm_and_schedule(tmp_path, caplog):
+    trainer, batch = make_trainer(tmp_path, every_n_steps=2, alarm_threshold=1.0)  # any update is "below" 1.0
+    with caplog.at_level(logging.WARNING):
+        output = trainer._generate_and_score_completions(batch)
+    assert trainer.influence_check.history[-1].alarms == ["add2", "copy"]
+    assert "Contamination alarm at step 0" in caplog.text
+    assert torch.equal(output["advantages"], trainer.before["advantages"])  # action "none": logs only
+    trainer.state.global_step = 1  # not due: nothing runs, nothing is logged
+    trainer._metrics["train"].clear()
+    trainer._generate_and_score_completions(batch)
+    assert len(trainer.influence_check.history) == 1
+    assert not [k for k in trainer._metrics["train"] if k.startswith("influence/")]
+
+
+def test_prompts_to_act_on_and_config_validation():
+    per_prompt = torch.tensor([[0.2, -0.3], [0.0, 0.0], [-0.05, 0.1]])
+    informative = torch.tensor([True, False, True])
+    assert prompts_to_act_on(per_prompt, informative, ["add2", "copy"], -0.1) == [(0, "copy", pytest.approx(-0.3))]
+    assert [a[:2] for a in prompts_to_act_on(per_prompt, informative, ["add2", "copy"], 0.0)] == [(0, "copy"),
+                                                                                                  (2, "add2")]
+    with pytest.raises(ValueError, match="action"):
+        InfluenceCheckConfig(action="delete")
+    with pytest.raises(ValueError, match="downweight"):
+        InfluenceCheckConfig(downweight=1.5)
+    check = InfluenceCheck(InfluenceCheckConfig(protected_skills=["add2"]), targets=TARGETS)
+    assert check.skills == ["add2"] and len(check.target_rows) == 3
+
+
+@pytest.mark.slow
+def test_two_processes_take_identical_decisions(tmp_path, free_port):
+    """The check under 2 processes (gloo DDP on CPU): every process scores, logs and acts alike.
+
+    ``accelerate launch --cpu --num_processes 2`` starts a single process in accelerate 1.15
+    (multi-CPU needs mpirun), so the processes come from its torchrun launcher instead.
+    """
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "--main_process_port", str(free_port),
+               str(ROOT / "tests/rlvr/influence_check_script.py"), str(tmp_path)]
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert time.perf_counter() - started < 120
+    ranks = [json.loads((tmp_path / f"influence_rank{i}.json").read_text()) for i in range(2)]
+
+    def shared(history):  # rows and seconds are each process's own cost
+        return [{k: v for k, v in h.items() if k not in ("rows", "seconds")} for h in history]
+
+    assert len(ranks[0]["history"]) == 2
+    assert shared(ranks[0]["history"]) == shared(ranks[1]["history"])
+    assert [h["rows"] for h in ranks[0]["history"]] != [0, 0] and [h["rows"] for h in ranks[1]["history"]] != [0, 0]
+    logged = [[{k: v for k, v in e.items() if k not in ("influence/seconds", "influence/rows")} for e in r["logged"]]
+              for r in ranks]
+    assert logged[0] == logged[1] and "influence/update_cos/add2" in logged[0][0]
+    # Whatever was acted on, each process masked exactly its own rows of those groups.
+    for step, history in enumerate(ranks[0]["history"]):
+        dropped = {g for g, _, _ in history["acted"]}
+        for rank in range(2):
+            global_rows = [6 * rank + i for i in range(6)]  # 6 rows per process, groups of 4
+            tokens = ranks[rank]["masks"][step]
+            assert [t == 0 for t in tokens] == [row // 4 in dropped for row in global_rows]
+    assert any(h["acted"] for h in ranks[0]["history"])
+    audit = read_audit(tmp_path)
+    assert len(audit) == sum(len(h["acted"]) for h in ranks[0]["history"])
+    assert all(r["message"].startswith("pulls away from skill ") for r in audit)
+    assert all(r["prompt_id"].startswith(r["columns"]["skill"] + "-") for r in audit)  # toy ids: skill-hash
+    assert ranks[0]["history"][0]["columns"] == [{"skill": p.split("-")[0]} for p in ranks[0]["history"][0]["prompt_ids"]]
