@@ -51,7 +51,8 @@ ORIGINAL_PREFERRED = "original_preferred"  # the original answer was more feasib
 PAST_FRONTIER = "past_frontier"
 IFD_GE_1 = "ifd_ge_1"
 RIFD_GE_1 = "rifd_ge_1"
-# ... and the bad-input codes of `curricula.compat_data` (missing_field, empty_response, ...).
+# ... and the bad-input codes of `curricula.compat_data` (missing_response, empty_response,
+# wrong_type, duplicate_id, invalid_json, too_long, ...).
 
 # rlvr's names for the input columns (keys of `CompatConfig.columns`).
 INPUT_COLUMNS = ("id", "prompt", "response", "original_prompt", "original_response", "answer")
@@ -81,11 +82,14 @@ class CompatConfig:
             frontier test. A row is dropped for the first failed rule in that order; every
             failed rule is in the audit stats.
         quantile: The frontier: the chosen answer's mean per-token NLL must be at most this
-            quantile of the student's profile. 0.9: the student's own samples are learnable
-            by construction, so a refinement as surprising as its 90th-percentile sample is
-            still within reach; the top decile of its own samples already holds its
-            degenerate draws (wrong lengths, stray characters), so a higher quantile measures
-            those outliers, and 0.5 would reject half of what the student itself writes.
+            quantile of the student's profile. Default 0.9: the student's own samples are
+            within its reach by construction (it wrote them), so an answer no more surprising
+            than 90% of them is too. The top decile is where its samples are themselves guesses
+            (in the toy world, mostly mul3x3, which it never solves), and the maximum would let
+            one wild sample set the bar; 0.5 would call half of what the student itself writes
+            past its frontier. On the toy world the quantiles of the profile are 0.95 (p75),
+            1.82 (p90), 2.24 (p99), 3.42 (max) and the worked chains score 4.0 to 11, so q only
+            moves the borderline plain answers (those the student gets wrong).
         profile: What the profile is made of: ``"generations"`` (the student's own sampled
             answers to the same prompts) or ``"original"`` (the original answers, which the
             student is presumed to have been trained on).
@@ -139,6 +143,8 @@ class CompatConfig:
         if unknown:
             raise ValueError(f"compat.columns maps unknown column(s) {sorted(unknown)}; "
                              f"known: {', '.join(INPUT_COLUMNS)}.")
+        if isinstance(self.rules, str):  # "frontier,ifd_lt_1" from a flag or a YAML scalar
+            self.rules = [r.strip() for r in self.rules.split(",") if r.strip()]
         self.rules = list(self.rules)
         for rule in self.rules:
             if rule not in RULES:
@@ -360,11 +366,6 @@ def build_profile(values: list[tuple[str | None, float]], config: CompatConfig) 
 # The decision
 
 
-def _short(text: str, limit: int = 60) -> str:
-    text = text.replace("\n", "\\n")
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def decide(record: dict, config: CompatConfig, profile: Profile | None) -> Decision:
     """Keep or drop one scored row (a ``scores.jsonl`` record), with the reason and numbers.
 
@@ -389,6 +390,8 @@ def decide(record: dict, config: CompatConfig, profile: Profile | None) -> Decis
                      original_rifd=original["rifd"])
         stats["truncated"] = stats["truncated"] or original["truncated"]
 
+    if record.get("notes"):
+        stats["notes"] = record["notes"]
     chosen, scores = "refined", refined
     if SELECT_BY_RIFD in rules and original is not None and original["rifd"] < refined["rifd"]:
         chosen, scores = "original", original
@@ -408,12 +411,12 @@ def decide(record: dict, config: CompatConfig, profile: Profile | None) -> Decis
                                           f"{pct} of student's {own} {threshold:.2f}"))
     if IFD_LT_1 in rules and scores["ifd"] >= 1.0:
         failed.append((IFD_GE_1, f"{chosen} answer has IFD {scores['ifd']:.2f} >= 1: the prompt does "
-                                 f"not make it more predictable (PPL {scores['ppl_a_given_q']:.2f} with, "
-                                 f"{scores['ppl_a']:.2f} without)"))
+                                 f"not make it more predictable (PPL {scores['ppl_a_given_q']:.2f} after the "
+                                 f"prompt, {scores['ppl_a']:.2f} alone)"))
     if RIFD_LT_1 in rules and scores["rifd"] >= 1.0:
         failed.append((RIFD_GE_1, f"{chosen} answer has r-IFD {scores['rifd']:.2f} >= 1: it does not make "
-                                  f"the prompt more predictable (PPL {scores['ppl_q_given_a']:.2f} with, "
-                                  f"{scores['ppl_q']:.2f} without)"))
+                                  f"the prompt more predictable (PPL {scores['ppl_q_given_a']:.2f} after the "
+                                  f"answer, {scores['ppl_q']:.2f} alone)"))
     stats["failed"] = [reason for reason, _ in failed]
     truncated_note = " (scored on truncated text)" if stats["truncated"] else ""
     if failed:

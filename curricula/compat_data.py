@@ -28,6 +28,7 @@ INVALID_JSON = "invalid_json"
 WRONG_TYPE = "wrong_type"
 DUPLICATE_ID = "duplicate_id"
 TOO_LONG = "too_long"
+EMPTY_AFTER_TOKENIZATION = "empty_after_tokenization"
 # ... and missing_<field> / empty_<field> for prompt and response.
 
 TEXT_FIELDS = ("prompt", "response", "original_prompt", "original_response")

@@ -1,6 +1,7 @@
 """Run the compatibility filter over a dataset of any size, resumably.
 
-Three stages, each reading the previous one's file, so only one chunk of rows is ever in memory:
+Three stages, each reading the previous one's file. Rows are held one chunk at a time; what grows
+with the data is only a set of row ids (resume, duplicate detection) and one float per profile row.
 
 1. **Score** (`score_dataset`): read ``chunk_size`` rows, validate them, sample the student's own
    answers for the profile, score every view in batches, append one record per row to
@@ -42,6 +43,7 @@ from curricula.compat import (
     score_encoded,
 )
 from curricula.compat_data import (
+    EMPTY_AFTER_TOKENIZATION,
     TOO_LONG,
     audit_columns,
     bad_record,
@@ -74,6 +76,7 @@ class CompatResult:
     kept: int
     dropped: int
     reasons: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, str] = field(default_factory=dict)  # the first message of each reason
     profile: Profile | None = None
 
     @property
@@ -180,7 +183,7 @@ def score_chunk(chunk: list[tuple[int, Any]], source: str, likelihood: StudentLi
             seen_ids.add(record["id"])
         records.append(record)
 
-    # The views of every refined and original answer, checked against max_length.
+    # The refined and original answers of every row; a row the student cannot score is bad.
     jobs: list[tuple[dict, str, str, str]] = []  # (record, kind, prompt, response)
     for i, record in enumerate(records):
         if record["status"] != "ok":
@@ -188,12 +191,12 @@ def score_chunk(chunk: list[tuple[int, Any]], source: str, likelihood: StudentLi
         row_jobs = [(record, "refined", record["prompt"], record["response"])]
         if record["original_response"] is not None:
             row_jobs.append((record, "original", record["original_prompt"], record["original_response"]))
-        if config.on_too_long == "skip":
-            too_long = _too_long_message(row_jobs, likelihood, config)
-            if too_long is not None:
-                records[i] = bad_record(record["row"], record["id"], source, "response", TOO_LONG,
-                                        f"{source} row {record['row']}: {too_long}", raw=chunk[i][1])
-                continue
+        problem = _unscorable(row_jobs, likelihood, config)
+        if problem is not None:
+            code, why = problem
+            records[i] = bad_record(record["row"], record["id"], source, "response", code,
+                                    f"{source} row {record['row']}: {why}", raw=chunk[i][1])
+            continue
         jobs += row_jobs
 
     # The student's own answers to the same prompts (its profile).
@@ -203,7 +206,11 @@ def score_chunk(chunk: list[tuple[int, Any]], source: str, likelihood: StudentLi
                                     max_new_tokens=config.profile_max_new_tokens,
                                     temperature=config.profile_temperature,
                                     seed=config.seed * 1_000_003 + profiled[0]["row"])
-        jobs += [(r, "generation", r["prompt"], text) for r, text in zip(profiled, samples, strict=True)]
+        for record, text in zip(profiled, samples, strict=True):
+            if text or config.response_eos:  # an empty sample without EOS has no token to score
+                jobs.append((record, "generation", record["prompt"], text))
+            else:
+                record["notes"].append("the student's own sample was empty: not in the profile")
 
     views = [encode_views(likelihood, config, prompt, response) for _, _, prompt, response in jobs]
     scores = score_encoded(likelihood, [(p, r) for _, _, p, r in jobs], views)
@@ -220,10 +227,13 @@ def score_chunk(chunk: list[tuple[int, Any]], source: str, likelihood: StudentLi
     return records
 
 
-def _too_long_message(row_jobs, likelihood: StudentLikelihood, config: CompatConfig) -> str | None:
+def _unscorable(row_jobs, likelihood: StudentLikelihood, config: CompatConfig) -> tuple[str, str] | None:
+    """``(problem code, why)`` when a row cannot be scored as configured, else None."""
     for _, kind, prompt, response in row_jobs:
         views = encode_views(likelihood, config, prompt, response)
-        if views.truncated or likelihood.encode(None, prompt).truncated:
+        if views.a_alone.n_target == 0:
+            return EMPTY_AFTER_TOKENIZATION, f"{kind} response {response!r} has no tokens after tokenisation"
+        if config.on_too_long == "skip" and (views.truncated or likelihood.encode(None, prompt).truncated):
             lengths = {
                 "prompt + response": likelihood.untruncated_length(
                     config.prompt_template.format(prompt=prompt), response, config.response_eos),
@@ -231,8 +241,8 @@ def _too_long_message(row_jobs, likelihood: StudentLikelihood, config: CompatCon
                     config.reverse_template.format(response=response), prompt),
             }
             what, n = max(lengths.items(), key=lambda kv: kv[1])
-            return (f"{kind} {what} is {n} tokens, over max_length {likelihood.max_length} "
-                    "(on_too_long=skip)")
+            return TOO_LONG, (f"{kind} {what} is {n} tokens, over max_length {likelihood.max_length} "
+                              "(on_too_long=skip)")
     return None
 
 
@@ -246,10 +256,10 @@ def score_dataset(data: Any, likelihood: StudentLikelihood, config: CompatConfig
 
     rows, source, total = open_source(data, config)
     done, seen_ids = read_done(scores_path)
-    bar = tqdm(total=total, initial=len(done), unit="row", desc="compat: scoring", disable=not progress)
     written = chunks = 0
     chunk: list[tuple[int, Any]] = []
-    with open(scores_path, "a", encoding="utf-8") as out:
+    with (open(scores_path, "a", encoding="utf-8") as out,
+          tqdm(total=total, initial=len(done), unit="row", desc="compat: scoring", disable=not progress) as bar):
 
         def flush_chunk():
             nonlocal written, chunks
@@ -276,7 +286,6 @@ def score_dataset(data: Any, likelihood: StudentLikelihood, config: CompatConfig
                 flush_chunk()
         if chunk:
             flush_chunk()
-    bar.close()
     return written
 
 
@@ -311,6 +320,7 @@ def decide_all(out_dir: Path, config: CompatConfig, run_id: str, progress: bool 
         _write_state(out_dir, state)
 
     counts: Counter[str] = Counter()
+    examples: dict[str, str] = {}
     kept = dropped = rows = 0
     filtered_tmp, bad_tmp = out_dir / (FILTERED_FILE + ".tmp"), out_dir / (BAD_ROWS_FILE + ".tmp")
     with open(filtered_tmp, "w", encoding="utf-8") as filtered, open(bad_tmp, "w", encoding="utf-8") as bad:
@@ -319,7 +329,9 @@ def decide_all(out_dir: Path, config: CompatConfig, run_id: str, progress: bool 
             decision.columns = audit_columns(decision.columns)
             audit.add(decision, global_step=0, epoch=0.0)
             rows += 1
-            counts[f"{decision.decision}/{decision.reason}"] += 1
+            key = f"{decision.decision}/{decision.reason}"
+            counts[key] += 1
+            examples.setdefault(key, f"{decision.prompt_id}: {decision.message}")
             if decision.decision == KEPT:
                 kept += 1
                 filtered.write(json.dumps(output_row(record, decision), default=str) + "\n")
@@ -334,8 +346,10 @@ def decide_all(out_dir: Path, config: CompatConfig, run_id: str, progress: bool 
     os.replace(filtered_tmp, out_dir / FILTERED_FILE)
     os.replace(bad_tmp, out_dir / BAD_ROWS_FILE)
 
-    result = CompatResult(out_dir, rows, 0, kept, dropped, dict(sorted(counts.items())), profile)
+    result = CompatResult(out_dir, rows, 0, kept, dropped, dict(sorted(counts.items())),
+                          dict(sorted(examples.items())), profile)
     summary = {"run_id": run_id, "rows": rows, "kept": kept, "dropped": dropped, "reasons": result.reasons,
+               "examples": result.examples,
                "rules": config.rules, "quantile": config.quantile,
                "profile": None if profile is None else dataclasses.asdict(profile)}
     (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
@@ -370,7 +384,8 @@ def run_compat(data: Any, out_dir: str | os.PathLike, config: CompatConfig | Non
         out_dir: Where ``scores.jsonl``, ``audit.jsonl``, ``filtered.jsonl``,
             ``bad_rows.jsonl`` and ``summary.json`` go. Rerunning into it resumes.
         config: The `CompatConfig` (defaults if None).
-        student: ``"toy"``, a model folder or Hub name, or a loaded ``(model, tokenizer)``.
+        student: ``"toy"``, a model folder or Hub name, or a loaded ``(model, tokenizer)`` or
+            ``(model, tokenizer, name)`` (the name is remembered to check resumes).
         progress: Show tqdm progress bars.
         on_chunk: Called as ``on_chunk(chunk_number, rows)`` after each scored chunk is on disk.
     """
@@ -380,8 +395,8 @@ def run_compat(data: Any, out_dir: str | os.PathLike, config: CompatConfig | Non
     if isinstance(student, (str, os.PathLike)):
         model, tokenizer, student_name = load_student(str(student))
     else:
-        model, tokenizer = student
-        student_name = getattr(model, "name_or_path", "") or type(model).__name__
+        model, tokenizer, *name = student
+        student_name = name[0] if name else getattr(model, "name_or_path", "") or type(model).__name__
     check_templates(tokenizer, config)
     likelihood = StudentLikelihood(model, tokenizer, config.max_length, config.batch_size)
 

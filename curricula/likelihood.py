@@ -201,11 +201,13 @@ class StudentLikelihood:
         """
         tokenizer, device = self.tokenizer, self.model.device
         responses: list[str] = []
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        cuda_ids = [device.index if device.index is not None else torch.cuda.current_device()] \
+            if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda_ids):  # sample from a seed, leave the caller's RNG as is
             torch.manual_seed(seed)
             for start in range(0, len(prompts), self.batch_size):
                 chunk = list(prompts[start : start + self.batch_size])
-                encoded = [self.encode(p, "").input_ids[-(self.max_length - 1):] for p in chunk]
+                encoded = [self._prompt_ids_for_generation(p) for p in chunk]
                 width = max(map(len, encoded))
                 input_ids = torch.full((len(chunk), width), self.pad_id, dtype=torch.long)
                 attention_mask = torch.zeros_like(input_ids)
@@ -221,6 +223,15 @@ class StudentLikelihood:
                 )
                 responses += tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
         return responses
+
+    def _prompt_ids_for_generation(self, prompt: str) -> list[int]:
+        """The prompt's ids, cut (after the special prefix, oldest first) to leave room for one
+        new token within ``max_length``."""
+        ids = list(self.encode(prompt, "").input_ids)
+        if len(ids) < self.max_length:
+            return ids
+        prefix = len(self.start_ids)
+        return ids[:prefix] + ids[len(ids) - (self.max_length - 1 - prefix):]
 
 
 def default_max_length(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int:

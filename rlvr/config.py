@@ -34,7 +34,7 @@ from typing import Any
 
 import yaml
 
-SECTIONS = ("model", "data", "verifiers", "eval", "curricula", "grpo")
+SECTIONS = ("model", "data", "verifiers", "eval", "curricula", "grpo", "compat")
 
 
 class ConfigError(ValueError):
@@ -119,6 +119,7 @@ class RLVRConfig:
     eval: EvalConfig
     curricula: Any  # curricula.CurriculaConfig
     grpo: Any  # trl.GRPOConfig
+    compat: Any = None  # curricula.compat.CompatConfig, read by `rlvr compat` (not by training)
     source: str | None = None  # the config file this came from
 
 
@@ -196,6 +197,7 @@ def _section_classes() -> dict:
         "eval": EvalConfig,
         "curricula": CurriculaConfig,
         "grpo": GRPOConfig,
+        "compat": None,
     }
 
 
@@ -251,7 +253,16 @@ def build_config(tree: dict, source: str | None = None) -> RLVRConfig:
         grpo = classes["grpo"](**grpo_values)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"Invalid 'grpo' section{where}: {err}") from err
-    return RLVRConfig(model=model, data=data, verifiers=verifiers, eval=eval_config, curricula=curricula, grpo=grpo, source=source)
+    compat = None
+    if tree.get("compat") is not None:
+        from curricula.compat import CompatConfig
+
+        try:
+            compat = CompatConfig.from_dict(tree["compat"])
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"Invalid 'compat' section{where}: {err}") from err
+    return RLVRConfig(model=model, data=data, verifiers=verifiers, eval=eval_config, curricula=curricula, grpo=grpo,
+                      compat=compat, source=source)
 
 
 def cpu_defaults(grpo_values: dict) -> dict:
