@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from .encoding import answer_probabilities
 from .tasks import SKILLS
-from .warmup import encode_pairs
 
 DEFAULT_MAX_NEW_TOKENS = 8  # longest answer (mul3x3: 6 digits) + EOS fits
 
@@ -95,36 +95,6 @@ def measure_pass_rates(
     order = _skill_order(counts)
     rates = {s: hits[s] / (counts[s] * samples_per_prompt) for s in order}
     return PassRates(rates, {s: counts[s] for s in order}, samples_per_prompt)
-
-
-@torch.no_grad()
-def answer_probabilities(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    examples: Sequence[Mapping],
-    temperature: float = 1.0,
-    batch_size: int = 1024,
-) -> list[float]:
-    """Probability that one sample at ``temperature`` is exactly ``answer`` + EOS, per example.
-
-    The noise-free counterpart of :func:`measure_pass_rates` (which also accepts answers padded
-    with whitespace, a negligible difference for the toy model).
-    """
-    was_training = model.training
-    model.eval()
-    probs: list[float] = []
-    for i in range(0, len(examples), batch_size):
-        chunk = examples[i : i + batch_size]
-        batch = encode_pairs(tokenizer, [(ex["prompt"], ex["answer"]) for ex in chunk])
-        batch = {k: v.to(model.device) for k, v in batch.items()}
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        logp = torch.log_softmax(logits[:, :-1].float() / temperature, dim=-1)
-        labels = batch["labels"][:, 1:]
-        mask = labels != -100
-        tok = logp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-        probs += (tok * mask).sum(-1).exp().tolist()
-    model.train(was_training)
-    return probs
 
 
 def expected_pass_rates(

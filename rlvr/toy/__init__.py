@@ -1,0 +1,63 @@
+"""The toy world: a tiny character-level LM, synthetic skills of graded difficulty, and a cached
+warm-up that leaves the model with a spread of per-skill pass rates, so that curriculum filtering
+has something to filter. Everything is built locally; nothing comes from the Hugging Face Hub.
+
+    >>> from rlvr.toy import build_toy_world, toy_dataset
+    >>> path = build_toy_world()          # ~1-2 min on 2 CPU cores the first time, then cached
+    >>> train = toy_dataset("train")      # columns: id, prompt, answer, skill
+
+``python -m rlvr.toy`` builds (or loads) the world and prints its pass-rate table.
+"""
+
+from .encoding import answer_probabilities
+from .evaluate import (
+    DEFAULT_MAX_NEW_TOKENS,
+    PassRates,
+    expected_pass_rates,
+    format_pass_rate_table,
+    is_correct,
+    measure_pass_rates,
+    sample_completions,
+)
+from .model import build_model
+from .tasks import SKILLS, make_examples, split_of
+from .tokenizer import build_tokenizer
+from .training import WARMUP_RECIPE, warmup
+from .world import (
+    build_toy_world,
+    default_cache_dir,
+    eval_examples,
+    is_built,
+    load_pass_rates,
+    measure_world,
+    recipe_hash,
+    toy_dataset,
+    toy_world_dir,
+)
+
+__all__ = [
+    "DEFAULT_MAX_NEW_TOKENS",
+    "SKILLS",
+    "WARMUP_RECIPE",
+    "PassRates",
+    "answer_probabilities",
+    "build_model",
+    "build_tokenizer",
+    "build_toy_world",
+    "default_cache_dir",
+    "eval_examples",
+    "expected_pass_rates",
+    "format_pass_rate_table",
+    "is_built",
+    "is_correct",
+    "load_pass_rates",
+    "make_examples",
+    "measure_pass_rates",
+    "measure_world",
+    "recipe_hash",
+    "sample_completions",
+    "split_of",
+    "toy_dataset",
+    "toy_world_dir",
+    "warmup",
+]

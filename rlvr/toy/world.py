@@ -1,0 +1,179 @@
+"""Build (or load from cache) the warmed-up toy model, tokenizer and their pass rates."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import datasets
+import torch
+
+from .evaluate import DEFAULT_MAX_NEW_TOKENS, PassRates, measure_pass_rates
+from .model import MODEL_KWARGS, build_model
+from .tasks import EVAL_PERCENT, SKILLS, make_examples
+from .tokenizer import CHARS, SPECIAL_TOKENS, build_tokenizer
+from .training import WARMUP_RECIPE, warmup
+
+# Bump when code changes what gets built in a way the fingerprint below does not see.
+RECIPE_VERSION = 1
+# How pass_rates.json is measured: held-out eval prompts, GRPO-style sampling.
+EVAL_SETTINGS = {
+    "split": "eval",
+    "n_per_skill": 128,
+    "samples_per_prompt": 8,
+    "temperature": 1.0,
+    "top_k": 0,
+    "top_p": 1.0,
+    "max_new_tokens": DEFAULT_MAX_NEW_TOKENS,
+    "examples_seed": 1,
+    "sampling_seed": 0,
+}
+PASS_RATES_FILE = "pass_rates.json"
+WORLD_FILE = "toy_world.json"
+_REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", PASS_RATES_FILE, WORLD_FILE)
+
+
+def toy_dataset(
+    split: str = "train", n_per_skill: int = 64, seed: int = 0, skills=None
+) -> datasets.Dataset:
+    """Examples of every skill (or of ``skills``), grouped by skill in ``SKILLS`` order.
+
+    Columns: id, prompt, answer, skill. ``n_per_skill`` is capped by small prompt spaces (add1).
+    """
+    rows = [
+        ex for s in (SKILLS if skills is None else skills) for ex in make_examples(s, n_per_skill, split, seed)
+    ]
+    columns = {k: [r[k] for r in rows] for k in ("id", "prompt", "answer", "skill")}
+    return datasets.Dataset.from_dict(columns)
+
+
+def recipe_fingerprint(seed: int = 0) -> dict:
+    """Everything that determines the built world (the cache folder is named by its hash)."""
+    return {
+        "version": RECIPE_VERSION,
+        "seed": seed,
+        "warmup": WARMUP_RECIPE,
+        "model": MODEL_KWARGS,
+        "vocab": list(SPECIAL_TOKENS) + list(CHARS),
+        "skills": list(SKILLS),
+        "eval_percent": EVAL_PERCENT,
+        "eval": EVAL_SETTINGS,
+        # A few generated examples, so that a change to a task generator invalidates the cache.
+        "samples": {
+            s: [ex["prompt"] + ex["answer"] for split in ("train", "eval")
+                for ex in make_examples(s, 3, split, seed=0)]
+            for s in SKILLS
+        },
+    }
+
+
+def recipe_hash(seed: int = 0) -> str:
+    blob = json.dumps(recipe_fingerprint(seed), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:10]
+
+
+def default_cache_dir() -> Path:
+    """``$RLVR_CACHE`` if set, else ``~/.cache/rlvr``."""
+    env = os.environ.get("RLVR_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "rlvr"
+
+
+def toy_world_dir(cache_dir: str | os.PathLike | None = None, seed: int = 0) -> Path:
+    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    return root / f"toy-world-seed{seed}-{recipe_hash(seed)}"
+
+
+def is_built(path: str | os.PathLike) -> bool:
+    path = Path(path)
+    return all((path / name).is_file() for name in _REQUIRED)
+
+
+def load_pass_rates(path: str | os.PathLike) -> PassRates:
+    """The pass rates stored in a world directory (or in a pass_rates.json file)."""
+    path = Path(path)
+    data = json.loads((path / PASS_RATES_FILE if path.is_dir() else path).read_text())
+    return PassRates(data["pass_rates"], data["n_prompts"], data["samples_per_prompt"])
+
+
+def eval_examples() -> list[dict]:
+    """The held-out prompts pass_rates.json is measured on."""
+    e = EVAL_SETTINGS
+    return [ex for s in SKILLS for ex in make_examples(s, e["n_per_skill"], e["split"], e["examples_seed"])]
+
+
+def measure_world(model, tokenizer) -> PassRates:
+    """Pass rates with the settings of pass_rates.json."""
+    e = EVAL_SETTINGS
+    return measure_pass_rates(
+        model, tokenizer, eval_examples(),
+        samples_per_prompt=e["samples_per_prompt"], temperature=e["temperature"],
+        max_new_tokens=e["max_new_tokens"], seed=e["sampling_seed"],
+    )  # fmt: skip
+
+
+def _build_into(out: Path, seed: int, progress: bool) -> None:
+    tokenizer = build_tokenizer()
+    model = build_model(tokenizer, seed=seed)
+    n_params = sum(p.numel() for p in model.parameters())
+    if progress:
+        print(f"Building the toy world in {out.parent} ({n_params:,} parameters, seed {seed})")
+    log = warmup(model, tokenizer, seed=seed, progress=progress)
+    rates = measure_world(model, tokenizer)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    (out / WORLD_FILE).write_text(json.dumps({
+        "recipe_hash": recipe_hash(seed),
+        "recipe": recipe_fingerprint(seed),
+        "n_params": n_params,
+        "torch": torch.__version__,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "warmup": log,
+    }, indent=1))  # fmt: skip
+    (out / PASS_RATES_FILE).write_text(json.dumps({
+        "pass_rates": dict(rates),
+        "n_prompts": rates.n_prompts,
+        "samples_per_prompt": rates.samples_per_prompt,
+        "settings": EVAL_SETTINGS,
+        "recipe_hash": recipe_hash(seed),
+    }, indent=1))  # fmt: skip
+
+
+def build_toy_world(
+    cache_dir: str | os.PathLike | None = None,
+    seed: int = 0,
+    force: bool = False,
+    progress: bool = True,
+) -> Path:
+    """The directory of the warmed-up toy model, building it first unless already cached.
+
+    The directory holds the model and tokenizer (load both with ``Auto*.from_pretrained``),
+    ``pass_rates.json`` and ``toy_world.json`` (recipe and warm-up log). It is written to a
+    temporary directory and moved into place with one ``os.replace``, so an interrupted build never
+    leaves a directory that looks complete.
+    """
+    path = toy_world_dir(cache_dir, seed)
+    if not force and is_built(path):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        _build_into(tmp, seed, progress)
+        if path.exists():  # force, or a half-built leftover: set it aside first
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+            os.replace(path, old / "world")
+            shutil.rmtree(old, ignore_errors=True)
+        try:
+            os.replace(tmp, path)
+        except OSError:
+            if not is_built(path):  # not a concurrent builder that won the race
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if progress:
+        print(f"Toy world saved to {path}")
+    return path
