@@ -7,27 +7,56 @@ what a prompt with a 10% pass rate shows 66% of the time, so "0/4" says little.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 
-def _log_binom_pmf(k: int, n: int, p: float) -> float:
-    if p <= 0.0:
-        return 0.0 if k == 0 else -math.inf
-    if p >= 1.0:
-        return 0.0 if k == n else -math.inf
-    return (math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-            + k * math.log(p) + (n - k) * math.log1p(-p))
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz; Numerical Recipes)."""
+    tiny, eps = 1e-300, 3e-16
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 400):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c if abs(1.0 + aa / c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c if abs(1.0 + aa / c) > tiny else tiny
+        step = d * c
+        h *= step
+        if abs(step - 1.0) < eps:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularized incomplete beta I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
 
 
 def binom_cdf(k: int, n: int, p: float) -> float:
-    """P(X <= k) for X ~ Binomial(n, p)."""
+    """P(X <= k) for X ~ Binomial(n, p), through the incomplete beta function (O(1) in n)."""
     if k < 0:
         return 0.0
     if k >= n:
         return 1.0
-    return min(1.0, sum(math.exp(_log_binom_pmf(i, n, p)) for i in range(k + 1)))
+    return _betainc(n - k, k + 1, 1.0 - p)
 
 
-def _bisect(f, lo: float, hi: float, iters: int = 60) -> float:
+def _bisect(f, lo: float, hi: float, iters: int = 45) -> float:
     """Root of a decreasing function on [lo, hi]."""
     for _ in range(iters):
         mid = (lo + hi) / 2
@@ -38,6 +67,7 @@ def _bisect(f, lo: float, hi: float, iters: int = 60) -> float:
     return (lo + hi) / 2
 
 
+@lru_cache(maxsize=1 << 16)  # pure, and (successes, trials) pairs recur every step
 def beta_upper(successes: int, trials: int, confidence: float) -> float:
     """One-sided Clopper-Pearson upper bound: the p at which seeing <= `successes` has
     probability 1 - confidence. Equals the Beta(s + 1, n - s) quantile at `confidence`."""
@@ -64,6 +94,7 @@ def _z(confidence: float) -> float:
     return NormalDist().inv_cdf(confidence)
 
 
+@lru_cache(maxsize=1 << 16)  # pure, and (successes, trials) pairs recur every step
 def wilson_upper(successes: int, trials: int, confidence: float) -> float:
     """One-sided Wilson score upper bound."""
     if trials == 0:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,20 +10,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", default=None, help="default: $RLVR_CACHE or ~/.cache/rlvr")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--force", action="store_true", help="rebuild even if cached")
-    parser.add_argument("--remeasure", action="store_true",
-                        help="measure the pass rates anew from the saved model")
+    parser.add_argument("--remeasure", action="store_true", help="measure the pass rates anew from the saved model")
     parser.add_argument("--quiet", action="store_true", help="no warm-up progress")
     args = parser.parse_args(argv)
 
     from . import build_toy_world, format_pass_rate_table, load_pass_rates, measure_world
 
-    path = build_toy_world(args.cache_dir, seed=args.seed, force=args.force,
-                           progress=not args.quiet)
+    path = build_toy_world(args.cache_dir, seed=args.seed, force=args.force, progress=not args.quiet)
     if args.remeasure:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        rates = measure_world(AutoModelForCausalLM.from_pretrained(path),
-                              AutoTokenizer.from_pretrained(path))
+        rates = measure_world(AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path))
     else:
         rates = load_pass_rates(path)
     print(path)

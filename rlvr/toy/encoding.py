@@ -8,9 +8,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
-def encode_pairs(
-    tokenizer: PreTrainedTokenizerBase, pairs: list[tuple[str, str]]
-) -> dict[str, torch.Tensor]:
+def encode_pairs(tokenizer: PreTrainedTokenizerBase, pairs: list[tuple[str, str]]) -> dict[str, torch.Tensor]:
     """``<bos> prompt answer <eos>``, right-padded; labels are -100 except on answer + EOS."""
     prompt_ids = tokenizer([p for p, _ in pairs])["input_ids"]  # with <bos>
     answer_ids = tokenizer([a for _, a in pairs], add_special_tokens=False)["input_ids"]

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from ._torch_utils import num_threads
 from .encoding import answer_probabilities
 from .tasks import SKILLS
 
@@ -46,8 +47,7 @@ def sample_completions(
     model.eval()
     out: list[str] = []
     for i in range(0, len(prompts), batch_size):
-        enc = tokenizer(list(prompts[i : i + batch_size]), return_tensors="pt", padding=True,
-                        padding_side="left")
+        enc = tokenizer(list(prompts[i : i + batch_size]), return_tensors="pt", padding=True, padding_side="left")
         enc = {k: v.to(model.device) for k, v in enc.items()}
         gen = model.generate(
             **enc,
@@ -74,18 +74,18 @@ def measure_pass_rates(
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     batch_size: int = 512,
     seed: int = 0,
+    threads: int | None = 1,
 ) -> PassRates:
     """Mean per-skill share of correct samples over ``examples`` (dicts with prompt, answer, skill).
 
     Each prompt is sampled ``samples_per_prompt`` times at ``temperature`` with top_k=0 and
     top_p=1.0, TRL's default GRPO sampling. Seeded: the same inputs give the same rates.
+    Runs with ``threads`` torch threads (None: as set), see :func:`._torch_utils.num_threads`.
     """
     prompts = [ex["prompt"] for ex in examples for _ in range(samples_per_prompt)]
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), num_threads(threads):
         torch.manual_seed(seed)
-        completions = sample_completions(
-            model, tokenizer, prompts, temperature, max_new_tokens, batch_size
-        )
+        completions = sample_completions(model, tokenizer, prompts, temperature, max_new_tokens, batch_size)
     hits: dict[str, int] = defaultdict(int)
     counts: dict[str, int] = defaultdict(int)
     for j, ex in enumerate(examples):
@@ -123,16 +123,15 @@ def format_pass_rate_table(
     rows = [("skill", "pass rate", "n prompts", "samples")]
     for skill, rate in rates.items():
         n = n_prompts.get(skill)
-        rows.append((
-            skill,
-            f"{rate:.3f}",
-            "-" if n is None else str(n),
-            "-" if n is None or samples_per_prompt is None else str(n * samples_per_prompt),
-        ))
+        rows.append(
+            (
+                skill,
+                f"{rate:.3f}",
+                "-" if n is None else str(n),
+                "-" if n is None or samples_per_prompt is None else str(n * samples_per_prompt),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = [
-        " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-        for r in rows
-    ]
+    lines = [" | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -137,9 +137,7 @@ def make_examples(skill: str, n: int, split: str = "train", seed: int = 0) -> li
                 continue
             seen.add(prompt)
             pairs.append((prompt, answer))
-    return [
-        {"id": example_id(skill, p), "prompt": p, "answer": a, "skill": skill} for p, a in pairs
-    ]
+    return [{"id": example_id(skill, p), "prompt": p, "answer": a, "skill": skill} for p, a in pairs]
 
 
 class TrainSampler:

@@ -9,12 +9,7 @@ from transformers import PreTrainedTokenizerFast
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)
-CHARS = (
-    string.digits
-    + string.ascii_lowercase
-    + string.ascii_uppercase
-    + " \n+-*/=?:.,;!()[]<>#_'\""
-)
+CHARS = string.digits + string.ascii_lowercase + string.ascii_uppercase + " \n+-*/=?:.,;!()[]<>#_'\""
 
 
 def build_tokenizer() -> PreTrainedTokenizerFast:

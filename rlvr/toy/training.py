@@ -11,7 +11,6 @@ their way up, and remain learnable by RL. Held-out eval prompts are never looked
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 import time
@@ -20,6 +19,7 @@ from collections.abc import Mapping
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from ._torch_utils import deterministic, num_threads
 from .encoding import answer_probabilities, encode_pairs
 from .tasks import TrainSampler, make_examples
 
@@ -72,27 +72,6 @@ class _Mix:
         return [self.samplers[s]() for s in picks]
 
 
-@contextlib.contextmanager
-def _deterministic():
-    was = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(True)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(was)
-
-
-@contextlib.contextmanager
-def _num_threads(n: int | None):
-    was = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(was)
-
-
 def _probe_rates(model, tokenizer, probe: Mapping[str, list[dict]]) -> dict[str, float]:
     was_training = model.training
     rates = {}
@@ -124,20 +103,15 @@ def warmup(
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
 
     model.train()
-    opt = torch.optim.AdamW(
-        model.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"], betas=(0.9, 0.98)
-    )
+    opt = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"], betas=(0.9, 0.98))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     mix = _Mix(recipe, seed)
-    probe = {
-        s: make_examples(s, recipe["probe_prompts"], "train", seed=seed + 10_000)
-        for s in mix.weights
-    }
+    probe = {s: make_examples(s, recipe["probe_prompts"], "train", seed=seed + 10_000) for s in mix.weights}
     dropped_at: dict[str, int] = {}
     probe_log: list[dict] = []
     losses: list[float] = []
     start = time.perf_counter()
-    with torch.random.fork_rng(devices=[]), _deterministic(), _num_threads(recipe.get("num_threads")):
+    with torch.random.fork_rng(devices=[]), deterministic(), num_threads(recipe.get("num_threads")):
         torch.manual_seed(seed)
         for step in range(steps):
             loss = model(**encode_pairs(tokenizer, mix())).loss

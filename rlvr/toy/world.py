@@ -38,16 +38,12 @@ WORLD_FILE = "toy_world.json"
 _REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", PASS_RATES_FILE, WORLD_FILE)
 
 
-def toy_dataset(
-    split: str = "train", n_per_skill: int = 64, seed: int = 0, skills=None
-) -> datasets.Dataset:
+def toy_dataset(split: str = "train", n_per_skill: int = 64, seed: int = 0, skills=None) -> datasets.Dataset:
     """Examples of every skill (or of ``skills``), grouped by skill in ``SKILLS`` order.
 
     Columns: id, prompt, answer, skill. ``n_per_skill`` is capped by small prompt spaces (add1).
     """
-    rows = [
-        ex for s in (SKILLS if skills is None else skills) for ex in make_examples(s, n_per_skill, split, seed)
-    ]
+    rows = [ex for s in (SKILLS if skills is None else skills) for ex in make_examples(s, n_per_skill, split, seed)]
     columns = {k: [r[k] for r in rows] for k in ("id", "prompt", "answer", "skill")}
     return datasets.Dataset.from_dict(columns)
 
@@ -65,8 +61,7 @@ def recipe_fingerprint(seed: int = 0) -> dict:
         "eval": EVAL_SETTINGS,
         # A few generated examples, so that a change to a task generator invalidates the cache.
         "samples": {
-            s: [ex["prompt"] + ex["answer"] for split in ("train", "eval")
-                for ex in make_examples(s, 3, split, seed=0)]
+            s: [ex["prompt"] + ex["answer"] for split in ("train", "eval") for ex in make_examples(s, 3, split, seed=0)]
             for s in SKILLS
         },
     }
@@ -162,6 +157,9 @@ def build_toy_world(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private
         _build_into(tmp, seed, progress)
         if path.exists():  # force, or a half-built leftover: set it aside first
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))

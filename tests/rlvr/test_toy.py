@@ -8,12 +8,12 @@ import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from rlvr import toy  # noqa: E402
-from rlvr.toy import (  # noqa: E402
+from rlvr import toy
+from rlvr.toy import (
     SKILLS,
     build_model,
     build_tokenizer,
@@ -25,9 +25,9 @@ from rlvr.toy import (  # noqa: E402
     split_of,
     toy_dataset,
 )
-from rlvr.toy import world as toy_world_module  # noqa: E402
-from rlvr.toy.tasks import prompt_space  # noqa: E402
-from rlvr.toy.tokenizer import CHARS  # noqa: E402
+from rlvr.toy import world as toy_world_module
+from rlvr.toy.tasks import prompt_space
+from rlvr.toy.tokenizer import CHARS
 
 
 # Session fixture, ready to move to conftest.py. The warm-up (~1-2 min on 2 cores) runs once per
@@ -220,9 +220,9 @@ def _fake_build(out, seed, progress):
     (out / "config.json").write_text("{}")
     (out / "tokenizer.json").write_text("{}")
     (out / "toy_world.json").write_text("{}")
-    (out / "pass_rates.json").write_text(json.dumps({"pass_rates": {"copy": seed},
-                                                     "n_prompts": {"copy": 1},
-                                                     "samples_per_prompt": 1}))
+    (out / "pass_rates.json").write_text(
+        json.dumps({"pass_rates": {"copy": seed}, "n_prompts": {"copy": 1}, "samples_per_prompt": 1})
+    )
 
 
 def test_cache_writes_are_atomic(tmp_path, monkeypatch):
