@@ -64,7 +64,9 @@ class DataConfig:
         system_prompt: If set, prompts become chat messages ``[system, user]`` (for instruct
             models with a chat template); otherwise plain strings.
         conversational: Wrap plain prompts as a one-message chat even without a system prompt.
-        toy_n_per_skill: Toy world only: prompts per skill in each split.
+        toy_n_per_skill: Toy world only: training prompts per skill.
+        toy_eval_n_per_skill: Toy world only: held-out prompts per skill (capped by the skill's
+            prompt space, e.g. 22 for add1).
         toy_skills: Toy world only: which skills to include (default: all).
         toy_seed: Toy world only: generator seed.
     """
@@ -81,6 +83,7 @@ class DataConfig:
     system_prompt: str | None = None
     conversational: bool = False
     toy_n_per_skill: int = 32
+    toy_eval_n_per_skill: int = 64
     toy_skills: list[str] | None = None
     toy_seed: int = 0
 

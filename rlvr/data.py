@@ -165,7 +165,8 @@ def load_prompts(spec: str, config: DataConfig, split: str = "train") -> LoadedD
     if spec == "toy":
         from rlvr.toy import toy_dataset
 
-        ds = toy_dataset(split="train" if split == "train" else "eval", n_per_skill=config.toy_n_per_skill,
+        n_per_skill = config.toy_n_per_skill if split == "train" else config.toy_eval_n_per_skill
+        ds = toy_dataset(split="train" if split == "train" else "eval", n_per_skill=n_per_skill,
                          seed=config.toy_seed, skills=config.toy_skills)
         return LoadedData(ds, [], f"toy[{split}]")
     ds, source = _read_source(spec, config.train_split if split == "train" else config.eval_split, config.dataset_config)
