@@ -52,7 +52,7 @@ from curricula.compat_data import (
     validate_row,
 )
 from curricula.likelihood import StudentLikelihood
-from rlvr.audit import AuditLog
+from rlvr.audit import AuditLog, drop_torn_tail
 from rlvr.data import DataError
 
 SCORES_FILE = "scores.jsonl"
@@ -136,18 +136,6 @@ def _in_profile(rid: str, config: CompatConfig) -> bool:
     return int(digest, 16) / 16**8 < config.profile_fraction
 
 
-def _drop_torn_tail(path: Path) -> None:
-    """A run killed mid-write can leave half a line; cut it before appending after it."""
-    if not path.exists():
-        return
-    with open(path, "rb") as f:
-        data = f.read()
-    end = data.rfind(b"\n") + 1
-    if end != len(data):
-        with open(path, "r+b") as f:
-            f.truncate(end)
-
-
 def iter_records(path: Path) -> Iterator[dict]:
     """Records of a ``scores.jsonl``, one at a time (a torn last line is ignored)."""
     if not path.exists():
@@ -160,7 +148,7 @@ def iter_records(path: Path) -> Iterator[dict]:
 
 def read_done(path: Path) -> tuple[dict[int, str], set[str]]:
     """``({row: id} of every recorded row, ids of scored rows)`` from an earlier run."""
-    _drop_torn_tail(path)
+    drop_torn_tail(path)
     done: dict[int, str] = {}
     seen_ids: set[str] = set()
     for record in iter_records(path):

@@ -80,7 +80,7 @@ class AuditLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.run_id = run_id
         self._pending: list[dict] = []
-        _drop_torn_tail(self.path)
+        drop_torn_tail(self.path)
         self.seq = count_records(self.path)
 
     def add(self, decision, global_step: int, epoch: float) -> None:
@@ -138,7 +138,7 @@ def _json_default(obj):
     return str(obj)
 
 
-def _drop_torn_tail(path: Path) -> None:
+def drop_torn_tail(path: Path) -> None:
     """A run killed mid-write can leave half a line; cut it before appending after it."""
     if not path.exists():
         return
