@@ -91,7 +91,7 @@ def test_two_processes_take_identical_decisions_and_write_the_audit_once(toy_wor
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", "configs/accelerate/cpu_2proc.yaml",
            "--main_process_port", str(free_port),
            "scripts/train_grpo.py", "--config", "configs/toy.yaml", f"grpo.output_dir={tmp_path}", *SMALL,
-           "grpo.max_steps=8", "grpo.per_device_train_batch_size=8", "eval.enabled=false"]
+           "grpo.max_steps=8", "grpo.per_device_train_batch_size=8", "eval.enabled=false", "grpo.save_steps=4"]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -109,3 +109,19 @@ def test_two_processes_take_identical_decisions_and_write_the_audit_once(toy_wor
     assert all(len(ids) == 2 for ids in per_step.values())
     dropped = {r["prompt_id"] for r in records if r["decision"] == "dropped"}
     assert dropped == set(rank0) - {r["prompt_id"] for r in records if r["decision"] == "readmitted"}
+
+    # Resume under two processes from checkpoint-4 (of save_steps=4) and run on to step 12.
+    assert (tmp_path / "checkpoint-4" / "rlvr_curriculum_state.json").exists()
+    resume = [c for c in cmd if c != "grpo.max_steps=8"] + ["grpo.max_steps=12", "--resume",
+                                                            str(tmp_path / "checkpoint-4")]
+    result = subprocess.run(resume, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    resumed = read_audit(tmp_path)
+    assert [r["seq"] for r in resumed] == list(range(len(resumed)))
+    assert resumed[:len([r for r in records if r["global_step"] < 4])] == [r for r in records if r["global_step"] < 4]
+    steps = sorted({r["global_step"] for r in resumed if r["filter"] == "frontier"})
+    assert steps == list(range(12))  # steps 4..7 redone once, 8..11 new: nothing doubled or lost
+    assert all(sum(1 for r in resumed if r["global_step"] == s and r["filter"] == "frontier") == 2 for s in steps)
+    assert json.loads((tmp_path / "excluded.rank0.json").read_text()) == \
+        json.loads((tmp_path / "excluded.rank1.json").read_text())
