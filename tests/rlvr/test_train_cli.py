@@ -125,3 +125,21 @@ def test_two_processes_take_identical_decisions_and_write_the_audit_once(toy_wor
     assert all(sum(1 for r in resumed if r["global_step"] == s and r["filter"] == "frontier") == 2 for s in steps)
     assert json.loads((tmp_path / "excluded.rank0.json").read_text()) == \
         json.loads((tmp_path / "excluded.rank1.json").read_text())
+
+
+def test_offline_frontier_prefilter_drops_the_hopeless_skill(toy_world_path, tmp_path):
+    cmd = [sys.executable, "-m", "rlvr.cli", "frontier", "--config", "configs/toy.yaml", "--k", "24",
+           "--out", str(tmp_path), "data.toy_n_per_skill=2"]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rates = [json.loads(line) for line in (tmp_path / "pass_rates.jsonl").read_text().splitlines()]
+    kept = [json.loads(line) for line in (tmp_path / "filtered.jsonl").read_text().splitlines()]
+    assert len(rates) == 12
+    mul3x3 = [r for r in rates if r["skill"] == "mul3x3"]
+    assert [(r["decision"], r["reason"], r["successes"], r["trials"]) for r in mul3x3] == [
+        ("dropped", "too_hard", 0, 24)] * 2
+    assert not any(row["skill"] == "mul3x3" for row in kept)
+    assert {r["id"] for r in rates if r["decision"] != "dropped"} == {row["id"] for row in kept}
+    records = read_audit(tmp_path)
+    assert len(records) == 12 and records[0]["filter"] == "frontier"
+    assert "upper bound 0.12 < 0.15" in next(r["message"] for r in records if r["columns"]["skill"] == "mul3x3")
