@@ -84,3 +84,21 @@ def test_select_and_render(tmp_path):
     assert table.splitlines()[-3:] == ["skill  active  dropped (too_easy)",
                                        "-----  ------  ------------------",
                                        "add2   1       1"]
+
+
+def test_cli_exports_parquet_and_plots(tmp_path):
+    import pyarrow.parquet as pq
+
+    from rlvr.cli import main
+
+    log = AuditLog(tmp_path, "run")
+    for step, (pid, what, reason) in enumerate([("p0", "kept", "in_frontier"), ("p1", "dropped", "too_hard")]):
+        log.add(decision(pid, what, reason), step, 0)
+    log.flush()
+    assert main(["audit", str(tmp_path), "--format", "parquet", "-o", str(tmp_path / "a.parquet")]) == 0
+    table = pq.read_table(tmp_path / "a.parquet").to_pylist()
+    assert [(r["prompt_id"], r["decision"]) for r in table] == [("p0", "kept"), ("p1", "dropped")]
+    assert json.loads(table[1]["columns"]) == {"skill": "add2"}
+    assert main(["audit", str(tmp_path), "--plot", str(tmp_path / "audit.png")]) == 0
+    assert (tmp_path / "audit.png").stat().st_size > 10_000
+    assert main(["audit", str(tmp_path / "missing")]) == 2
