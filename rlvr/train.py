@@ -169,6 +169,9 @@ def main(argv: list[str] | None = None) -> dict:
     if state.is_main_process:
         (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         print_summary(summary, format_accuracy_table, trainer)
+    # Leave the process group cleanly (exiting with a live gloo group can abort at teardown).
+    state.wait_for_everyone()
+    state.destroy_process_group()
     return summary
 
 

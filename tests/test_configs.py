@@ -18,7 +18,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCELERATE_DIR = ROOT / "configs" / "accelerate"
-RUN_CONFIGS = sorted(p for p in (ROOT / "configs").rglob("*.yaml") if ACCELERATE_DIR not in p.parents)
+ALL_YAML = sorted(p for p in (ROOT / "configs").rglob("*.yaml") if ACCELERATE_DIR not in p.parents)
+# Comparison configs (`rlvr compare`) have one `compare:` section; the rest are run configs.
+COMPARE_CONFIGS = [p for p in ALL_YAML if set(yaml.safe_load(p.read_text())) == {"compare"}]
+RUN_CONFIGS = [p for p in ALL_YAML if p not in COMPARE_CONFIGS]
 LAUNCH_CONFIGS = sorted(ACCELERATE_DIR.glob("*.yaml"))
 # The launch configs the docs name: file -> (distributed_type, num_processes, num_machines).
 DOCUMENTED = {
@@ -59,7 +62,14 @@ def test_run_config_loads_with_only_known_keys(path):
     assert len(funcs) == len(weights) == len(config.verifiers)
 
 
-@pytest.mark.parametrize("path", RUN_CONFIGS + LAUNCH_CONFIGS, ids=_name)
+@pytest.mark.parametrize("path", COMPARE_CONFIGS, ids=_name)
+def test_compare_config_loads_with_only_known_keys(path):
+    from rlvr.compare import load_config
+
+    assert load_config(path) is not None and load_config(path, quick=True) is not None
+
+
+@pytest.mark.parametrize("path", RUN_CONFIGS + COMPARE_CONFIGS + LAUNCH_CONFIGS, ids=_name)
 def test_every_config_starts_with_a_comment_saying_what_it_is_for(path):
     assert path.read_text().startswith("#"), f"{_name(path)} has no header comment"
 
