@@ -91,19 +91,8 @@ def refine_examples(examples: list[dict], past_frontier_share: float = 0.5, orig
 
 
 def sft_batch(tokenizer, pairs: list[tuple[str, str]]) -> dict[str, torch.Tensor]:
-    """``<bos> prompt completion <eos>``, right-padded, loss on completion + EOS only."""
-    rows, labels = [], []
-    for prompt, completion in pairs:
-        prompt_ids = tokenizer(prompt)["input_ids"]
-        completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-        rows.append(prompt_ids + completion_ids)
-        labels.append([-100] * len(prompt_ids) + completion_ids)
-    width = max(map(len, rows))
-    input_ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
-    label_ids = torch.full((len(rows), width), -100, dtype=torch.long)
-    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, (row, label) in enumerate(zip(rows, labels, strict=True)):
-        input_ids[i, : len(row)] = torch.tensor(row)
-        label_ids[i, : len(row)] = torch.tensor(label)
-        attention_mask[i, : len(row)] = 1
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": label_ids}
+    """``<bos> prompt completion <eos>``, right-padded, loss on completion + EOS only (the toy
+    warm-up's own encoding, so refinements are trained exactly as the student was)."""
+    from rlvr.toy.encoding import encode_pairs
+
+    return encode_pairs(tokenizer, pairs)
