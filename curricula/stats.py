@@ -56,7 +56,7 @@ def binom_cdf(k: int, n: int, p: float) -> float:
     return _betainc(n - k, k + 1, 1.0 - p)
 
 
-def _bisect(f, lo: float, hi: float, iters: int = 45) -> float:
+def _bisect(f, lo: float, hi: float, iters: int = 32) -> float:
     """Root of a decreasing function on [lo, hi]."""
     for _ in range(iters):
         mid = (lo + hi) / 2

@@ -165,8 +165,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             picks.append(rng.choice(active))
         replacement = dict(zip(to_replace, picks))
         self.totals["substituted"] += len(replacement)
-        return [self.train_dataset[self.index_of[replacement[str(r["id"])]]] if str(r["id"]) in replacement else r
-                for r in rows]
+        # Each replacement row is read once (dataset indexing is the costly part), then repeated.
+        new_rows = {old: self.train_dataset[self.index_of[new]] for old, new in replacement.items()}
+        return [new_rows.get(str(r["id"]), r) for r in rows]
 
     # ------------------------------------------------------------------------------------------
     # After rewards: feed the filters with the gathered groups; audit the decisions.
@@ -343,7 +344,8 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         picks = rng.sample(active, min(n_groups, len(active)))
         while len(picks) < n_groups:
             picks.append(rng.choice(active))
-        return [self.train_dataset[self.index_of[pid]] for pid in picks for _ in range(self.num_generations)]
+        rows = self.train_dataset.select([self.index_of[pid] for pid in picks]).to_list()
+        return [row for row in rows for _ in range(self.num_generations)]
 
     # ------------------------------------------------------------------------------------------
     # Checkpoints: filter state and audit position travel with the model.
