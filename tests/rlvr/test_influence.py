@@ -395,17 +395,6 @@ def test_store_resumes_after_a_kill_and_refuses_other_features(tmp_path):
 # Ranking on the toy world
 
 
-def cached_toy_world():
-    """The warmed-up toy world's directory if it is already built; never builds it here (a
-    first build takes minutes on a busy 2-core machine)."""
-    import rlvr.toy
-
-    if not hasattr(rlvr.toy, "is_built"):
-        return None
-    path = rlvr.toy.toy_world_dir()
-    return path if rlvr.toy.is_built(path) else None
-
-
 def add2_and_copy_scores(model, tok, dim=2048):
     """LESS scores (projected and exact) of 16 add2 then 16 copy training examples against add2 targets."""
     featurizer = GradientFeaturizer(model, FeatureConfig(dim=dim, batch_size=32), pad_token_id=tok.pad_token_id)
@@ -438,19 +427,14 @@ def test_add2_examples_score_higher_against_add2_than_copy_examples(tokenizer):
     assert_projection_preserves_ranking(projected, exact)
 
 
-def test_related_examples_pull_harder_on_the_warm_toy_world(tokenizer):
+def test_related_examples_pull_harder_on_the_warm_toy_world(toy_world_path):
     """On the warmed-up toy world, add2 examples' gradients are idiosyncratic (nearly orthogonal to
     each other), so their mean cosine with add2 targets has no reliable sign; relatedness shows in
     its size, several times that of copy examples, and projection keeps the ranking."""
-    path = cached_toy_world()
-    if path is None:  # not built on this machine yet: the untrained toy-sized model (same assertions hold)
-        from rlvr.toy.model import build_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        model, tok = build_model(tokenizer, seed=1), tokenizer
-    else:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        model, tok = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(toy_world_path)
+    tok = AutoTokenizer.from_pretrained(toy_world_path)
     projected, exact = add2_and_copy_scores(model, tok)
     for scores in (projected, exact):
         assert scores[:16].abs().mean() > 2 * scores[16:].abs().mean(), scores
