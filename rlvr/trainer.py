@@ -290,7 +290,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         n_proc = self.accelerator.num_processes
         rank = self.accelerator.process_index
         groups_per_proc = local_rows // size
-        zero = self._group_flags()  # global, one per group
+        zero = list(self._last_zero_variance)  # global, one flag per group
         budget = int(self.curricula.frontier.max_generation_multiplier * len(zero)) - len(zero)
         extra_generated = 0
         round_index = 0
@@ -311,29 +311,24 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             local_extra = extra_inputs[rank * local_rows:(rank + 1) * local_rows]
             more = super()._generate_and_score_completions(local_extra)
             extra_generated += groups_per_proc * n_proc
-            more_zero = self._group_flags()
+            more_zero = list(self._last_zero_variance)
             self.totals["oversampled_groups"] += groups_per_proc * n_proc
-            # Pair this process's zero-variance groups with its informative new groups, in order.
-            mine = range(rank * groups_per_proc, (rank + 1) * groups_per_proc)
-            targets = [g for g in mine if zero[g]]
-            sources = [g for g in mine if not more_zero[g]]
-            output = _replace_groups(output, more, [(t - rank * groups_per_proc, s - rank * groups_per_proc)
-                                                    for t, s in zip(targets, sources)], size,
-                                     self.pad_token_id_for_merge)
-            for p in range(n_proc):  # update the global flags the same way on every process
+            # Each process pairs its zero-variance groups with its informative new groups, in
+            # order; every process computes every pairing so the global flags stay identical.
+            for p in range(n_proc):
                 span = range(p * groups_per_proc, (p + 1) * groups_per_proc)
-                t_p = [g for g in span if zero[g]]
-                s_p = [g for g in span if not more_zero[g]]
-                for t, _ in zip(t_p, s_p):
+                pairs = list(zip([g for g in span if zero[g]], [g for g in span if not more_zero[g]]))
+                if p == rank:
+                    offset = rank * groups_per_proc
+                    output = _replace_groups(output, more, [(t - offset, s - offset) for t, s in pairs], size,
+                                             self.pad_token_id_for_merge)
+                for t, _ in pairs:
                     zero[t] = False
         if self.mask_zero_variance:
             self._zero_variance_rows = torch.tensor(zero, dtype=torch.bool).repeat_interleave(size)
         if self.accelerator.is_main_process:
             self._metrics["train"]["curriculum/oversample_rounds"].append(round_index)
         return output
-
-    def _group_flags(self) -> list[bool]:
-        return list(self._last_zero_variance)
 
     def _draw_active_rows(self, n_groups: int, round_index: int) -> list[dict] | None:
         """``n_groups`` active prompts (seeded by step and round), each repeated num_generations times."""
