@@ -23,3 +23,15 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Intra-op threads only slow a tiny model down on a busy 2-core machine (one forward went
+    from 6 ms to 360 ms with two threads while other processes ran)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -32,14 +32,7 @@ def tiny_model(tokenizer, seed=0, layers=2):
     return LlamaForCausalLM(config).eval()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # A tiny model gains nothing from intra-op threads, and on a busy 2-core machine they spin
-    # against other processes (one forward went from 6 ms to 360 ms with two threads).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

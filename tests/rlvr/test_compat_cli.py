@@ -16,13 +16,7 @@ from rlvr.toy.tokenizer import build_tokenizer
 N_ROWS = 40
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Intra-op threads only slow a tiny model down on a busy 2-core machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
