@@ -10,8 +10,9 @@ name                scores needed          keeps
 ==================  =====================  ==========================================================
 full                -                      every row (the budget is ignored)
 random              -                      a seeded uniform sample
-loss, perplexity,   the same name          the hardest rows (highest score)
-el2n, grand
+loss, perplexity,   the same name          the hardest rows (highest score; forgetting: most
+el2n, grand,                               forgotten, never-learned first)
+forgetting
 pass_band           answer_prob            rows whose exact answer probability lies in the band,
                                            most uncertain (p(1-p) highest) first
 influence           influence              the rows most aligned with the target (LESS score)
@@ -132,7 +133,8 @@ def _hardest(name: str):
 
 
 for _name, _what in (("loss", "highest answer NLL"), ("perplexity", "highest answer perplexity"),
-                     ("el2n", "highest LM-EL2N"), ("grand", "highest gradient norm (GraNd)")):
+                     ("el2n", "highest LM-EL2N"), ("grand", "highest gradient norm (GraNd)"),
+                     ("forgetting", "most forgetting events, never learned first")):
     register(_name, needs=(_name,), description=f"hardest first: {_what}")(_hardest(_name))
 
 

@@ -1,10 +1,12 @@
-"""``rlvr compare``: train on each selector's subset of the toy pool and compare them.
+"""``rlvr compare``: train on each selector's subset of the pool and compare them.
 
     rlvr compare --config configs/showdown_toy.yaml --quick --out runs/showdown-quick
-    rlvr compare --config configs/showdown_toy.yaml --out runs/showdown --seeds 0 1 2 3
+    rlvr compare --config configs/showdown_toy.yaml --out runs/showdown --workers 2
+    rlvr compare --config my_showdown.yaml --out runs/mine     # model/pool/eval/target in the YAML
 
-Writes ``results.jsonl`` (one row per selector x budget x seed x metric), ``config.json``,
-``report.md`` and ``report.png`` into ``--out``; ``rlvr report`` regenerates the last two.
+Writes ``results.jsonl`` (one row per method x regime x selector x budget x seed x metric),
+``config.json``, ``report.md`` and its plots into ``--out``; ``rlvr report`` regenerates the
+report from the results file alone.
 """
 
 from __future__ import annotations
@@ -20,8 +22,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", help="Override the seeds.")
     parser.add_argument("--selectors", nargs="+", help="Override the selectors.")
     parser.add_argument("--budgets", type=float, nargs="+", help="Override the budgets (fractions of the pool).")
-    parser.add_argument("--steps", type=int, help="Override the optimizer steps per arm.")
+    parser.add_argument("--methods", nargs="+", choices=["sft", "grpo"], help="Override the training methods.")
+    parser.add_argument("--regimes", nargs="+", choices=["targeted", "general"], help="Override the regimes.")
+    parser.add_argument("--steps", type=int, help="Override the SFT optimizer steps per arm.")
+    parser.add_argument("--grpo-tokens", dest="grpo_tokens", type=int, help="Override GRPO's generated tokens per arm.")
     parser.add_argument("--target", dest="target_skill", help="Override the target skill.")
+    parser.add_argument("--workers", type=int, help="Arms trained in parallel processes.")
+    parser.add_argument("--no-probe", action="store_true", help="Skip the too-hard probe.")
     parser.add_argument("--no-progress", action="store_true", help="No progress lines.")
 
 
@@ -31,9 +38,12 @@ def run(args: argparse.Namespace) -> int:
     from rlvr.compare import load_config, log, run_compare, write_report
 
     torch.set_num_threads(1)
-    overrides = {k: getattr(args, k) for k in ("seeds", "selectors", "budgets", "steps", "target_skill")
+    overrides = {k: getattr(args, k) for k in ("seeds", "selectors", "budgets", "methods", "regimes", "steps",
+                                               "grpo_tokens", "target_skill", "workers")
                  if getattr(args, k, None) is not None}
     config = load_config(args.config, quick=args.quick, **overrides)
+    if args.no_probe:
+        config.probe.enabled = False
     start = time.perf_counter()
     results = run_compare(config, args.out, progress=None if args.no_progress else log)
     report = write_report(results, args.out)

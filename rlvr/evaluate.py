@@ -44,15 +44,16 @@ def weighted_rewards(
 def sample_and_score(
     model, tokenizer, rows: list[dict], reward_funcs: Sequence[Callable], weights: Sequence[float],
     samples_per_prompt: int, temperature: float, max_new_tokens: int, batch_size: int = 64, seed: int = 0,
-    progress: bool = False,
-) -> list[list[float]]:
-    """Sample completions for each row and score them: one list of weighted rewards per row.
+    progress: bool = False, with_completions: bool = False,
+) -> list[list[float]] | tuple[list[list[float]], list[list[str]]]:
+    """Sample completions for each row and score them: one list of weighted rewards per row
+    (and, with ``with_completions``, the completions themselves, in the same layout).
 
     ``temperature == 0`` means greedy decoding. Deterministic for a given seed; the global
     torch RNG state is restored afterwards.
     """
     if not rows:
-        return []
+        return ([], []) if with_completions else []
     was_training = model.training
     model.eval()
     rng_state = torch.random.get_rng_state()
@@ -62,6 +63,7 @@ def sample_and_score(
     sampling = {"do_sample": False} if temperature == 0 else {
         "do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
     out_rewards: list[list[float]] = [[] for _ in rows]
+    out_completions: list[list[str]] = [[] for _ in rows]
     per_batch = max(1, batch_size // max(1, samples_per_prompt))
     starts = range(0, len(rows), per_batch)
     if progress:
@@ -88,12 +90,13 @@ def sample_and_score(
             completions = tokenizer.batch_decode(ids_list, skip_special_tokens=True)
             cols = {k: [r.get(k) for r in batch] for k in columns}
             rewards = weighted_rewards(reward_funcs, weights, [r["prompt"] for r in batch], completions, ids_list, cols)
-            for owner, reward in zip(owners, rewards):
+            for owner, reward, completion in zip(owners, rewards, completions):
                 out_rewards[owner].append(reward)
+                out_completions[owner].append(completion)
     finally:
         torch.random.set_rng_state(rng_state)
         model.train(was_training)
-    return out_rewards
+    return (out_rewards, out_completions) if with_completions else out_rewards
 
 
 def evaluate_skills(

@@ -14,6 +14,10 @@ fails loudly if a TRL release moves the hook:
 - ``_save_checkpoint`` / ``_load_optimizer_and_scheduler``: filter state and the audit log's
   position travel with every checkpoint (TRL's own pattern for extra state).
 
+Every generation (over-sampled ones included) is counted in ``totals["generated_tokens"]`` (and
+per ``skill`` column value in ``generated_tokens_by_skill``), so runs can be compared, or stopped
+with `GeneratedTokenBudget`, at equal generated tokens rather than equal steps.
+
 With every filter disabled each override is a pass-through, so training is exactly TRL's.
 """
 
@@ -30,6 +34,7 @@ from collections import Counter
 
 import torch
 from accelerate.utils import gather_object
+from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
 from trl.trainer.utils import RepeatSampler
@@ -86,7 +91,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self.run_id = run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         self.audit: AuditLog | None = None
         self.curriculum_seconds = 0.0
-        self.totals = Counter()  # groups, zero_variance_groups, rollouts, signal_rollouts, substituted
+        # groups, zero_variance_groups, rollouts, signal_rollouts, substituted, generated_tokens, ...
+        self.totals = Counter()
+        self.generated_tokens_by_skill: Counter = Counter()
         self._zero_variance_rows: torch.Tensor | None = None
         self.influence_check = influence_check
         if self.influence_check is None and self.curricula.influence.enabled:
@@ -253,9 +260,22 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             output = self.influence_check.on_generation(self, inputs, output)
         return output
 
+    def _generate_counted(self, inputs):
+        """TRL's generation + scoring, with the generated (completion) tokens counted over all
+        processes; a collective call, like TRL's own."""
+        output = super()._generate_and_score_completions(inputs)
+        if self.model.training:
+            lengths = output["completion_mask"].sum(dim=1).tolist()
+            rows = gather_object([(str(x.get("skill", "")), int(n)) for x, n in zip(inputs, lengths)])
+            for skill, n in rows:
+                self.totals["generated_tokens"] += n
+                if skill:
+                    self.generated_tokens_by_skill[skill] += n
+        return output
+
     def _generate_and_filter(self, inputs):
         self._zero_variance_rows = None
-        output = super()._generate_and_score_completions(inputs)
+        output = self._generate_counted(inputs)
         if self.oversample and self.model.training:
             output = self._fill_with_informative_groups(inputs, output)
         if not self.model.training or not (self.oversample or self._zero_variance_rows is not None):
@@ -309,7 +329,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             if extra_inputs is None:
                 break
             local_extra = extra_inputs[rank * local_rows:(rank + 1) * local_rows]
-            more = super()._generate_and_score_completions(local_extra)
+            more = self._generate_counted(local_extra)
             extra_generated += groups_per_proc * n_proc
             more_zero = list(self._last_zero_variance)
             self.totals["oversampled_groups"] += groups_per_proc * n_proc
@@ -351,6 +371,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             return
         folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
         state = {"run_id": self.run_id, "frontier": self.frontier.state_dict(), "totals": dict(self.totals),
+                 "generated_tokens_by_skill": dict(self.generated_tokens_by_skill),
                  "audit": self.audit.position() if self.audit is not None else None}
         with open(os.path.join(folder, STATE_FILE), "w") as f:
             json.dump(state, f)
@@ -368,6 +389,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self.run_id = state["run_id"]
         self.frontier.load_state_dict(state["frontier"])
         self.totals = Counter(state["totals"])
+        self.generated_tokens_by_skill = Counter(state.get("generated_tokens_by_skill", {}))
         if self.audit is not None:
             self.audit.run_id = self.run_id
             removed = self.audit.rewind(state["audit"])
@@ -402,6 +424,24 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         from rlvr.audit_report import summary_table
 
         return summary_table(self.audit.path, run_id=self.run_id)
+
+
+class GeneratedTokenBudget(TrainerCallback):
+    """Stop training once a `CurriculumGRPOTrainer` has generated ``max_tokens`` completion
+    tokens (over-sampled generations included): equal generated tokens across compared runs.
+
+    The check runs after each optimizer step, so a run overshoots by at most one generation
+    batch; set ``max_steps`` high enough not to stop first, and a constant learning-rate schedule
+    so the stopping point does not change the schedule.
+    """
+
+    def __init__(self, trainer: CurriculumGRPOTrainer, max_tokens: int):
+        self.trainer, self.max_tokens = trainer, int(max_tokens)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.trainer.totals["generated_tokens"] >= self.max_tokens:
+            control.should_training_stop = True
+        return control
 
 
 # Per-row tensors of TRL's generation output and how each is padded when widths differ.

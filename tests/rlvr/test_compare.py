@@ -1,17 +1,33 @@
-"""Influence vs difficulty (SFT slice): selectors, a tiny comparison, its report, determinism."""
+"""Influence vs difficulty: selectors, scores, arm metrics, the plan, a tiny end-to-end comparison
+(SFT + GRPO, both regimes, the too-hard probe), its report, determinism, and the quick CLI run."""
 
 import json
+import math
+import os
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from curricula.selectors import SELECTORS, budget_count, get_selector, scores_needed
-from rlvr.compare import RESULT_COLUMNS, RESULTS_FILE, load_config, read_results, run_compare, write_report
+from rlvr.compare import (
+    RESULT_COLUMNS,
+    RESULTS_FILE,
+    Arm,
+    arm_metrics,
+    load_config,
+    plan_arms,
+    read_results,
+    run_compare,
+    write_report,
+)
 
 torch.set_num_threads(1)
-CONFIG = Path(__file__).resolve().parents[2] / "configs" / "showdown_toy.yaml"
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "configs" / "showdown_toy.yaml"
 
 ROWS = [{"id": str(i), "prompt": f"{i}+{i}=", "answer": str(2 * i), "skill": "add2" if i % 2 else "copy"}
         for i in range(10)]
@@ -22,6 +38,8 @@ def test_difficulty_selector_keeps_the_highest_scores():
     chosen = get_selector("loss")(ROWS, {"loss": loss}, fraction=0.3)
     assert chosen == [1, 3, 7]  # 5.0, 4.0, 3.0, in pool order; NaN never outranks a number
     assert get_selector("el2n")(ROWS, {"el2n": loss}, fraction=1.0)[-1] == 9
+    forgetting = [0.0, math.inf, 1.0, 0.0, 2.0, 0.0, math.inf, 0.0, 0.0, 0.0]
+    assert get_selector("forgetting")(ROWS, {"forgetting": forgetting}, fraction=0.3) == [1, 4, 6]
     with pytest.raises(KeyError, match="needs scores"):
         get_selector("grand")(ROWS, {"loss": loss}, fraction=0.5)
 
@@ -42,11 +60,50 @@ def test_random_and_full_selectors():
     assert a != get_selector("random")(ROWS, None, fraction=0.5, seed=4)
     assert get_selector("full")(ROWS, None, fraction=0.05) == list(range(10))
     assert scores_needed(["random", "frontier_influence", "influence", "loss"]) == ["answer_prob", "influence", "loss"]
-    assert {"random", "full", "loss", "perplexity", "el2n", "grand", "influence", "frontier_influence"} <= set(SELECTORS)
+    assert {"random", "full", "loss", "perplexity", "el2n", "grand", "forgetting", "influence",
+            "frontier_influence"} <= set(SELECTORS)
+
+
+def test_arm_metrics_shortcut_indicators_on_hand_made_completions():
+    rows = [{"skill": "add2", "answer": a} for a in ("12", "34", "56", "78")] + \
+           [{"skill": "mul3x3", "answer": a} for a in ("56088", "12345")]
+    # add2: two right, and "12" said four times; mul3x3: the same short wrong answer twice.
+    completions = ["12", "12", "12", "12", "99", "99"]
+    rewards = [float(c == r["answer"]) for c, r in zip(completions, rows)]
+    m = arm_metrics(rows, completions, rewards, target_skill="add2", hopeless_skill="mul3x3")
+    assert m["acc/add2"] == 0.25 and m["acc/mul3x3"] == 0.0 and m["target_acc"] == 0.25
+    assert m["retention_acc"] == 0.0 and m["mean_acc"] == 0.125 and m["had_acc"] == 0.25
+    assert m["repeat_rate"] == 1.0  # every skill answers one thing whatever the question
+    assert m["length_ratio"] == pytest.approx(12 / 18)  # 8 + 4 characters for 8 + 10
+    m = arm_metrics(rows, ["12", "34", "56", "78", "56088", "1"], [1, 1, 1, 1, 1, 0], "add2", "mul3x3")
+    assert m["repeat_rate"] == pytest.approx((1 / 4 + 1 / 2) / 2) and m["had_acc"] == 1.0
+    assert m["length_ratio"] == pytest.approx(14 / 18)
+
+
+def test_plan_trains_target_agnostic_selectors_once_and_adds_the_probe():
+    config = load_config(None, selectors=["random", "loss", "influence", "full"], budgets=[0.1, 0.5, 1.0],
+                         seeds=[0, 1], methods=["sft", "grpo"], regimes=["targeted", "general"])
+    arms = plan_arms(config)
+    assert len(set(arms)) == len(arms)
+    per_method_seed = 2 * 2 + 2 * 2 + 1  # random, loss (both regimes) + influence x 2 regimes, 2 budgets + full
+    assert sum(a.regime != "probe" for a in arms) == per_method_seed * 2 * 2
+    assert Arm("grpo", "both", "loss", 0.5, 1) in arms and Arm("sft", "both", "full", 1.0, 0) in arms
+    assert Arm("sft", "targeted", "influence", 0.1, 0) in arms and Arm("sft", "general", "influence", 0.1, 0) in arms
+    assert not any(a.budget == 1.0 and a.selector != "full" and a.regime != "probe" for a in arms)
+    assert [a.selector for a in arms if a.regime == "probe" and a.seed == 0] == ["plain", "frontier",
+                                                                                 "without_hopeless"]
+    assert all(a.method == "grpo" for a in arms if a.regime == "probe")
+    with pytest.raises(ValueError, match="unknown compare settings 'grpo_token' \\(did you mean 'grpo_tokens'"):
+        load_config(None, grpo_token=5)
+    with pytest.raises(ValueError, match="unknown probe settings 'lo'"):
+        load_config(None, probe={"lo": 0.1})
+    with pytest.raises(ValueError, match="unknown methods"):
+        load_config(None, methods=["ppo"])
 
 
 def test_selectors_on_real_scores_of_the_warm_toy_world(toy_world_path):
-    """Loss ranks the unlearned mul3x3 rows above the solved copy rows; influence toward add2 is
+    """Loss ranks the unlearned mul3x3 rows above the solved copy rows; forgetting gives the
+    never-learned mul3x3 rows inf and the always-solved copy rows 0; influence toward add2 is
     larger in size for add2 rows than copy rows (on the warm world its sign is not reliable, see
     test_influence), and the influence selector keeps more add2 rows than its share of the pool."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -59,13 +116,19 @@ def test_selectors_on_real_scores_of_the_warm_toy_world(toy_world_path):
     pool = (make_examples("add2", 12, "train", 0) + make_examples("copy", 12, "train", 0)
             + make_examples("mul3x3", 12, "train", 0))
     targets = make_examples("add2", 8, "eval", 5)
-    config = load_config(None, influence_dim=256)
-    scores = compute_scores(model, tokenizer, pool, targets, ["influence", "loss", "answer_prob"], config)
+    # The comparison's default projection: at 256 dimensions projection noise alone gives copy rows
+    # |score| ~0.07 (0.01 at 1024), as large as the add2 signal.
+    config = load_config(None, influence_dim=1024, forgetting_epochs=2, batch_size=12)
+    scores = compute_scores(model, tokenizer, pool, targets, ["influence", "loss", "answer_prob", "forgetting"],
+                            config, influence_skill="add2")
     by_skill = {s: [i for i, r in enumerate(pool) if r["skill"] == s] for s in ("add2", "copy", "mul3x3")}
 
     hardest = get_selector("loss")(pool, scores, fraction=1 / 3)
     assert all(pool[i]["skill"] == "mul3x3" for i in hardest)
     assert min(scores["loss"][i] for i in hardest) >= max(scores["loss"][i] for i in by_skill["copy"])
+
+    assert all(scores["forgetting"][i] == math.inf for i in by_skill["mul3x3"])
+    assert sum(scores["forgetting"][i] == 0 for i in by_skill["copy"]) >= 10
 
     size = {s: statistics.fmean(abs(scores["influence"][i]) for i in idx) for s, idx in by_skill.items()}
     assert size["add2"] > 1.5 * max(size["copy"], size["mul3x3"]), size
@@ -77,54 +140,103 @@ def test_selectors_on_real_scores_of_the_warm_toy_world(toy_world_path):
     assert not any(pool[i]["skill"] == "mul3x3" for i in frontier)
 
 
-TINY = dict(selectors=["random", "frontier_influence", "loss"], budgets=[0.25, 0.5], seeds=[0, 1],
-            pool_n_per_skill=6, eval_n_per_skill=6, n_targets=6, steps=3, batch_size=8, influence_dim=256)
+TINY = dict(selectors=["random", "influence"], budgets=[0.5], seeds=[0, 1], methods=["sft", "grpo"],
+            regimes=["targeted", "general"], pool_n_per_skill=6, eval_n_per_skill=6, n_targets=4, steps=3,
+            batch_size=8, influence_dim=1024, grpo_tokens=400, grpo_prompts_per_step=4, grpo_generations=4,
+            probe={"max_rows_per_skill": 2, "min_samples": 4, "low": 0.6, "reprobe_interval": None})
 
 
 def test_tiny_compare_results_report_and_determinism(tmp_path, toy_world_path):
-    config = load_config(None, **TINY)
-    first = run_compare(config, tmp_path / "a")
+    first = run_compare(load_config(None, **TINY, workers=1), tmp_path / "a")
     rows = read_results(first)
     assert all(set(RESULT_COLUMNS) <= set(r) for r in rows)
     trained = [r for r in rows if r["selector"] != "warm_start"]
-    arms = {(r["selector"], r["budget"], r["seed"]) for r in trained}
-    assert arms == {(s, b, seed) for s in TINY["selectors"] for b in TINY["budgets"] for seed in TINY["seeds"]}
+    arms = {(r["method"], r["regime"], r["selector"], r["seed"]) for r in trained}
+    expected = {(m, g, s, seed) for m in ("sft", "grpo") for g in ("targeted", "general")
+                for s in ("random", "influence") for seed in (0, 1)}
+    expected |= {("grpo", "probe", a, seed) for a in ("plain", "frontier", "without_hopeless") for seed in (0, 1)}
+    assert arms == expected
     metrics = {r["metric"] for r in trained}
-    assert {"target_acc", "retention_acc", "target_share", "acc/add2", "acc/copy", "acc/mul3x3"} <= metrics
-    assert all(0.0 <= r["value"] <= 1.0 for r in rows)
-    assert {r["n_selected"] for r in trained if r["selector"] == "random"} == {9, 18}  # 36 rows x 0.25 / 0.5
-    assert {r["target_skill"] for r in rows} == {"add2"}
+    assert {"target_acc", "retention_acc", "mean_acc", "had_acc", "repeat_rate", "length_ratio", "target_share",
+            "acc/add2", "acc/copy", "acc/mul3x3", "hopeless_token_share"} <= metrics
+    assert all(0.0 <= r["value"] <= 1.0 for r in rows if r["metric"] not in ("length_ratio", "dropped_too_hard"))
+    assert {r["n_selected"] for r in trained if r["selector"] == "random"} == {18}  # 36 rows x 0.5
+    # random is target-agnostic: one arm per seed, the same numbers in both regimes
+    value = {(r["method"], r["regime"], r["selector"], r["seed"], r["metric"]): r["value"] for r in trained}
+    assert all(value[("sft", "targeted", "random", s, m)] == value[("sft", "general", "random", s, m)]
+               for s in (0, 1) for m in ("mean_acc", "acc/sub"))
+    # influence toward add2 picks more add2 rows than influence toward every skill
+    assert value[("sft", "targeted", "influence", 0, "target_share")] > \
+        value[("sft", "general", "influence", 0, "target_share")]
+    # GRPO arms stop at the first step past the token budget (<= one batch of 16 x 4 tokens over)
+    grpo = [r for r in trained if r["method"] == "grpo"]
+    assert all(400 <= r["gen_tokens"] < 400 + 16 * 8 for r in grpo)
+    # the probe's pool: 2 rows per skill; the filter drops both mul3x3 rows (0 of 4: bound 0.53 < low 0.6)
+    probe = {(r["selector"], r["seed"], r["metric"]): r["value"] for r in trained if r["regime"] == "probe"}
+    assert {r["n_selected"] for r in trained if r["regime"] == "probe"} == {12, 10}
+    assert probe[("frontier", 0, "dropped_too_hard")] >= 2 and probe[("without_hopeless", 0,
+                                                                      "hopeless_token_share")] == 0
+    assert probe[("plain", 0, "hopeless_token_share")] > 0
+    audit = [json.loads(x) for x in (tmp_path / "a" / "arms" / "grpo-probe-frontier-1-s0" /
+                                     "audit.jsonl").read_text().splitlines()]
+    assert {r["columns"]["skill"] for r in audit if r["decision"] == "dropped"} >= {"mul3x3"}
 
     # The report regenerates from the results file alone, in another folder.
     (tmp_path / "only").mkdir()
     (tmp_path / "only" / RESULTS_FILE).write_text(first.read_text())
     report = write_report(tmp_path / "only" / RESULTS_FILE, tmp_path / "report")
     text = report.read_text()
-    assert "| frontier_influence | 0.25 |" in text and "±" in text and "best on the target" in text
-    assert (tmp_path / "report" / "report.png").stat().st_size > 1000
+    for needle in ("## Verdict", "GRPO (equal generated tokens) — general regime", "## Too-hard probe",
+                   "| influence | 0.5 |", "best on the target (add2)", "±", "tokens on hopeless prompts"):
+        assert needle in text, needle
+    for png in ("report_sft.png", "report_grpo.png", "report_probe.png"):
+        assert (tmp_path / "report" / png).stat().st_size > 1000
     assert write_report(first, tmp_path / "report2").read_text() == text
 
-    # Same seeds, same numbers.
-    second = run_compare(load_config(None, **TINY), tmp_path / "b")
+    # Same seeds, same numbers, whichever worker process runs which arm.
+    second = run_compare(load_config(None, **TINY, workers=2), tmp_path / "b")
     assert [json.loads(x) for x in first.read_text().splitlines()] == \
         [json.loads(x) for x in second.read_text().splitlines()]
 
 
-def test_cli_quick_config_loads_and_report_command(tmp_path):
+def test_report_verdict_with_paired_margins(tmp_path):
     from rlvr.cli import main
 
-    quick = load_config(CONFIG, quick=True)
-    full = load_config(CONFIG)
-    assert len(quick.seeds) >= 2 and len(full.seeds) >= 3 and len(quick.budgets) == 2
-    assert full.target_skill == "add2" and "full" in full.selectors
-    with pytest.raises(ValueError, match="unknown compare settings"):
-        load_config(None, nope=1)
-    rows = [{"selector": s, "budget": 0.5, "seed": seed, "metric": m, "value": v + 0.1 * seed, "n_selected": 4,
-             "target_skill": "add2", "steps": 3, "batch_size": 8}
-            for seed in (0, 1) for s, v in (("random", 0.2), ("influence", 0.6))
-            for m in ("target_acc", "retention_acc", "acc/add2")]
+    rows = [{"method": "sft", "regime": "targeted", "selector": s, "budget": 0.5, "seed": seed, "metric": m,
+             "value": v + 0.1 * seed + (0.05 if s == "influence" and seed == 1 else 0), "n_selected": 4,
+             "target_skill": "add2", "steps": 3, "batch_size": 8, "gen_tokens": 0}
+            for seed in (0, 1) for s, v in (("random", 0.2), ("influence", 0.6), ("loss", 0.3))
+            for m in ("target_acc", "retention_acc", "mean_acc", "acc/add2")]
     path = tmp_path / RESULTS_FILE
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert main(["report", str(path), "--out", str(tmp_path / "out")]) == 0
     text = (tmp_path / "out" / "report.md").read_text()
-    assert "**influence** best on the target (add2) (0.650 ± 0.071, 2 seeds), ahead of random by +0.400" in text
+    # influence: 0.6, 0.75 -> 0.675; loss: 0.3, 0.4; paired differences 0.3, 0.35 -> +0.325 ± 0.035
+    assert ("**influence** best on the target (add2) (0.675 ± 0.106), ahead of loss by +0.325 ± 0.035 (beyond one std); "
+            "vs random +0.425 ± 0.035; best influence-type (influence) vs best difficulty-type (loss): "
+            "+0.325 ± 0.035.") in text
+    assert "1 influence-type, 0 difficulty-type, 0 random/full wins of 1 budgets" in text
+    (tmp_path / "bad.jsonl").write_text(json.dumps(rows[0]) + "\n{not json\n")
+    with pytest.raises(ValueError, match="bad.jsonl line 2"):
+        read_results(tmp_path / "bad.jsonl")
+
+
+def test_cli_quick_run_writes_results_and_report(tmp_path, toy_world_path):
+    """The README's quick command, as a user runs it (<= 3 min on 2 cores; progress on stderr)."""
+    out = tmp_path / "quick"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "rlvr.cli", "compare", "--config", str(CONFIG), "--quick",
+                           "--out", str(out)], capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "[1/" in done.stderr and "left)" in done.stderr  # progress with an estimate of the time left
+    rows = read_results(out / RESULTS_FILE)
+    quick = load_config(CONFIG, quick=True)
+    assert {r["method"] for r in rows} == {"none", "sft", "grpo"}
+    assert {r["regime"] for r in rows} == {"none", "targeted", "general", "probe"}
+    assert {r["seed"] for r in rows} == set(quick.seeds) and len(quick.seeds) >= 3
+    assert {r["selector"] for r in rows if r["regime"] == "targeted"} == set(quick.selectors)
+    text = (out / "report.md").read_text()
+    assert "## Verdict" in text and "## Too-hard probe" in text
+    assert subprocess.run([sys.executable, "-m", "rlvr.cli", "report", str(out / RESULTS_FILE), "--out",
+                           str(tmp_path / "again")], env=env, cwd=ROOT, capture_output=True).returncode == 0
+    assert (tmp_path / "again" / "report.md").read_text() == text

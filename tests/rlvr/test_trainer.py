@@ -127,3 +127,27 @@ def test_oversampling_cap_warns_and_trains_on_what_it_has(tmp_path, caplog):
     assert trainer.state.global_step == 1
     assert trainer.totals["oversample_cap_hit"] == 1
     assert "Over-sampling cap reached (2.0x generation)" in caplog.text
+
+
+def test_generated_tokens_are_counted_and_a_token_budget_stops_training(tmp_path):
+    from rlvr.trainer import GeneratedTokenBudget
+
+    tok = build_tokenizer()
+    trainer = CurriculumGRPOTrainer(model=build_model(tok, seed=0), reward_funcs=[parity_reward],
+                                    args=grpo_args(tmp_path, max_steps=50), train_dataset=rows(), processing_class=tok)
+    lengths = []  # completion tokens of each generation batch, from TRL's own masks
+    original = trainer._generate_counted
+
+    def spy(inputs):
+        out = original(inputs)
+        lengths.append(int(out["completion_mask"].sum()))
+        return out
+
+    trainer._generate_counted = spy
+    trainer.add_callback(GeneratedTokenBudget(trainer, max_tokens=200))
+    trainer.train()
+    # 16 completions of <= 6 tokens a step: the budget of 200 is crossed after a few steps, not 50.
+    assert trainer.state.global_step == len(lengths) < 50
+    assert trainer.totals["generated_tokens"] == sum(lengths) >= 200 > sum(lengths[:-1])
+    by_skill = trainer.generated_tokens_by_skill
+    assert set(by_skill) == {"easy", "hard"} and sum(by_skill.values()) == sum(lengths)

@@ -1,0 +1,228 @@
+"""One arm of a comparison: train the warm model on one subset (SFT or GRPO), evaluate it.
+
+An arm is a pure function of its `Arm` key, its subset and the shared `ArmContext`: it loads
+the warm model afresh, seeds everything from ``arm.seed`` and runs with one torch thread, so its
+numbers do not depend on which worker process runs it or in what order.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from rlvr.compare.config import CompareConfig
+
+PROBE_ARMS = ("plain", "frontier", "without_hopeless")
+
+
+@dataclass(frozen=True)
+class Arm:
+    """What one training run is.
+
+    Attributes:
+        method: ``sft`` or ``grpo``.
+        regime: ``targeted`` / ``general`` (influence toward the target skill or every skill),
+            ``both`` (a target-agnostic selector, reported in every regime) or ``probe``.
+        selector: A `curricula.selectors` name, or a probe arm (`PROBE_ARMS`).
+        budget: Fraction of the pool.
+        seed: Training seed.
+    """
+
+    method: str
+    regime: str
+    selector: str
+    budget: float
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.method}-{self.regime}-{self.selector}-{self.budget:g}-s{self.seed}"
+
+
+@dataclass
+class ArmContext:
+    """What every arm shares (sent once to each worker process)."""
+
+    config: CompareConfig
+    model_path: str
+    evaluation: list[dict]
+    out_dir: str
+
+
+# -- evaluation --------------------------------------------------------------------------------
+def arm_metrics(rows: Sequence[dict], completions: Sequence[str], rewards: Sequence[float], target_skill: str,
+                hopeless_skill: str | None = None, success_threshold: float = 1.0) -> dict[str, float]:
+    """Accuracy per skill and the aggregates the report ranks by, plus two shortcut indicators.
+
+    - ``target_acc``, ``retention_acc`` (mean over the other skills), ``mean_acc`` (all skills);
+      ``had_acc``: mean over every skill but ``hopeless_skill`` (the skills the model had).
+    - ``repeat_rate``: per skill, the share of completions equal to that skill's most frequent
+      completion, averaged over skills (a policy answering the same thing whatever the question
+      scores 1; distinct correct answers score about 1/n).
+    - ``length_ratio``: completion characters / reference-answer characters over all rows
+      (below 1: length collapse; above 1: rambling).
+    """
+    hits: dict[str, list[float]] = defaultdict(list)
+    by_skill: dict[str, list[str]] = defaultdict(list)
+    for row, completion, reward in zip(rows, completions, rewards, strict=True):
+        skill = str(row["skill"])
+        hits[skill].append(float(not math.isnan(reward) and reward >= success_threshold))
+        by_skill[skill].append(completion.strip())
+    accuracy = {s: statistics.fmean(v) for s, v in sorted(hits.items())}
+    others = [v for s, v in accuracy.items() if s != target_skill]
+    had = [v for s, v in accuracy.items() if s != hopeless_skill]
+    repeat = [Counter(c).most_common(1)[0][1] / len(c) for c in by_skill.values()]
+    answer_chars = sum(len(str(r["answer"])) for r in rows)
+    metrics = {
+        "target_acc": accuracy.get(target_skill, math.nan),
+        "retention_acc": statistics.fmean(others) if others else math.nan,
+        "mean_acc": statistics.fmean(accuracy.values()),
+        "had_acc": statistics.fmean(had) if had else math.nan,
+        "repeat_rate": statistics.fmean(repeat),
+        "length_ratio": sum(len(c.strip()) for c in completions) / max(answer_chars, 1),
+    }
+    metrics.update({f"acc/{s}": v for s, v in accuracy.items()})
+    return metrics
+
+
+def evaluate_model(model, tokenizer, context: ArmContext, reward_funcs, weights) -> dict[str, float]:
+    """Greedy completions of every evaluated prompt, scored by the comparison's verifiers."""
+    from rlvr.evaluate import sample_and_score
+
+    config = context.config
+    rewards, completions = sample_and_score(model, tokenizer, context.evaluation, reward_funcs, weights,
+                                            samples_per_prompt=1, temperature=0.0,
+                                            max_new_tokens=config.max_new_tokens, batch_size=512, seed=0,
+                                            with_completions=True)
+    hopeless = config.probe.hopeless_skill if config.probe.enabled else None
+    return arm_metrics(context.evaluation, [c[0] for c in completions], [r[0] for r in rewards],
+                       config.target_skill, hopeless)
+
+
+# -- training ----------------------------------------------------------------------------------
+def train_sft(warm_model, tokenizer, subset: Sequence[dict], config: CompareConfig, seed: int):
+    """A copy of the warm model after ``config.steps`` AdamW steps on ``subset`` (batches of
+    ``config.batch_size`` drawn with replacement): equal optimizer steps for every arm."""
+    from rlvr.toy._torch_utils import deterministic
+    from rlvr.toy.encoding import encode_pairs
+
+    model = copy.deepcopy(warm_model)
+    model.zero_grad(set_to_none=True)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0, betas=(0.9, 0.98))
+    rng = random.Random(f"rlvr.compare/batches/{seed}")
+    pairs = [(r["prompt"], r["answer"]) for r in subset]
+    with torch.random.fork_rng(devices=[]), deterministic():
+        torch.manual_seed(seed)
+        for _ in range(config.steps):
+            loss = model(**encode_pairs(tokenizer, rng.choices(pairs, k=config.batch_size))).loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+    model.eval()
+    return model, {"steps": config.steps, "batch_size": config.batch_size, "gen_tokens": 0}
+
+
+def grpo_dataset(subset: Sequence[dict], min_rows: int):
+    """The subset as a `datasets.Dataset`; a subset smaller than one step's prompts is repeated
+    (with ``#k`` id suffixes, ids must stay unique) so TRL's sampler can fill a batch."""
+    from datasets import Dataset
+
+    rows = [{k: r[k] for k in ("id", "prompt", "answer", "skill")} for r in subset]
+    copies = [dict(r, id=f"{r['id']}#{k}") for k in range(1, math.ceil(min_rows / max(len(rows), 1)))
+              for r in rows]
+    return Dataset.from_list(rows + copies)
+
+
+def train_grpo(warm_model, tokenizer, subset: Sequence[dict], config: CompareConfig, seed: int, output_dir: Path,
+               reward_funcs, weights, frontier=None):
+    """A copy of the warm model after TRL's GRPO on ``subset`` until ``config.grpo_tokens``
+    completion tokens were generated (equal generated tokens for every arm); ``frontier`` (a
+    `FrontierConfig`) turns rlvr's frontier filter on, with its audit log in ``output_dir``."""
+    from transformers.trainer_callback import PrinterCallback
+    from trl import GRPOConfig
+
+    from curricula.config import CurriculaConfig
+    from rlvr.trainer import CurriculumGRPOTrainer, GeneratedTokenBudget
+
+    batch = config.grpo_prompts_per_step * config.grpo_generations
+    args = GRPOConfig(
+        output_dir=str(output_dir), per_device_train_batch_size=batch, num_generations=config.grpo_generations,
+        max_completion_length=config.grpo_max_completion_length, learning_rate=config.grpo_lr,
+        lr_scheduler_type="constant", warmup_steps=0, beta=0.0, temperature=1.0,
+        # The token budget stops training; max_steps only has to be out of its way (every
+        # completion has at least one token).
+        max_steps=math.ceil(config.grpo_tokens / batch) + 1,
+        logging_strategy="no", save_strategy="no", report_to="none", seed=seed, bf16=False, use_cpu=True,
+        activation_checkpointing=False, reward_weights=list(weights), disable_tqdm=True)
+    curricula = CurriculaConfig(frontier=frontier) if frontier is not None else None
+    trainer = CurriculumGRPOTrainer(model=copy.deepcopy(warm_model), reward_funcs=reward_funcs, args=args,
+                                    train_dataset=grpo_dataset(subset, config.grpo_prompts_per_step),
+                                    processing_class=tokenizer, curricula=curricula, run_id=output_dir.name)
+    trainer.add_callback(GeneratedTokenBudget(trainer, config.grpo_tokens))
+    trainer.remove_callback(PrinterCallback)  # one progress line per arm is printed by the caller
+    trainer.train()
+    info = {"steps": trainer.state.global_step, "batch_size": batch,
+            "gen_tokens": trainer.totals["generated_tokens"]}
+    hopeless = config.probe.hopeless_skill
+    info["hopeless_token_share"] = trainer.generated_tokens_by_skill[hopeless] / max(info["gen_tokens"], 1)
+    if trainer.frontier is not None:
+        counts = trainer.frontier.counts()
+        info.update(dropped_too_hard=counts["too_hard"], dropped_too_easy=counts["too_easy"])
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    model.eval()
+    return model, info
+
+
+# -- one arm, in any process -------------------------------------------------------------------
+_WORKER: dict = {}
+
+
+def _world(context: ArmContext):
+    """The warm model, tokenizer and reward functions, loaded once per process."""
+    key = context.model_path
+    if _WORKER.get("key") != key:
+        import transformers
+
+        from rewards import make_reward_funcs
+        from rlvr.influence.pipeline import load_model
+
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+        model, tokenizer, _ = load_model(key)
+        funcs, weights = make_reward_funcs(list(context.config.verifiers))
+        _WORKER.update(key=key, model=model, tokenizer=tokenizer, funcs=funcs, weights=weights)
+    return _WORKER["model"], _WORKER["tokenizer"], _WORKER["funcs"], _WORKER["weights"]
+
+
+def run_arm(arm: Arm, subset: Sequence[dict], context: ArmContext) -> dict:
+    """Train one arm and evaluate it: ``{"arm": asdict(arm), "n_selected", "metrics", "info"}``."""
+    from curricula.config import FrontierConfig
+    from rlvr.toy._torch_utils import num_threads
+
+    with num_threads(1):
+        warm, tokenizer, funcs, weights = _world(context)
+        config = context.config
+        if arm.method == "sft":
+            model, info = train_sft(warm, tokenizer, subset, config, arm.seed)
+        else:
+            frontier = None
+            if arm.selector == "frontier":
+                p = config.probe
+                frontier = FrontierConfig(enabled=True, low=p.low, high=p.high, min_samples=p.min_samples,
+                                          reprobe_interval=p.reprobe_interval)
+            model, info = train_grpo(warm, tokenizer, subset, config, arm.seed,
+                                     Path(context.out_dir) / "arms" / arm.name, funcs, weights, frontier)
+        metrics = evaluate_model(model, tokenizer, context, funcs, weights)
+    share = sum(r["skill"] == config.target_skill for r in subset) / len(subset) if subset else math.nan
+    metrics["target_share"] = share
+    return {"arm": asdict(arm), "n_selected": len(subset), "metrics": metrics, "info": info}

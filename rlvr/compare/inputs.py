@@ -1,0 +1,154 @@
+"""What a comparison starts from: the warm model, the pool, held-out rows, per-row scores."""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from rlvr.compare.config import CompareConfig
+
+
+@dataclass
+class HeldOut:
+    """Held-out rows, split once so every regime evaluates the same prompts.
+
+    Attributes:
+        targets: Influence targets, ``n_targets`` per skill (the first rows of each skill).
+        evaluation: The evaluated prompts, up to ``eval_n_per_skill`` per skill.
+    """
+
+    targets: list[dict]
+    evaluation: list[dict]
+
+    def targets_for(self, regime: str, target_skill: str) -> list[dict]:
+        """Targeted: the target skill's targets; general: every skill's (LESS takes the max)."""
+        if regime == "targeted":
+            rows = [t for t in self.targets if t["skill"] == target_skill]
+            if not rows:
+                raise ValueError(f"no held-out row of the target skill {target_skill!r}; "
+                                 f"skills there: {sorted({t['skill'] for t in self.targets})}.")
+            return rows
+        return list(self.targets)
+
+
+def load_world(config: CompareConfig):
+    """``(model, tokenizer, path)``: the toy world (built on first use) or a local/Hub model."""
+    from rlvr.influence.pipeline import load_model
+
+    return load_model(config.model, seed=config.world_seed)
+
+
+def build_pool(config: CompareConfig) -> list[dict]:
+    from rlvr.influence.pipeline import load_rows
+
+    if config.pool == "toy":
+        return load_rows("toy:train", n_per_skill=config.pool_n_per_skill, seed=config.pool_seed)
+    return load_rows(config.pool)
+
+
+def held_out(config: CompareConfig) -> HeldOut:
+    """Per skill, the first ``n_targets`` rows are influence targets and the next
+    ``eval_n_per_skill`` are evaluated (the two never overlap)."""
+    from rlvr.influence.pipeline import load_rows
+
+    per_skill = config.n_targets + config.eval_n_per_skill
+    rows = (load_rows("toy:eval", n_per_skill=per_skill, seed=config.eval_seed) if config.eval == "toy"
+            else load_rows(config.eval))
+    by_skill: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_skill[str(row["skill"])].append(row)
+    targets, evaluation = [], []
+    for rows_of_skill in by_skill.values():
+        targets += rows_of_skill[:config.n_targets]
+        evaluation += rows_of_skill[config.n_targets:per_skill]
+    if config.target_skill not in by_skill:
+        raise ValueError(f"target_skill {config.target_skill!r} is not a skill of the held-out rows "
+                         f"({config.eval}); skills there: {sorted(by_skill)}.")
+    empty = [s for s, r in by_skill.items() if len(r) <= config.n_targets]
+    if empty:
+        raise ValueError(f"skills {empty} of {config.eval} have no rows left to evaluate after the "
+                         f"{config.n_targets} influence targets; lower n_targets or add rows.")
+    return HeldOut(targets, evaluation)
+
+
+# -- scores ------------------------------------------------------------------------------------
+@torch.no_grad()
+def answers_solved(model, tokenizer, rows: Sequence[dict], batch_size: int = 256) -> list[bool]:
+    """Per row: does greedy (teacher-forced argmax) decoding reproduce the answer and EOS?"""
+    from rlvr.toy.encoding import encode_pairs
+
+    was_training = model.training
+    model.eval()
+    out: list[bool] = []
+    for i in range(0, len(rows), batch_size):
+        batch = encode_pairs(tokenizer, [(r["prompt"], r["answer"]) for r in rows[i:i + batch_size]])
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        labels = batch["labels"][:, 1:]
+        hit = (logits[:, :-1].argmax(-1) == labels) | (labels == -100)
+        out += hit.all(dim=1).tolist()
+    model.train(was_training)
+    return out
+
+
+def forgetting_history(model, tokenizer, pool: Sequence[dict], epochs: int, batch_size: int, lr: float,
+                       seed: int = 0) -> dict[str, list[bool]]:
+    """Toneva et al.'s forgetting statistics from a short SFT run on the whole pool: each row's
+    solved/unsolved outcome at the warm start and after every epoch (the model is left untouched)."""
+    from rlvr.toy._torch_utils import deterministic
+    from rlvr.toy.encoding import encode_pairs
+
+    student = copy.deepcopy(model)
+    student.zero_grad(set_to_none=True)
+    opt = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.0, betas=(0.9, 0.98))
+    history = {str(r["id"]): [s] for r, s in zip(pool, answers_solved(student, tokenizer, pool))}
+    order = list(range(len(pool)))
+    rng = random.Random(f"rlvr.compare/forgetting/{seed}")
+    with torch.random.fork_rng(devices=[]), deterministic():
+        torch.manual_seed(seed)
+        for _ in range(epochs):
+            rng.shuffle(order)
+            student.train()
+            for start in range(0, len(order), batch_size):
+                rows = [pool[i] for i in order[start:start + batch_size]]
+                loss = student(**encode_pairs(tokenizer, [(r["prompt"], r["answer"]) for r in rows])).loss
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+                opt.step()
+            for r, s in zip(pool, answers_solved(student, tokenizer, pool)):
+                history[str(r["id"])].append(s)
+    return history
+
+
+def compute_scores(model, tokenizer, pool: Sequence[dict], targets: Sequence[dict], names: Sequence[str],
+                   config: CompareConfig, influence_skill: str | None = None) -> dict[str, list[float]]:
+    """The per-row scores the selectors need, from the warm model.
+
+    ``influence`` is measured against ``targets``: toward ``influence_skill`` only when given
+    (targeted regime), else LESS's max over the targets' skills (general regime)."""
+    from curricula.difficulty import make_scorer
+    from rlvr.toy import answer_probabilities
+
+    out: dict[str, list[float]] = {}
+    for name in names:
+        if name == "answer_prob":
+            out[name] = answer_probabilities(model, tokenizer, list(pool))
+        elif name == "influence":
+            from rlvr.influence import FeatureConfig
+
+            scorer = make_scorer("influence", model=model, tokenizer=tokenizer, targets=list(targets),
+                                 config=FeatureConfig(dim=config.influence_dim, seed=0), skill=influence_skill)
+            out[name] = scorer(list(pool))
+        elif name == "forgetting":
+            history = forgetting_history(model, tokenizer, pool, config.forgetting_epochs, config.batch_size,
+                                         config.lr, seed=config.pool_seed)
+            out[name] = make_scorer("forgetting", history=history)(list(pool))
+        else:
+            out[name] = make_scorer(name, model=model, tokenizer=tokenizer)(list(pool))
+    model.zero_grad(set_to_none=True)
+    return out

@@ -1,0 +1,334 @@
+"""The comparison's report (Markdown + PNG plots), rebuilt from the results file alone.
+
+    rlvr report runs/showdown/results.jsonl --out runs/showdown
+
+Means are over seeds, ``±`` is the sample standard deviation over seeds. Margins between two
+selectors are *paired*: both arms of a seed share the seed (and, for ``random``, nothing else),
+so a margin is the mean of per-seed differences, ``±`` their standard deviation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+from rlvr.compare.run import BASELINE, RESULT_COLUMNS
+
+REPORT_FILE = "report.md"
+PLOT_FILES = {"sft": "report_sft.png", "grpo": "report_grpo.png", "probe": "report_probe.png"}
+INFLUENCE_TYPE = ("influence", "frontier_influence")
+DIFFICULTY_TYPE = ("loss", "perplexity", "el2n", "grand", "forgetting", "pass_band")
+REGIME_METRIC = {"targeted": "target_acc", "general": "mean_acc"}
+TABLE_METRICS = ("target_acc", "retention_acc", "mean_acc", "target_share", "repeat_rate", "length_ratio")
+METHOD_TITLE = {"sft": "SFT (equal optimizer steps x batch)", "grpo": "GRPO (equal generated tokens)"}
+
+Cell = dict[int, float]  # seed -> value
+
+
+def read_results(path: str | os.PathLike) -> list[dict]:
+    """The rows of a results file; a malformed line is an error naming the file and line."""
+    rows = []
+    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} line {n}: not JSON ({err}).") from err
+        missing = [c for c in RESULT_COLUMNS if c not in row]
+        if missing:
+            raise ValueError(f"{path} line {n}: missing columns {missing}.")
+        rows.append(row)
+    if not rows:
+        raise ValueError(f"{path}: no results.")
+    return rows
+
+
+def cells(rows: Sequence[dict]) -> dict[tuple, Cell]:
+    """``(method, regime, selector, budget, metric) -> {seed: value}``."""
+    out: dict[tuple, Cell] = defaultdict(dict)
+    for r in rows:
+        out[(r["method"], r["regime"], r["selector"], float(r["budget"]), r["metric"])][int(r["seed"])] = float(r["value"])
+    return dict(out)
+
+
+def stats(cell: Cell | None) -> tuple[float, float, int]:
+    """``(mean, std, n)`` over seeds (NaN values skipped; std 0 for one seed)."""
+    values = [v for v in (cell or {}).values() if not math.isnan(v)]
+    if not values:
+        return math.nan, math.nan, 0
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0, len(values)
+
+
+def paired(a: Cell, b: Cell) -> tuple[float, float, int]:
+    """Mean and std of the per-seed differences ``a - b`` over the seeds both have."""
+    return stats({s: a[s] - b[s] for s in sorted(set(a) & set(b))})
+
+
+def fmt(cell: Cell | None) -> str:
+    mean, std, n = stats(cell)
+    return "-" if n == 0 else f"{mean:.3f} ± {std:.3f}"
+
+
+def signed(diff: tuple[float, float, int]) -> str:
+    mean, std, n = diff
+    return f"{mean:+.3f} ± {std:.3f}"
+
+
+def _clear(diff: tuple[float, float, int]) -> str:
+    mean, std, n = diff
+    if mean == 0:
+        return "tied"
+    return "beyond one std" if abs(mean) > std and n > 1 else "within one std: no clear difference"
+
+
+# -- verdicts ----------------------------------------------------------------------------------
+def budget_verdicts(table: dict[tuple, Cell], method: str, regime: str, metric: str) -> list[dict]:
+    """Per budget: the best selector, its paired margin over the runner-up and random, and the
+    best influence-type selector against the best difficulty-type one."""
+    out = []
+    budgets = sorted({k[3] for k in table if k[:2] == (method, regime) and k[4] == metric})
+    for budget in budgets:
+        arms = {k[2]: v for k, v in table.items() if k[:2] == (method, regime) and k[3] == budget and k[4] == metric}
+        ranked = sorted(arms, key=lambda s: (-stats(arms[s])[0], s))
+        win = {"budget": budget, "ranked": ranked, "cells": arms}
+        if len(ranked) > 1:
+            win["runner_up"] = paired(arms[ranked[0]], arms[ranked[1]])
+        if "random" in arms and ranked[0] != "random":
+            win["vs_random"] = paired(arms[ranked[0]], arms["random"])
+        inf = [s for s in ranked if s in INFLUENCE_TYPE]
+        dif = [s for s in ranked if s in DIFFICULTY_TYPE]
+        if inf and dif:
+            win["influence_vs_difficulty"] = (inf[0], dif[0], paired(arms[inf[0]], arms[dif[0]]))
+        out.append(win)
+    return out
+
+
+def _verdict_lines(verdicts: list[dict], label: str) -> list[str]:
+    lines = []
+    for v in verdicts:
+        best = v["ranked"][0]
+        text = f"- budget {v['budget']:g}: **{best}** best on {label} ({fmt(v['cells'][best])})"
+        if "runner_up" in v:
+            text += f", ahead of {v['ranked'][1]} by {signed(v['runner_up'])} ({_clear(v['runner_up'])})"
+        else:
+            text += " (the only arm at this budget)"
+        if "vs_random" in v:
+            text += f"; vs random {signed(v['vs_random'])}"
+        if "influence_vs_difficulty" in v:
+            inf, dif, diff = v["influence_vs_difficulty"]
+            text += f"; best influence-type ({inf}) vs best difficulty-type ({dif}): {signed(diff)}"
+        lines.append(text + ".")
+    return lines
+
+
+def _headline(verdicts: list[dict], method: str, regime: str) -> str:
+    contested = [v for v in verdicts if "runner_up" in v]
+    if not contested:
+        return f"**{METHOD_TITLE.get(method, method)}, {regime}:** one arm per budget, nothing to rank."
+    winners = [v["ranked"][0] for v in contested]
+    kinds = {"influence-type": sum(w in INFLUENCE_TYPE for w in winners),
+             "difficulty-type": sum(w in DIFFICULTY_TYPE for w in winners),
+             "random/full": sum(w not in INFLUENCE_TYPE + DIFFICULTY_TYPE for w in winners)}
+    duel = [v["influence_vs_difficulty"][2][0] for v in contested if "influence_vs_difficulty" in v]
+    text = (f"**{METHOD_TITLE.get(method, method)}, {regime} regime:** best selector per budget — "
+            + ", ".join(f"{v['ranked'][0]} @ {v['budget']:g}" for v in contested)
+            + f" ({kinds['influence-type']} influence-type, {kinds['difficulty-type']} difficulty-type, "
+            f"{kinds['random/full']} random/full wins of {len(contested)} budgets).")
+    if duel:
+        text += (f" Best influence-type minus best difficulty-type, mean over budgets: "
+                 f"{statistics.fmean(duel):+.3f} (per budget: {', '.join(f'{d:+.3f}' for d in duel)}).")
+    return text
+
+
+# -- report ------------------------------------------------------------------------------------
+def write_report(results: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
+    """``report.md`` and its PNG plots in ``out_dir``, from the results file alone."""
+    rows = read_results(results)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = cells(rows)
+    target = rows[0]["target_skill"]
+    seeds = sorted({int(r["seed"]) for r in rows})
+    methods = [m for m in ("sft", "grpo") if any(r["method"] == m and r["regime"] != "probe" for r in rows)]
+    regimes = [g for g in ("targeted", "general") if any(r["regime"] == g for r in rows)]
+    selectors = list(dict.fromkeys(r["selector"] for r in rows))
+    n_selected = {(r["method"], r["regime"], r["selector"], float(r["budget"])): r["n_selected"] for r in rows}
+    compute = defaultdict(set)
+    for r in rows:
+        if r["selector"] != BASELINE:
+            compute[r["method"]].add((r["steps"], r["batch_size"], r["gen_tokens"]))
+    warm = {m: v for (me, _, s, _, m), v in table.items() if s == BASELINE}
+    skills = sorted(m[4:] for m in warm if m.startswith("acc/"))
+
+    lines = [f"# Influence vs difficulty: which data is valuable for `{target}`?", "",
+             f"Seeds {seeds}; greedy accuracy on held-out prompts; mean ± std over seeds; margins are paired "
+             "over seeds (mean ± std of per-seed differences; a margin within one std is no clear difference). "
+             "Influence-type selectors: " + ", ".join(INFLUENCE_TYPE) + "; difficulty-type: "
+             + ", ".join(DIFFICULTY_TYPE) + ".", ""]
+    if warm:
+        mean = lambda m: f"{stats(warm.get(m))[0]:.3f}"  # noqa: E731  (the same for every seed)
+        lines += ["Warm start (before any training): " + ", ".join(f"{s} {mean(f'acc/{s}')}" for s in skills)
+                  + f"; target {mean('target_acc')}, mean {mean('mean_acc')}.", ""]
+    for method in methods:
+        budgets = sorted(compute[method])
+        if method == "sft":
+            lines.append(f"- SFT compute per arm (steps, batch): {sorted({(s, b) for s, b, _ in budgets})}")
+        else:
+            tokens = [g for _, _, g in budgets]
+            lines.append(f"- GRPO compute per arm: generated tokens {min(tokens)}-{max(tokens)}, "
+                         f"steps {min(s for s, _, _ in budgets)}-{max(s for s, _, _ in budgets)}, "
+                         f"{budgets[0][1]} completions a step")
+    lines += ["", "## Verdict", ""]
+    for method in methods:
+        for regime in regimes:
+            lines.append(_headline(budget_verdicts(table, method, regime, REGIME_METRIC[regime]), method, regime))
+            lines.append("")
+    if any(r["regime"] == "probe" for r in rows):
+        lines += [_probe_headline(table), ""]
+
+    for method in methods:
+        for regime in regimes:
+            metric = REGIME_METRIC[regime]
+            label = f"the target ({target})" if regime == "targeted" else "mean accuracy over all skills"
+            lines += [f"## {METHOD_TITLE.get(method, method)} — {regime} regime", ""]
+            lines += _verdict_lines(budget_verdicts(table, method, regime, metric), label)
+            if regime == "targeted":
+                lines += _verdict_lines(budget_verdicts(table, method, regime, "retention_acc"),
+                                        "retention (other skills)")
+            arms = sorted({(k[2], k[3]) for k in table if k[:2] == (method, regime)},
+                          key=lambda a: (a[1], selectors.index(a[0])))
+            lines += ["", "| selector | budget | n rows | target acc | retention acc | mean acc | target share "
+                      "| repeat rate | length ratio |", "|---|---|---|---|---|---|---|---|---|"]
+            for s, b in arms:
+                values = [fmt(table.get((method, regime, s, b, m))) for m in TABLE_METRICS]
+                lines.append(f"| {s} | {b:g} | {n_selected[(method, regime, s, b)]} | " + " | ".join(values) + " |")
+            lines += ["", "<details><summary>accuracy per skill</summary>", "",
+                      "| selector | budget | " + " | ".join(skills) + " |", "|---|---|" + "---|" * len(skills)]
+            for s, b in arms:
+                lines.append(f"| {s} | {b:g} | "
+                             + " | ".join(fmt(table.get((method, regime, s, b, f"acc/{k}"))) for k in skills) + " |")
+            lines += ["", "</details>", ""]
+        lines += [f"![{method}]({PLOT_FILES[method]})", ""]
+        _plot_method(table, method, regimes, selectors, target, warm, out_dir / PLOT_FILES[method])
+    if any(r["regime"] == "probe" for r in rows):
+        lines += _probe_section(table, warm, skills)
+        _plot_probe(table, warm, out_dir / PLOT_FILES["probe"])
+    path = out_dir / REPORT_FILE
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# -- the too-hard probe ------------------------------------------------------------------------
+PROBE_LABELS = {"plain": "plain TRL, hopeless prompts kept", "frontier": "rlvr frontier filter",
+                "without_hopeless": "hopeless skill removed by hand"}
+PROBE_METRICS = (("hopeless_token_share", "tokens on hopeless prompts"), ("dropped_too_hard", "dropped too hard"),
+                 ("had_acc", "retention (skills it had)"), ("mean_acc", "mean acc"),
+                 ("repeat_rate", "repeat rate"), ("length_ratio", "length ratio"))
+
+
+def _probe(table, arm: str, metric: str) -> Cell:
+    return table.get(("grpo", "probe", arm, 1.0, metric), {})
+
+
+def _probe_headline(table) -> str:
+    had = paired(_probe(table, "frontier", "had_acc"), _probe(table, "plain", "had_acc"))
+    rep = paired(_probe(table, "frontier", "repeat_rate"), _probe(table, "plain", "repeat_rate"))
+    share = stats(_probe(table, "plain", "hopeless_token_share"))[0]
+    return (f"**Too-hard probe (GRPO, equal generated tokens):** plain TRL spent {share:.1%} of its tokens on "
+            f"hopeless prompts; the frontier filter changed retention on the skills the model had by {signed(had)} "
+            f"({_clear(had)}) and the repeat rate by {signed(rep)}.")
+
+
+def _probe_section(table, warm, skills) -> list[str]:
+    arms = [a for a in ("plain", "frontier", "without_hopeless") if _probe(table, a, "had_acc")]
+    lines = ["## Too-hard probe", "",
+             "GRPO from the warm model on the whole pool, the hopeless skill included, under equal generated "
+             "tokens: plain TRL, rlvr's frontier filter, and the pool without the hopeless skill. Retention is the "
+             "mean accuracy over the skills the model had (every skill but the hopeless one); shortcut "
+             "indicators: repeat rate (share of a skill's answers equal to its most frequent answer, mean over "
+             "skills) and length ratio (answer characters / reference characters).", "",
+             "| arm | " + " | ".join(label for _, label in PROBE_METRICS) + " | change in retention |",
+             "|---|" + "---|" * (len(PROBE_METRICS) + 1)]
+    warm_had = stats(warm.get("had_acc"))[0]
+    for arm in arms:
+        had = stats(_probe(table, arm, "had_acc"))[0]
+        lines.append(f"| {PROBE_LABELS[arm]} | " + " | ".join(fmt(_probe(table, arm, m)) for m, _ in PROBE_METRICS)
+                     + f" | {had - warm_had:+.3f} |")
+    if warm:
+        lines.append("| warm start | - | - | " + " | ".join(fmt(warm.get(m)) for m in
+                                                          ("had_acc", "mean_acc", "repeat_rate", "length_ratio"))
+                     + " | - |")
+    lines += ["", "| arm | " + " | ".join(skills) + " |", "|---|" + "---|" * len(skills)]
+    for arm in arms:
+        lines.append(f"| {arm} | " + " | ".join(fmt(_probe(table, arm, f"acc/{s}")) for s in skills) + " |")
+    for a, b in (("frontier", "plain"), ("without_hopeless", "plain")):
+        if a in arms and b in arms:
+            lines.append("")
+            lines.append(f"- {a} vs {b}, paired: retention {signed(paired(_probe(table, a, 'had_acc'), _probe(table, b, 'had_acc')))}, "
+                         f"repeat rate {signed(paired(_probe(table, a, 'repeat_rate'), _probe(table, b, 'repeat_rate')))}, "
+                         f"length ratio {signed(paired(_probe(table, a, 'length_ratio'), _probe(table, b, 'length_ratio')))}.")
+    lines += ["", f"![too-hard probe]({PLOT_FILES['probe']})", ""]
+    return lines
+
+
+# -- plots -------------------------------------------------------------------------------------
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _plot_method(table, method, regimes, selectors, target, warm, path: Path) -> None:
+    plt = _pyplot()
+    panels = [(g, m, t) for g in regimes for m, t in
+              ((("target_acc", f"targeted: target ({target})"), ("retention_acc", "targeted: retention"))
+               if g == "targeted" else (("mean_acc", "general: mean over skills"),))]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, (regime, metric, title) in zip(axes[0], panels):
+        for s in selectors:
+            points = sorted((k[3], stats(v)) for k, v in table.items()
+                            if k[:3] == (method, regime, s) and k[4] == metric)
+            if points:
+                ax.errorbar([b for b, _ in points], [c[0] for _, c in points], yerr=[c[1] for _, c in points],
+                            marker="o", capsize=3, label=s)
+        if metric in warm:
+            ax.axhline(stats(warm[metric])[0], color="grey", linestyle="--", label=BASELINE)
+        ax.set_xscale("log")
+        ax.set_xlabel("budget (fraction of pool)")
+        ax.set_ylabel("greedy accuracy")
+        ax.set_title(f"{method.upper()} — {title}", fontsize=10)
+    axes[0][-1].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _plot_probe(table, warm, path: Path) -> None:
+    plt = _pyplot()
+    metrics = [m for m in PROBE_METRICS if m[0] != "dropped_too_hard"]
+    arms = [a for a in ("plain", "frontier", "without_hopeless") if _probe(table, a, "had_acc")]
+    fig, ax = plt.subplots(figsize=(9, 4))
+    width = 0.8 / max(len(arms), 1)
+    for j, arm in enumerate(arms):
+        values = [stats(_probe(table, arm, m)) for m, _ in metrics]
+        ax.bar([i + j * width for i in range(len(metrics))], [v[0] for v in values], width,
+               yerr=[v[1] for v in values], capsize=3, label=PROBE_LABELS[arm])
+    for i, (m, _) in enumerate(metrics):
+        if m in warm:
+            ax.hlines(stats(warm[m])[0], i - width / 2, i + width * (len(arms) - 0.5), colors="grey", linestyles="--")
+    ax.set_xticks([i + width * (len(arms) - 1) / 2 for i in range(len(metrics))], [label for _, label in metrics],
+                  fontsize=8)
+    ax.set_title("too-hard probe (GRPO, equal generated tokens); dashed: warm start", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
