@@ -11,6 +11,7 @@ import copy
 import math
 import random
 import statistics
+import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -123,7 +124,8 @@ def train_sft(warm_model, tokenizer, subset: Sequence[dict], config: CompareConf
     with torch.random.fork_rng(devices=[]), deterministic():
         torch.manual_seed(seed)
         for _ in range(config.steps):
-            loss = model(**encode_pairs(tokenizer, rng.choices(pairs, k=config.batch_size))).loss
+            batch = encode_pairs(tokenizer, rng.choices(pairs, k=config.batch_size))
+            loss = model(**{k: v.to(model.device) for k, v in batch.items()}).loss
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -159,10 +161,11 @@ def train_grpo(warm_model, tokenizer, subset: Sequence[dict], config: CompareCon
         output_dir=str(output_dir), per_device_train_batch_size=batch, num_generations=config.grpo_generations,
         max_completion_length=config.grpo_max_completion_length, learning_rate=config.grpo_lr,
         lr_scheduler_type="constant", warmup_steps=0, beta=0.0, temperature=1.0,
+        bf16=torch.cuda.is_available(), use_cpu=not torch.cuda.is_available(),
         # The token budget stops training; max_steps only has to be out of its way (every
         # completion has at least one token).
         max_steps=math.ceil(config.grpo_tokens / batch) + 1,
-        logging_strategy="no", save_strategy="no", report_to="none", seed=seed, bf16=False, use_cpu=True,
+        logging_strategy="no", save_strategy="no", report_to="none", seed=seed,
         activation_checkpointing=False, reward_weights=list(weights), disable_tqdm=True)
     curricula = CurriculaConfig(frontier=frontier) if frontier is not None else None
     trainer = CurriculumGRPOTrainer(model=copy.deepcopy(warm_model), reward_funcs=reward_funcs, args=args,
@@ -199,7 +202,9 @@ def _world(context: ArmContext):
         transformers.utils.logging.set_verbosity_error()
         transformers.utils.logging.disable_progress_bar()
         model, tokenizer, _ = load_model(key)
-        funcs, weights = make_reward_funcs(list(context.config.verifiers))
+        if torch.cuda.is_available():
+            model.to("cuda")
+        funcs, weights = make_reward_funcs(context.config.verifier_specs())
         _WORKER.update(key=key, model=model, tokenizer=tokenizer, funcs=funcs, weights=weights)
     return _WORKER["model"], _WORKER["tokenizer"], _WORKER["funcs"], _WORKER["weights"]
 
@@ -209,6 +214,7 @@ def run_arm(arm: Arm, subset: Sequence[dict], context: ArmContext) -> dict:
     from curricula.config import FrontierConfig
     from rlvr.toy._torch_utils import num_threads
 
+    started = time.perf_counter()
     with num_threads(1):
         warm, tokenizer, funcs, weights = _world(context)
         config = context.config
@@ -225,4 +231,5 @@ def run_arm(arm: Arm, subset: Sequence[dict], context: ArmContext) -> dict:
         metrics = evaluate_model(model, tokenizer, context, funcs, weights)
     share = sum(r["skill"] == config.target_skill for r in subset) / len(subset) if subset else math.nan
     metrics["target_share"] = share
-    return {"arm": asdict(arm), "n_selected": len(subset), "metrics": metrics, "info": info}
+    return {"arm": asdict(arm), "n_selected": len(subset), "metrics": metrics, "info": info,
+            "seconds": time.perf_counter() - started}

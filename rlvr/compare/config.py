@@ -62,7 +62,9 @@ class CompareConfig:
         eval: Held-out rows in the same forms (``toy``: the toy eval split). The first
             ``n_targets`` rows of the target skill become influence targets; the rest, up to
             ``eval_n_per_skill`` per skill, are evaluated.
-        verifiers: Verifier names (`rewards` registry) scoring evaluation and GRPO rollouts.
+        verifiers: Verifiers scoring evaluation and GRPO rollouts: names (`rewards` registry,
+            ``module:function`` or ``file.py:function``) or `rewards.VerifierSpec` fields
+            (``{name: math, kwargs: {gold_delimiter: "####"}}``).
         target_skill: The targeted regime's skill (influence is computed toward it).
         methods: ``sft`` (supervised on the reference answers, equal optimizer steps x batch)
             and/or ``grpo`` (TRL's GRPO, equal generated tokens).
@@ -102,7 +104,7 @@ class CompareConfig:
     model: str = "toy"
     pool: str = "toy"
     eval: str = "toy"
-    verifiers: list[str] = field(default_factory=lambda: ["exact"])
+    verifiers: list = field(default_factory=lambda: ["exact"])
     target_skill: str = "add2"
     methods: list[str] = field(default_factory=lambda: list(METHODS))
     regimes: list[str] = field(default_factory=lambda: list(REGIMES))
@@ -147,10 +149,19 @@ class CompareConfig:
         self.budgets = [float(b) for b in self.budgets]
         if any(not 0 < b <= 1 for b in self.budgets):
             raise ValueError(f"budgets must be fractions in (0, 1], got {self.budgets}.")
+        from rewards import make_reward_funcs
+
+        make_reward_funcs(self.verifier_specs())  # resolves every name now, not in the first arm
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}.")
         if self.grpo_tokens < 1 or self.grpo_prompts_per_step < 1 or self.grpo_generations < 2:
             raise ValueError("grpo_tokens and grpo_prompts_per_step must be >= 1 and grpo_generations >= 2.")
+
+
+    def verifier_specs(self) -> list:
+        from rewards import VerifierSpec
+
+        return [VerifierSpec(**v) if isinstance(v, dict) else v for v in self.verifiers]
 
 
 def _build(cls, values: dict, where: str):

@@ -52,8 +52,8 @@ def build_pool(config: CompareConfig) -> list[dict]:
 
 
 def held_out(config: CompareConfig) -> HeldOut:
-    """Per skill, the first ``n_targets`` rows are influence targets and the next
-    ``eval_n_per_skill`` are evaluated (the two never overlap)."""
+    """Per skill, the first ``n_targets`` rows (at most half the skill's rows) are influence
+    targets and the next ``eval_n_per_skill`` are evaluated (the two never overlap)."""
     from rlvr.influence.pipeline import load_rows
 
     per_skill = config.n_targets + config.eval_n_per_skill
@@ -62,17 +62,18 @@ def held_out(config: CompareConfig) -> HeldOut:
     by_skill: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         by_skill[str(row["skill"])].append(row)
-    targets, evaluation = [], []
-    for rows_of_skill in by_skill.values():
-        targets += rows_of_skill[:config.n_targets]
-        evaluation += rows_of_skill[config.n_targets:per_skill]
     if config.target_skill not in by_skill:
         raise ValueError(f"target_skill {config.target_skill!r} is not a skill of the held-out rows "
                          f"({config.eval}); skills there: {sorted(by_skill)}.")
-    empty = [s for s, r in by_skill.items() if len(r) <= config.n_targets]
-    if empty:
-        raise ValueError(f"skills {empty} of {config.eval} have no rows left to evaluate after the "
-                         f"{config.n_targets} influence targets; lower n_targets or add rows.")
+    targets, evaluation = [], []
+    for skill, rows_of_skill in by_skill.items():
+        if len(rows_of_skill) < 2:
+            raise ValueError(f"skill {skill!r} has {len(rows_of_skill)} held-out row(s) in {config.eval}; "
+                             "it needs at least 2 (an influence target and an evaluated prompt).")
+        # A small skill (toy add1: 22 held-out prompts) gives half its rows to each side.
+        n = min(config.n_targets, len(rows_of_skill) // 2)
+        targets += rows_of_skill[:n]
+        evaluation += rows_of_skill[n:n + config.eval_n_per_skill]
     return HeldOut(targets, evaluation)
 
 
@@ -87,10 +88,11 @@ def answers_solved(model, tokenizer, rows: Sequence[dict], batch_size: int = 256
     out: list[bool] = []
     for i in range(0, len(rows), batch_size):
         batch = encode_pairs(tokenizer, [(r["prompt"], r["answer"]) for r in rows[i:i + batch_size]])
+        batch = {k: v.to(model.device) for k, v in batch.items()}
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         labels = batch["labels"][:, 1:]
         hit = (logits[:, :-1].argmax(-1) == labels) | (labels == -100)
-        out += hit.all(dim=1).tolist()
+        out += hit.all(dim=1).cpu().tolist()
     model.train(was_training)
     return out
 
@@ -115,7 +117,8 @@ def forgetting_history(model, tokenizer, pool: Sequence[dict], epochs: int, batc
             student.train()
             for start in range(0, len(order), batch_size):
                 rows = [pool[i] for i in order[start:start + batch_size]]
-                loss = student(**encode_pairs(tokenizer, [(r["prompt"], r["answer"]) for r in rows])).loss
+                batch = encode_pairs(tokenizer, [(r["prompt"], r["answer"]) for r in rows])
+                loss = student(**{k: v.to(student.device) for k, v in batch.items()}).loss
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)

@@ -118,7 +118,7 @@ def _verdict_lines(verdicts: list[dict], label: str) -> list[str]:
             text += f", ahead of {v['ranked'][1]} by {signed(v['runner_up'])} ({_clear(v['runner_up'])})"
         else:
             text += " (the only arm at this budget)"
-        if "vs_random" in v:
+        if "vs_random" in v and v["ranked"][1:2] != ["random"]:
             text += f"; vs random {signed(v['vs_random'])}"
         if "influence_vs_difficulty" in v:
             inf, dif, diff = v["influence_vs_difficulty"]

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import os
+import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -35,8 +36,8 @@ def plan_arms(config: CompareConfig) -> list[Arm]:
     selector gets one arm (``regime="both"``) that is reported in each regime."""
     arms = []
     budgets = [b for b in config.budgets if not (b == 1.0 and "full" in config.selectors)]
-    for method in config.methods:
-        for seed in config.seeds:
+    for seed in config.seeds:  # seeds outermost: early progress lines see every kind of arm
+        for method in config.methods:
             for name in config.selectors:
                 regimes = config.regimes if needs_target(name) else ["both"]
                 for regime in regimes:
@@ -156,12 +157,18 @@ def run_compare(config: CompareConfig, out_dir: str | os.PathLike,
     say(f"{len(arms)} arms ({', '.join(config.methods)}{', probe' if config.probe.enabled else ''}) "
         f"on {config.workers} worker(s)")
     outcomes: list[dict | None] = [None] * len(arms)
-    arms_started = time.perf_counter()
 
     def report(i: int, done: int) -> None:
         arm, m = arms[i], outcomes[i]["metrics"]
-        elapsed = time.perf_counter() - arms_started
-        eta = elapsed / done * (len(arms) - done)
+        # Time left: the remaining arms at the mean duration of finished arms of their method
+        # (a GRPO arm costs several SFT arms), spread over the workers.
+        seconds: dict[str, list[float]] = {}
+        for a, o in zip(arms, outcomes):
+            if o is not None:
+                seconds.setdefault(a.method, []).append(o["seconds"])
+        overall = [x for v in seconds.values() for x in v]
+        left = sum(statistics.fmean(seconds.get(a.method, overall)) for a, o in zip(arms, outcomes) if o is None)
+        eta = left / config.workers
         say(f"[{done}/{len(arms)}] {arm.name}: n={outcomes[i]['n_selected']} target {m['target_acc']:.3f} "
             f"retention {m['retention_acc']:.3f} mean {m['mean_acc']:.3f} "
             f"({time.perf_counter() - start:.0f}s, ~{math.ceil(eta)}s left)")

@@ -240,3 +240,31 @@ def test_cli_quick_run_writes_results_and_report(tmp_path, toy_world_path):
     assert subprocess.run([sys.executable, "-m", "rlvr.cli", "report", str(out / RESULTS_FILE), "--out",
                            str(tmp_path / "again")], env=env, cwd=ROOT, capture_output=True).returncode == 0
     assert (tmp_path / "again" / "report.md").read_text() == text
+
+
+def test_compare_on_own_model_directory_and_data_files(tmp_path, toy_world_path):
+    """model / pool / eval as a user gives them: a model directory and JSONL files with a skill
+    column (here the toy world's, saved as plain files), a verifier given as a spec."""
+    from rlvr.toy import make_examples
+
+    pool = [r for s in ("add2", "copy", "sub") for r in make_examples(s, 8, "train", 3)]
+    held = [r for s in ("add2", "copy", "sub") for r in make_examples(s, 6, "eval", 3)]
+    for name, rows in (("pool.jsonl", pool), ("eval.jsonl", held)):
+        (tmp_path / name).write_text("".join(json.dumps({k: r[k] for k in ("prompt", "answer", "skill")}) + "\n"
+                                             for r in rows))
+    config = load_config(None, model=str(toy_world_path), pool=str(tmp_path / "pool.jsonl"),
+                         eval=str(tmp_path / "eval.jsonl"), verifiers=[{"name": "exact", "weight": 1.0}],
+                         target_skill="sub", methods=["sft"], regimes=["targeted"], selectors=["random", "loss"],
+                         budgets=[0.5], seeds=[0], n_targets=2, eval_n_per_skill=4, steps=2, batch_size=4,
+                         probe={"enabled": False})
+    rows = read_results(run_compare(config, tmp_path / "out"))
+    trained = [r for r in rows if r["selector"] != "warm_start"]
+    assert {r["selector"] for r in trained} == {"random", "loss"} and {r["n_selected"] for r in trained} == {12}
+    assert {r["metric"] for r in trained} >= {"acc/add2", "acc/copy", "acc/sub"} and "acc/mul3x3" not in \
+        {r["metric"] for r in trained}
+    assert {r["target_skill"] for r in rows} == {"sub"}
+    with pytest.raises(ValueError, match="target_skill 'mul1x2' is not a skill of the held-out rows"):
+        run_compare(load_config(None, **{**config.__dict__, "probe": {"enabled": False}, "target_skill": "mul1x2"}),
+                    tmp_path / "bad")
+    with pytest.raises(KeyError, match="exactt"):
+        load_config(None, verifiers=["exactt"])
