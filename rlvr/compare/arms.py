@@ -205,7 +205,9 @@ def _world(context: ArmContext):
         if torch.cuda.is_available():
             model.to("cuda")
         funcs, weights = make_reward_funcs(context.config.verifier_specs())
-        _WORKER.update(key=key, model=model, tokenizer=tokenizer, funcs=funcs, weights=weights)
+        probe_rewards = make_reward_funcs(context.config.verifier_specs(probe=True))
+        _WORKER.update(key=key, model=model, tokenizer=tokenizer, funcs=funcs, weights=weights,
+                       probe_rewards=probe_rewards)
     return _WORKER["model"], _WORKER["tokenizer"], _WORKER["funcs"], _WORKER["weights"]
 
 
@@ -221,13 +223,15 @@ def run_arm(arm: Arm, subset: Sequence[dict], context: ArmContext) -> dict:
         if arm.method == "sft":
             model, info = train_sft(warm, tokenizer, subset, config, arm.seed)
         else:
-            frontier = None
+            frontier, rewards = None, (funcs, weights)
+            if arm.regime == "probe":
+                rewards = _WORKER["probe_rewards"]
             if arm.selector == "frontier":
                 p = config.probe
                 frontier = FrontierConfig(enabled=True, low=p.low, high=p.high, min_samples=p.min_samples,
                                           reprobe_interval=p.reprobe_interval)
             model, info = train_grpo(warm, tokenizer, subset, config, arm.seed,
-                                     Path(context.out_dir) / "arms" / arm.name, funcs, weights, frontier)
+                                     Path(context.out_dir) / "arms" / arm.name, *rewards, frontier)
         metrics = evaluate_model(model, tokenizer, context, funcs, weights)
     share = sum(r["skill"] == config.target_skill for r in subset) / len(subset) if subset else math.nan
     metrics["target_share"] = share

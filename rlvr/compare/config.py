@@ -38,6 +38,10 @@ class ProbeConfig:
             (``None``: never; the probe isolates the too-hard rule).
         min_samples: Frontier filter: scored rollouts before any decision.
         reprobe_interval: Frontier filter: steps before a dropped prompt is tried again.
+        verifiers: Verifiers rewarding the probe's GRPO rollouts, in the forms of
+            `CompareConfig.verifiers` (``None``: the comparison's). Evaluation always uses the
+            comparison's, so accuracies stay comparable; a partial-credit reward here gives
+            hopeless prompts the rare, noisy rewards a binary verifier never does.
     """
 
     enabled: bool = True
@@ -47,6 +51,7 @@ class ProbeConfig:
     high: float | None = None
     min_samples: int = 16
     reprobe_interval: int | None = 48
+    verifiers: list | None = None
 
 
 @dataclass
@@ -67,7 +72,7 @@ class CompareConfig:
             (``{name: math, kwargs: {gold_delimiter: "####"}}``).
         target_skill: The targeted regime's skill (influence is computed toward it).
         methods: ``sft`` (supervised on the reference answers, equal optimizer steps x batch)
-            and/or ``grpo`` (TRL's GRPO, equal generated tokens).
+            and/or ``grpo`` (TRL's GRPO, equal generated tokens); ``[]`` runs the probe only.
         regimes: ``targeted`` (rank by the target skill, report retention of the others) and/or
             ``general`` (influence toward every skill, LESS's max over skills; rank by mean
             accuracy over all skills). Target-agnostic selectors are trained once per method,
@@ -152,16 +157,19 @@ class CompareConfig:
         from rewards import make_reward_funcs
 
         make_reward_funcs(self.verifier_specs())  # resolves every name now, not in the first arm
+        make_reward_funcs(self.verifier_specs(probe=True))
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}.")
         if self.grpo_tokens < 1 or self.grpo_prompts_per_step < 1 or self.grpo_generations < 2:
             raise ValueError("grpo_tokens and grpo_prompts_per_step must be >= 1 and grpo_generations >= 2.")
 
 
-    def verifier_specs(self) -> list:
+    def verifier_specs(self, probe: bool = False) -> list:
+        """The evaluation verifiers (or, with ``probe``, the probe's training rewards)."""
         from rewards import VerifierSpec
 
-        return [VerifierSpec(**v) if isinstance(v, dict) else v for v in self.verifiers]
+        specs = self.probe.verifiers if probe and self.probe.verifiers is not None else self.verifiers
+        return [VerifierSpec(**v) if isinstance(v, dict) else v for v in specs]
 
 
 def _build(cls, values: dict, where: str):

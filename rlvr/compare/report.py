@@ -166,7 +166,9 @@ def write_report(results: str | os.PathLike, out_dir: str | os.PathLike) -> Path
     warm = {m: v for (me, _, s, _, m), v in table.items() if s == BASELINE}
     skills = sorted(m[4:] for m in warm if m.startswith("acc/"))
 
-    lines = [f"# Influence vs difficulty: which data is valuable for `{target}`?", "",
+    title = (f"# Influence vs difficulty: which data is valuable for `{target}`?" if methods
+             else "# The too-hard probe")
+    lines = [title, "",
              f"Seeds {seeds}; greedy accuracy on held-out prompts; mean ± std over seeds; margins are paired "
              "over seeds (mean ± std of per-seed differences; a margin within one std is no clear difference). "
              "Influence-type selectors: " + ", ".join(INFLUENCE_TYPE) + "; difficulty-type: "
@@ -217,7 +219,8 @@ def write_report(results: str | os.PathLike, out_dir: str | os.PathLike) -> Path
         lines += [f"![{method}]({PLOT_FILES[method]})", ""]
         _plot_method(table, method, regimes, selectors, target, warm, out_dir / PLOT_FILES[method])
     if any(r["regime"] == "probe" for r in rows):
-        lines += _probe_section(table, warm, skills)
+        rewards = sorted({r.get("reward", "?") for r in rows if r["regime"] == "probe"})
+        lines += _probe_section(table, warm, skills, ", ".join(rewards))
         _plot_probe(table, warm, out_dir / PLOT_FILES["probe"])
     path = out_dir / REPORT_FILE
     path.write_text("\n".join(lines) + "\n")
@@ -245,11 +248,12 @@ def _probe_headline(table) -> str:
             f"({_clear(had)}) and the repeat rate by {signed(rep)}.")
 
 
-def _probe_section(table, warm, skills) -> list[str]:
+def _probe_section(table, warm, skills, reward: str) -> list[str]:
     arms = [a for a in ("plain", "frontier", "without_hopeless") if _probe(table, a, "had_acc")]
     lines = ["## Too-hard probe", "",
-             "GRPO from the warm model on the whole pool, the hopeless skill included, under equal generated "
-             "tokens: plain TRL, rlvr's frontier filter, and the pool without the hopeless skill. Retention is the "
+             "GRPO from the warm model on the probe's pool, the hopeless skill included, under equal generated "
+             f"tokens, trained on the reward `{reward}` (accuracy is always scored by the comparison's verifiers): "
+             "plain TRL, rlvr's frontier filter, and the pool without the hopeless skill. Retention is the "
              "mean accuracy over the skills the model had (every skill but the hopeless one); shortcut "
              "indicators: repeat rate (share of a skill's answers equal to its most frequent answer, mean over "
              "skills) and length ratio (answer characters / reference characters).", "",

@@ -76,7 +76,7 @@ def _score_all(model, tokenizer, pool, held, config: CompareConfig, say) -> dict
     from curricula.selectors import scores_needed
     from rlvr.compare.inputs import compute_scores
 
-    names = scores_needed(config.selectors)
+    names = scores_needed(config.selectors) if config.methods else []  # a probe-only run ranks nothing
     common_names = [n for n in names if n != "influence"]
     started = time.perf_counter()
     common = compute_scores(model, tokenizer, pool, [], common_names, config)
@@ -98,6 +98,8 @@ def _result_rows(arm: Arm, result: dict, config: CompareConfig) -> list[dict]:
     metrics = dict(result["metrics"])
     if arm.method == "grpo":
         metrics.update({k: float(info[k]) for k in INFO_METRICS if k in info})
+    if arm.regime == "probe":  # the probe may train on its own reward; the report says which
+        common["reward"] = "+".join(getattr(v, "name", v) for v in config.verifier_specs(probe=True))
     regimes = config.regimes if arm.regime == "both" else [arm.regime]
     return [{**common, "regime": regime, "metric": m, "value": v} for regime in regimes for m, v in metrics.items()]
 

@@ -16,6 +16,27 @@ math_answer = get_verifier("math")
 format_match = get_verifier("format")
 choice = get_verifier("choice")
 code = get_verifier("code")
+digit_match = get_verifier("digit_match")
+
+
+# --- digit_match ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("completion", "gold", "reward"),
+    [
+        ("56088", "56088", 1.0),
+        (" 56088\n", "56088", 1.0),
+        ("56000", "56088", 3 / 5),  # units with units: 0/8, 0/8 wrong; 0, 6, 5 right
+        ("88", "56088", 2 / 5),  # a truncated answer is scored over the gold length
+        ("1156088", "56088", 5 / 7),  # a padded one over its own length
+        ("12345", "56088", 0.0),
+        ("", "7", 0.0),
+    ],
+)
+def test_digit_match_partial_credit(completion, gold, reward):
+    assert digit_match(completion, {"answer": gold}) == pytest.approx(reward)
+    assert digit_match(completion, {"prompt": "1+1="}) is None
 
 
 # --- exact ----------------------------------------------------------------------------------

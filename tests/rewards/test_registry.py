@@ -61,7 +61,7 @@ def test_unknown_name_suggests_and_lists():
     assert isinstance(raised.value, UnknownVerifierError)
     message = str(raised.value)
     assert message.startswith("Unknown verifier 'mathh'. Did you mean 'math'?")
-    assert "Known verifiers: choice, code, exact, format, math" in message
+    assert "Known verifiers: choice, code, digit_match, exact, format, math" in message
 
     with pytest.raises(UnknownVerifierError) as raised:
         get_verifier("zzzzzz")

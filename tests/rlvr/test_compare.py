@@ -268,3 +268,26 @@ def test_compare_on_own_model_directory_and_data_files(tmp_path, toy_world_path)
                     tmp_path / "bad")
     with pytest.raises(KeyError, match="exactt"):
         load_config(None, verifiers=["exactt"])
+
+
+def test_probe_only_run_trains_on_the_probes_own_reward(tmp_path, toy_world_path):
+    """methods: [] runs the probe alone; probe.verifiers rewards its GRPO rollouts while accuracy
+    is still scored by the comparison's verifier."""
+    calls = tmp_path / "calls.txt"
+    (tmp_path / "probe_reward.py").write_text(
+        "def shaped(completion, example):\n"
+        f"    open({str(calls)!r}, 'a').write(example['skill'] + '\\n')\n"
+        "    return 0.5 if completion.strip()[-1:] == str(example['answer'])[-1:] else 0.0\n")
+    spec = f"{tmp_path / 'probe_reward.py'}:shaped"
+    config = load_config(None, methods=[], seeds=[0], eval_n_per_skill=4, n_targets=2, grpo_tokens=200,
+                         grpo_prompts_per_step=4, grpo_generations=4,
+                         probe={"max_rows_per_skill": 2, "verifiers": [spec]})
+    rows = read_results(run_compare(config, tmp_path / "out"))
+    assert {(r["method"], r["regime"]) for r in rows} == {("none", "none"), ("grpo", "probe")}
+    assert {r["reward"] for r in rows if r["regime"] == "probe"} == {spec}
+    skills = calls.read_text().split()
+    assert "mul3x3" in skills and "copy" in skills  # plain and frontier arms train on the hopeless rows too
+    # accuracy is exact match: scored by the shaped reward (at most 0.5) no answer would count
+    assert all(r["value"] >= 0.75 for r in rows if r["metric"] == "acc/copy")
+    text = write_report(tmp_path / "out" / RESULTS_FILE, tmp_path / "out").read_text()
+    assert text.startswith("# The too-hard probe") and f"trained on the reward `{spec}`" in text
