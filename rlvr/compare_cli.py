@@ -3,6 +3,7 @@
     rlvr compare --config configs/showdown_toy.yaml --quick --out runs/showdown-quick
     rlvr compare --config configs/showdown_toy.yaml --out runs/showdown --workers 2
     rlvr compare --config my_showdown.yaml --out runs/mine     # model/pool/eval/target in the YAML
+    rlvr compare --config configs/showdown_toy.yaml --probe-only --probe-reward digit_match --out runs/probe
 
 Writes ``results.jsonl`` (one row per method x regime x selector x budget x seed x metric),
 ``config.json``, ``report.md`` and its plots into ``--out``; ``rlvr report`` regenerates the
@@ -12,6 +13,7 @@ report from the results file alone.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 
@@ -29,6 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", dest="target_skill", help="Override the target skill.")
     parser.add_argument("--workers", type=int, help="Arms trained in parallel processes.")
     parser.add_argument("--no-probe", action="store_true", help="Skip the too-hard probe.")
+    parser.add_argument("--probe-only", action="store_true", help="Run the too-hard probe alone (methods: []).")
+    parser.add_argument("--probe-reward", nargs="+", metavar="VERIFIER",
+                        help="Verifiers rewarding the probe's rollouts (e.g. digit_match); evaluation keeps the "
+                             "config's.")
     parser.add_argument("--no-progress", action="store_true", help="No progress lines.")
 
 
@@ -41,9 +47,20 @@ def run(args: argparse.Namespace) -> int:
     overrides = {k: getattr(args, k) for k in ("seeds", "selectors", "budgets", "methods", "regimes", "steps",
                                                "grpo_tokens", "target_skill", "workers")
                  if getattr(args, k, None) is not None}
-    config = load_config(args.config, quick=args.quick, **overrides)
-    if args.no_probe:
-        config.probe.enabled = False
+    if args.probe_only:
+        if args.no_probe:
+            raise SystemExit("rlvr compare: --probe-only and --no-probe contradict each other.")
+        overrides["methods"] = []
+    try:
+        config = load_config(args.config, quick=args.quick, **overrides)
+        if args.no_probe:
+            config.probe.enabled = False
+        if args.probe_reward:
+            config.probe.verifiers = list(args.probe_reward)
+            config.__post_init__()  # resolve the names now
+    except (ValueError, KeyError, FileNotFoundError) as err:
+        print(f"rlvr compare: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
+        return 2
     start = time.perf_counter()
     results = run_compare(config, args.out, progress=None if args.no_progress else log)
     report = write_report(results, args.out)

@@ -12,6 +12,7 @@ import math
 import random
 import statistics
 import time
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -201,6 +202,8 @@ def _world(context: ArmContext):
 
         transformers.utils.logging.set_verbosity_error()
         transformers.utils.logging.disable_progress_bar()
+        # TRL 1.16 still asks transformers 5 for is_gradient_checkpointing: once per arm, noise.
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
         model, tokenizer, _ = load_model(key)
         if torch.cuda.is_available():
             model.to("cuda")

@@ -291,3 +291,17 @@ def test_probe_only_run_trains_on_the_probes_own_reward(tmp_path, toy_world_path
     assert all(r["value"] >= 0.75 for r in rows if r["metric"] == "acc/copy")
     text = write_report(tmp_path / "out" / RESULTS_FILE, tmp_path / "out").read_text()
     assert text.startswith("# The too-hard probe") and f"trained on the reward `{spec}`" in text
+
+
+def test_cli_config_errors_name_the_problem(tmp_path, capsys):
+    from rlvr.cli import main
+
+    out = str(tmp_path / "out")
+    assert main(["compare", "--config", str(CONFIG), "--probe-only", "--probe-reward", "exakt", "--out", out]) == 2
+    assert "Unknown verifier 'exakt'. Did you mean 'exact'?" in capsys.readouterr().err
+    assert main(["compare", "--config", str(tmp_path / "missing.yaml"), "--out", out]) == 2
+    assert "missing.yaml' does not exist" in capsys.readouterr().err
+    (tmp_path / "typo.yaml").write_text("compare:\n  budget: [0.1]\n")
+    assert main(["compare", "--config", str(tmp_path / "typo.yaml"), "--out", out]) == 2
+    assert "unknown compare settings 'budget' (did you mean 'budgets'?)" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
