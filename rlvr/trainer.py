@@ -31,6 +31,7 @@ import random
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 
 import torch
 from accelerate.utils import gather_object
@@ -367,23 +368,33 @@ class CurriculumGRPOTrainer(GRPOTrainer):
 
     def _save_checkpoint(self, model, trial):
         super()._save_checkpoint(model, trial)
-        if not self.curriculum_enabled or not self.args.should_save:
+        if not self.args.should_save:
             return
         folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
-        state = {"run_id": self.run_id, "frontier": self.frontier.state_dict(), "totals": dict(self.totals),
-                 "generated_tokens_by_skill": dict(self.generated_tokens_by_skill),
-                 "audit": self.audit.position() if self.audit is not None else None}
+        # The counters travel even with filters off, so a token budget survives a resume.
+        state = {"run_id": self.run_id, "totals": dict(self.totals),
+                 "generated_tokens_by_skill": dict(self.generated_tokens_by_skill)}
+        if self.curriculum_enabled:
+            state.update(frontier=self.frontier.state_dict(),
+                         audit=self.audit.position() if self.audit is not None else None)
         with open(os.path.join(folder, STATE_FILE), "w") as f:
             json.dump(state, f)
 
     def _load_optimizer_and_scheduler(self, checkpoint):
         super()._load_optimizer_and_scheduler(checkpoint)
-        if not self.curriculum_enabled or checkpoint is None:
+        if checkpoint is None:
             return
         path = os.path.join(checkpoint, STATE_FILE)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"{path} is missing: this checkpoint was not written by a curriculum run, "
-                                    "so its filter state cannot be restored.")
+        if not self.curriculum_enabled:
+            if os.path.exists(path):  # a plain run's counters (generated tokens)
+                with open(path) as f:
+                    state = json.load(f)
+                self.totals = Counter(state.get("totals", {}))
+                self.generated_tokens_by_skill = Counter(state.get("generated_tokens_by_skill", {}))
+            return
+        if not os.path.exists(path) or "frontier" not in json.loads(Path(path).read_text()):
+            raise FileNotFoundError(f"{path} is missing or holds no filter state: this checkpoint was not "
+                                    "written by a curriculum run, so its filter state cannot be restored.")
         with open(path) as f:
             state = json.load(f)
         self.run_id = state["run_id"]

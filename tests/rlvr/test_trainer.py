@@ -151,3 +151,30 @@ def test_generated_tokens_are_counted_and_a_token_budget_stops_training(tmp_path
     assert trainer.totals["generated_tokens"] == sum(lengths) >= 200 > sum(lengths[:-1])
     by_skill = trainer.generated_tokens_by_skill
     assert set(by_skill) == {"easy", "hard"} and sum(by_skill.values()) == sum(lengths)
+
+
+def test_generated_token_count_survives_a_resume_with_filters_off(tmp_path):
+    tok = build_tokenizer()
+
+    def trainer(steps):
+        return CurriculumGRPOTrainer(model=build_model(tok, seed=0), reward_funcs=[parity_reward],
+                                     args=grpo_args(tmp_path, max_steps=steps, save_strategy="steps", save_steps=3),
+                                     train_dataset=rows(), processing_class=tok)
+
+    first = trainer(3)
+    first.train()
+    at_checkpoint = first.totals["generated_tokens"]
+    resumed = trainer(5)
+    after_resume = []  # tokens the resumed run generates itself (steps 4 and 5)
+    original = resumed._generate_counted
+
+    def spy(inputs):
+        out = original(inputs)
+        after_resume.append(int(out["completion_mask"].sum()))
+        return out
+
+    resumed._generate_counted = spy
+    resumed.train(resume_from_checkpoint=str(tmp_path / "checkpoint-3"))
+    assert len(after_resume) == 2 and at_checkpoint > 0
+    assert resumed.totals["generated_tokens"] == at_checkpoint + sum(after_resume)
+    assert sum(resumed.generated_tokens_by_skill.values()) == resumed.totals["generated_tokens"]
