@@ -192,8 +192,10 @@ _WORKER: dict = {}
 
 
 def _world(context: ArmContext):
-    """The warm model, tokenizer and reward functions, loaded once per process."""
-    key = context.model_path
+    """The warm model, tokenizer and reward functions, loaded once per process (per model and
+    verifiers: one process may run several comparisons)."""
+    config = context.config
+    key = (context.model_path, repr(config.verifier_specs()), repr(config.verifier_specs(probe=True)))
     if _WORKER.get("key") != key:
         import transformers
 
@@ -204,11 +206,11 @@ def _world(context: ArmContext):
         transformers.utils.logging.disable_progress_bar()
         # TRL 1.16 still asks transformers 5 for is_gradient_checkpointing: once per arm, noise.
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        model, tokenizer, _ = load_model(key)
+        model, tokenizer, _ = load_model(context.model_path)
         if torch.cuda.is_available():
             model.to("cuda")
-        funcs, weights = make_reward_funcs(context.config.verifier_specs())
-        probe_rewards = make_reward_funcs(context.config.verifier_specs(probe=True))
+        funcs, weights = make_reward_funcs(config.verifier_specs())
+        probe_rewards = make_reward_funcs(config.verifier_specs(probe=True))
         _WORKER.update(key=key, model=model, tokenizer=tokenizer, funcs=funcs, weights=weights,
                        probe_rewards=probe_rewards)
     return _WORKER["model"], _WORKER["tokenizer"], _WORKER["funcs"], _WORKER["weights"]
