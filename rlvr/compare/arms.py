@@ -191,9 +191,10 @@ def train_grpo(warm_model, tokenizer, subset: Sequence[dict], config: CompareCon
 _WORKER: dict = {}
 
 
-def _world(context: ArmContext):
-    """The warm model, tokenizer and reward functions, loaded once per process (per model and
-    verifiers: one process may run several comparisons)."""
+def world(context: ArmContext, loaded: tuple | None = None):
+    """``(model, tokenizer, reward_funcs, weights)``: the warm model and the comparison's
+    verifiers, loaded once per process (per model and verifiers: one process may run several
+    comparisons). ``loaded`` hands over a ``(model, tokenizer)`` the caller already has."""
     config = context.config
     key = (context.model_path, repr(config.verifier_specs()), repr(config.verifier_specs(probe=True)))
     if _WORKER.get("key") != key:
@@ -206,7 +207,7 @@ def _world(context: ArmContext):
         transformers.utils.logging.disable_progress_bar()
         # TRL 1.16 still asks transformers 5 for is_gradient_checkpointing: once per arm, noise.
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        model, tokenizer, _ = load_model(context.model_path)
+        model, tokenizer = loaded if loaded is not None else load_model(context.model_path)[:2]
         if torch.cuda.is_available():
             model.to("cuda")
         funcs, weights = make_reward_funcs(config.verifier_specs())
@@ -223,7 +224,7 @@ def run_arm(arm: Arm, subset: Sequence[dict], context: ArmContext) -> dict:
 
     started = time.perf_counter()
     with num_threads(1):
-        warm, tokenizer, funcs, weights = _world(context)
+        warm, tokenizer, funcs, weights = world(context)
         config = context.config
         if arm.method == "sft":
             model, info = train_sft(warm, tokenizer, subset, config, arm.seed)

@@ -13,7 +13,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 
-from rlvr.compare.arms import PROBE_ARMS, Arm, ArmContext, evaluate_model, run_arm
+import torch
+
+from rlvr.compare.arms import PROBE_ARMS, Arm, ArmContext, evaluate_model, run_arm, world
 from rlvr.compare.config import CompareConfig
 
 RESULTS_FILE = "results.jsonl"
@@ -133,6 +135,8 @@ def run_compare(config: CompareConfig, out_dir: str | os.PathLike,
     start = time.perf_counter()
     with num_threads(1):
         model, tokenizer, model_path = load_world(config)
+        if torch.cuda.is_available():
+            model.to("cuda")  # scoring (influence, GraNd, forgetting) runs on the model's device
         pool = build_pool(config)
         held = held_out(config)
         if config.probe.enabled and not any(r["skill"] == config.probe.hopeless_skill for r in pool):
@@ -144,9 +148,7 @@ def run_compare(config: CompareConfig, out_dir: str | os.PathLike,
         (out_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
         context = ArmContext(config=config, model_path=str(model_path), evaluation=held.evaluation,
                              out_dir=str(out_dir))
-        from rlvr.compare.arms import _world
-
-        _, _, funcs, weights = _world(context)
+        _, _, funcs, weights = world(context, loaded=(model, tokenizer))
         warm = evaluate_model(model, tokenizer, context, funcs, weights)
     results: list[dict] = []
     for seed in config.seeds:
