@@ -385,22 +385,17 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         if checkpoint is None:
             return
         path = os.path.join(checkpoint, STATE_FILE)
+        state = json.loads(Path(path).read_text()) if os.path.exists(path) else {}
+        # The counters (generated tokens) come back with filters on or off.
+        self.totals = Counter(state.get("totals", {}))
+        self.generated_tokens_by_skill = Counter(state.get("generated_tokens_by_skill", {}))
         if not self.curriculum_enabled:
-            if os.path.exists(path):  # a plain run's counters (generated tokens)
-                with open(path) as f:
-                    state = json.load(f)
-                self.totals = Counter(state.get("totals", {}))
-                self.generated_tokens_by_skill = Counter(state.get("generated_tokens_by_skill", {}))
             return
-        if not os.path.exists(path) or "frontier" not in json.loads(Path(path).read_text()):
+        if "frontier" not in state:
             raise FileNotFoundError(f"{path} is missing or holds no filter state: this checkpoint was not "
                                     "written by a curriculum run, so its filter state cannot be restored.")
-        with open(path) as f:
-            state = json.load(f)
         self.run_id = state["run_id"]
         self.frontier.load_state_dict(state["frontier"])
-        self.totals = Counter(state["totals"])
-        self.generated_tokens_by_skill = Counter(state.get("generated_tokens_by_skill", {}))
         if self.audit is not None:
             self.audit.run_id = self.run_id
             removed = self.audit.rewind(state["audit"])

@@ -110,11 +110,22 @@ def evaluate_model(model, tokenizer, context: ArmContext, reward_funcs, weights)
 
 
 # -- training ----------------------------------------------------------------------------------
+def sft_step(model, optimizer, tokenizer, pairs: Sequence[tuple[str, str]]) -> None:
+    """One AdamW step on the answer-token loss of ``(prompt, answer)`` pairs, gradients clipped to 1."""
+    from rlvr.toy.encoding import encode_pairs
+
+    batch = encode_pairs(tokenizer, list(pairs))
+    loss = model(**{k: v.to(model.device) for k, v in batch.items()}).loss
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+
+
 def train_sft(warm_model, tokenizer, subset: Sequence[dict], config: CompareConfig, seed: int):
     """A copy of the warm model after ``config.steps`` AdamW steps on ``subset`` (batches of
     ``config.batch_size`` drawn with replacement): equal optimizer steps for every arm."""
     from rlvr.toy._torch_utils import deterministic
-    from rlvr.toy.encoding import encode_pairs
 
     model = copy.deepcopy(warm_model)
     model.zero_grad(set_to_none=True)
@@ -125,12 +136,7 @@ def train_sft(warm_model, tokenizer, subset: Sequence[dict], config: CompareConf
     with torch.random.fork_rng(devices=[]), deterministic():
         torch.manual_seed(seed)
         for _ in range(config.steps):
-            batch = encode_pairs(tokenizer, rng.choices(pairs, k=config.batch_size))
-            loss = model(**{k: v.to(model.device) for k, v in batch.items()}).loss
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
+            sft_step(model, opt, tokenizer, rng.choices(pairs, k=config.batch_size))
     model.eval()
     return model, {"steps": config.steps, "batch_size": config.batch_size, "gen_tokens": 0}
 

@@ -101,8 +101,8 @@ def forgetting_history(model, tokenizer, pool: Sequence[dict], epochs: int, batc
                        seed: int = 0) -> dict[str, list[bool]]:
     """Toneva et al.'s forgetting statistics from a short SFT run on the whole pool: each row's
     solved/unsolved outcome at the warm start and after every epoch (the model is left untouched)."""
+    from rlvr.compare.arms import sft_step
     from rlvr.toy._torch_utils import deterministic
-    from rlvr.toy.encoding import encode_pairs
 
     student = copy.deepcopy(model)
     student.zero_grad(set_to_none=True)
@@ -117,12 +117,7 @@ def forgetting_history(model, tokenizer, pool: Sequence[dict], epochs: int, batc
             student.train()
             for start in range(0, len(order), batch_size):
                 rows = [pool[i] for i in order[start:start + batch_size]]
-                batch = encode_pairs(tokenizer, [(r["prompt"], r["answer"]) for r in rows])
-                loss = student(**{k: v.to(student.device) for k, v in batch.items()}).loss
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-                opt.step()
+                sft_step(student, opt, tokenizer, [(r["prompt"], r["answer"]) for r in rows])
             for r, s in zip(pool, answers_solved(student, tokenizer, pool)):
                 history[str(r["id"])].append(s)
     return history

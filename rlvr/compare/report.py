@@ -186,20 +186,19 @@ def write_report(results: str | os.PathLike, out_dir: str | os.PathLike) -> Path
             lines.append(f"- GRPO compute per arm: generated tokens {min(tokens)}-{max(tokens)}, "
                          f"steps {min(s for s, _, _ in budgets)}-{max(s for s, _, _ in budgets)}, "
                          f"{budgets[0][1]} completions a step")
+    verdicts = {(method, regime): budget_verdicts(table, method, regime, REGIME_METRIC[regime])
+                for method in methods for regime in regimes}
     lines += ["", "## Verdict", ""]
-    for method in methods:
-        for regime in regimes:
-            lines.append(_headline(budget_verdicts(table, method, regime, REGIME_METRIC[regime]), method, regime))
-            lines.append("")
+    for (method, regime), found in verdicts.items():
+        lines += [_headline(found, method, regime), ""]
     if any(r["regime"] == "probe" for r in rows):
         lines += [_probe_headline(table), ""]
 
     for method in methods:
         for regime in regimes:
-            metric = REGIME_METRIC[regime]
             label = f"the target ({target})" if regime == "targeted" else "mean accuracy over all skills"
             lines += [f"## {METHOD_TITLE.get(method, method)} — {regime} regime", ""]
-            lines += _verdict_lines(budget_verdicts(table, method, regime, metric), label)
+            lines += _verdict_lines(verdicts[(method, regime)], label)
             if regime == "targeted":
                 lines += _verdict_lines(budget_verdicts(table, method, regime, "retention_acc"),
                                         "retention (other skills)")

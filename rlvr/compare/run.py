@@ -52,12 +52,10 @@ def plan_arms(config: CompareConfig) -> list[Arm]:
 
 def probe_pool(pool: list[dict], config: CompareConfig) -> list[dict]:
     """The first ``probe.max_rows_per_skill`` rows of each skill, in pool order."""
-    limit, seen, rows = config.probe.max_rows_per_skill, {}, []
-    for row in pool:
-        seen[row["skill"]] = seen.get(row["skill"], 0) + 1
-        if limit is None or seen[row["skill"]] <= limit:
-            rows.append(row)
-    return rows
+    from rlvr.influence.pipeline import first_per_skill
+
+    kept = {id(row) for row in first_per_skill(pool, config.probe.max_rows_per_skill)}
+    return [row for row in pool if id(row) in kept]
 
 
 def select_subset(arm: Arm, pool: list[dict], scores: dict[str, dict], config: CompareConfig) -> list[dict]:

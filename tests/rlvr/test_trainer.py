@@ -129,13 +129,9 @@ def test_oversampling_cap_warns_and_trains_on_what_it_has(tmp_path, caplog):
     assert "Over-sampling cap reached (2.0x generation)" in caplog.text
 
 
-def test_generated_tokens_are_counted_and_a_token_budget_stops_training(tmp_path):
-    from rlvr.trainer import GeneratedTokenBudget
-
-    tok = build_tokenizer()
-    trainer = CurriculumGRPOTrainer(model=build_model(tok, seed=0), reward_funcs=[parity_reward],
-                                    args=grpo_args(tmp_path, max_steps=50), train_dataset=rows(), processing_class=tok)
-    lengths = []  # completion tokens of each generation batch, from TRL's own masks
+def record_generated_tokens(trainer) -> list[int]:
+    """Completion tokens of each generation batch the trainer makes, from TRL's own masks."""
+    lengths = []
     original = trainer._generate_counted
 
     def spy(inputs):
@@ -144,6 +140,16 @@ def test_generated_tokens_are_counted_and_a_token_budget_stops_training(tmp_path
         return out
 
     trainer._generate_counted = spy
+    return lengths
+
+
+def test_generated_tokens_are_counted_and_a_token_budget_stops_training(tmp_path):
+    from rlvr.trainer import GeneratedTokenBudget
+
+    tok = build_tokenizer()
+    trainer = CurriculumGRPOTrainer(model=build_model(tok, seed=0), reward_funcs=[parity_reward],
+                                    args=grpo_args(tmp_path, max_steps=50), train_dataset=rows(), processing_class=tok)
+    lengths = record_generated_tokens(trainer)
     trainer.add_callback(GeneratedTokenBudget(trainer, max_tokens=200))
     trainer.train()
     # 16 completions of <= 6 tokens a step: the budget of 200 is crossed after a few steps, not 50.
@@ -165,15 +171,7 @@ def test_generated_token_count_survives_a_resume_with_filters_off(tmp_path):
     first.train()
     at_checkpoint = first.totals["generated_tokens"]
     resumed = trainer(5)
-    after_resume = []  # tokens the resumed run generates itself (steps 4 and 5)
-    original = resumed._generate_counted
-
-    def spy(inputs):
-        out = original(inputs)
-        after_resume.append(int(out["completion_mask"].sum()))
-        return out
-
-    resumed._generate_counted = spy
+    after_resume = record_generated_tokens(resumed)  # what the resumed run generates itself (steps 4, 5)
     resumed.train(resume_from_checkpoint=str(tmp_path / "checkpoint-3"))
     assert len(after_resume) == 2 and at_checkpoint > 0
     assert resumed.totals["generated_tokens"] == at_checkpoint + sum(after_resume)
