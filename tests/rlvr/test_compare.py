@@ -129,6 +129,12 @@ def test_selectors_on_real_scores_of_the_warm_toy_world(toy_world_path):
 
     assert all(scores["forgetting"][i] == math.inf for i in by_skill["mul3x3"])
     assert sum(scores["forgetting"][i] == 0 for i in by_skill["copy"]) >= 10
+    # add2 rows the warm model gets wrong but the short SFT run teaches are learned: finite score
+    from rlvr.compare.inputs import answers_solved
+
+    solved = answers_solved(model, tokenizer, pool)
+    learned_later = [i for i in by_skill["add2"] if not solved[i] and scores["forgetting"][i] < math.inf]
+    assert len(learned_later) >= 2, [scores["forgetting"][i] for i in by_skill["add2"]]
 
     size = {s: statistics.fmean(abs(scores["influence"][i]) for i in idx) for s, idx in by_skill.items()}
     assert size["add2"] > 1.5 * max(size["copy"], size["mul3x3"]), size
@@ -305,3 +311,16 @@ def test_cli_config_errors_name_the_problem(tmp_path, capsys):
     assert main(["compare", "--config", str(tmp_path / "typo.yaml"), "--out", out]) == 2
     assert "unknown compare settings 'budget' (did you mean 'budgets'?)" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_held_out_rows_split_into_targets_and_evaluation_without_overlap():
+    from rlvr.compare import held_out
+
+    held = held_out(load_config(None, n_targets=32, eval_n_per_skill=64))
+    count = lambda rows, skill: sum(r["skill"] == skill for r in rows)  # noqa: E731
+    assert count(held.targets, "add2") == 32 and count(held.evaluation, "add2") == 64
+    # add1 has 22 held-out prompts: half become targets, half are evaluated
+    assert count(held.targets, "add1") == 11 and count(held.evaluation, "add1") == 11
+    assert not {r["id"] for r in held.targets} & {r["id"] for r in held.evaluation}
+    assert {r["skill"] for r in held.targets_for("targeted", "add2")} == {"add2"}
+    assert len(held.targets_for("general", "add2")) == len(held.targets)
