@@ -12,6 +12,7 @@ Scoring functions (confidence bounds, metrics) are pure functions kept apart fro
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -21,7 +22,14 @@ DROPPED = "dropped"
 READMITTED = "readmitted"
 MASKED = "masked"
 PROBED = "probed"
-DECISIONS = (KEPT, DROPPED, READMITTED, MASKED, PROBED)
+SKIPPED = "skipped"  # not rolled out this step (history-based skip), not dropped
+DECISIONS = (KEPT, DROPPED, READMITTED, MASKED, PROBED, SKIPPED)
+
+
+def zero_variance(rewards: list[float]) -> bool:
+    """True when a group carries no GRPO advantage: fewer than two scored rewards, or all equal."""
+    scored = [r for r in rewards if not math.isnan(r)]
+    return len(scored) < 2 or max(scored) - min(scored) < 1e-6
 
 
 @dataclass

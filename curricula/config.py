@@ -42,6 +42,22 @@ class FrontierConfig:
             up to ``max_generation_multiplier`` times the normal generation; at the cap it
             warns and trains on what it has.
         max_generation_multiplier: Cap on generations per step with ``oversample``.
+        skip_zero_variance: Skip prompts before rollout from their history (GRESO, arXiv
+            2506.02177): a prompt whose last ``z`` visits all gave zero-variance groups is rolled
+            out only with probability ``max(explore ** z, skip_explore_min)``; otherwise its
+            place in the batch goes to another active prompt. Unlike a drop this needs no
+            confidence bound (one all-equal group is enough to start skipping), so it saves
+            rollouts in the visits before the bound decides, and on easy prompts when ``high``
+            is ``None``. Every skip is an audit record (decision ``skipped``).
+        skip_explore: Starting value of ``explore``, kept separately for prompts whose last
+            group was all-correct ("easy") and all-wrong ("hard").
+        skip_target_easy: Share of a step's groups that may be all-correct: while the share is
+            above it, the easy ``explore`` falls by ``skip_adapt_step`` per step (more skipping),
+            otherwise it rises. ``None`` keeps ``explore`` fixed.
+        skip_target_hard: The same for all-wrong groups.
+        skip_adapt_step: How far ``explore`` moves per generation step.
+        skip_explore_min: Floor on ``explore`` and on every prompt's rollout probability, so a
+            skipped prompt always comes back now and then.
     """
 
     enabled: bool = False
@@ -57,6 +73,12 @@ class FrontierConfig:
     mask_zero_variance: bool = False
     oversample: bool = False
     max_generation_multiplier: float = 3.0
+    skip_zero_variance: bool = False
+    skip_explore: float = 0.5
+    skip_target_easy: float | None = 0.1
+    skip_target_hard: float | None = 0.15
+    skip_adapt_step: float = 0.01
+    skip_explore_min: float = 0.05
 
     def __post_init__(self):
         if self.bound not in ("beta", "wilson"):
@@ -73,6 +95,15 @@ class FrontierConfig:
             raise ValueError(f"frontier.min_samples must be >= 1, got {self.min_samples}.")
         if self.max_generation_multiplier < 1.0:
             raise ValueError("frontier.max_generation_multiplier must be >= 1.")
+        if not 0.0 < self.skip_explore_min <= self.skip_explore <= 1.0:
+            raise ValueError("frontier.skip_explore_min and skip_explore must satisfy 0 < skip_explore_min <= "
+                             f"skip_explore <= 1, got {self.skip_explore_min} and {self.skip_explore}.")
+        for name in ("skip_target_easy", "skip_target_hard"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"frontier.{name} must be in [0, 1] or null, got {value}.")
+        if not 0.0 <= self.skip_adapt_step <= 1.0:
+            raise ValueError(f"frontier.skip_adapt_step must be in [0, 1], got {self.skip_adapt_step}.")
 
 
 @dataclass

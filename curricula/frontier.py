@@ -7,23 +7,30 @@ optionally as *too easy* once the lower bound rises above ``high`` (its groups c
 advantage). Dropped prompts are re-probed on a schedule, because the policy moves: a
 too-hard prompt that starts succeeding comes back.
 
-All state lives in one table, ``FrontierFilter.table`` (prompt id -> `PromptStats`), saved with
-checkpoints through ``state_dict()``.
+Optionally (``skip_zero_variance``) prompts are also skipped *before* rollout from their recent
+history, as GRESO (arXiv 2506.02177) does: a prompt whose last groups all had equal rewards is
+likely to have them again, so it is rolled out only with a probability that shrinks with the
+length of that streak. A skip is not a drop: no bound is involved and the prompt stays active.
+
+All state lives in one place, ``FrontierFilter.table`` (prompt id -> `PromptStats`) plus the two
+skip probabilities ``FrontierFilter.explore``, saved with checkpoints through ``state_dict()``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from dataclasses import asdict, dataclass
 
-from curricula.base import DROPPED, KEPT, PROBED, READMITTED, Decision, GroupResult
+from curricula.base import DROPPED, KEPT, PROBED, READMITTED, SKIPPED, Decision, GroupResult, zero_variance
 from curricula.config import FrontierConfig
 from curricula.stats import pass_rate_bounds
 
 logger = logging.getLogger(__name__)
 
 ACTIVE, TOO_HARD, TOO_EASY = "active", "too_hard", "too_easy"
+EASY, HARD = "easy", "hard"  # kinds of zero-variance group: all correct / all wrong
 
 
 @dataclass
@@ -32,6 +39,8 @@ class PromptStats:
 
     ``trials``/``successes`` count scored rollouts since the prompt was (re)admitted; the
     ``total_*`` counters never reset and feed the audit's pass-rate history.
+    ``zero_variance_streak`` counts its latest consecutive visits whose groups had equal rewards
+    (of kind ``streak_kind``: all correct or all wrong); it drives pre-rollout skipping.
     """
 
     trials: int = 0
@@ -44,6 +53,8 @@ class PromptStats:
     dropped_step: int | None = None
     last_probe_step: int | None = None
     probes: int = 0
+    zero_variance_streak: int = 0
+    streak_kind: str | None = None
 
     @property
     def pass_rate(self) -> float:
@@ -55,6 +66,19 @@ def count_successes(rewards: list[float], threshold: float) -> tuple[int, int, i
     scored = [r for r in rewards if not math.isnan(r)]
     successes = sum(1 for r in scored if r >= threshold)
     return successes, len(scored), len(rewards) - len(scored)
+
+
+def rollout_probability(streak: int, explore: float, floor: float) -> float:
+    """Probability that a prompt with ``streak`` consecutive zero-variance visits is rolled out:
+    ``explore ** streak``, never below ``floor`` (1 for a prompt without a streak)."""
+    return max(explore ** streak, floor) if streak > 0 else 1.0
+
+
+def skip_coin(seed: int, step: int, prompt_id: str) -> float:
+    """A uniform number in [0, 1) fixed by (seed, step, prompt id): every process, and a resumed
+    run, draws the same coin for the same prompt at the same step."""
+    digest = hashlib.blake2b(f"{seed}:{step}:{prompt_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0 ** 64
 
 
 class FrontierFilter:
@@ -72,6 +96,8 @@ class FrontierFilter:
         self.table: dict[str, PromptStats] = {pid: PromptStats() for pid in prompt_ids}
         self.pool_size = len(self.table)
         self.floor_warned = False
+        # Base rollout probability of prompts on a zero-variance streak, per kind (adapted per step).
+        self.explore = {EASY: config.skip_explore, HARD: config.skip_explore}
 
     # -- queries the trainer makes before generation --------------------------------------
     def is_excluded(self, prompt_id: str) -> bool:
@@ -85,6 +111,39 @@ class FrontierFilter:
             return False
         since = max(s for s in (stats.dropped_step, stats.last_probe_step) if s is not None)
         return step - since >= self.config.reprobe_interval
+
+    def skip_chance(self, prompt_id: str) -> float:
+        """This prompt's current rollout probability under pre-rollout skipping (1 = never skipped)."""
+        stats = self.table.get(prompt_id)
+        if not self.config.skip_zero_variance or stats is None or stats.status != ACTIVE or not stats.streak_kind:
+            return 1.0
+        return rollout_probability(stats.zero_variance_streak, self.explore[stats.streak_kind],
+                                   self.config.skip_explore_min)
+
+    def skips(self, prompt_id: str, step: int, seed: int) -> bool:
+        """True when an active prompt is skipped before rollout at ``step`` (same answer on every call)."""
+        chance = self.skip_chance(prompt_id)
+        return chance < 1.0 and skip_coin(seed, step, prompt_id) >= chance
+
+    def skip_decision(self, prompt_id: str, step: int, seed: int, columns: dict | None = None,
+                      prompt_hash: str = "") -> Decision | None:
+        """The audit record of skipping ``prompt_id`` at ``step``, or ``None`` if it is rolled out."""
+        if not self.skips(prompt_id, step, seed):
+            return None
+        stats = self.table[prompt_id]
+        kind, streak = stats.streak_kind, stats.zero_variance_streak
+        chance = self.skip_chance(prompt_id)
+        what = "all correct" if kind == EASY else "all wrong"
+        visits = "visit" if streak == 1 else f"{streak} visits"
+        message = (f"skipped before rollout: its last {visits} gave zero-variance groups ({what}); rolled out "
+                   f"with probability {chance:.2f} (explore {self.explore[kind]:.2f}^{streak}, floor "
+                   f"{self.config.skip_explore_min:g})")
+        numbers = {"streak": streak, "kind": kind, "explore": round(self.explore[kind], 4),
+                   "rollout_probability": round(chance, 4), "coin": round(skip_coin(seed, step, prompt_id), 4),
+                   "successes": stats.successes, "trials": stats.trials, "visits": stats.visits,
+                   "active_pool": self.active_count, "pool_size": self.pool_size}
+        return Decision(filter=self.name, prompt_id=prompt_id, decision=SKIPPED, reason="zero_variance_streak",
+                        message=message, stats=numbers, columns=dict(columns or {}), prompt_hash=prompt_hash)
 
     @property
     def active_count(self) -> int:
@@ -100,9 +159,12 @@ class FrontierFilter:
     def observe(self, groups: list[GroupResult], step: int, epoch: float) -> list[Decision]:
         """Update the pass-rate table with one generation step's groups; return decisions."""
         decisions = []
+        zero_kinds = []
         for group in groups:
             stats = self.table.setdefault(group.prompt_id, PromptStats())
             successes, trials, unscored = count_successes(group.rewards, self.config.success_threshold)
+            kind = self._update_streak(stats, group.rewards, successes, trials)
+            zero_kinds.append(kind)
             stats.visits += 1
             stats.unscored += unscored
             stats.total_trials += trials
@@ -113,7 +175,31 @@ class FrontierFilter:
                 decisions.append(self._judge_active(group, stats, step))
             else:
                 decisions.append(self._judge_probe(group, stats, successes, trials, step))
+        if self.config.skip_zero_variance and groups:
+            self._adapt_explore(zero_kinds, len(groups))
         return decisions
+
+    def _update_streak(self, stats: PromptStats, rewards: list[float], successes: int, trials: int) -> str | None:
+        """Extend or reset the prompt's zero-variance streak; returns the group's kind (or None)."""
+        if trials == 0:
+            return None  # nothing scored: says nothing about the prompt
+        if not zero_variance(rewards):
+            stats.zero_variance_streak, stats.streak_kind = 0, None
+            return None
+        kind = EASY if successes == trials else HARD  # equal rewards: all on one side of the threshold
+        stats.zero_variance_streak = stats.zero_variance_streak + 1 if stats.streak_kind == kind else 1
+        stats.streak_kind = kind
+        return kind
+
+    def _adapt_explore(self, kinds: list[str | None], n_groups: int) -> None:
+        """GRESO's controller: skip more of a kind while its share of groups is over target."""
+        cfg = self.config
+        for kind, target in ((EASY, cfg.skip_target_easy), (HARD, cfg.skip_target_hard)):
+            if target is None:
+                continue
+            share = sum(1 for k in kinds if k == kind) / n_groups
+            step = -cfg.skip_adapt_step if share > target else cfg.skip_adapt_step
+            self.explore[kind] = min(1.0, max(cfg.skip_explore_min, self.explore[kind] + step))
 
     def _stats(self, stats: PromptStats, lower: float, upper: float) -> dict:
         return {"successes": stats.successes, "trials": stats.trials, "unscored": stats.unscored,
@@ -186,9 +272,11 @@ class FrontierFilter:
 
     # -- checkpointing -----------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {"table": {pid: asdict(s) for pid, s in self.table.items()}, "floor_warned": self.floor_warned}
+        return {"table": {pid: asdict(s) for pid, s in self.table.items()}, "floor_warned": self.floor_warned,
+                "explore": dict(self.explore)}
 
     def load_state_dict(self, state: dict) -> None:
         self.table = {pid: PromptStats(**s) for pid, s in state["table"].items()}
         self.pool_size = len(self.table)
         self.floor_warned = state.get("floor_warned", False)
+        self.explore = {**self.explore, **state.get("explore", {})}

@@ -33,7 +33,7 @@ AUDIT_FIELDS = (
     "filter",          # str: which filter decided ("frontier", "zero_variance", ...)
     "prompt_id",       # str: the row's stable id
     "prompt_hash",     # str: content hash of the prompt
-    "decision",        # str: kept | dropped | readmitted | masked | probed
+    "decision",        # str: kept | dropped | readmitted | masked | probed | skipped
     "reason",          # str: machine-readable reason code
     "message",         # str: the reason as a sentence, with its numbers
     "stats",           # dict: the statistics behind the decision

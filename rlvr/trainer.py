@@ -40,7 +40,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
 from trl.trainer.utils import RepeatSampler
 
-from curricula.base import MASKED, Decision, GroupResult
+from curricula.base import MASKED, Decision, GroupResult, zero_variance
 from curricula.config import CurriculaConfig
 from curricula.frontier import FrontierFilter
 from rlvr.audit import AuditLog
@@ -152,30 +152,62 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         return super()._prepare_inputs(generation_batch)
 
     def _substitute_excluded(self, rows: list[dict]) -> list[dict]:
-        """Replace rows of excluded prompts with active prompts, identically on every process.
+        """Replace rows of excluded prompts, and of prompts skipped before rollout at this step
+        (``skip_zero_variance``), with active prompts, identically on every process.
 
-        The replacement of an excluded prompt is chosen from the global batch (gathered ids),
-        seeded by (seed, step), so copies of one prompt's group on different processes get the
-        same replacement and a resumed run picks the same replacements again.
+        The replacement of a prompt is chosen from the global batch (gathered ids), seeded by
+        (seed, step), so copies of one prompt's group on different processes get the same
+        replacement and a resumed run picks the same replacements again. Replacements are active
+        prompts outside the batch that are not skipped at this step; a prompt is only skipped if
+        such a replacement is left for it (otherwise it is rolled out after all), while an
+        excluded prompt falls back to skipped prompts, then to repeating active ones.
         """
-        step = self.state.global_step
+        step, seed = self.state.global_step, self.args.seed
         batch_ids = list(dict.fromkeys(gather_object([str(r["id"]) for r in rows])))
-        to_replace = [pid for pid in batch_ids
-                      if self.frontier.is_excluded(pid) and not self.frontier.wants_probe(pid, step)]
-        if not to_replace:
+        excluded = [pid for pid in batch_ids
+                    if self.frontier.is_excluded(pid) and not self.frontier.wants_probe(pid, step)]
+        want_skip = [pid for pid in batch_ids if not self.frontier.is_excluded(pid)
+                     and self.frontier.skips(pid, step, seed)]
+        if not excluded and not want_skip:
+            self._record_skips([], step)
             return rows
         in_batch = set(batch_ids)
-        candidates = [pid for pid in self.pool_ids if not self.frontier.is_excluded(pid) and pid not in in_batch]
-        rng = random.Random(f"rlvr-substitute-{self.args.seed}-{step}")
-        picks = rng.sample(candidates, min(len(to_replace), len(candidates)))
         active = [pid for pid in self.pool_ids if not self.frontier.is_excluded(pid)]
-        while len(picks) < len(to_replace) and active:  # tiny pools: repeat active prompts
-            picks.append(rng.choice(active))
-        replacement = dict(zip(to_replace, picks))
+        outside = [pid for pid in active if pid not in in_batch]
+        candidates = [pid for pid in outside if not self.frontier.skips(pid, step, seed)]
+        rng = random.Random(f"rlvr-substitute-{seed}-{step}")
+        picks = rng.sample(candidates, min(len(excluded) + len(want_skip), len(candidates)))
+        replacement = dict(zip(excluded, picks))
+        skipped = want_skip[:max(0, len(picks) - len(excluded))]
+        replacement.update(zip(skipped, picks[len(excluded):]))
+        self._record_skips(skipped, step)
+        short = [pid for pid in excluded if pid not in replacement]
+        if short:  # few unskipped prompts left: excluded ones take skipped prompts, then repeats
+            rest = [pid for pid in outside if pid not in set(picks)]
+            replacement.update(zip(short, rng.sample(rest, min(len(short), len(rest)))))
+            for pid in short:
+                if pid not in replacement and active:  # tiny pools: repeat active prompts
+                    replacement[pid] = rng.choice(active)
         self.totals["substituted"] += len(replacement)
         # Each replacement row is read once (dataset indexing is the costly part), then repeated.
         new_rows = {old: self.train_dataset[self.index_of[new]] for old, new in replacement.items()}
         return [new_rows.get(str(r["id"]), r) for r in rows]
+
+    def _record_skips(self, skipped: list[str], step: int) -> None:
+        """Count this step's pre-rollout skips; the main process audits each one."""
+        self.totals["skipped"] += len(skipped)
+        if self.frontier.config.skip_zero_variance:
+            metrics = self._metrics["train"]
+            metrics["curriculum/skipped"].append(len(skipped))
+            metrics["curriculum/skip_explore_easy"].append(self.frontier.explore["easy"])
+            metrics["curriculum/skip_explore_hard"].append(self.frontier.explore["hard"])
+        if self.audit is None:
+            return
+        for pid in skipped:
+            row = self.train_dataset[self.index_of[pid]]
+            columns = {c: row[c] for c in self.audit_columns if c in row}
+            decision = self.frontier.skip_decision(pid, step, self.args.seed, columns, prompt_hash(row["prompt"]))
+            self.audit.add(decision, global_step=step, epoch=self.state.epoch)
 
     # ------------------------------------------------------------------------------------------
     # After rewards: feed the filters with the gathered groups; audit the decisions.
@@ -189,23 +221,22 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         step, epoch = self.state.global_step, self.state.epoch
         decisions = self.frontier.observe(groups, step=step, epoch=epoch)
 
-        zero_variance = [_zero_variance(g.rewards) for g in groups]
-        self._last_zero_variance = zero_variance
+        zero = [zero_variance(g.rewards) for g in groups]
+        self._last_zero_variance = zero
         if self.mask_zero_variance:
             decisions += [
                 Decision(filter="zero_variance", prompt_id=g.prompt_id, decision=MASKED, reason="zero_variance",
                          message=f"masked from the loss: all {len(g.rewards)} rewards equal ({_fmt(g.rewards[0])})",
                          stats={"rewards": [_fmt(r) for r in g.rewards]}, columns=g.columns,
                          prompt_hash=g.prompt_hash)
-                for g, zero in zip(groups, zero_variance) if zero
+                for g, is_zero in zip(groups, zero) if is_zero
             ]
-            flags = torch.tensor(zero_variance, dtype=torch.bool).repeat_interleave(self.num_generations)
-            self._zero_variance_rows = flags
+            self._zero_variance_rows = torch.tensor(zero, dtype=torch.bool).repeat_interleave(self.num_generations)
         if self.audit is not None:
             for decision in decisions:
                 self.audit.add(decision, global_step=step, epoch=epoch)
             self.audit.flush()
-        self._record_metrics(groups, zero_variance, decisions)
+        self._record_metrics(groups, zero, decisions)
         self.curriculum_seconds += time.perf_counter() - started
         return rewards_per_func
 
@@ -234,11 +265,11 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             groups.append(GroupResult(pid, totals[start:start + size], columns, phash))
         return groups
 
-    def _record_metrics(self, groups, zero_variance, decisions) -> None:
+    def _record_metrics(self, groups, zero, decisions) -> None:
         n_groups = len(groups)
-        n_zero = sum(zero_variance)
+        n_zero = sum(zero)
         rollouts = sum(len(g.rewards) for g in groups)
-        signal = sum(len(g.rewards) for g, z in zip(groups, zero_variance) if not z)
+        signal = sum(len(g.rewards) for g, z in zip(groups, zero) if not z)
         self.totals.update(groups=n_groups, zero_variance_groups=n_zero, rollouts=rollouts, signal_rollouts=signal)
         for d in decisions:
             self.totals[f"{d.decision}:{d.reason}"] += 1
@@ -352,10 +383,14 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         return output
 
     def _draw_active_rows(self, n_groups: int, round_index: int) -> list[dict] | None:
-        """``n_groups`` active prompts (seeded by step and round), each repeated num_generations times."""
+        """``n_groups`` active prompts (seeded by step and round), each repeated num_generations
+        times; prompts skipped at this step are left out while others remain."""
         active = [pid for pid in self.pool_ids if not self.frontier.is_excluded(pid)]
         if not active:
             return None
+        step, seed = self.state.global_step, self.args.seed
+        unskipped = [pid for pid in active if not self.frontier.skips(pid, step, seed)]
+        active = unskipped or active
         rng = random.Random(f"rlvr-oversample-{self.args.seed}-{self.state.global_step}-{round_index}")
         picks = rng.sample(active, min(n_groups, len(active)))
         while len(picks) < n_groups:
@@ -418,6 +453,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             **out,
             "active_pool": counts["active"], "dropped_too_hard": counts["too_hard"],
             "dropped_too_easy": counts["too_easy"], "pool_size": self.frontier.pool_size,
+            "skipped": self.totals["skipped"],
             "zero_variance_share": self.totals["zero_variance_groups"] / max(self.totals["groups"], 1),
             "signal_share": self.totals["signal_rollouts"] / max(self.totals["rollouts"], 1),
             "curriculum_seconds": round(self.curriculum_seconds, 3),
@@ -488,11 +524,6 @@ def _replace_groups(output: dict, more: dict, pairs: list[tuple[int, int]], size
             a[t * size:(t + 1) * size] = b[s * size:(s + 1) * size]
         merged[key] = a
     return merged
-
-
-def _zero_variance(rewards: list[float]) -> bool:
-    scored = [r for r in rewards if not math.isnan(r)]
-    return len(scored) < 2 or max(scored) - min(scored) < 1e-6
 
 
 def _fmt(x: float):

@@ -1,10 +1,13 @@
 """Frontier filter vs plain TRL GRPO on the toy world, side by side in one run.
 
-    python scripts/bench_frontier.py                 # 3 seeds x 2 arms x 60 steps
+    python scripts/bench_frontier.py                 # 3 seeds x 3 arms x 60 steps
     python scripts/bench_frontier.py --seeds 0 --steps 20   # quick look
 
-Both arms start from the same warmed-up toy model, see the same prompts (all skills, the
-hopeless one included) with the same seeds and the same optimizer-step budget. Prints:
+Arms: ``trl`` (plain `GRPOTrainer`), ``rlvr`` (frontier filter: drops on confidence bounds,
+zero-variance masking, over-sampling) and ``rlvr-skip`` (the same plus GRESO-style skipping
+of prompts on a zero-variance streak before rollout). All start from the same warmed-up toy
+model, see the same prompts (all skills, the hopeless one included) with the same seeds and
+the same optimizer-step budget. Prints, for each rlvr arm beside TRL:
 
 (a) share of *generated* rollouts in groups with no learning signal (zero-variance groups,
     over-sampled ones included), rlvr beside TRL's;
@@ -79,7 +82,8 @@ def run_arm(arm: str, seed: int, args, model_dir: Path, train, eval_rows, reward
     else:
         frontier = FrontierConfig(enabled=True, low=args.low, high=args.high, min_samples=args.min_samples,
                                   reprobe_interval=args.reprobe, mask_zero_variance=True, oversample=args.oversample,
-                                  max_generation_multiplier=args.max_multiplier)
+                                  max_generation_multiplier=args.max_multiplier,
+                                  skip_zero_variance=arm == "rlvr-skip")
         trainer = CurriculumGRPOTrainer(curricula=CurriculaConfig(frontier=frontier), **common)
     curve.points.append((0, target_accuracy(model)))
     started = time.perf_counter()
@@ -97,7 +101,7 @@ def run_arm(arm: str, seed: int, args, model_dir: Path, train, eval_rows, reward
     return {"arm": arm, "seed": seed, "before": before, "after": after, "no_signal": no_signal,
             "tokens": trainer.state.num_input_tokens_seen, "curve": curve.points, "seconds": seconds,
             "bookkeeping_seconds": bookkeeping,
-            "dropped": trainer.curriculum_summary() if arm == "rlvr" else {}}
+            "dropped": trainer.curriculum_summary() if arm != "trl" else {}}
 
 
 def tokens_to_reach(curve, target: float):
@@ -123,9 +127,12 @@ def main(argv=None) -> int:
     p.add_argument("--reprobe", type=int, default=24)
     p.add_argument("--oversample", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--max-multiplier", type=float, default=2.0)
+    p.add_argument("--arms", nargs="+", default=["trl", "rlvr", "rlvr-skip"], choices=["trl", "rlvr", "rlvr-skip"])
     p.add_argument("--out", default="runs/bench_frontier")
     p.add_argument("--json", help="also write all measurements to this file")
     args = p.parse_args(argv)
+    if "trl" not in args.arms:
+        p.error("--arms must include trl: every ratio is measured against it")
 
     model_dir = build_toy_world(progress=False)
     train = toy_dataset("train", n_per_skill=args.n_per_skill, seed=0)
@@ -134,46 +141,54 @@ def main(argv=None) -> int:
     out = Path(args.out)
     results = []
     for seed in args.seeds:
-        for arm in ("trl", "rlvr"):
+        for arm in args.arms:
             print(f"[bench] seed {seed} arm {arm} ...", flush=True)
             results.append(run_arm(arm, seed, args, model_dir, train, eval_rows, reward_funcs, weights, out))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
 
     by = {(r["arm"], r["seed"]): r for r in results}
+    ours_arms = [a for a in args.arms if a != "trl"]
     print(f"\n=== frontier filter vs plain TRL GRPO: toy world, {args.steps} steps, seeds {args.seeds} ===")
-    print("seed  arm   no-signal rollouts  tokens->target  target acc end  easy acc before->after  train s")
-    ratios, shares, easy_delta = [], [], {"trl": [], "rlvr": []}
+    print("seed  arm        no-signal rollouts  tokens->target  target acc end  easy acc before->after  train s")
+    ratios = {a: [] for a in ours_arms}
+    shares = {a: [] for a in ours_arms}
+    easy_delta = {a: [] for a in args.arms}
     for seed in args.seeds:
-        trl_run, ours = by[("trl", seed)], by[("rlvr", seed)]
+        trl_run = by[("trl", seed)]
         # The best held-out accuracy plain TRL reaches after it starts training (same seed).
         target = max(acc for tokens, acc in trl_run["curve"] if tokens > 0)
-        for r in (trl_run, ours):
+        t_trl = tokens_to_reach([p for p in trl_run["curve"] if p[0] > 0], target)
+        for arm in args.arms:
+            r = by[(arm, seed)]
             reached = tokens_to_reach([p for p in r["curve"] if p[0] > 0], target)
             easy_before = statistics.mean(r["before"][s] for s in args.easy)
             easy_after = statistics.mean(r["after"][s] for s in args.easy)
-            easy_delta[r["arm"]].append(easy_after - easy_before)
-            print(f"{seed:>4}  {r['arm']:<4}  {r['no_signal']:>18.1%}  {str(reached):>14}  {r['curve'][-1][1]:>14.3f}"
+            easy_delta[arm].append(easy_after - easy_before)
+            print(f"{seed:>4}  {arm:<9}  {r['no_signal']:>18.1%}  {str(reached):>14}  {r['curve'][-1][1]:>14.3f}"
                   f"  {easy_before:>10.3f} -> {easy_after:.3f}  {r['seconds']:>7.1f}")
-        t_trl = tokens_to_reach([p for p in trl_run["curve"] if p[0] > 0], target)
-        t_ours = tokens_to_reach([p for p in ours["curve"] if p[0] > 0], target)
-        ratios.append(None if t_ours is None or not t_trl else t_ours / t_trl)
-        shares.append(ours["bookkeeping_seconds"] / ours["seconds"])
+            if arm != "trl":
+                ratios[arm].append(None if reached is None or not t_trl else reached / t_trl)
+                shares[arm].append(r["bookkeeping_seconds"] / r["seconds"])
 
     def mean(xs):
         xs = [x for x in xs if x is not None]
         return statistics.mean(xs) if xs else float("nan")
 
+    trl_no_signal = mean([by[("trl", s)]["no_signal"] for s in args.seeds])
     print("\nmeasured side by side (mean over seeds):")
-    print(f"(a) no-signal share of generated rollouts: rlvr {mean([by[('rlvr', s)]['no_signal'] for s in args.seeds]):.1%}"
-          f" vs TRL {mean([by[('trl', s)]['no_signal'] for s in args.seeds]):.1%}  (target rlvr <= 10%)")
-    reached = sum(r is not None for r in ratios)
-    print(f"(b) rollout tokens to reach TRL's best target-skill accuracy: rlvr/TRL = {mean(ratios):.2f}x "
-          f"(reached in {reached}/{len(ratios)} seeds; per seed {[None if r is None else round(r, 2) for r in ratios]})"
-          "  (target <= 0.5x)")
-    print(f"(c) filter bookkeeping / training time: {mean(shares):.2%}  (target <= 2%)")
-    print(f"(d) easy-skill accuracy change ({', '.join(args.easy)}): rlvr {mean(easy_delta['rlvr']):+.3f} vs "
-          f"TRL {mean(easy_delta['trl']):+.3f}")
+    for arm in ours_arms:
+        reached = sum(r is not None for r in ratios[arm])
+        print(f"[{arm}]")
+        print(f"(a) no-signal share of generated rollouts: {arm} "
+              f"{mean([by[(arm, s)]['no_signal'] for s in args.seeds]):.1%} vs TRL {trl_no_signal:.1%}"
+              "  (target <= 10%)")
+        print(f"(b) rollout tokens to reach TRL's best target-skill accuracy: {arm}/TRL = {mean(ratios[arm]):.2f}x "
+              f"(reached in {reached}/{len(ratios[arm])} seeds; per seed "
+              f"{[None if r is None else round(r, 2) for r in ratios[arm]]})  (target <= 0.5x)")
+        print(f"(c) filter bookkeeping / training time: {mean(shares[arm]):.2%}  (target <= 2%)")
+        print(f"(d) easy-skill accuracy change ({', '.join(args.easy)}): {arm} {mean(easy_delta[arm]):+.3f} vs "
+              f"TRL {mean(easy_delta['trl']):+.3f}")
     return 0
 
 

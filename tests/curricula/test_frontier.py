@@ -1,8 +1,9 @@
+import json
 import math
 
 from curricula.base import GroupResult
 from curricula.config import FrontierConfig
-from curricula.frontier import FrontierFilter
+from curricula.frontier import FrontierFilter, rollout_probability
 
 IDS = [f"p{i}" for i in range(10)]
 
@@ -86,3 +87,85 @@ def test_state_round_trip_preserves_decisions():
     g = FrontierFilter(FrontierConfig(enabled=True), IDS)
     g.load_state_dict(f.state_dict())
     assert g.table == f.table and g.is_excluded("p6") and not g.is_excluded("p7")
+
+
+# -- pre-rollout skipping (GRESO-style) -----------------------------------------------------
+
+def skipping(**kw):
+    base = dict(enabled=True, skip_zero_variance=True, skip_target_easy=None, skip_target_hard=None)
+    return FrontierFilter(FrontierConfig(**{**base, **kw}), IDS)
+
+
+def test_rollout_probability_shrinks_with_the_streak_down_to_its_floor():
+    assert rollout_probability(0, 0.5, 0.05) == 1.0
+    assert rollout_probability(1, 0.5, 0.05) == 0.5
+    assert rollout_probability(3, 0.5, 0.05) == 0.125
+    assert rollout_probability(10, 0.5, 0.05) == 0.05
+
+
+def test_a_prompt_on_a_zero_variance_streak_is_skipped_as_often_as_promised():
+    f = skipping()
+    f.observe([group("p1", 8), group("p2", 0), group("p3", 4)], step=0, epoch=0.0)
+    # p1 all correct, p2 all wrong: one zero-variance visit each; p3 informative.
+    assert (f.table["p1"].streak_kind, f.table["p2"].streak_kind) == ("easy", "hard")
+    assert f.skip_chance("p1") == f.skip_chance("p2") == 0.5 and f.skip_chance("p3") == 1.0
+    share = sum(f.skips("p1", step, seed=0) for step in range(2000)) / 2000
+    assert abs(share - 0.5) < 0.04
+    assert not any(f.skips("p3", step, seed=0) for step in range(2000))
+    # The coin is a function of (seed, step, prompt): the same answer every time it is asked.
+    assert [f.skips("p1", s, 0) for s in range(50)] == [f.skips("p1", s, 0) for s in range(50)]
+    assert [f.skips("p1", s, 0) for s in range(50)] != [f.skips("p1", s, 1) for s in range(50)]
+    f.observe([group("p1", 8)], step=1, epoch=0.0)
+    assert f.table["p1"].zero_variance_streak == 2 and f.skip_chance("p1") == 0.25
+    f.observe([group("p1", 0)], step=2, epoch=0.0)  # the kind changed: a new streak of one
+    assert (f.table["p1"].zero_variance_streak, f.table["p1"].streak_kind) == (1, "hard")
+    f.observe([group("p1", 5)], step=3, epoch=0.0)  # informative again: never skipped
+    assert f.skip_chance("p1") == 1.0 and f.table["p1"].streak_kind is None
+
+
+def test_skip_record_says_why_with_its_numbers():
+    f = skipping(skip_explore=0.3)
+    f.observe([group("p4", 0)], step=0, epoch=0.0)
+    f.observe([group("p4", 0)], step=1, epoch=0.0)
+    step = next(s for s in range(100) if f.skips("p4", s, seed=3))
+    d = f.skip_decision("p4", step, seed=3, columns={"skill": "mul3x3"}, prompt_hash="h4")
+    assert (d.filter, d.decision, d.reason) == ("frontier", "skipped", "zero_variance_streak")
+    assert d.message == ("skipped before rollout: its last 2 visits gave zero-variance groups (all wrong); "
+                         "rolled out with probability 0.09 (explore 0.30^2, floor 0.05)")
+    assert d.stats["coin"] >= d.stats["rollout_probability"] == 0.09
+    assert d.columns == {"skill": "mul3x3"} and d.prompt_hash == "h4"
+    rolled = next(s for s in range(100) if not f.skips("p4", s, seed=3))
+    assert f.skip_decision("p4", rolled, seed=3) is None
+
+
+def test_explore_falls_while_a_kind_is_over_its_target_and_rises_otherwise():
+    f = skipping(skip_target_easy=0.1, skip_target_hard=0.5, skip_adapt_step=0.02)
+    # 2 of 4 groups all correct (0.5 > 0.1): easy explore falls; 1 of 4 all wrong (0.25 <= 0.5): rises.
+    f.observe([group("p1", 8), group("p2", 8), group("p3", 0), group("p4", 3)], step=0, epoch=0.0)
+    assert f.explore == {"easy": 0.48, "hard": 0.52}
+    for s in range(1, 60):
+        f.observe([group("p1", 8), group("p2", 8), group("p3", 0), group("p4", 3)], step=s, epoch=0.0)
+    assert f.explore == {"easy": 0.05, "hard": 1.0}  # clamped to [skip_explore_min, 1]
+
+
+def test_skipping_off_or_dropped_prompts_are_never_skipped():
+    off = FrontierFilter(FrontierConfig(enabled=True), IDS)
+    off.observe([group("p1", 8)], step=0, epoch=0.0)
+    assert off.table["p1"].zero_variance_streak == 1  # tracked, but unused
+    assert off.skip_chance("p1") == 1.0 and not any(off.skips("p1", s, 0) for s in range(200))
+    f = skipping(min_samples=8, low=0.3)
+    for s in range(2):
+        f.observe([group("p5", 0)], step=s, epoch=0.0)
+    assert f.is_excluded("p5")  # dropped: excluded and re-probed, not skipped
+    assert not any(f.skips("p5", s, 0) for s in range(200))
+
+
+def test_skip_state_round_trips_with_the_table():
+    f = skipping(skip_target_easy=0.1)
+    for s in range(5):
+        f.observe([group("p1", 8), group("p2", 0)], step=s, epoch=0.0)
+    g = skipping(skip_target_easy=0.1)
+    g.load_state_dict(json.loads(json.dumps(f.state_dict())))
+    assert g.explore == f.explore and g.explore["easy"] < 0.5
+    assert [g.skips(p, s, 0) for p in ("p1", "p2") for s in range(100)] == \
+        [f.skips(p, s, 0) for p in ("p1", "p2") for s in range(100)]

@@ -52,9 +52,12 @@ def test_bad_config_fails_before_training_naming_the_key(tmp_path):
 
 
 def test_killed_run_resumes_with_audit_and_filter_state_intact(toy_world_path, tmp_path):
-    common = ["grpo.max_steps=10", "grpo.save_steps=4", "grpo.per_device_train_batch_size=16"]
+    # Pre-rollout skipping on too: its coins and streaks must replay identically after a resume.
+    common = ["grpo.max_steps=10", "grpo.save_steps=4", "grpo.per_device_train_batch_size=16",
+              "curricula.frontier.skip_zero_variance=true"]
     reference = tmp_path / "reference"
     assert rlvr_train(reference, *common).returncode == 0
+    assert any(r["decision"] == "skipped" and r["global_step"] >= 4 for r in read_audit(reference))
 
     run = tmp_path / "killed"
     proc = rlvr_train(run, *common, wait=False)
@@ -91,7 +94,10 @@ def test_two_processes_take_identical_decisions_and_write_the_audit_once(toy_wor
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", "configs/accelerate/cpu_2proc.yaml",
            "--main_process_port", str(free_port),
            "scripts/train_grpo.py", "--config", "configs/toy.yaml", f"grpo.output_dir={tmp_path}", *SMALL,
-           "grpo.max_steps=8", "grpo.per_device_train_batch_size=8", "eval.enabled=false", "grpo.save_steps=4"]
+           "grpo.max_steps=8", "grpo.per_device_train_batch_size=8", "eval.enabled=false", "grpo.save_steps=4",
+           # Skipping on too; low=0.35 drops a prompt after one visit of 0/8 (upper bound 0.31), so
+           # hopeless prompts are dropped before skipping could hold them back.
+           "curricula.frontier.skip_zero_variance=true", "curricula.frontier.low=0.35"]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -103,10 +109,13 @@ def test_two_processes_take_identical_decisions_and_write_the_audit_once(toy_wor
     # Each generation step is recorded once: 2 prompts (16 rows over 2 ranks) per step.
     per_step = {}
     for r in records:
-        if r["filter"] == "frontier":
+        if r["filter"] == "frontier" and r["decision"] != "skipped":
             per_step.setdefault(r["global_step"], []).append(r["prompt_id"])
     assert sorted(per_step) == list(range(8))
     assert all(len(ids) == 2 for ids in per_step.values())
+    # Skips are decided on both ranks and recorded once each.
+    skips = [(r["global_step"], r["prompt_id"]) for r in records if r["decision"] == "skipped"]
+    assert skips and len(set(skips)) == len(skips)
     dropped = {r["prompt_id"] for r in records if r["decision"] == "dropped"}
     assert dropped == set(rank0) - {r["prompt_id"] for r in records if r["decision"] == "readmitted"}
 
@@ -120,9 +129,10 @@ def test_two_processes_take_identical_decisions_and_write_the_audit_once(toy_wor
     resumed = read_audit(tmp_path)
     assert [r["seq"] for r in resumed] == list(range(len(resumed)))
     assert resumed[:len([r for r in records if r["global_step"] < 4])] == [r for r in records if r["global_step"] < 4]
-    steps = sorted({r["global_step"] for r in resumed if r["filter"] == "frontier"})
+    observed = [r for r in resumed if r["filter"] == "frontier" and r["decision"] != "skipped"]
+    steps = sorted({r["global_step"] for r in observed})
     assert steps == list(range(12))  # steps 4..7 redone once, 8..11 new: nothing doubled or lost
-    assert all(sum(1 for r in resumed if r["global_step"] == s and r["filter"] == "frontier") == 2 for s in steps)
+    assert all(sum(1 for r in observed if r["global_step"] == s) == 2 for s in steps)
     assert json.loads((tmp_path / "excluded.rank0.json").read_text()) == \
         json.loads((tmp_path / "excluded.rank1.json").read_text())
 

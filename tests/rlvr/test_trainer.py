@@ -53,11 +53,17 @@ def test_with_filters_disabled_training_is_exactly_trl(tmp_path):
     assert not (tmp_path / "rlvr" / "audit.jsonl").exists()
 
 
-def make_frontier_trainer(tmp_path, **frontier):
+def coin_flip_reward(prompts, completions, id, **kw):
+    # Hopeless prompts never succeed; the others on about half their completions, by the sampled
+    # first character (a random model's completions all have the same length).
+    return [0.0 if pid in HOPELESS else float(bool(c) and ord(c[0]) % 2 == 0) for pid, c in zip(id, completions)]
+
+
+def make_frontier_trainer(tmp_path, n_prompts=8, steps=10, reward=frontier_reward, **frontier):
     tok = build_tokenizer()
     cfg = FrontierConfig(enabled=True, min_samples=8, low=0.3, reprobe_interval=None, **frontier)
-    return CurriculumGRPOTrainer(model=build_model(tok, seed=0), reward_funcs=[frontier_reward],
-                                 args=grpo_args(tmp_path, max_steps=10), train_dataset=rows(),
+    return CurriculumGRPOTrainer(model=build_model(tok, seed=0), reward_funcs=[reward],
+                                 args=grpo_args(tmp_path, max_steps=steps), train_dataset=rows(n_prompts),
                                  processing_class=tok, curricula=CurriculaConfig(frontier=cfg))
 
 
@@ -176,3 +182,44 @@ def test_generated_token_count_survives_a_resume_with_filters_off(tmp_path):
     assert len(after_resume) == 2 and at_checkpoint > 0
     assert resumed.totals["generated_tokens"] == at_checkpoint + sum(after_resume)
     assert sum(resumed.generated_tokens_by_skill.values()) == resumed.totals["generated_tokens"]
+
+
+def generated_prompts(trainer) -> list[tuple[int, str]]:
+    """(global step, prompt id) of every group the trainer generates, over-sampled ones included."""
+    seen = []
+    original = trainer._generate_counted
+
+    def spy(inputs):
+        seen.extend((trainer.state.global_step, x["id"]) for x in inputs[::trainer.num_generations])
+        return original(inputs)
+
+    trainer._generate_counted = spy
+    return seen
+
+
+def test_prompts_on_a_zero_variance_streak_are_skipped_before_rollout_and_audited(tmp_path):
+    # Fixed explore 0.05: after one all-wrong group a hopeless prompt is rolled out 5% of the time.
+    # 24 prompts, 4 a step: enough prompts outside each batch to take a skipped prompt's place.
+    skip = dict(skip_zero_variance=True, skip_explore=0.05, skip_target_easy=None, skip_target_hard=None)
+    plain = make_frontier_trainer(tmp_path / "plain", n_prompts=24, steps=20, reward=coin_flip_reward)
+    skipping = make_frontier_trainer(tmp_path / "skip", n_prompts=24, steps=20, reward=coin_flip_reward, **skip)
+    plain_seen, skip_seen = generated_prompts(plain), generated_prompts(skipping)
+    plain.train()
+    skipping.train()
+    records = read_audit(tmp_path / "skip")
+    skipped = [r for r in records if r["decision"] == "skipped"]
+    assert skipped
+    for r in skipped:
+        assert r["filter"] == "frontier" and r["reason"] == "zero_variance_streak"
+        assert r["message"].startswith("skipped before rollout: its last ")
+        assert r["stats"]["coin"] >= r["stats"]["rollout_probability"]
+        # A skipped prompt is not generated for at that step, not even as a replacement.
+        assert (r["global_step"], r["prompt_id"]) not in skip_seen
+        assert r["columns"]["skill"] in ("easy", "hard") and r["prompt_hash"]
+    # Same batch size every step; the hopeless prompts' rollouts go to the others instead.
+    assert len(skip_seen) == len(plain_seen) == 20 * 4
+    hopeless = [sum(pid in HOPELESS for _, pid in seen) for seen in (plain_seen, skip_seen)]
+    assert hopeless[1] < hopeless[0], hopeless
+    assert HOPELESS <= {r["prompt_id"] for r in skipped}
+    assert skipping.totals["skipped"] == len(skipped) == skipping.curriculum_summary()["skipped"]
+    assert not [r for r in read_audit(tmp_path / "plain") if r["decision"] == "skipped"]
