@@ -13,7 +13,7 @@ from rlvr.audit import AUDIT_FIELDS, read_audit
 
 
 def select(records: list[dict], run_id: str | None = "latest", dropped: bool = False, prompt: str | None = None,
-           steps: str | None = None, filter_name: str | None = None) -> list[dict]:
+           steps: str | None = None, filter_name: str | None = None, decision: str | None = None) -> list[dict]:
     """Records of one run (``"latest"``, an id, or ``None`` for all) matching the options.
 
     ``steps`` is ``"A:B"`` (inclusive A, exclusive B; either side may be empty).
@@ -23,6 +23,12 @@ def select(records: list[dict], run_id: str | None = "latest", dropped: bool = F
     out = [r for r in records if run_id is None or r["run_id"] == run_id]
     if dropped:
         out = [r for r in out if r["decision"] == "dropped"]
+    if decision is not None:
+        from curricula.base import DECISIONS
+
+        if decision not in DECISIONS:
+            raise ValueError(f"--decision must be one of {', '.join(DECISIONS)}; got {decision!r}")
+        out = [r for r in out if r["decision"] == decision]
     if prompt is not None:
         out = [r for r in out if r["prompt_id"] == prompt]
     if filter_name is not None:
@@ -159,10 +165,11 @@ def main(args) -> int:
     records = read_audit(args.run_dir)
     run = None if args.run == "all" else args.run
     chosen = select(records, run_id=run, dropped=args.dropped, prompt=args.prompt, steps=args.steps,
-                    filter_name=args.filter)
+                    filter_name=args.filter, decision=args.decision)
     if args.plot:
         print(f"wrote {plot(chosen, args.plot)}")
-    listing = args.dropped or args.prompt is not None or args.steps is not None or args.format != "table"
+    listing = (args.dropped or args.prompt is not None or args.steps is not None or args.filter is not None
+               or args.decision is not None or args.format != "table")
     if not listing:
         print(summary_table(args.run_dir, run_id=run))
         return 0

@@ -102,3 +102,20 @@ def test_cli_exports_parquet_and_plots(tmp_path):
     assert main(["audit", str(tmp_path), "--plot", str(tmp_path / "audit.png")]) == 0
     assert (tmp_path / "audit.png").stat().st_size > 10_000
     assert main(["audit", str(tmp_path / "missing")]) == 2
+
+
+def test_cli_lists_one_kind_of_decision(tmp_path, capsys):
+    from rlvr.cli import main
+
+    log = AuditLog(tmp_path, "run")
+    for step, (pid, what, reason) in enumerate([("p0", "kept", "in_frontier"), ("p1", "skipped", "zero_variance_streak"),
+                                                 ("p2", "skipped", "zero_variance_streak")]):
+        log.add(decision(pid, what, reason), step, 0)
+    log.flush()
+    assert [r["prompt_id"] for r in select(read_audit(tmp_path), decision="skipped")] == ["p1", "p2"]
+    with pytest.raises(ValueError, match="--decision must be one of kept, dropped, readmitted, masked, probed, skipped"):
+        select(read_audit(tmp_path), decision="skiped")
+    assert main(["audit", str(tmp_path), "--decision", "skipped"]) == 0
+    listing = capsys.readouterr().out
+    assert "skipped: p1" in listing and "skipped: p2" in listing and "kept: p0" not in listing
+    assert main(["audit", str(tmp_path), "--decision", "skiped"]) == 2
