@@ -95,6 +95,7 @@ class FrontierFilter:
         self.config = config
         self.table: dict[str, PromptStats] = {pid: PromptStats() for pid in prompt_ids}
         self.pool_size = len(self.table)
+        self._active = self.pool_size
         self.floor_warned = False
         # Base rollout probability of prompts on a zero-variance streak, per kind (adapted per step).
         self.explore = {EASY: config.skip_explore, HARD: config.skip_explore}
@@ -147,7 +148,8 @@ class FrontierFilter:
 
     @property
     def active_count(self) -> int:
-        return sum(1 for s in self.table.values() if s.status == ACTIVE)
+        # Kept as a count, not recounted: it is read for every decision, and pools run to 100k prompts.
+        return self._active
 
     def counts(self) -> dict[str, int]:
         out = {ACTIVE: 0, TOO_HARD: 0, TOO_EASY: 0}
@@ -161,7 +163,10 @@ class FrontierFilter:
         decisions = []
         zero_kinds = []
         for group in groups:
-            stats = self.table.setdefault(group.prompt_id, PromptStats())
+            stats = self.table.get(group.prompt_id)
+            if stats is None:  # a prompt outside the pool it was built with: track it too
+                stats = self.table[group.prompt_id] = PromptStats()
+                self._active += 1
             successes, trials, unscored = count_successes(group.rewards, self.config.success_threshold)
             kind = self._update_streak(stats, group.rewards, successes, trials)
             zero_kinds.append(kind)
@@ -240,6 +245,7 @@ class FrontierFilter:
                                   f"kept at pool floor: would drop ({message}), but only {self.active_count} of "
                                   f"{self.pool_size} prompts are active (floor {floor})", numbers)
         stats.status = status
+        self._active -= 1
         stats.dropped_step = step
         stats.last_probe_step = None
         numbers["active_pool"] = self.active_count
@@ -261,6 +267,7 @@ class FrontierFilter:
             # The policy has moved: judge the prompt on fresh evidence, not on the history that
             # dropped it (which would re-drop it after one unlucky visit).
             stats.status = ACTIVE
+            self._active += 1
             stats.trials, stats.successes = trials, successes
             stats.dropped_step = None
             numbers["active_pool"] = self.active_count
@@ -278,5 +285,6 @@ class FrontierFilter:
     def load_state_dict(self, state: dict) -> None:
         self.table = {pid: PromptStats(**s) for pid, s in state["table"].items()}
         self.pool_size = len(self.table)
+        self._active = sum(1 for s in self.table.values() if s.status == ACTIVE)
         self.floor_warned = state.get("floor_warned", False)
         self.explore = {**self.explore, **state.get("explore", {})}

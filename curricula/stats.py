@@ -56,15 +56,31 @@ def binom_cdf(k: int, n: int, p: float) -> float:
     return _betainc(n - k, k + 1, 1.0 - p)
 
 
-def _bisect(f, lo: float, hi: float, iters: int = 32) -> float:
-    """Root of a decreasing function on [lo, hi]."""
-    for _ in range(iters):
-        mid = (lo + hi) / 2
-        if f(mid) > 0:
-            lo = mid
+def _binom_cdf_slope(k: int, n: int, p: float) -> float:
+    """d/dp P(X <= k) for X ~ Binomial(n, p): minus n times the Binomial(n - 1, p) mass at k."""
+    log_mass = (math.lgamma(n) - math.lgamma(k + 1) - math.lgamma(n - k) + k * math.log(p)
+                + (n - 1 - k) * math.log1p(-p))
+    return -n * math.exp(log_mass)
+
+
+def _solve_decreasing(f, slope, start: float, tol: float = 1e-12) -> float:
+    """Root of a decreasing function on (0, 1): Newton steps, kept inside a shrinking bracket
+    (a step that would leave it bisects instead). A handful of steps where bisection needs 32."""
+    lo, hi, p = 0.0, 1.0, start
+    for _ in range(100):
+        value = f(p)
+        if value > 0:
+            lo = p
         else:
-            hi = mid
-    return (lo + hi) / 2
+            hi = p
+        d = slope(p)
+        step_to = p - value / d if d < 0 else None
+        if step_to is None or not lo < step_to < hi:
+            step_to = (lo + hi) / 2
+        if abs(step_to - p) < tol:
+            return step_to
+        p = step_to
+    return p
 
 
 @lru_cache(maxsize=1 << 16)  # pure, and (successes, trials) pairs recur every step
@@ -78,7 +94,9 @@ def beta_upper(successes: int, trials: int, confidence: float) -> float:
     if successes == 0:  # closed form, also a handy check on the general path
         return 1.0 - (1.0 - confidence) ** (1.0 / trials)
     alpha = 1.0 - confidence
-    return _bisect(lambda p: binom_cdf(successes, trials, p) - alpha, 0.0, 1.0)
+    start = min(max(wilson_upper(successes, trials, confidence), 1e-9), 1.0 - 1e-9)
+    return _solve_decreasing(lambda p: binom_cdf(successes, trials, p) - alpha,
+                             lambda p: _binom_cdf_slope(successes, trials, p), start)
 
 
 def beta_lower(successes: int, trials: int, confidence: float) -> float:

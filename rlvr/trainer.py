@@ -357,11 +357,14 @@ class CurriculumGRPOTrainer(GRPOTrainer):
                                self.curricula.frontier.max_generation_multiplier, sum(deficits))
                 break
             round_index += 1
+            started = time.perf_counter()  # bookkeeping: drawing and merging, not generating
             extra_inputs = self._draw_active_rows(groups_per_proc * n_proc, round_index)
+            self.curriculum_seconds += time.perf_counter() - started
             if extra_inputs is None:
                 break
             local_extra = extra_inputs[rank * local_rows:(rank + 1) * local_rows]
             more = self._generate_counted(local_extra)
+            started = time.perf_counter()
             extra_generated += groups_per_proc * n_proc
             more_zero = list(self._last_zero_variance)
             self.totals["oversampled_groups"] += groups_per_proc * n_proc
@@ -376,6 +379,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
                                              self.pad_token_id_for_merge)
                 for t, _ in pairs:
                     zero[t] = False
+            self.curriculum_seconds += time.perf_counter() - started
         if self.mask_zero_variance:
             self._zero_variance_rows = torch.tensor(zero, dtype=torch.bool).repeat_interleave(size)
         if self.accelerator.is_main_process:

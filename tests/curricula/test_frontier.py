@@ -169,3 +169,23 @@ def test_skip_state_round_trips_with_the_table():
     assert g.explore == f.explore and g.explore["easy"] < 0.5
     assert [g.skips(p, s, 0) for p in ("p1", "p2") for s in range(100)] == \
         [f.skips(p, s, 0) for p in ("p1", "p2") for s in range(100)]
+
+
+def test_active_count_follows_drops_and_readmissions():
+    import random
+
+    f = FrontierFilter(FrontierConfig(enabled=True, min_samples=8, low=0.3, high=0.8, reprobe_interval=2,
+                                      min_active_fraction=0.0), IDS)
+    rng = random.Random(0)
+    seen = set()
+    for step in range(60):
+        groups = [group(pid, rng.choice([0, 0, 8, 8, 4])) for pid in rng.sample(IDS + ["new"], 4)
+                  if not f.is_excluded(pid) or f.wants_probe(pid, step)]
+        decisions = f.observe(groups, step=step, epoch=0.0)
+        seen.update(d.decision for d in decisions)
+        recount = sum(1 for s in f.table.values() if s.status == "active")
+        assert f.active_count == recount and (not decisions or decisions[-1].stats["active_pool"] == recount)
+    assert {"dropped", "readmitted"} <= seen  # both directions happened
+    g = FrontierFilter(f.config, IDS)
+    g.load_state_dict(f.state_dict())
+    assert g.active_count == f.active_count == sum(1 for s in f.table.values() if s.status == "active")
