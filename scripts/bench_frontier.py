@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -58,6 +59,8 @@ class HeldOutCurve(TrainerCallback):
 
 
 def run_arm(arm: str, seed: int, args, model_dir: Path, train, eval_rows, reward_funcs, weights, out: Path) -> dict:
+    # Each arm starts from an empty folder, so its audit log holds this run's records only.
+    shutil.rmtree(out / f"{arm}-{seed}", ignore_errors=True)
     torch.manual_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
