@@ -209,6 +209,7 @@ class FrontierFilter:
     def _stats(self, stats: PromptStats, lower: float, upper: float) -> dict:
         return {"successes": stats.successes, "trials": stats.trials, "unscored": stats.unscored,
                 "visits": stats.visits, "pass_rate": round(stats.pass_rate, 4) if stats.trials else None,
+                "zero_variance_streak": stats.zero_variance_streak,
                 "lower": round(lower, 4), "upper": round(upper, 4), "low": self.config.low,
                 "high": self.config.high, "confidence": self.config.confidence, "bound": self.config.bound,
                 "active_pool": self.active_count, "pool_size": self.pool_size}

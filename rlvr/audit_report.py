@@ -112,8 +112,19 @@ def render(records: list[dict], fmt: str) -> str | bytes:
 
 
 def plot(records: list[dict], out: str | Path) -> Path:
-    """Three panels: pass-rate distribution of visited prompts over steps, active pool size
-    over steps, and dropped prompts by reason."""
+    """Write `figure` of ``records`` to ``out`` (PNG)."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(records)
+    out = Path(out)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def figure(records: list[dict]):
+    """Three panels: pass-rate distribution of visited prompts over steps, active pool size and
+    pre-rollout skips over steps, and dropped prompts by reason."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -135,12 +146,17 @@ def plot(records: list[dict], out: str | Path) -> Path:
             pool[r["global_step"]] = r["stats"]["active_pool"]
     if pool:
         xs = sorted(pool)
-        axes[1].step(xs, [pool[x] for x in xs], where="post")
+        axes[1].step(xs, [pool[x] for x in xs], where="post", label="active")
         size = frontier[-1]["stats"].get("pool_size")
         if size:
             axes[1].axhline(size, color="grey", ls="--", lw=0.8, label=f"pool size {size}")
-            axes[1].legend()
-    axes[1].set(title="active pool", xlabel="step", ylabel="prompts")
+    skipped = Counter(r["global_step"] for r in frontier if r["decision"] == "skipped")
+    if skipped:  # pre-rollout skips per step (skip_zero_variance)
+        xs = sorted({r["global_step"] for r in frontier})
+        axes[1].bar(xs, [skipped.get(x, 0) for x in xs], color="tab:orange", alpha=0.6, label="skipped this step")
+    if pool or skipped:
+        axes[1].legend()
+    axes[1].set(title="active pool and skips", xlabel="step", ylabel="prompts")
 
     reasons = Counter((r["reason"], str(r["columns"].get("skill", "-"))) for r in frontier if r["decision"] == "dropped")
     if reasons:
@@ -154,10 +170,7 @@ def plot(records: list[dict], out: str | Path) -> Path:
         axes[2].legend()
     axes[2].set(title="drop decisions by reason and skill", ylabel="decisions")
     fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return fig
 
 
 def main(args) -> int:

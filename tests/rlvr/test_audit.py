@@ -101,6 +101,14 @@ def test_cli_exports_parquet_and_plots(tmp_path):
     assert json.loads(table[1]["columns"]) == {"skill": "add2"}
     assert main(["audit", str(tmp_path), "--plot", str(tmp_path / "audit.png")]) == 0
     assert (tmp_path / "audit.png").stat().st_size > 10_000
+    for step in (2, 2, 4):
+        log.add(decision("p0", "skipped", "zero_variance_streak"), step, 0)
+    log.flush()
+    from rlvr.audit_report import figure
+
+    bars = figure(read_audit(tmp_path)).axes[1].containers  # skips per step, beside the pool
+    assert [[rect.get_height() for rect in c] for c in bars] == [[0, 0, 2, 1]]
+    assert figure(read_audit(tmp_path)[:2]).axes[1].containers == []
     assert main(["audit", str(tmp_path / "missing")]) == 2
 
 

@@ -54,7 +54,7 @@ def test_bad_config_fails_before_training_naming_the_key(tmp_path):
 def test_killed_run_resumes_with_audit_and_filter_state_intact(toy_world_path, tmp_path):
     # Pre-rollout skipping on too: its coins and streaks must replay identically after a resume.
     common = ["grpo.max_steps=10", "grpo.save_steps=4", "grpo.per_device_train_batch_size=16",
-              "curricula.frontier.skip_zero_variance=true"]
+              "curricula.frontier.skip_zero_variance=true", "curricula.frontier.skip_explore=0.2"]
     reference = tmp_path / "reference"
     assert rlvr_train(reference, *common).returncode == 0
     assert any(r["decision"] == "skipped" and r["global_step"] >= 4 for r in read_audit(reference))
