@@ -42,6 +42,10 @@ class FrontierConfig:
             up to ``max_generation_multiplier`` times the normal generation; at the cap it
             warns and trains on what it has.
         max_generation_multiplier: Cap on generations per step with ``oversample``.
+        oversample_draw: How many groups each over-sampling round generates: ``"batch"`` (a
+            whole generation batch, as DAPO: fewest rounds) or ``"deficit"`` (only what the
+            missing groups need at the batch's informative rate, up to 4x them and within the
+            cap: fewer generated tokens, possibly more rounds).
         skip_zero_variance: Skip prompts before rollout from their history (GRESO, arXiv
             2506.02177): a prompt whose last ``z`` visits all gave zero-variance groups is rolled
             out only with probability ``max(explore ** z, skip_explore_min)``; otherwise its
@@ -73,6 +77,7 @@ class FrontierConfig:
     mask_zero_variance: bool = False
     oversample: bool = False
     max_generation_multiplier: float = 3.0
+    oversample_draw: str = "batch"
     skip_zero_variance: bool = False
     skip_explore: float = 0.5
     skip_target_easy: float | None = 0.1
@@ -95,6 +100,8 @@ class FrontierConfig:
             raise ValueError(f"frontier.min_samples must be >= 1, got {self.min_samples}.")
         if self.max_generation_multiplier < 1.0:
             raise ValueError("frontier.max_generation_multiplier must be >= 1.")
+        if self.oversample_draw not in ("batch", "deficit"):
+            raise ValueError(f"frontier.oversample_draw must be 'batch' or 'deficit', got {self.oversample_draw!r}.")
         if not 0.0 < self.skip_explore_min <= self.skip_explore <= 1.0:
             raise ValueError("frontier.skip_explore_min and skip_explore must satisfy 0 < skip_explore_min <= "
                              f"skip_explore <= 1, got {self.skip_explore_min} and {self.skip_explore}.")

@@ -350,6 +350,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         rank = self.accelerator.process_index
         groups_per_proc = local_rows // size
         zero = list(self._last_zero_variance)  # global, one flag per group
+        zero_at_start = sum(zero) / max(len(zero), 1)
         budget = int(self.curricula.frontier.max_generation_multiplier * len(zero)) - len(zero)
         extra_generated = 0
         round_index = 0
@@ -365,25 +366,27 @@ class CurriculumGRPOTrainer(GRPOTrainer):
                 break
             round_index += 1
             started = time.perf_counter()  # bookkeeping: drawing and merging, not generating
-            extra_inputs = self._draw_active_rows(groups_per_proc * n_proc, round_index)
+            n_draw = self._groups_to_draw(max(deficits), zero_at_start, groups_per_proc,
+                                          (budget - extra_generated) // n_proc)
+            extra_inputs = self._draw_active_rows(n_draw * n_proc, round_index)
             self.curriculum_seconds += time.perf_counter() - started
             if extra_inputs is None:
                 break
-            local_extra = extra_inputs[rank * local_rows:(rank + 1) * local_rows]
+            local_extra = extra_inputs[rank * n_draw * size:(rank + 1) * n_draw * size]
             more = self._generate_counted(local_extra)
             started = time.perf_counter()
-            extra_generated += groups_per_proc * n_proc
+            extra_generated += n_draw * n_proc
             more_zero = list(self._last_zero_variance)
-            self.totals["oversampled_groups"] += groups_per_proc * n_proc
+            self.totals["oversampled_groups"] += n_draw * n_proc
             # Each process pairs its zero-variance groups with its informative new groups, in
             # order; every process computes every pairing so the global flags stay identical.
             for p in range(n_proc):
                 span = range(p * groups_per_proc, (p + 1) * groups_per_proc)
-                pairs = list(zip([g for g in span if zero[g]], [g for g in span if not more_zero[g]]))
+                new_span = range(p * n_draw, (p + 1) * n_draw)
+                pairs = list(zip([g for g in span if zero[g]], [g for g in new_span if not more_zero[g]]))
                 if p == rank:
-                    offset = rank * groups_per_proc
-                    output = _replace_groups(output, more, [(t - offset, s - offset) for t, s in pairs], size,
-                                             self.pad_token_id_for_merge)
+                    output = _replace_groups(output, more, [(t - rank * groups_per_proc, s - rank * n_draw)
+                                                            for t, s in pairs], size, self.pad_token_id_for_merge)
                 for t, _ in pairs:
                     zero[t] = False
             self.curriculum_seconds += time.perf_counter() - started
@@ -392,6 +395,20 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         if self.accelerator.is_main_process:
             self._metrics["train"]["curriculum/oversample_rounds"].append(round_index)
         return output
+
+    def _groups_to_draw(self, deficit: int, zero_share: float, groups_per_proc: int, budget_left: int) -> int:
+        """Groups per process to generate in the next over-sampling round.
+
+        ``"batch"``: a whole generation batch, as DAPO does (fewest rounds: on a GPU one bigger
+        generate call costs little more than a small one). ``"deficit"``: only as many as the
+        largest per-process deficit needs at the informative rate this batch showed (at most 4x
+        the deficit), never past the budget: fewer generated tokens, possibly more rounds.
+        """
+        if self.curricula.frontier.oversample_draw == "batch":
+            return groups_per_proc
+        informative = max(1.0 - zero_share, 0.25)
+        wanted = math.ceil(deficit / informative)
+        return max(1, min(groups_per_proc, wanted, budget_left))
 
     def _draw_active_rows(self, n_groups: int, round_index: int) -> list[dict] | None:
         """``n_groups`` active prompts (seeded by step and round), each repeated num_generations

@@ -87,7 +87,7 @@ def run_arm(arm: str, seed: int, args, model_dir: Path, train, eval_rows, reward
     else:
         frontier = FrontierConfig(enabled=True, low=args.low, high=args.high, min_samples=args.min_samples,
                                   reprobe_interval=args.reprobe, mask_zero_variance=True, oversample=args.oversample,
-                                  max_generation_multiplier=args.max_multiplier,
+                                  max_generation_multiplier=args.max_multiplier, oversample_draw=args.oversample_draw,
                                   skip_zero_variance=arm == "rlvr-skip")
         trainer = CurriculumGRPOTrainer(curricula=CurriculaConfig(frontier=frontier), **common)
     curve.points.append((0, target_accuracy(model)))
@@ -138,6 +138,8 @@ def main(argv=None) -> int:
     p.add_argument("--reprobe", type=int, default=24)
     p.add_argument("--oversample", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--max-multiplier", type=float, default=2.0)
+    p.add_argument("--oversample-draw", choices=["batch", "deficit"], default="batch",
+                   help="over-sampling rounds generate a whole batch (DAPO) or only what is missing")
     p.add_argument("--arms", nargs="+", default=["trl", "rlvr", "rlvr-skip"], choices=["trl", "rlvr", "rlvr-skip"])
     p.add_argument("--out", default="runs/bench_frontier")
     p.add_argument("--json", help="also write all measurements to this file")

@@ -223,3 +223,41 @@ def test_prompts_on_a_zero_variance_streak_are_skipped_before_rollout_and_audite
     assert HOPELESS <= {r["prompt_id"] for r in skipped}
     assert skipping.totals["skipped"] == len(skipped) == skipping.curriculum_summary()["skipped"]
     assert not [r for r in read_audit(tmp_path / "plain") if r["decision"] == "skipped"]
+
+
+def alternating_reward(prompts, completions, id, **kw):
+    # Hopeless prompts never succeed; every other completion of the rest does: always informative.
+    return [0.0 if pid in HOPELESS else float(i % 2) for i, pid in enumerate(id)]
+
+
+def test_deficit_oversampling_generates_only_what_the_missing_groups_need(tmp_path):
+    trainer = make_frontier_trainer(tmp_path, reward=alternating_reward, oversample=True, oversample_draw="deficit",
+                                    max_generation_multiplier=4.0)
+    rows_per_call = []
+    original = trainer._generate_counted
+
+    def spy(inputs):
+        rows_per_call.append(len(inputs))
+        return original(inputs)
+
+    trainer._generate_counted = spy
+    trainer.model.train()
+    data = rows()
+    batch = [data[i] for i in (0, 2, 3, 4) for _ in range(4)]  # p0 hopeless: one group short
+    out = trainer._generate_and_score_completions(batch)
+    assert out["completion_ids"].shape[0] == 16
+    advantages = out["advantages"].view(4, 4)
+    assert (advantages.abs().sum(dim=1) > 0).all(), advantages
+    # 1 zero-variance group of 4 at an informative rate of 3/4: rounds of ceil(1 / 0.75) = 2 groups
+    # (8 rows), not of the whole batch (16 rows).
+    assert rows_per_call[0] == 16 and len(rows_per_call) >= 2
+    assert all(n == 8 for n in rows_per_call[1:]), rows_per_call
+    # "batch" (the default) draws whole batches, as before.
+    batch_mode = make_frontier_trainer(tmp_path / "batch", reward=alternating_reward, oversample=True,
+                                       max_generation_multiplier=4.0)
+    assert batch_mode._groups_to_draw(1, 0.25, groups_per_proc=4, budget_left=12) == 4
+    draw = trainer._groups_to_draw
+    assert draw(3, 0.75, groups_per_proc=8, budget_left=12) == 8  # rate floor 0.25: at most 4x deficit
+    assert draw(3, 0.75, groups_per_proc=16, budget_left=12) == 12
+    assert draw(3, 0.75, groups_per_proc=16, budget_left=5) == 5  # never past the cap
+    assert trainer.totals["oversampled_groups"] == 2 * (len(rows_per_call) - 1)
