@@ -18,7 +18,8 @@ the same optimizer-step budget. Prints, for each rlvr arm beside TRL:
     best point of a noisy curve is often one lucky evaluation);
 (c) the filter's bookkeeping time as a share of training time;
 (d) held-out accuracy on the easy skills before and after (does dropping hopeless prompts
-    protect them?).
+    protect them?);
+(e) rollout tokens over the whole run, rlvr / TRL (over-sampling spends more per step).
 """
 
 from __future__ import annotations
@@ -209,6 +210,8 @@ def main(argv=None) -> int:
               f"(reached in {smooth_reached}/{len(smooth_ratios[arm])} seeds; per seed "
               f"{[None if r is None else round(r, 2) for r in smooth_ratios[arm]]})")
         print(f"(c) filter bookkeeping / training time: {mean(shares[arm]):.2%}  (target <= 2%)")
+        spent = mean([by[(arm, s)]["tokens"] / by[("trl", s)]["tokens"] for s in args.seeds])
+        print(f"(e) rollout tokens over the whole run (same steps): {arm}/TRL = {spent:.2f}x")
         print(f"(d) easy-skill accuracy change ({', '.join(args.easy)}): {arm} {mean(easy_delta[arm]):+.3f} vs "
               f"TRL {mean(easy_delta['trl']):+.3f}")
     return 0
