@@ -265,8 +265,9 @@ def run_phase(name: str, args, tokenizer, rows, device, influence_targets=None) 
                   learning_rate=1e-6, beta=0.0, temperature=1.0, logging_steps=1, save_strategy="no",
                   report_to="none", seed=0, reward_weights=[*weights, 1.0])
     grpo = GRPOConfig(**{**cpu_defaults(values), **values})  # as rlvr's recipe: TRL's defaults on GPU
+    # Pre-rollout skipping on too, so its bookkeeping is inside the filter's measured share.
     frontier = FrontierConfig(enabled=True, min_samples=args.min_samples, low=args.low, high=None,
-                              reprobe_interval=None)
+                              reprobe_interval=None, skip_zero_variance=True)
     trainer = trainer_cls(model=model, reward_funcs=[*funcs, signal_reward], args=grpo,
                           train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                           curricula=CurriculaConfig(frontier=frontier), **extra)

@@ -6,7 +6,7 @@
 # What it runs (scripts/gpu_check.py):
 #   1. preflight: configs/math_1p5b_lora.yaml parses, its data section loads
 #      tests/fixtures/gsm8k_mini.jsonl, its `math` verifier scores right and wrong answers;
-#   2. a short GRPO run with the frontier filter (CurriculumGRPOTrainer) on a randomly
+#   2. a short GRPO run with the frontier filter (CurriculumGRPOTrainer, pre-rollout skipping on) on a randomly
 #      initialised model of real size (Qwen2.5-0.5B's shape, built from a config in code) over the
 #      toy world's prompts and character tokenizer: nothing is downloaded;
 #   3. the same with rlvr.influence's in-training check, if that package exists (else skipped
