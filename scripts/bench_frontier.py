@@ -123,6 +123,32 @@ def tokens_to_reach(curve, target: float):
     return None
 
 
+def plot_curves(results: list[dict], arms: list[str], target: list[str], out: Path) -> Path:
+    """Left: target-skill accuracy against rollout tokens, one line per arm and seed. Right: the
+    share of generated rollouts without learning signal, per arm (mean over seeds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [2, 1]})
+    colours = dict(zip(arms, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    for r in results:
+        tokens, acc = zip(*r["curve"])
+        left.plot(tokens, acc, color=colours[r["arm"]], alpha=0.7, lw=1.2,
+                  label=r["arm"] if r["seed"] == results[0]["seed"] else None)
+    left.set(title=f"held-out {'+'.join(target)} accuracy (greedy), each seed", xlabel="rollout tokens",
+             ylabel="accuracy")
+    left.legend()
+    shares = [statistics.mean(r["no_signal"] for r in results if r["arm"] == arm) for arm in arms]
+    right.bar(arms, shares, color=[colours[a] for a in arms])
+    right.set(title="rollouts in zero-variance groups", ylabel="share of generated rollouts", ylim=(0, 1))
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -144,6 +170,7 @@ def main(argv=None) -> int:
     p.add_argument("--arms", nargs="+", default=["trl", "rlvr", "rlvr-skip"], choices=["trl", "rlvr", "rlvr-skip"])
     p.add_argument("--out", default="runs/bench_frontier")
     p.add_argument("--json", help="also write all measurements to this file")
+    p.add_argument("--plot", help="also draw held-out accuracy against rollout tokens per arm (PNG)")
     args = p.parse_args(argv)
     if "trl" not in args.arms:
         p.error("--arms must include trl: every ratio is measured against it")
@@ -160,6 +187,8 @@ def main(argv=None) -> int:
             results.append(run_arm(arm, seed, args, model_dir, train, eval_rows, reward_funcs, weights, out))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
+    if args.plot:
+        print(f"[bench] wrote {plot_curves(results, args.arms, args.target, Path(args.plot))}")
 
     by = {(r["arm"], r["seed"]): r for r in results}
     ours_arms = [a for a in args.arms if a != "trl"]
