@@ -183,7 +183,8 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self._record_skips(skipped, step)
         short = [pid for pid in excluded if pid not in replacement]
         if short:  # few unskipped prompts left: excluded ones take skipped prompts, then repeats
-            rest = [pid for pid in outside if pid not in set(picks)]
+            taken = set(picks)
+            rest = [pid for pid in outside if pid not in taken]
             replacement.update(zip(short, rng.sample(rest, min(len(short), len(rest)))))
             for pid in short:
                 if pid not in replacement and active:  # tiny pools: repeat active prompts
