@@ -261,3 +261,32 @@ def test_deficit_oversampling_generates_only_what_the_missing_groups_need(tmp_pa
     assert draw(3, 0.75, groups_per_proc=16, budget_left=12) == 12
     assert draw(3, 0.75, groups_per_proc=16, budget_left=5) == 5  # never past the cap
     assert trainer.totals["oversampled_groups"] == 2 * (len(rows_per_call) - 1)
+
+
+def test_a_prompt_is_skipped_only_when_another_takes_its_place(tmp_path):
+    # Every group has equal rewards (so every prompt is on a streak after its first visit), and
+    # with 8 prompts, 4 a step, often every prompt outside the batch is skipped too: then a prompt
+    # is rolled out after all, and no skip is recorded for it. The rewards do not depend on the
+    # sampled text, so which prompts are skipped does not depend on the machine.
+    def constant_reward(prompts, completions, id, **kw):
+        return [0.0 if pid in HOPELESS else 1.0 for pid in id]
+
+    skip = dict(skip_zero_variance=True, skip_explore=0.3, skip_target_easy=None, skip_target_hard=None)
+    trainer = make_frontier_trainer(tmp_path, n_prompts=8, steps=10, reward=constant_reward, **skip)
+    seen = generated_prompts(trainer)
+    wanted = []  # (step, prompt) the coin said to skip, among the prompts the sampler brought
+    original = trainer._substitute_excluded
+
+    def spy(rows):
+        step = trainer.state.global_step
+        wanted.extend((step, pid) for pid in dict.fromkeys(str(r["id"]) for r in rows)
+                      if not trainer.frontier.is_excluded(pid) and trainer.frontier.skips(pid, step, trainer.args.seed))
+        return original(rows)
+
+    trainer._substitute_excluded = spy
+    trainer.train()
+    skipped = {(r["global_step"], r["prompt_id"]) for r in read_audit(tmp_path) if r["decision"] == "skipped"}
+    assert skipped and skipped <= set(wanted)
+    assert not skipped & set(seen)  # a recorded skip is never generated for at that step
+    rolled_anyway = set(wanted) - skipped
+    assert rolled_anyway and rolled_anyway <= set(seen)  # no replacement left: rolled out after all
