@@ -69,8 +69,10 @@ def main(argv=None) -> int:
     world = build_toy_world(progress=False)
     model, tokenizer = AutoModelForCausalLM.from_pretrained(world), AutoTokenizer.from_pretrained(world)
     train = toy_dataset("train", n_per_skill=max(args.candidates_per_skill, args.per_skill), seed=0).to_list()
-    candidates = [r for r in train if r["skill"] in args.candidates]
-    candidates = [r for s in args.candidates for r in [x for x in candidates if x["skill"] == s][:args.candidates_per_skill]]
+    def first(skill: str, n: int, exclude=frozenset()) -> list[dict]:
+        return [r for r in train if r["skill"] == skill and r["id"] not in exclude][:n]
+
+    candidates = [r for s in args.candidates for r in first(s, args.candidates_per_skill)]
     log(f"sampling {args.k} completions of {len(candidates)} candidate prompts ...")
     rollouts = sample_rollouts(model, tokenizer, candidates, samples_per_prompt=args.k, seed=0)
     rates = dict(zip((str(r["id"]) for r in candidates), PassRateScorer(rollouts=rollouts)(candidates)))
@@ -78,8 +80,7 @@ def main(argv=None) -> int:
     if not rare:
         raise SystemExit(f"no candidate prompt has a pass rate in (0, {args.rare_max}]; raise --rare-max or --k")
     rare_ids = {r["id"] for r in rare}
-    ordinary = [r for s in args.skills for r in [x for x in train if x["skill"] == s and x["id"] not in rare_ids]
-                [:args.per_skill]]
+    ordinary = [r for s in args.skills for r in first(s, args.per_skill, exclude=rare_ids)]
     pool = ordinary + rare
     with open(out / "pool.jsonl", "w") as f:
         for row in pool:
