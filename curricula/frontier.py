@@ -129,18 +129,18 @@ class FrontierFilter:
     def skip_decision(self, prompt_id: str, step: int, seed: int, columns: dict | None = None,
                       prompt_hash: str = "") -> Decision | None:
         """The audit record of skipping ``prompt_id`` at ``step``, or ``None`` if it is rolled out."""
-        if not self.skips(prompt_id, step, seed):
+        chance, coin = self.skip_chance(prompt_id), skip_coin(seed, step, prompt_id)
+        if chance >= 1.0 or coin < chance:
             return None
         stats = self.table[prompt_id]
         kind, streak = stats.streak_kind, stats.zero_variance_streak
-        chance = self.skip_chance(prompt_id)
         what = "all correct" if kind == EASY else "all wrong"
         visits = "visit" if streak == 1 else f"{streak} visits"
         message = (f"skipped before rollout: its last {visits} gave zero-variance groups ({what}); rolled out "
                    f"with probability {chance:.2f} (explore {self.explore[kind]:.2f}^{streak}, floor "
                    f"{self.config.skip_explore_min:g})")
         numbers = {"streak": streak, "kind": kind, "explore": round(self.explore[kind], 4),
-                   "rollout_probability": round(chance, 4), "coin": round(skip_coin(seed, step, prompt_id), 4),
+                   "rollout_probability": round(chance, 4), "coin": round(coin, 4),
                    "successes": stats.successes, "trials": stats.trials, "visits": stats.visits,
                    "active_pool": self.active_count, "pool_size": self.pool_size}
         return Decision(filter=self.name, prompt_id=prompt_id, decision=SKIPPED, reason="zero_variance_streak",

@@ -21,8 +21,8 @@ def select(records: list[dict], run_id: str | None = "latest", dropped: bool = F
     if run_id == "latest" and records:
         run_id = records[-1]["run_id"]
     out = [r for r in records if run_id is None or r["run_id"] == run_id]
-    if dropped:
-        out = [r for r in out if r["decision"] == "dropped"]
+    if dropped:  # shorthand for decision="dropped"
+        decision = "dropped"
     if decision is not None:
         from curricula.base import DECISIONS
 
