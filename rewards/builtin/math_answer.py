@@ -21,7 +21,9 @@ How a completion is read: math-verify's extraction (``\\boxed{...}`` first, then
 and "answer:" phrases, then the last LaTeX or number), except that only the LAST complete
 ``\\boxed{...}`` / ``\\fbox{...}`` counts as a box. math-verify on its own joins boxes separated by
 a comma or "and" into one set, so ``\\boxed{72} wait, no: \\boxed{73}`` would be {72, 73}; here it
-is 73. Several answers belong in one box: ``\\boxed{1, 2}``.
+is 73. Several answers belong in one box: ``\\boxed{1, 2}``. A completion with no box and no
+``$`` whose last "answer is" sentence is bare LaTeX ("The answer is 2\\sqrt{2}.") has that
+sentence read as LaTeX, not its leading number.
 """
 
 from __future__ import annotations
@@ -44,8 +46,12 @@ _TEXT_WRAPPER = re.compile(r"\\(?:text(?:bf|it|rm|normal)?|mathrm|mathbf|mbox|em
 _WORDS = re.compile(r"[^\W\d_]+(?:[ '\-][^\W\d_]+)*")
 # A plain word (two letters or more) outside LaTeX commands; three of them make a gold prose.
 _PLAIN_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
-# "The answer is (C).", "Answer: Monday" -- the stated answer runs to the end of the sentence.
+# "The answer is (C).", "Answer: Monday, ..." -- the stated answer ends at a comma or full stop.
 _ANSWER_PHRASE = re.compile(r"(?i:answer)\s*(?:(?i:is)\b|:)\s*(.+?)\s*(?:[.,;!?](?:\s|$)|\n|$)")
+# The same to the end of the sentence only: a comma may be part of LaTeX, "(1, \\sqrt{2})".
+_ANSWER_SENTENCE = re.compile(r"(?i:answer)\s*(?:(?i:is)\b|:)\s*(.+?)\s*(?:[.;!?](?:\s|$)|\n|$)")
+_LATEX_MARK = re.compile(r"\\[A-Za-z]|\^")
+_MATH_DELIMITER = re.compile(r"(?<!\\)\$|\\\(|\\\[")
 # "(c) 12" names option c: an option label in parentheses leading the answer.
 _OPTION_LABEL = re.compile(r"\(([a-z])\)(?:\s.*)?")
 _EXTRACTION_MODES = ("any_match", "first_match")
@@ -153,7 +159,7 @@ def math_answer(
     options = _completion_options(boxed_match_priority, try_extract_without_anchor, extraction_mode)
     gold = _parse_gold(gold_text, parsing_timeout_s)
     predicted = parse(
-        _only_last_box(completion),
+        _for_math_verify(completion),
         extraction_config=options.extraction_config,
         extraction_mode=options.extraction_mode,
         parsing_timeout=parsing_timeout_s,
@@ -183,7 +189,7 @@ def _parse_gold(gold_text: str, parsing_timeout_s: int | None) -> list:
 
     text = _strip_math_delimiters(gold_text.strip())
     if _DELIMITED.search(text) or "\n" in text or len(_PLAIN_WORD.findall(text)) >= 3:
-        gold = parse(_only_last_box(gold_text), parsing_timeout=parsing_timeout_s)
+        gold = parse(_for_math_verify(gold_text), parsing_timeout=parsing_timeout_s)
     else:
         gold = parse(f"${text}$", parsing_timeout=parsing_timeout_s)
         if not gold:
@@ -249,12 +255,20 @@ def _last_box(text: str) -> tuple[int, int, int] | None:
     return last
 
 
-def _only_last_box(text: str) -> str:
-    """``text`` with every box command but the last complete box's removed (their content
-    stays as plain text), so that math-verify sees one box, the final answer, as ``\\boxed``."""
+def _for_math_verify(text: str) -> str:
+    """``text`` as handed to math-verify: every box command but the last complete box's removed
+    (their content stays as plain text), so that math-verify sees one box, the final answer, as
+    ``\\boxed``. Without a box or any ``$``, a last "answer is" sentence written in bare LaTeX
+    ("The answer is 2\\sqrt{2}.") is boxed: math-verify would read its leading number (2)."""
     box = _last_box(text)
     if box is None:
-        return _BOX_COMMAND.sub("", text)
+        text = _BOX_COMMAND.sub("", text)
+        if _MATH_DELIMITER.search(text):
+            return text
+        sentences = _ANSWER_SENTENCE.findall(text)
+        if sentences and _LATEX_MARK.search(sentences[-1]):
+            return text + "\n\\boxed{" + sentences[-1] + "}"
+        return text
     start, content_start, end = box
     before, after = text[:start], text[end + 1 :]
     # math-verify's extraction patterns know \boxed only (its normalisation also knows \fbox).
@@ -264,7 +278,7 @@ def _only_last_box(text: str) -> str:
 
 def _stated_answer(completion: str) -> str | None:
     """The completion's answer as text: its last box's content, else what follows the last
-    "answer is" / "answer:" to the end of that sentence, else `None`."""
+    "answer is" / "answer:" up to a comma or full stop, else `None`."""
     box = _last_box(completion)
     if box is not None:
         return completion[box[1] : box[2]]

@@ -12,8 +12,11 @@ math_answer = get_verifier("math")
 # score 0.0). The wrong ones include the leading-number trap: "\boxed{2}" against "2\sqrt{2}".
 GOLD_TABLE: list[tuple[str, list[str], list[str]]] = [
     # radicals
-    ("2\\sqrt{2}", ["\\boxed{2\\sqrt{2}}", "The answer is $2\\sqrt{2}$.", "$\\boxed{\\sqrt{8}}$"],
-     ["\\boxed{2}", "\\boxed{\\sqrt{2}}"]),
+    ("2\\sqrt{2}", ["\\boxed{2\\sqrt{2}}", "The answer is $2\\sqrt{2}$.", "$\\boxed{\\sqrt{8}}$",
+                    "The answer is 2\\sqrt{2}."], ["\\boxed{2}", "\\boxed{\\sqrt{2}}"]),
+    # ... and the trap the other way round: bare LaTeX in the completion is not its first number.
+    ("2", ["\\boxed{2}", "The answer is 2."],
+     ["\\boxed{2\\sqrt{2}}", "The answer is 2\\sqrt{2}.", "Answer: 2^{10}"]),
     ("4\\sqrt{5}", ["\\boxed{4\\sqrt{5}}", "The answer is $\\sqrt{80}$."], ["\\boxed{4}"]),
     ("1+\\sqrt{5}", ["\\boxed{\\sqrt{5}+1}", "so $x = 1 + \\sqrt{5}$. Final answer: $1+\\sqrt5$"],
      ["\\boxed{1}", "\\boxed{1-\\sqrt{5}}"]),
@@ -35,17 +38,34 @@ GOLD_TABLE: list[tuple[str, list[str], list[str]]] = [
     ("(-\\infty, 3]", ["\\boxed{(-\\infty,3]}"], ["\\boxed{(-\\infty,3)}", "\\boxed{3}"]),
     ("(3, -2)", ["\\boxed{(3,-2)}", "The point is $(3, -2)$."], ["\\boxed{(-2, 3)}", "\\boxed{3}"]),
     ("1, 2", ["\\boxed{1, 2}", "\\boxed{2,1}"], ["\\boxed{1}", "\\boxed{2}"]),
+    ("\\sqrt[3]{2}", ["\\boxed{2^{1/3}}"], ["\\boxed{2}", "\\boxed{\\sqrt{2}}"]),
+    ("\\frac{1+\\sqrt{5}}{2}", ["\\boxed{\\frac{1+\\sqrt5}{2}}"], ["\\boxed{1}", "\\boxed{\\frac{1}{2}}"]),
+    ("6\\sqrt{3}\\pi", ["\\boxed{6\\pi\\sqrt3}"], ["\\boxed{6}", "\\boxed{6\\sqrt{3}}"]),
+    ("3^{2016}", ["\\boxed{3^{2016}}"], ["\\boxed{3}"]),
+    ("\\log_2 3", ["\\boxed{\\log_2 3}"], ["\\boxed{2}"]),
+    ("\\infty", ["\\boxed{\\infty}"], ["\\boxed{-\\infty}"]),
+    ("\\pm 2", ["\\boxed{\\pm 2}"], ["\\boxed{2}"]),
+    ("2+3i", ["\\boxed{2+3i}"], ["\\boxed{2}", "\\boxed{2-3i}"]),
+    ("\\begin{pmatrix} 1 \\\\ -2 \\end{pmatrix}", ["\\boxed{\\begin{pmatrix} 1 \\\\ -2 \\end{pmatrix}}"],
+     ["\\boxed{\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}}", "\\boxed{1}"]),
+    ("\\{1, 2, 3\\}", ["\\boxed{\\{3,2,1\\}}"], ["\\boxed{\\{1,2\\}}", "\\boxed{1}"]),
+    ("x \\in [2, 5)", ["\\boxed{[2,5)}"], ["\\boxed{[2,5]}", "\\boxed{2}"]),
     # expressions and equations
     ("3x+2", ["\\boxed{2+3x}", "The answer is $3x + 2$."], ["\\boxed{3}", "\\boxed{3x}"]),
     ("x^2+2x+1", ["\\boxed{(x+1)^2}"], ["\\boxed{x^2+1}"]),
     ("x=3", ["\\boxed{3}", "\\boxed{x=3}", "The answer is $x = 3$."], ["\\boxed{x=4}", "\\boxed{4}"]),
     ("y=2x+5", ["\\boxed{y=5+2x}"], ["\\boxed{y=2x}", "\\boxed{2}"]),
-    # percentages, degrees, money
+    ("x^3-3x", ["\\boxed{x(x^2-3)}"], ["\\boxed{x^3}"]),
+    ("a=2, b=3", ["\\boxed{a=2, b=3}"], ["\\boxed{a=3, b=2}", "\\boxed{2}"]),
+    # units, percentages, degrees, money
+    ("5\\text{ cm}", ["\\boxed{5}", "\\boxed{5 \\text{ cm}}"], ["\\boxed{6}"]),
     ("25\\%", ["\\boxed{25\\%}", "\\boxed{25}", "The answer is $25\\%$."], ["\\boxed{20\\%}"]),
     ("30^\\circ", ["\\boxed{30^\\circ}", "\\boxed{30}"], ["\\boxed{60^\\circ}"]),
     ("\\$18.90", ["\\boxed{\\$18.90}", "\\boxed{18.9}"], ["\\boxed{18}"]),
     # negatives and mixed numbers
     ("-3", ["\\boxed{-3}", "The answer is $-3$."], ["\\boxed{3}"]),
+    ("-0.25", ["\\boxed{-\\frac14}"], ["\\boxed{0.25}"]),
+    ("\\tfrac{5}{6}", ["\\boxed{\\frac56}"], ["\\boxed{5}", "\\boxed{6}"]),
     ("2\\frac{1}{2}", ["\\boxed{\\frac{5}{2}}", "\\boxed{2.5}"], ["\\boxed{2}", "\\boxed{\\frac{1}{2}}"]),
     # text answers
     ("\\text{Monday}", ["\\boxed{\\text{Monday}}", "The answer is Monday."], ["\\boxed{\\text{Tuesday}}"]),
@@ -54,6 +74,7 @@ GOLD_TABLE: list[tuple[str, list[str], list[str]]] = [
     # plain golds (GSM8K and the like) keep working
     ("42", ["\\boxed{42}", "The answer is 42.", "so 6*7 = 42"], ["\\boxed{24}", "The answer is 4."]),
     ("1,000", ["\\boxed{1000}", "The answer is 1,000."], ["\\boxed{1}"]),
+    ("10,000", ["\\boxed{10000}", "\\boxed{10{,}000}"], ["\\boxed{10}"]),
     ("0.5", ["\\boxed{\\frac{1}{2}}", "The answer is 0.5"], ["\\boxed{5}"]),
 ]
 
