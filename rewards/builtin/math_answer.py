@@ -53,7 +53,7 @@ _ANSWER_SENTENCE = re.compile(r"(?i:answer)\s*(?:(?i:is)\b|:)\s*(.+?)\s*(?:[.;!?
 _LATEX_MARK = re.compile(r"\\[A-Za-z]|\^")
 _MATH_DELIMITER = re.compile(r"(?<!\\)\$|\\\(|\\\[")
 # "(c) 12" names option c: an option label in parentheses leading the answer.
-_OPTION_LABEL = re.compile(r"\(([a-z])\)(?:\s.*)?")
+_OPTION_LABEL = re.compile(r"\(([A-Za-z])\)(?:\s+(.*))?")
 _EXTRACTION_MODES = ("any_match", "first_match")
 
 
@@ -143,7 +143,12 @@ def math_answer(
 
     word_gold = _word_answer(gold_text)
     if word_gold is not None:
-        return 1.0 if _word_answer(_stated_answer(completion) or "") == word_gold else 0.0
+        if _word_answer(_stated_answer(completion) or "") == word_gold:
+            return 1.0
+        # An option gold that states its value, "(B) 7": the value is a right answer too.
+        gold_text = _option_value(gold_text)
+        if gold_text is None:
+            return 0.0
 
     from math_verify import parse, verify
 
@@ -215,8 +220,28 @@ def _strip_math_delimiters(text: str) -> str:
 
 def _word_answer(text: str) -> str | None:
     """The normalised words of a word answer (``"\\text{(C)}"`` -> ``"c"``, ``" Monday."`` ->
-    ``"monday"``), or `None` when ``text`` holds anything but letters, spaces, hyphens and
-    apostrophes once wrappers, ``$``, ``**`` and a final full stop are removed."""
+    ``"monday"``, ``"(C) 12"`` -> ``"c"``), or `None` when ``text`` holds anything but letters,
+    spaces, hyphens and apostrophes once wrappers, ``$``, ``**`` and a final full stop are
+    removed."""
+    text = _plain_text(text).casefold()
+    option = _OPTION_LABEL.fullmatch(text)
+    if option:
+        return option.group(1)
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1].strip()
+    return text if _WORDS.fullmatch(text) else None
+
+
+def _option_value(gold_text: str) -> str | None:
+    """The value of an option gold that states one, ``"\\textbf{(B) } 7"`` -> ``"7"``, else
+    `None`."""
+    option = _OPTION_LABEL.fullmatch(_plain_text(gold_text))
+    return option.group(2) if option and option.group(2) else None
+
+
+def _plain_text(text: str) -> str:
+    """``text`` without math delimiters, ``\\text{...}``-like wrappers, ``**``, LaTeX spaces,
+    repeated whitespace and a final full stop."""
     text = _strip_math_delimiters(text.strip())
     while True:
         unwrapped = _TEXT_WRAPPER.sub(r"\1", text)
@@ -224,13 +249,7 @@ def _word_answer(text: str) -> str | None:
             break
         text = unwrapped
     text = text.replace("\\ ", " ").replace("\\,", " ").replace("$", "").replace("**", "")
-    text = " ".join(text.split()).rstrip(".").strip().casefold()
-    option = _OPTION_LABEL.fullmatch(text)
-    if option:
-        return option.group(1)
-    if text.startswith("(") and text.endswith(")"):
-        text = text[1:-1].strip()
-    return text if _WORDS.fullmatch(text) else None
+    return " ".join(text.split()).rstrip(".").strip()
 
 
 # --- reading a completion -----------------------------------------------------------------------

@@ -85,6 +85,10 @@ WORD_GOLD_TABLE: list[tuple[str, list[str], list[str]]] = [
     ("(C)", ["\\boxed{C}", "The answer is (C).", "**Answer:** (C)", "\\boxed{\\textbf{(C)}\\ 12}"],
      ["\\boxed{B}", "The answer is (A)."]),
     ("no", ["\\boxed{\\text{No}}", "Answer: no"], ["\\boxed{on}", "\\boxed{yes}"]),
+    # An option that states its value (AMC in NuminaMath): the letter or the value.
+    ("\\textbf{(B) } 7", ["\\boxed{7}", "The answer is (B).", "\\boxed{\\textbf{(B)}}"],
+     ["\\boxed{8}", "\\boxed{(A)}"]),
+    ("$\\textbf{(B)}\\ \\frac{1}{2}$", ["\\boxed{0.5}", "\\boxed{\\textbf{(B)}\\ \\frac12}"], ["\\boxed{1}"]),
 ]
 
 
