@@ -8,12 +8,13 @@ How a gold answer is read (``example[answer_field]``, after ``gold_delimiter``):
   ``1,000``, ``-3``): as LaTeX, as if written between ``$...$``, as MATH and NuminaMath store
   their answers. math-verify's own reading of undelimited text takes the first number it finds
   (``2`` of ``2\\sqrt{2}``), so a gold is never handed to it bare.
-- **Words** (``Monday``, ``\\text{Monday}``, ``(C)``, ``\\text{(C)}``, ``yes``): letters and spaces
-  only, once ``\\text{...}``-like wrappers, ``$`` and one pair of outer parentheses are removed.
-  These are compared as normalised strings (case, spacing, ``\\text``, bold and an option's
-  parentheses ignored) with the completion's stated answer: the content of its last box, else
-  what follows its last "answer is" / "answer:" up to the end of that sentence. Letters are not
-  algebra here: math-verify would read ``no`` as the product ``n*o``, equal to ``on``.
+- **Words** (``Monday``, ``\\text{Monday}``, ``(C)``, ``\\text{(C)}``, ``yes``): letters, spaces,
+  hyphens and apostrophes only, once ``\\text{...}``-like wrappers, ``$`` and one pair of outer
+  parentheses are removed. These are compared as normalised strings (case, spacing, ``\\text``,
+  bold and an option's parentheses ignored) with the completion's stated answer: the content of
+  its last box, else what follows its last "answer is" / "answer:" up to a comma or full stop.
+  Letters are not algebra here: math-verify would read ``no`` as the product ``n*o``, equal to
+  ``on``. An option that states its value (``\\textbf{(B) } 7``) also accepts the value.
 - **Text with math delimiters or prose** (``$\\frac{1}{2}$``, ``... \\boxed{5}``, a worked
   solution over several lines or sentences): read like a completion, below.
 
@@ -131,6 +132,15 @@ def math_answer(
             not accept (naming the option).
         TypeError: when an option has the wrong type, naming the option.
     """
+    _check_options(
+        float_rounding=float_rounding,
+        numeric_precision=numeric_precision,
+        strict=strict,
+        allow_set_relation_comp=allow_set_relation_comp,
+        boxed_match_priority=boxed_match_priority,
+        try_extract_without_anchor=try_extract_without_anchor,
+        extraction_mode=extraction_mode,
+    )
     gold_text = example.get(answer_field)
     if gold_text is None:
         return None
@@ -152,15 +162,6 @@ def math_answer(
 
     from math_verify import parse, verify
 
-    _check_options(
-        float_rounding=float_rounding,
-        numeric_precision=numeric_precision,
-        strict=strict,
-        allow_set_relation_comp=allow_set_relation_comp,
-        boxed_match_priority=boxed_match_priority,
-        try_extract_without_anchor=try_extract_without_anchor,
-        extraction_mode=extraction_mode,
-    )
     options = _completion_options(boxed_match_priority, try_extract_without_anchor, extraction_mode)
     gold = _parse_gold(gold_text, parsing_timeout_s)
     predicted = parse(
