@@ -279,14 +279,16 @@ def _for_math_verify(text: str) -> str:
     """``text`` as handed to math-verify: every box command but the last complete box's removed
     (their content stays as plain text), so that math-verify sees one box, the final answer, as
     ``\\boxed``. Without a box or any ``$``, a last "answer is" sentence written in bare LaTeX
-    ("The answer is 2\\sqrt{2}.") is boxed: math-verify would read its leading number (2)."""
+    and nothing else ("The answer is 2\\sqrt{2}.") is boxed: math-verify would read its leading
+    number (2)."""
     box = _last_box(text)
     if box is None:
         text = _BOX_COMMAND.sub("", text)
         if _MATH_DELIMITER.search(text):
             return text
         sentences = _ANSWER_SENTENCE.findall(text)
-        if sentences and _LATEX_MARK.search(sentences[-1]):
+        # Only a sentence that is all LaTeX: "x^2 when x=3, so 9" is better left to math-verify.
+        if sentences and _LATEX_MARK.search(sentences[-1]) and not _PLAIN_WORD.search(sentences[-1]):
             return text + "\n\\boxed{" + sentences[-1] + "}"
         return text
     start, content_start, end = box
