@@ -207,3 +207,6 @@ def test_unknown_or_mistyped_option_is_named():
         math_answer("\\boxed{3}", {"answer": "3"}, float_rounding="6")
     with pytest.raises(TypeError, match="strict must be bool, got int 0"):
         math_answer("\\boxed{3}", {"answer": "3"}, strict=0)
+    # Checked on every row, also those whose gold is a word (compared without math-verify).
+    with pytest.raises(TypeError, match="try_extract_without_anchor must be bool, got str 'no'"):
+        math_answer("\\boxed{Monday}", {"answer": "Monday"}, try_extract_without_anchor="no")
