@@ -210,3 +210,31 @@ def test_unknown_or_mistyped_option_is_named():
     # Checked on every row, also those whose gold is a word (compared without math-verify).
     with pytest.raises(TypeError, match="try_extract_without_anchor must be bool, got str 'no'"):
         math_answer("\\boxed{Monday}", {"answer": "Monday"}, try_extract_without_anchor="no")
+
+
+def _count_right_verdicts(verifier, table) -> tuple[int, int]:
+    """(verdicts as the table says, rows): an exception counts as a wrong verdict."""
+    rows = list(_rows(table))
+    right = 0
+    for gold, completion, reward in rows:
+        try:
+            right += verifier(completion, {"answer": gold}) == reward
+        except Exception:  # noqa: BLE001 - a raising verifier gave no verdict
+            pass
+    return right, len(rows)
+
+
+if __name__ == "__main__":
+    # Before/after figure: python tests/rewards/test_math_answer.py OLD_MATH_ANSWER.py, where the
+    # file is an older rewards/builtin/math_answer.py without its @register_verifier line.
+    import importlib.util
+    import logging
+    import sys
+
+    logging.disable(logging.WARNING)  # math-verify warns once that its timeouts are off
+    spec = importlib.util.spec_from_file_location("old_math_answer", sys.argv[1])
+    old_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(old_module)
+    for label, table in (("GOLD_TABLE", GOLD_TABLE), ("WORD_GOLD_TABLE", WORD_GOLD_TABLE)):
+        for name, verifier in ((sys.argv[1], old_module.math_answer), ("current", math_answer)):
+            print(f"{label} {name}: %d/%d verdicts right" % _count_right_verdicts(verifier, table))
