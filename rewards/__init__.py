@@ -3,7 +3,7 @@
 Importing this package registers the built-in verifiers (``exact``, ``math``, ``format``,
 ``choice``, ``code``). See `rewards.base` for what a verifier is, `rewards.adapter` for
 turning verifiers into TRL reward functions, `rewards.errors` for the error budget that stops a
-run on a broken verifier, and `rewards.preflight` for the check before training.
+run on a broken verifier, and `rewards.probes` for the check before training (`preflight`).
 """
 
 import rewards.builtin  # noqa: F401 - registers the built-in verifiers
@@ -17,7 +17,7 @@ from rewards.errors import (
     check_error_budget,
     enforce_error_budgets,
 )
-from rewards.preflight import preflight
+from rewards.probes import preflight
 from rewards.registry import UnknownVerifierError, get_verifier, list_verifiers, register_verifier
 
 __all__ = [

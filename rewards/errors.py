@@ -19,7 +19,8 @@ Who raises:
   function at the same point (`rlvr.trainer.CurriculumGRPOTrainer._calculate_rewards` does):
   the decision is taken on counts summed over all processes, identically everywhere.
 
-`preflight` (in `rewards.preflight`) catches the most broken verifiers before training starts.
+`rewards.preflight` (module `rewards.probes`) catches the most broken verifiers before training
+starts.
 """
 
 from __future__ import annotations
@@ -154,14 +155,12 @@ def check_error_budget(
 
     Example:
 
-    ```python
     >>> counts = ErrorCounts(completions=64, failures=40, by_error={"raised KeyError": 40},
     ...                      first_message={"raised KeyError": "'answer'"})
-    >>> check_error_budget("math", counts, max_error_rate=0.5, min_completions=64)[:61]
-    "Verifier 'math' failed on 40 of 64 completions (62%), more tha"
+    >>> print(check_error_budget("math", counts, max_error_rate=0.5, min_completions=64))
+    Verifier 'math' failed on 40 of 64 completions (62%), more than its error budget ...
     >>> check_error_budget("math", counts, max_error_rate=None, min_completions=64) is None
     True
-    ```
     """
     if max_error_rate is None or counts.completions < max(min_completions, 1):
         return None

@@ -17,7 +17,7 @@ completion) as it checks a verifier's return.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, Literal
 
@@ -47,14 +47,12 @@ def verifier_style(func: Callable, declared: str | None = None) -> Style:
 
     Example:
 
-    ```python
     >>> def accuracy_reward(completions, answer, **kwargs):
     ...     return [float(c == a) for c, a in zip(completions, answer)]
     >>> verifier_style(accuracy_reward)
     'trl'
     >>> verifier_style(lambda completion, example: 1.0)
     'verifier'
-    ```
     """
     if declared is not None:
         return declared  # type: ignore[return-value]
@@ -105,7 +103,7 @@ def as_reward_list(values: Any, count: int) -> list | None:
     Any sized iterable that is not a string or a mapping is accepted (TRL itself accepts a
     NumPy array); its entries are checked one by one afterwards.
     """
-    if isinstance(values, (str, bytes)) or isinstance(values, dict) or values is None:
+    if isinstance(values, (str, bytes, Mapping)) or values is None:
         return None
     try:
         values = list(values)

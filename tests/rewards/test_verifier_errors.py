@@ -315,7 +315,7 @@ def test_preflight_passes_verifiers_that_give_the_gold_text_zero_or_none(caplog)
 
 def test_preflight_warns_on_a_verifier_failing_only_on_wrong_completions(caplog):
     funcs, _ = make_reward_funcs([f"{BROKEN}:fails_on_wrong_answers"])
-    with caplog.at_level(logging.WARNING, logger="rewards.preflight"):
+    with caplog.at_level(logging.WARNING, logger="rewards.probes"):
         results = preflight(funcs, toy_rows(8))
     assert results == {"fails_on_wrong_answers": {"probes": 16, "failures": 8}}
     assert "verifier 'fails_on_wrong_answers' failed on the empty completion of every probed row " \
@@ -333,3 +333,13 @@ def test_preflight_takes_plain_trl_functions_and_chat_data():
         "format_reward_func": {"probes": 2, "failures": 0}}
     with pytest.raises(VerifierPreflightError, match="'reward_func'.*ground_truth"):
         preflight([module.reward_func], rows)
+
+
+def test_docstring_examples_run():
+    import doctest
+    import importlib
+
+    for name in ("rewards.errors", "rewards.trl_style"):
+        module = importlib.import_module(name)
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.attempted > 0 and result.failed == 0, name
