@@ -264,8 +264,13 @@ class VerifierRewardFunc:
             for index, example in enumerate(examples):
                 self._report(index, example, *failure)
             return [self.error_value] * count, count
+        return self._checked_rewards(rewards_list, examples)
+
+    def _checked_rewards(self, values: list, examples: list[dict]) -> tuple[list, int]:
+        """Each value as a reward, or ``error_value`` (reported) when it is not a finite number
+        or `None`; and the number of such errors."""
         rewards, errors = [], 0
-        for index, (value, example) in enumerate(zip(rewards_list, examples)):
+        for index, (value, example) in enumerate(zip(values, examples)):
             reward, problem = _as_reward(value)
             if problem is not None:
                 self._report(index, example, "bad_return", "TypeError", problem)
