@@ -55,6 +55,7 @@ def warning_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if " WARNING " in line]
 
 
+@pytest.mark.slow
 def test_rlvr_train_with_a_verifier_reading_a_missing_column_stops_before_training(toy_world_path, tmp_path):
     result = rlvr_train(tmp_path, f"verifiers.0.name={BROKEN}:wrong_column")
     output = result.stdout + result.stderr
@@ -66,6 +67,7 @@ def test_rlvr_train_with_a_verifier_reading_a_missing_column_stops_before_traini
     assert warning_lines(output) == []
 
 
+@pytest.mark.slow
 def test_rlvr_train_stops_once_a_verifier_is_over_its_error_budget(toy_world_path, tmp_path):
     # Passes the preflight (right on gold answers), then raises KeyError on wrong completions.
     # The warmed-up toy model is right on about half the completions: a 0.2 budget trips surely.
