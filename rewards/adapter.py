@@ -20,9 +20,17 @@ NaN in TRL).
 
 A failing verifier costs only the rewards it was computing: when it raises, runs past
 ``timeout_s`` or returns something that is not a finite number or `None`, the reward is the
-spec's ``error_value`` and a `VerifierError` goes to ``error_sink`` and to the log (warning).
-Every call also reports ``verifiers/<name>/errors`` (errors in this batch) and
-``verifiers/<name>/latency_ms`` (mean milliseconds per completion) through ``log_metric``.
+spec's ``error_value`` and a `VerifierError` goes to ``error_sink`` (every failure) and to the
+log at DEBUG level. The log gets one WARNING per verifier per call that had failures, with the
+counts (``verifier 'math': 64 of 64 completions failed (raised KeyError: 'answer' x64; first row
+id=toy-3); details in the error sink``). A verifier failing on more than its
+``max_error_rate`` share of completions stops the run with `rewards.VerifierBudgetExceeded`
+(see `rewards.errors`). Every call also reports ``verifiers/<name>/errors`` (errors in this
+batch) and ``verifiers/<name>/latency_ms`` (mean milliseconds per completion) through
+``log_metric``.
+
+Reward functions written for TRL (``def accuracy_reward(completions, answer, **kwargs)``) can be
+named like verifiers; they are called with TRL's own arguments (see `rewards.trl_style`).
 """
 
 from __future__ import annotations
@@ -30,15 +38,20 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+import os
+import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from rewards.base import ErrorKind, VerifierError
+from rewards.errors import ErrorCounts, VerifierBudgetExceeded, check_error_budget, short
 from rewards.registry import get_verifier, is_batched
 from rewards.timeouts import VerifierTimeout, call_with_timeout
+from rewards.trl_style import STYLES, as_reward_list, call_trl_style, verifier_style
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +79,19 @@ class VerifierSpec:
         kwargs (`dict`, *optional*):
             Keyword arguments passed to the verifier on every call (e.g. ``{"pattern": ...}``
             for ``format``).
+        style (`str`, *optional*):
+            Calling convention: ``"verifier"`` (``(completion, example, **kwargs)``, or the
+            batched form), ``"trl"`` (a TRL reward function, ``(completions, **columns) ->
+            list``, called with TRL's arguments; see `rewards.trl_style`). `None` (the default)
+            detects it: a first parameter named ``completions`` or ``prompts`` means ``"trl"``.
+        max_error_rate (`float`, *optional*, defaults to `0.5`):
+            Error budget: once ``error_rate_min_completions`` completions have been scored, a
+            verifier that failed on more than this share of them stops the run with
+            `rewards.VerifierBudgetExceeded` (counts are summed over processes). `None`
+            disables the check; 1.0 never trips either.
+        error_rate_min_completions (`int`, *optional*, defaults to `64`):
+            Completions scored before the error budget is judged (a few unlucky failures at the
+            start must not stop a run).
     """
 
     name: str
@@ -73,6 +99,9 @@ class VerifierSpec:
     timeout_s: float | None = 10.0
     error_value: float | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
+    style: str | None = None
+    max_error_rate: float | None = 0.5
+    error_rate_min_completions: int = 64
 
     def __post_init__(self):
         # Config files build specs from YAML: reject bad values here, naming the field.
@@ -87,6 +116,7 @@ class VerifierSpec:
             problems.append(f"error_value must be a number or None, got {self.error_value!r}")
         if not isinstance(self.kwargs, dict):
             problems.append(f"kwargs must be a mapping, got {self.kwargs!r}")
+        problems += _error_handling_problems(self)
         if problems:
             raise ValueError("Invalid VerifierSpec: " + "; ".join(problems) + ".")
 
@@ -102,12 +132,19 @@ def make_reward_funcs(
             The verifiers; a plain string is ``VerifierSpec(name=string)``. Every name is
             resolved now, so a typo fails before training starts.
         error_sink (`Callable[[VerifierError], Any]`, *optional*):
-            Called with each `VerifierError` (besides the warning logged). An exception it
-            raises is logged, not propagated.
+            Called with each `VerifierError` (the log gets one warning per call with the
+            counts). An exception it raises is logged, not propagated.
 
     Returns:
         `tuple[list[Callable], list[float]]`: the reward functions (each with ``__name__`` set
         to a unique display name, which TRL uses in its metric names) and their weights.
+
+    Each function keeps its verifier's error counts. In a single-process run it raises
+    `rewards.VerifierBudgetExceeded` itself once the verifier is over its error budget
+    (`VerifierSpec.max_error_rate`), so a plain TRL ``GRPOTrainer`` stops too. With several
+    processes, call `rewards.enforce_error_budgets(reward_funcs, accelerate.utils.gather_object)`
+    on every process after the rewards (``rlvr``'s `CurriculumGRPOTrainer` does), so that all
+    processes stop together.
     """
     reward_funcs: list[Callable] = []
     weights: list[float] = []
@@ -149,6 +186,12 @@ class VerifierRewardFunc:
         self.__name__ = name
         self.error_sink = error_sink
         self.error_value = None if spec.error_value is None else float(spec.error_value)
+        self.style = verifier_style(verifier, spec.style)
+        # Completions and failures since the start of the run, for the error budget.
+        self.error_counts = ErrorCounts()
+        self.log_failures = True  # rewards.preflight probes quietly
+        self._call_failures: list[VerifierError] = []
+        self._budget_reported = False
 
     def __repr__(self) -> str:
         return f"VerifierRewardFunc({self.__name__!r}, spec={self.spec!r})"
@@ -160,14 +203,24 @@ class VerifierRewardFunc:
         completion_ids: Sequence | None = None,
         **kwargs,
     ) -> list[float | None]:
-        """One reward per completion; see the module docstring for the calling convention."""
+        """One reward per completion; see the module docstring for the calling convention.
+
+        Raises:
+            VerifierBudgetExceeded: in a single-process run, when this call took the verifier
+                past its error budget (`rewards.errors`).
+        """
         log_metric = kwargs.get("log_metric")
         completions = list(completions or [])
         texts = [completion_text(completion) for completion in completions]
         examples = _rows(len(texts), prompts, kwargs)
+        self._call_failures = []
 
         started = time.perf_counter()
-        if self.batched:
+        if self.style == "trl":
+            rewards, errors = self._score_trl_style(
+                prompts, completions, completion_ids, kwargs, examples
+            )
+        elif self.batched:
             rewards, errors = self._score_batch(texts, examples)
         else:
             rewards, errors = [], 0
@@ -180,7 +233,86 @@ class VerifierRewardFunc:
         if log_metric is not None:
             log_metric(f"verifiers/{self.__name__}/errors", float(errors))
             log_metric(f"verifiers/{self.__name__}/latency_ms", elapsed_ms / max(len(texts), 1))
+        self.error_counts.completions += len(texts)
+        self._log_call_failures(len(texts))
+        self._enforce_budget_alone()
         return rewards
+
+    def _score_trl_style(
+        self, prompts, completions: list, completion_ids, kwargs: dict, examples: list[dict]
+    ) -> tuple[list, int]:
+        """Call a TRL-style reward function once for the batch; check its return like a
+        batched verifier's (one finite number or `None` per completion)."""
+        count = len(completions)
+        failure: tuple[ErrorKind, str, str] | None = None
+        try:
+            values = call_trl_style(
+                self.verifier, self.spec.timeout_s, prompts, completions, completion_ids,
+                kwargs, self.spec.kwargs,
+            )
+        except VerifierTimeout:
+            limit = self.spec.timeout_s * count
+            failure = ("timeout", "TimeoutError", f"batch of {count} gave no result within {limit:g} s")
+        except (Exception, SystemExit) as err:  # noqa: BLE001 - isolation is the point
+            failure = ("raised", type(err).__name__, str(err))
+        else:
+            rewards_list = as_reward_list(values, count)
+            if rewards_list is None:
+                failure = ("bad_return", "TypeError",
+                           f"expected a list of {count} rewards, got {_short_repr(values)}")
+        if failure is not None:
+            for index, example in enumerate(examples):
+                self._report(index, example, *failure)
+            return [self.error_value] * count, count
+        return self._checked_rewards(rewards_list, examples)
+
+    def _checked_rewards(self, values: list, examples: list[dict]) -> tuple[list, int]:
+        """Each value as a reward, or ``error_value`` (reported) when it is not a finite number
+        or `None`; and the number of such errors."""
+        rewards, errors = [], 0
+        for index, (value, example) in enumerate(zip(values, examples)):
+            reward, problem = _as_reward(value)
+            if problem is not None:
+                self._report(index, example, "bad_return", "TypeError", problem)
+                reward, errors = self.error_value, errors + 1
+            rewards.append(reward)
+        return rewards, errors
+
+    def _log_call_failures(self, completions: int) -> None:
+        """One WARNING for this call's failures (each one is at DEBUG and in the sink)."""
+        failures = self._call_failures
+        if not failures or not self.log_failures:
+            return
+        groups = Counter(
+            (f.kind, f.exception_type, short(f.message, 100)) for f in failures
+        ).most_common()
+        shown = [f"{kind} {etype}: {message} x{n}" for (kind, etype, message), n in groups[:3]]
+        if len(groups) > 3:
+            shown.append(f"{len(groups) - 3} other error(s) x{sum(n for _, n in groups[3:])}")
+        where = ("details in the error sink" if self.error_sink is not None
+                 else f"details at DEBUG level (logger {logger.name})")
+        logger.warning(
+            "verifier '%s': %d of %d completions failed (%s; first row id=%s); %s",
+            self.__name__, len(failures), completions, ", ".join(shown),
+            failures[0].prompt_id, where,
+        )
+
+    def _enforce_budget_alone(self) -> None:
+        """Stop a single-process run that went over the error budget. With several processes
+        a reward function must not raise alone (the others would wait in the next collective
+        forever): the trainer calls `rewards.errors.enforce_error_budgets` on every process."""
+        message = check_error_budget(
+            self.__name__, self.error_counts, self.spec.max_error_rate,
+            self.spec.error_rate_min_completions,
+        )
+        if message is None:
+            return
+        if _world_size() == 1:
+            raise VerifierBudgetExceeded(message)
+        if not self._budget_reported:
+            self._budget_reported = True
+            logger.error("%s (On this process; with several processes the trainer decides on "
+                         "the counts of all, via rewards.enforce_error_budgets.)", message)
 
     def _score_one(self, index: int, text: str, example: dict) -> tuple[float | None, bool]:
         call = partial(self.verifier, text, example, **self.spec.kwargs)
@@ -254,7 +386,10 @@ class VerifierRewardFunc:
             exception_type=exception_type,
             message=message,
         )
-        logger.warning("%s", record)
+        # Per completion at DEBUG only: `__call__` logs one WARNING per call with the counts.
+        logger.debug("%s", record)
+        self._call_failures.append(record)
+        self.error_counts.add_failure(record, example)
         if self.error_sink is not None:
             try:
                 self.error_sink(record)
@@ -310,6 +445,33 @@ def _as_reward(value: Any) -> tuple[float | None, str | None]:
             f"returned {reward}; a reward must be finite (return None for 'not applicable')",
         )
     return None, f"returned {_short_repr(value)}; expected a number or None"
+
+
+def _error_handling_problems(spec: VerifierSpec) -> list[str]:
+    """`VerifierSpec.__post_init__`'s checks of ``style`` and the error budget."""
+    problems = []
+    if spec.style is not None and spec.style not in STYLES:
+        problems.append(f"style must be one of {', '.join(map(repr, STYLES))} or None (detect), "
+                        f"got {spec.style!r}")
+    rate = spec.max_error_rate
+    if rate is not None and not (_is_number(rate) and 0 <= rate <= 1):
+        problems.append(f"max_error_rate must be a number in [0, 1] or None (no budget), got {rate!r}")
+    least = spec.error_rate_min_completions
+    if not (isinstance(least, int) and not isinstance(least, bool) and least >= 1):
+        problems.append(f"error_rate_min_completions must be an integer >= 1, got {least!r}")
+    return problems
+
+
+def _world_size() -> int:
+    """Processes in this run: torch.distributed's world when it is up, else accelerate's /
+    torchrun's ``WORLD_SIZE`` (rewards does not import torch itself)."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        return dist.get_world_size()
+    try:
+        return max(int(os.environ.get("WORLD_SIZE", "1")), 1)
+    except ValueError:
+        return 1
 
 
 def _is_number(value: Any) -> bool:

@@ -107,6 +107,10 @@ def main(argv: list[str] | None = None) -> dict:
     error_log = JsonlWriter(output_dir / f"verifier_errors.rank{state.process_index}.jsonl")
     reward_funcs, reward_weights = make_reward_funcs(config.verifiers, error_sink=error_log.write_record)
     config.grpo.reward_weights = reward_weights
+    # A verifier failing on every row's gold answer is broken: stop now, not after the first batch.
+    from rewards import preflight
+
+    preflight(reward_funcs, train.dataset, n=8)
 
     # 5. Held-out accuracy before training (main process; the model is the same everywhere).
     from rlvr.evaluate import evaluate_skills, format_accuracy_table

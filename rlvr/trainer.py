@@ -43,6 +43,7 @@ from trl.trainer.utils import RepeatSampler
 from curricula.base import MASKED, Decision, GroupResult, zero_variance
 from curricula.config import CurriculaConfig
 from curricula.frontier import FrontierFilter
+from rewards.errors import enforce_error_budgets
 from rlvr.audit import AuditLog
 from rlvr.data import prompt_hash
 
@@ -222,6 +223,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        # A broken verifier stops the run on every process at once (decided on gathered counts;
+        # one process raising alone would leave the others waiting in a collective).
+        enforce_error_budgets(self.reward_funcs, gather_object)
         if not self.curriculum_enabled or not self.model.training:
             return rewards_per_func
         started = time.perf_counter()

@@ -168,10 +168,11 @@ def test_raising_verifier_costs_one_reward_and_reports_it(caplog):
     assert records == [
         VerifierError("t_raises", "p1", "raised", "ZeroDivisionError", "division by zero")
     ]
-    assert (
-        "verifier 't_raises' on prompt p1: raised (ZeroDivisionError: division by zero)"
-        in caplog.text
-    )
+    # One line per call with the counts (the per-completion record goes to the sink).
+    assert caplog.messages == [
+        "verifier 't_raises': 1 of 3 completions failed (raised ZeroDivisionError: division by "
+        "zero x1; first row id=p1); details in the error sink"
+    ]
     assert metrics["verifiers/t_raises/errors"] == [1.0]
 
 
