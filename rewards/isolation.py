@@ -9,12 +9,14 @@ process-isolated verifier to a `VerifierPool`:
 - A few worker processes (`default_worker_count`: ``min(2, CPUs)``, or the
   ``RLVR_VERIFIER_WORKERS`` environment variable) are started on first use and reused by every
   later call; each process (each accelerate rank) has its own pool.
-- A batch goes to the workers in chunks (a 64-completion TRL batch is 4 messages each way per
-  worker, plus one small message back per completion), and the deadline is enforced per
-  completion: a worker that gives no result within ``timeout_s`` of starting a completion is
-  killed (SIGKILL) and replaced; that completion gets a ``timeout`` outcome and the rest of its
-  chunk is scored by the other workers. A worker that dies on its own (a segfault) costs the
-  completion it was scoring the same way (a ``raised`` outcome, ``WorkerDied``).
+- A batch goes to the workers in chunks (a 64-completion TRL batch with 2 workers: 4 chunks, one
+  message each way per chunk), and the deadline is enforced per completion: each worker writes
+  which completion it is on, and since when, into a few bytes of memory it shares with the
+  parent (no message per completion; the parent looks only when a deadline is due). A worker
+  still on one completion ``timeout_s`` after starting it is killed (SIGKILL) and replaced; that
+  completion gets a ``timeout`` outcome and the rest of its chunk (the completions it had scored
+  too: their results die with it) is scored again by the other workers. A worker that dies on
+  its own (a segfault) costs the completion it was on the same way (``raised``, ``WorkerDied``).
 - A batched verifier (``register_verifier(batched=True)``) gets the whole batch in one call,
   with ``timeout_s`` times the batch size for the whole call, as it does inline.
 
@@ -58,13 +60,16 @@ import ctypes
 import importlib
 import logging
 import math
+import mmap
 import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
 import signal
+import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
@@ -93,12 +98,18 @@ Outcome = tuple
 
 # The worker's first lines, run with ``python -c``: ignore Ctrl-C (the parent handles it and
 # shuts the pool down), take sys.path from the parent, then import and run `_worker_main`.
+# Arguments: the pipe's file descriptor, the progress memory's, the parent's pid.
 _BOOTSTRAP = (
     "import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
     "from multiprocessing.connection import Connection\n"
     "conn = Connection(int(sys.argv[1])); sys_path, preload = conn.recv(); sys.path[:] = sys_path\n"
-    "from rewards.isolation import _worker_main; _worker_main(conn, int(sys.argv[2]), preload)\n"
+    "from rewards.isolation import _worker_main\n"
+    "_worker_main(conn, int(sys.argv[2]), int(sys.argv[3]), preload)\n"
 )
+# A worker's progress, in memory shared with the parent: (task id, index of the item it is on
+# or -1 while it finds the verifier, time.monotonic() when it began that). CLOCK_MONOTONIC is
+# the same clock in every process of the machine.
+_PROGRESS = struct.Struct("=qqd")
 
 
 class WorkerUnavailable(RuntimeError):
@@ -218,15 +229,14 @@ class _Task:
 
     task_id: int
     indices: list[int]  # positions in the caller's items
-    position: int = 0  # index into ``indices`` of the completion being scored
-    started: bool = False  # the worker found the verifier and began scoring
-    deadline: float = math.inf
+    deadline: float  # when to look at the worker's progress next
 
 
 @dataclass
 class _Worker:
     process: subprocess.Popen
     conn: multiprocessing.connection.Connection
+    progress: mmap.mmap
     born: float = field(default_factory=time.monotonic)
     ready: bool = False
     task: _Task | None = None
@@ -234,6 +244,17 @@ class _Worker:
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    def read_progress(self) -> tuple[int, int, float]:
+        """(task id, item index or -1, since when); read until two reads agree, as the worker
+        may be writing it."""
+        previous = _PROGRESS.unpack_from(self.progress)
+        for _ in range(3):
+            current = _PROGRESS.unpack_from(self.progress)
+            if current == previous:
+                break
+            previous = current
+        return previous
 
 
 @dataclass
@@ -247,9 +268,6 @@ class _Run:
     outcomes: list
     pending: deque
     unresolvable: str | None = None
-
-    def item_deadline(self, now: float) -> float:
-        return now + self.timeout_s if self.timeout_s else math.inf
 
 
 # Workers are started from this one long-lived thread: PR_SET_PDEATHSIG fires when the *thread*
@@ -388,6 +406,7 @@ class VerifierPool:
                 except subprocess.TimeoutExpired:
                     _kill(worker)
                 worker.conn.close()
+                worker.progress.close()
         finally:
             if acquired:
                 self._lock.release()
@@ -408,24 +427,29 @@ class VerifierPool:
             raise WorkerUnavailable("worker processes need POSIX file-descriptor passing")
         parent_conn, child_conn = multiprocessing.Pipe()
         fd = child_conn.fileno()
-        command = [sys.executable, "-c", _BOOTSTRAP, str(fd), str(os.getpid())]
+        progress_fd = _shared_memory_fd(_PROGRESS.size)
+        progress = mmap.mmap(progress_fd, _PROGRESS.size)
+        command = [sys.executable, "-c", _BOOTSTRAP, str(fd), str(progress_fd), str(os.getpid())]
         try:
             launch = _LAUNCHER.submit(
-                subprocess.Popen, command, pass_fds=(fd,), stdin=subprocess.DEVNULL
+                subprocess.Popen, command, pass_fds=(fd, progress_fd), stdin=subprocess.DEVNULL
             )
             process = launch.result()
         except (OSError, RuntimeError) as err:  # RuntimeError: launcher shut down at exit
             parent_conn.close()
+            progress.close()
             raise WorkerUnavailable(f"cannot start a verifier worker: {err}") from err
         finally:
             child_conn.close()
+            os.close(progress_fd)
         parent_conn.send((list(sys.path), self.preload))
-        return _Worker(process, parent_conn)
+        return _Worker(process, parent_conn, progress)
 
     def _retire(self, worker: _Worker) -> None:
         """Kill ``worker`` and drop it; `_top_up` starts its replacement."""
         _kill(worker)
         worker.conn.close()
+        worker.progress.close()
         self._workers.remove(worker)
 
     # -- one run -------------------------------------------------------------------------------
@@ -438,7 +462,10 @@ class VerifierPool:
             if not worker.ready or worker.task is not None:
                 continue
             indices = run.pending.popleft()
-            task = _Task(next(self._task_ids), indices)
+            # First look at the worker when the first item could have overrun (or, for a slow
+            # import while finding the verifier, the startup limit): see `_check_deadline`.
+            first_look = min(run.timeout_s or math.inf, self.startup_timeout_s)
+            task = _Task(next(self._task_ids), indices, time.monotonic() + first_look)
             message = ("run", task.task_id, run.target, run.kwargs, [run.items[i] for i in indices])
             try:
                 payload = _pickle(message)
@@ -446,7 +473,6 @@ class VerifierPool:
                 for index in indices:
                     run.outcomes[index] = ("raised", type(err).__name__, f"cannot send to a verifier worker: {err}")
                 continue
-            task.deadline = time.monotonic() + self.startup_timeout_s  # until "started"
             worker.task = task
             try:
                 worker.conn.send_bytes(payload)
@@ -485,20 +511,14 @@ class VerifierPool:
                 self._start_failures = 0
             elif task is None or message[1] != task.task_id:
                 continue  # cannot happen: a worker with a stale task is retired, not reused
-            elif kind == "started":
-                if message[2] is not None:
-                    run.unresolvable = message[2]
-                    run.pending.clear()
-                    worker.task = None
-                else:
-                    task.started = True
-                    task.deadline = run.item_deadline(time.monotonic())
-            elif kind == "item":
-                run.outcomes[task.indices[message[2]]] = message[3]
-                task.position = message[2] + 1
-                task.deadline = run.item_deadline(time.monotonic())
-                if task.position == len(task.indices):
-                    worker.task = None
+            elif kind == "unresolvable":
+                run.unresolvable = message[2]
+                run.pending.clear()
+                worker.task = None
+            elif kind == "done":
+                for index, outcome in zip(task.indices, message[2]):
+                    run.outcomes[index] = outcome
+                worker.task = None
 
     def _check_deadline(self, worker: _Worker, run: _Run | None, now: float) -> None:
         task = worker.task
@@ -510,12 +530,21 @@ class VerifierPool:
             return
         if now < task.deadline:
             return
-        if not task.started:
-            message = f"its worker did not find the verifier within {self.startup_timeout_s:g} s"
-            self._fail_current(worker, run, ("raised", "WorkerStartTimeout", message))
-        else:
+        task_id, index, since = worker.read_progress()
+        if task_id != task.task_id:  # not picked up yet: it began no later than now
+            index, since = -1, now
+        if index < 0:
+            task.deadline = since + self.startup_timeout_s
+            if now >= task.deadline:
+                message = f"its worker did not find the verifier within {self.startup_timeout_s:g} s"
+                self._fail_item(worker, run, 0, ("raised", "WorkerStartTimeout", message))
+            return
+        task.deadline = since + run.timeout_s if run.timeout_s else math.inf
+        if now >= task.deadline and worker.conn.poll():
+            self._receive(worker, run)  # the chunk's results came in just now
+        elif now >= task.deadline:
             message = f"no result within {run.timeout_s:g} s (its worker process was killed)"
-            self._fail_current(worker, run, ("timeout", "TimeoutError", message))
+            self._fail_item(worker, run, index, ("timeout", "TimeoutError", message))
 
     def _on_death(self, worker: _Worker, run: _Run | None) -> None:
         try:
@@ -527,16 +556,18 @@ class VerifierPool:
                 self._start_failures += 1
             self._retire(worker)
             return
+        task_id, index, _ = worker.read_progress()
+        index = index if task_id == worker.task.task_id and index >= 0 else 0
         message = f"its worker process died ({_describe_exit(code)}) while scoring it"
-        self._fail_current(worker, run, ("raised", "WorkerDied", message))
+        self._fail_item(worker, run, index, ("raised", "WorkerDied", message))
 
-    def _fail_current(self, worker: _Worker, run: _Run, outcome: Outcome) -> None:
-        """The completion ``worker`` is on gets ``outcome``; the rest of its chunk goes back to
-        the queue; the worker is killed and dropped."""
-        task = worker.task
+    def _fail_item(self, worker: _Worker, run: _Run, index: int, outcome: Outcome) -> None:
+        """Item ``index`` of ``worker``'s chunk gets ``outcome``; the worker is killed and dropped;
+        the chunk's other items (those it scored died with it) go back to the queue."""
+        indices = worker.task.indices
         worker.task = None
-        run.outcomes[task.indices[task.position]] = outcome
-        rest = task.indices[task.position + 1 :]
+        run.outcomes[indices[index]] = outcome
+        rest = indices[:index] + indices[index + 1 :]
         if rest:
             run.pending.appendleft(rest)
         self._retire(worker)
@@ -548,6 +579,17 @@ def _pickle(message: Any) -> bytes:
     from multiprocessing.reduction import ForkingPickler
 
     return bytes(ForkingPickler.dumps(message))
+
+
+def _shared_memory_fd(size: int) -> int:
+    """A file descriptor of ``size`` zeroed bytes in memory, to map in two processes."""
+    try:
+        fd = os.memfd_create("rlvr-verifier-progress")
+    except (AttributeError, OSError):  # not Linux: an unlinked temporary file
+        fd, path = tempfile.mkstemp(prefix="rlvr-verifier-progress-")
+        os.unlink(path)
+    os.ftruncate(fd, size)
+    return fd
 
 
 def _kill(worker: _Worker) -> None:
@@ -650,9 +692,11 @@ os.register_at_fork(after_in_child=_forget_pool_after_fork)
 # -- the worker side ---------------------------------------------------------------------------
 
 
-def _worker_main(conn, parent_pid: int, preload: Sequence[str]) -> None:
+def _worker_main(conn, progress_fd: int, parent_pid: int, preload: Sequence[str]) -> None:
     """A worker's loop: run chunks until the parent says stop or its pipe closes."""
     _die_with_parent(parent_pid)
+    progress = mmap.mmap(progress_fd, _PROGRESS.size)
+    os.close(progress_fd)
     for module in preload:
         try:
             importlib.import_module(module)
@@ -668,16 +712,19 @@ def _worker_main(conn, parent_pid: int, preload: Sequence[str]) -> None:
         if message[0] != "run":
             return
         _, task_id, target, kwargs, items = message
-        problem = None
+        _PROGRESS.pack_into(progress, 0, task_id, -1, time.monotonic())
         if target not in found:
             try:
                 found[target] = _find(target)
             except Exception as err:  # noqa: BLE001 - reported to the parent, which runs it inline
                 problem = f"a worker process cannot find it ({type(err).__name__}: {err})"
-        conn.send(("started", task_id, problem))
-        if problem is None:
-            for index, args in enumerate(items):
-                conn.send(("item", task_id, index, _call(found[target], target.batched, args, kwargs)))
+                conn.send(("unresolvable", task_id, problem))
+                continue
+        outcomes = []
+        for index, args in enumerate(items):
+            _PROGRESS.pack_into(progress, 0, task_id, index, time.monotonic())
+            outcomes.append(_call(found[target], target.batched, args, kwargs))
+        conn.send(("done", task_id, outcomes))
 
 
 def _find(target: WorkerTarget) -> Callable:
