@@ -202,6 +202,47 @@ def test_no_worker_process_is_left_after_shutdown():
     assert not any(psutil.pid_exists(pid) for pid in pids)
 
 
+def test_worker_count_defaults_small_and_follows_the_environment(monkeypatch):
+    monkeypatch.delenv(isolation.WORKERS_ENV, raising=False)
+    assert 1 <= isolation.default_worker_count() <= 2
+    monkeypatch.setenv(isolation.WORKERS_ENV, "3")
+    assert isolation.VerifierPool().workers == 3
+    monkeypatch.setenv(isolation.WORKERS_ENV, "two")
+    with pytest.raises(ValueError, match="RLVR_VERIFIER_WORKERS must be a whole number >= 1, got 'two'"):
+        isolation.default_worker_count()
+
+
+@pytest.mark.slow
+def test_interpreter_exit_does_not_wait_for_a_stuck_worker(tmp_path):
+    # A daemon thread is inside a call with no deadline, its worker stuck in C code, when the
+    # script ends: the interpreter must still exit at once, leaving no worker behind.
+    script = tmp_path / "exits.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import threading, time
+            from rewards import VerifierSpec, isolation, make_reward_funcs
+            isolation.configure_pool(workers=1, preload=())
+            (func,), _ = make_reward_funcs([VerifierSpec({REGEX!r}, timeout_s=None)])
+            threading.Thread(
+                target=func, kwargs=dict(completions=["x"], answer=["stuck"]), daemon=True
+            ).start()
+            while not isolation.get_pool().worker_pids():
+                time.sleep(0.05)
+            time.sleep(1.0)
+            print(*isolation.get_pool().worker_pids(), flush=True)
+            """
+        )
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 15
+    pids = [int(pid) for pid in done.stdout.split()]
+    assert len(pids) == 1 and not _alive(pids[0])
+
+
 @pytest.mark.slow
 def test_workers_die_with_a_killed_parent(tmp_path):
     # The parent is SIGKILLed while both workers are stuck in C code with no deadline: only the
