@@ -229,6 +229,7 @@ class _Task:
 
     task_id: int
     indices: list[int]  # positions in the caller's items
+    sent: float  # time.monotonic() when it was sent
     deadline: float  # when to look at the worker's progress next
 
 
@@ -465,7 +466,8 @@ class VerifierPool:
             # First look at the worker when the first item could have overrun (or, for a slow
             # import while finding the verifier, the startup limit): see `_check_deadline`.
             first_look = min(run.timeout_s or math.inf, self.startup_timeout_s)
-            task = _Task(next(self._task_ids), indices, time.monotonic() + first_look)
+            now = time.monotonic()
+            task = _Task(next(self._task_ids), indices, now, now + first_look)
             message = ("run", task.task_id, run.target, run.kwargs, [run.items[i] for i in indices])
             try:
                 payload = _pickle(message)
@@ -531,8 +533,8 @@ class VerifierPool:
         if now < task.deadline:
             return
         task_id, index, since = worker.read_progress()
-        if task_id != task.task_id:  # not picked up yet: it began no later than now
-            index, since = -1, now
+        if task_id != task.task_id:  # not picked up yet
+            index, since = -1, task.sent
         if index < 0:
             task.deadline = since + self.startup_timeout_s
             if now >= task.deadline:
@@ -751,7 +753,11 @@ def _call(func: Callable, batched: bool, args: tuple, kwargs: dict) -> Outcome:
     try:
         value = func(*args, **kwargs)
     except BaseException as err:  # noqa: BLE001 - a verifier's failure is its outcome
-        return ("raised", type(err).__name__, str(err))
+        try:
+            message = str(err)
+        except Exception:  # noqa: BLE001 - an exception whose __str__ fails
+            message = repr(type(err))
+        return ("raised", type(err).__name__, message)
     if batched:
         return _classify_batch(value, len(args[0]))
     reward, problem = _as_reward(value)
