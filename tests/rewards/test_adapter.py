@@ -238,6 +238,9 @@ def test_math_verifier_through_the_adapter_keeps_alarms_working():
     completions = ["\\boxed{\\frac{1}{2}}", "0.5", "The answer is 3"]
     math_rewards, _ = call(funcs[0], completions, ["1/2"] * 3)
     assert math_rewards == [1.0, 1.0, 0.0]
+    # `math` itself ran in a worker process: import math-verify here too, so that the 0.3 s
+    # limit below interrupts t_math_then_spin in its loop rather than in that import.
+    assert get_verifier("math")(completions[0], {"answer": "1/2"}) == 1.0
 
     started = time.monotonic()
     spin_rewards, _ = call(funcs[1], completions[:1], ["1/2"])
