@@ -31,6 +31,12 @@ batch) and ``verifiers/<name>/latency_ms`` (mean milliseconds per completion) th
 
 Reward functions written for TRL (``def accuracy_reward(completions, answer, **kwargs)``) can be
 named like verifiers; they are called with TRL's own arguments (see `rewards.trl_style`).
+
+Where a verifier runs is its spec's ``isolation``: ``"process"`` (the default, and what ``math``
+and user verifiers get) runs it in a pool of worker processes that are killed when a completion
+overruns ``timeout_s``, so even a call stuck in C code costs one reward (see `rewards.isolation`);
+``"inline"`` (the registration default of ``exact``, ``format``, ``choice``, ``digit_match`` and
+``code``) runs it in the training process under `rewards.timeouts`.
 """
 
 from __future__ import annotations
@@ -47,9 +53,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from rewards import isolation
 from rewards.base import ErrorKind, VerifierError
 from rewards.errors import ErrorCounts, VerifierBudgetExceeded, check_error_budget, short
-from rewards.registry import get_verifier, is_batched
+from rewards.registry import ISOLATION_MODES, get_verifier, is_batched
 from rewards.timeouts import VerifierTimeout, call_with_timeout
 from rewards.trl_style import STYLES, as_reward_list, call_trl_style, verifier_style
 
@@ -92,6 +99,17 @@ class VerifierSpec:
         error_rate_min_completions (`int`, *optional*, defaults to `64`):
             Completions scored before the error budget is judged (a few unlucky failures at the
             start must not stop a run).
+        isolation (`str`, *optional*):
+            Where the verifier runs. ``"process"``: in this process's pool of worker processes
+            (`rewards.isolation`); a completion that overruns ``timeout_s`` has its worker
+            killed and replaced, which stops even a call stuck in C code (a regular expression,
+            a huge integer power). ``"inline"``: in the training process, interrupted as
+            `rewards.timeouts` allows (not inside C code); for cheap pure-Python verifiers,
+            whose per-call cost is then lowest. `None` (the default) takes the verifier's
+            registration default (``register_verifier(..., isolation=...)``: ``"inline"`` for
+            ``exact``, ``format``, ``choice``, ``digit_match`` and ``code``), else
+            ``"process"``. A verifier that a worker cannot find (defined in ``__main__`` or
+            inside a function) runs inline, with one warning.
     """
 
     name: str
@@ -102,6 +120,7 @@ class VerifierSpec:
     style: str | None = None
     max_error_rate: float | None = 0.5
     error_rate_min_completions: int = 64
+    isolation: str | None = None
 
     def __post_init__(self):
         # Config files build specs from YAML: reject bad values here, naming the field.
@@ -117,6 +136,8 @@ class VerifierSpec:
         if not isinstance(self.kwargs, dict):
             problems.append(f"kwargs must be a mapping, got {self.kwargs!r}")
         problems += _error_handling_problems(self)
+        if self.isolation is not None and self.isolation not in ISOLATION_MODES:
+            problems.append(f"isolation must be 'process', 'inline' or None, got {self.isolation!r}")
         if problems:
             raise ValueError("Invalid VerifierSpec: " + "; ".join(problems) + ".")
 
@@ -192,6 +213,13 @@ class VerifierRewardFunc:
         self.log_failures = True  # rewards.preflight probes quietly
         self._call_failures: list[VerifierError] = []
         self._budget_reported = False
+        # Where the verifier runs: a worker target for the process pool, or None for inline.
+        # TRL-style functions take TRL's extras (log_metric, trainer_state), which cannot be
+        # sent to a worker: they run inline.
+        self.worker_target = (
+            None if self.style == "trl"
+            else isolation.plan_isolation(spec.name, spec.isolation, verifier, name)
+        )
 
     def __repr__(self) -> str:
         return f"VerifierRewardFunc({self.__name__!r}, spec={self.spec!r})"
@@ -220,7 +248,7 @@ class VerifierRewardFunc:
             rewards, errors = self._score_trl_style(
                 prompts, completions, completion_ids, kwargs, examples
             )
-        elif self.batched:
+        elif self.batched or self.worker_target is not None:
             rewards, errors = self._score_batch(texts, examples)
         else:
             rewards, errors = [], 0
@@ -337,38 +365,62 @@ class VerifierRewardFunc:
         return reward, False
 
     def _score_batch(self, texts: list[str], examples: list[dict]) -> tuple[list, int]:
+        """Rewards and error count for a whole batch: in the worker pool when the verifier is
+        process-isolated, else one batched call (inline) or one `_score_one` per completion."""
+        if self.worker_target is not None:
+            try:
+                return self._score_in_workers(texts, examples)
+            except isolation.WorkerUnavailable as err:
+                isolation.warn_not_killable(self.__name__, str(err))
+                self.worker_target = None
+        if not self.batched:
+            outcomes = [self._score_one(i, t, e) for i, (t, e) in enumerate(zip(texts, examples))]
+            return [reward for reward, _ in outcomes], sum(failed for _, failed in outcomes)
         timeout = self.spec.timeout_s * len(texts) if self.spec.timeout_s else None
         call = partial(self.verifier, texts, examples, **self.spec.kwargs)
-        failure: tuple[ErrorKind, str, str] | None = None
         try:
-            values = call_with_timeout(call, timeout)
+            outcome = _classify_batch(call_with_timeout(call, timeout), len(texts))
         except VerifierTimeout:
-            failure = (
-                "timeout",
-                "TimeoutError",
-                f"batch of {len(texts)} gave no result within {timeout:g} s",
-            )
+            outcome = ("timeout", "TimeoutError", f"no result within {timeout:g} s")
         except (Exception, SystemExit) as err:  # noqa: BLE001
-            failure = ("raised", type(err).__name__, str(err))
-        else:
-            if (
-                not isinstance(values, Sequence)
-                or isinstance(values, str)
-                or len(values) != len(texts)
-            ):
-                failure = (
-                    "bad_return",
-                    "TypeError",
-                    f"expected a list of {len(texts)} rewards, got {_short_repr(values)}",
-                )
-        if failure is not None:
-            for index, example in enumerate(examples):
-                self._report(index, example, *failure)
-            return [self.error_value] * len(texts), len(texts)
+            outcome = ("raised", type(err).__name__, str(err))
+        return self._batch_rewards(examples, outcome)
 
+    def _score_in_workers(self, texts: list[str], examples: list[dict]) -> tuple[list, int]:
+        pool = isolation.get_pool()
+        timeout = self.spec.timeout_s or None
+        if self.batched:
+            # Whole-call semantics, as inline: one call, timeout_s per completion in total.
+            total = timeout * len(texts) if timeout else None
+            (outcome,) = pool.run(
+                self.worker_target, self.spec.kwargs, [(texts, examples)], total
+            )
+            return self._batch_rewards(examples, outcome)
+        outcomes = pool.run(
+            self.worker_target, self.spec.kwargs, list(zip(texts, examples)), timeout
+        )
         rewards, errors = [], 0
-        for index, (value, example) in enumerate(zip(values, examples)):
-            reward, problem = _as_reward(value)
+        for index, (outcome, example) in enumerate(zip(outcomes, examples)):
+            if outcome[0] == "ok":
+                rewards.append(outcome[1])
+                continue
+            self._report(index, example, *outcome)
+            rewards.append(self.error_value)
+            errors += 1
+        return rewards, errors
+
+    def _batch_rewards(self, examples: list[dict], outcome: tuple) -> tuple[list, int]:
+        """Rewards from a batched call's outcome: ``("ok", [(reward, problem), ...])``, or a
+        failure ``(kind, exception_type, message)`` that costs every reward of the batch."""
+        if outcome[0] != "ok":
+            kind, exception_type, message = outcome
+            if kind == "timeout":
+                message = f"batch of {len(examples)} gave {message}"
+            for index, example in enumerate(examples):
+                self._report(index, example, kind, exception_type, message)
+            return [self.error_value] * len(examples), len(examples)
+        rewards, errors = [], 0
+        for index, ((reward, problem), example) in enumerate(zip(outcome[1], examples)):
             if problem is not None:
                 self._report(index, example, "bad_return", "TypeError", problem)
                 reward, errors = self.error_value, errors + 1
@@ -472,6 +524,19 @@ def _world_size() -> int:
         return max(int(os.environ.get("WORLD_SIZE", "1")), 1)
     except ValueError:
         return 1
+
+
+def _classify_batch(values: Any, count: int) -> tuple:
+    """A batched verifier's return as an outcome: ``("ok", [(reward, problem), ...])``, or
+    ``("bad_return", "TypeError", message)`` when it is not a list of ``count`` values. Used
+    inline and in pool workers (`rewards.isolation`), so both report the same way."""
+    if not isinstance(values, Sequence) or isinstance(values, str) or len(values) != count:
+        return (
+            "bad_return",
+            "TypeError",
+            f"expected a list of {count} rewards, got {_short_repr(values)}",
+        )
+    return ("ok", [_as_reward(value) for value in values])
 
 
 def _is_number(value: Any) -> bool:

@@ -33,8 +33,10 @@ _VERIFIERS: dict[str, Callable] = {}
 # twice would re-run its `@register_verifier` decorators and trip the duplicate-name check).
 _FILE_MODULES: dict[Path, object] = {}
 
-# Attribute set on registered functions; read by `is_batched`.
+# Attributes set on registered functions; read by `is_batched` and `isolation_default`.
 _BATCHED_ATTRIBUTE = "__rlvr_batched__"
+_ISOLATION_ATTRIBUTE = "__rlvr_isolation__"
+ISOLATION_MODES = ("process", "inline")
 
 
 class UnknownVerifierError(KeyError):
@@ -45,7 +47,9 @@ class UnknownVerifierError(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-def register_verifier(name: str, batched: bool = False) -> Callable[[Callable], Callable]:
+def register_verifier(
+    name: str, batched: bool = False, isolation: str | None = None
+) -> Callable[[Callable], Callable]:
     """Decorator registering a verifier under ``name``.
 
     Args:
@@ -55,9 +59,16 @@ def register_verifier(name: str, batched: bool = False) -> Callable[[Callable], 
             Whether the function takes the whole batch,
             ``(completions: list[str], examples: list[Mapping], **kwargs) -> list[float | None]``,
             instead of one completion, ``(completion: str, example: Mapping, **kwargs)``.
+        isolation (`str`, *optional*):
+            Where the adapter runs it when its `VerifierSpec.isolation` is `None`:
+            ``"process"`` (a worker process that is killed when a call overruns, see
+            `rewards.isolation`) or ``"inline"`` (the training process, for cheap pure-Python
+            verifiers that cannot get stuck in C code). `None` (the default) means
+            ``"process"``.
 
     Returns:
-        The decorator; it returns the function unchanged (apart from the batched marker).
+        The decorator; it returns the function unchanged (apart from the batched and isolation
+        markers).
 
     Example:
 
@@ -69,6 +80,10 @@ def register_verifier(name: str, batched: bool = False) -> Callable[[Callable], 
     """
     if not isinstance(name, str) or not name or ":" in name:
         raise ValueError(f"A verifier name must be a non-empty string without ':', got {name!r}.")
+    if isolation is not None and isolation not in ISOLATION_MODES:
+        raise ValueError(
+            f"Verifier '{name}': isolation must be one of {ISOLATION_MODES} or None, got {isolation!r}."
+        )
 
     def decorator(func: Callable) -> Callable:
         existing = _VERIFIERS.get(name)
@@ -78,6 +93,7 @@ def register_verifier(name: str, batched: bool = False) -> Callable[[Callable], 
                 f"cannot register {_describe(func)} under the same name."
             )
         setattr(func, _BATCHED_ATTRIBUTE, batched)
+        setattr(func, _ISOLATION_ATTRIBUTE, isolation)
         _VERIFIERS[name] = func
         return func
 
@@ -87,6 +103,11 @@ def register_verifier(name: str, batched: bool = False) -> Callable[[Callable], 
 def is_batched(verifier: Callable) -> bool:
     """Whether ``verifier`` was registered with ``batched=True`` (takes the whole batch)."""
     return bool(getattr(verifier, _BATCHED_ATTRIBUTE, False))
+
+
+def isolation_default(verifier: Callable) -> str | None:
+    """The ``isolation`` ``verifier`` was registered with (`None`: not given, or not registered)."""
+    return getattr(verifier, _ISOLATION_ATTRIBUTE, None)
 
 
 def list_verifiers() -> list[str]:
@@ -210,7 +231,7 @@ def _load_entry_point(name: str) -> Callable | None:
             )
         # The target may have registered itself on import (under this or another name).
         if _VERIFIERS.get(name) is not func:
-            register_verifier(name, batched=is_batched(func))(func)
+            register_verifier(name, batched=is_batched(func), isolation=isolation_default(func))(func)
         return func
     return None
 

@@ -2,6 +2,11 @@
 
 `call_with_timeout(func, timeout_s)` returns ``func()`` or raises `VerifierTimeout`.
 
+The TRL adapter uses it for verifiers that run inline, in the training process
+(``VerifierSpec.isolation="inline"``, the default of the cheap built-ins). Verifiers that can get
+stuck in C code (``math``, user verifiers) run by default in worker processes that are killed
+at their deadline instead (`rewards.isolation`), which has none of the limitations below.
+
 In the main thread (where TRL calls synchronous reward functions) the overrunning call is
 interrupted: a watchdog thread sends the main thread a dedicated real-time signal at the
 deadline, and the signal handler raises `VerifierTimeout` inside the running code. This stops
@@ -19,7 +24,8 @@ own ``except Exception:`` blocks (math-verify has several) do not swallow it.
 Limitations:
 
 - Code running inside a C extension is interrupted only when it returns to the interpreter
-  (a catastrophic regular expression in ``re`` runs to completion).
+  (a catastrophic regular expression in ``re``, or a huge integer power in sympy, runs to
+  completion: hours). Use ``isolation="process"`` for a verifier that may do that.
 - Code that catches `BaseException` and carries on defeats the interrupt (it is sent once).
 - Outside the main thread (signal handlers only run there) the call runs in a helper thread
   and the caller stops waiting at the deadline, but the helper thread cannot be killed: it runs

@@ -1,13 +1,18 @@
 """Measure what the rewards package costs on top of the work it wraps.
 
 1. The TRL adapter running the ``math`` verifier, against calling ``math_verify.parse`` and
-   ``math_verify.verify`` directly on the same completion/answer pairs (target: <= 1.2x).
+   ``math_verify.verify`` directly on the same completion/answer pairs (target: <= 1.2x), in
+   batches of 64 (8 prompts x 8 generations): in the worker-process pool (``math``'s default
+   isolation, `rewards.isolation`), with its default worker count and with one worker (the
+   pool's own cost, without the parallelism), and inline (``isolation="inline"``).
 2. The code sandbox (`rewards.sandbox.run_python`) against a bare
    ``subprocess.run([sys.executable, "-c", program])`` of the same program.
 
 Both sides of each comparison run in this process, alternating, and the best round of each is
 reported (the least disturbed by the rest of the machine). Caches that would favour whichever
-side runs second (sympy's, math-verify's parse caches) are cleared before every timed run.
+side runs second (sympy's, math-verify's parse caches) are cleared before every timed run; the
+pool is a new one for every timed run (its workers' caches start empty), started and warmed up
+(on other pairs) before the clock starts, as it is after the first step of a training run.
 
 Usage: ``python scripts/bench_verifiers.py [--pairs 2000] [--programs 30] [--rounds 3]``
 """
@@ -25,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rewards import VerifierSpec, make_reward_funcs
+from rewards import VerifierSpec, isolation, make_reward_funcs
 from rewards.sandbox import SandboxUnavailableError, run_python
 
 BATCH_SIZE = 64  # completions per reward-function call, as in a GRPO step
@@ -75,21 +80,28 @@ def clear_math_caches() -> None:
     parser.parse_expr_cached.cache_clear()
 
 
-def time_direct(pairs) -> tuple[float, float]:
+def time_direct(pairs) -> tuple[float, float, float]:
+    """(wall seconds, mean reward, CPU seconds) of math-verify called here on ``pairs``."""
     from math_verify import parse, verify
 
     clear_math_caches()
-    started, correct = time.perf_counter(), 0
+    started, cpu_started, correct = time.perf_counter(), time.process_time(), 0
     for completion, gold in pairs:
         correct += bool(verify(parse(gold), parse(completion)))
-    return time.perf_counter() - started, correct / len(pairs)
+    return time.perf_counter() - started, correct / len(pairs), time.process_time() - cpu_started
 
 
-def time_adapter(pairs) -> tuple[float, float]:
-    (reward_func,), _ = make_reward_funcs([VerifierSpec("math")])
+def workers_cpu_s() -> float:
+    """CPU seconds used so far by the current pool's worker processes."""
+    import psutil  # an accelerate dependency
+
+    return sum(sum(psutil.Process(pid).cpu_times()[:2]) for pid in isolation.get_pool().worker_pids())
+
+
+def score_in_batches(reward_func, pairs) -> float:
+    """Mean reward over ``pairs``, scored ``BATCH_SIZE`` at a time as TRL calls it."""
     metrics: list = []
-    clear_math_caches()
-    started, total = time.perf_counter(), 0.0
+    total = 0.0
     for start in range(0, len(pairs), BATCH_SIZE):
         batch = pairs[start : start + BATCH_SIZE]
         rewards = reward_func(
@@ -103,32 +115,66 @@ def time_adapter(pairs) -> tuple[float, float]:
             log_metric=lambda name, value: metrics.append((name, value)),
         )
         total += sum(reward or 0.0 for reward in rewards)
-    return time.perf_counter() - started, total / len(pairs)
+    return total / len(pairs)
+
+
+def adapter_timer(isolation_mode: str, workers: int | None = None):
+    """A timer for the adapter running ``math`` inline or in a fresh pool of ``workers``."""
+
+    def time_adapter(pairs) -> tuple[float, float, float]:
+        (reward_func,), _ = make_reward_funcs([VerifierSpec("math", isolation=isolation_mode)])
+        in_pool = isolation_mode == "process"
+        if in_pool:
+            isolation.configure_pool(workers=workers)  # a new pool: empty caches
+            isolation.get_pool().start()
+            score_in_batches(reward_func, math_pairs(2 * BATCH_SIZE, seed=1))  # warm-up
+        clear_math_caches()
+        workers_before = workers_cpu_s() if in_pool else 0.0
+        started, cpu_started = time.perf_counter(), time.process_time()
+        accuracy = score_in_batches(reward_func, pairs)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        if in_pool:
+            cpu += workers_cpu_s() - workers_before
+        return seconds, accuracy, cpu
+
+    return time_adapter
 
 
 def bench_adapter(count: int, rounds: int) -> None:
     pairs = math_pairs(count)
     time_direct(math_pairs(50, seed=1))  # warm-up: imports, grammar loading
-    direct, adapter = [], []
+    default_workers = isolation.default_worker_count()
+    timers = {
+        "direct math_verify.parse/verify": time_direct,
+        f"adapter, pool of {default_workers} workers": adapter_timer("process"),
+        "adapter, pool of 1 worker": adapter_timer("process", workers=1),
+        "adapter, inline": adapter_timer("inline"),
+    }
+    results: dict[str, list] = {label: [] for label in timers}
     for round_index in range(rounds):
-        order = (time_direct, time_adapter) if round_index % 2 == 0 else (time_adapter, time_direct)
-        for timer in order:
-            seconds, accuracy = timer(pairs)
-            (direct if timer is time_direct else adapter).append((seconds, accuracy))
-    best_direct, best_adapter = min(direct)[0], min(adapter)[0]
-    ratio = best_adapter / best_direct
-    verdict = "met" if ratio <= 1.2 else "NOT met"
+        order = list(timers) if round_index % 2 == 0 else list(reversed(timers))
+        for label in order:
+            results[label].append(timers[label](pairs))
+    isolation.shutdown_pool()
+    best = {label: min(run[0] for run in runs) for label, runs in results.items()}
+    best_cpu = {label: min(run[2] for run in runs) for label, runs in results.items()}
+    direct, direct_cpu = best["direct math_verify.parse/verify"], best_cpu["direct math_verify.parse/verify"]
     print(f"(1) math: {count} completion/answer pairs, best of {rounds} rounds")
-    print(f"    batches of {BATCH_SIZE} through the adapter")
-    for label, seconds, accuracy in (
-        ("direct math_verify.parse/verify", best_direct, direct[0][1]),
-        ("adapter (make_reward_funcs)", best_adapter, adapter[0][1]),
-    ):
-        per_pair_ms = seconds / count * 1e3
+    print(f"    batches of {BATCH_SIZE} through the adapter; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.1f}")
+    print(f"    {'':<34}  {'wall s':>7}  {'ms/pair':>7}  {'x direct':>8}  {'CPU s':>7}  {'x direct':>8}  reward")
+    for label, seconds in best.items():
+        cpu = best_cpu[label]
         print(
-            f"    {label:<32}: {seconds:7.3f} s  ({per_pair_ms:.3f} ms/pair)  reward {accuracy:.3f}"
+            f"    {label:<34}: {seconds:7.3f}  {seconds / count * 1e3:7.3f}  {seconds / direct:8.3f}"
+            f"  {cpu:7.3f}  {cpu / direct_cpu:8.3f}  {results[label][0][1]:.3f}"
         )
-    print(f"    {'ratio adapter/direct':<32}: {ratio:.3f}x  (target <= 1.2x: {verdict})")
+    pool_label = f"adapter, pool of {default_workers} workers"
+    pool_ratio = best[pool_label] / direct
+    verdict = "met" if pool_ratio <= 1.2 else "NOT met"
+    print(
+        f"    {'ratio pool (default) / direct':<34}: {pool_ratio:.3f}x wall, "
+        f"{best_cpu[pool_label] / direct_cpu:.3f}x CPU (all processes)  (target <= 1.2x: {verdict})"
+    )
 
 
 def bench_sandbox(count: int, rounds: int) -> None:

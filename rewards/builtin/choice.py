@@ -51,7 +51,7 @@ def extract_choice(text: str, letters: str = "ABCDEFGHIJ") -> str | None:
     return None
 
 
-@register_verifier("choice")
+@register_verifier("choice", isolation="inline")
 def choice(
     completion: str, example: Mapping, answer_field: str = "answer", letters: str = "ABCDEFGHIJ"
 ) -> float | None:

@@ -110,7 +110,10 @@ def score_program(
     return 1.0 if len(passed) == counted else 0.0
 
 
-@register_verifier("code", batched=True)
+# Inline: the programs already run in killable sandbox processes with their own wall-clock
+# limits; what runs here is parsing and waiting. In a pool worker, a killed worker would leave
+# its sandbox processes behind until their own limits end them.
+@register_verifier("code", batched=True, isolation="inline")
 def code(
     completions: Sequence[str],
     examples: Sequence[Mapping],

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from rewards.registry import register_verifier
 
 
-@register_verifier("digit_match")
+@register_verifier("digit_match", isolation="inline")
 def digit_match(completion: str, example: Mapping, answer_field: str = "answer") -> float | None:
     """Share of right-aligned character positions where the completion matches the gold answer.
 

@@ -39,7 +39,7 @@ def normalize_text(
     return text
 
 
-@register_verifier("exact")
+@register_verifier("exact", isolation="inline")
 def exact(
     completion: str,
     example: Mapping,

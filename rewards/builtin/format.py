@@ -16,7 +16,7 @@ def _compile(pattern: str, flags: int) -> re.Pattern:
     return re.compile(pattern, flags)
 
 
-@register_verifier("format")
+@register_verifier("format", isolation="inline")
 def format_match(
     completion: str, example: Mapping, pattern: str = THINK_ANSWER_PATTERN, dotall: bool = True
 ) -> float:

@@ -301,7 +301,7 @@ def test_preflight_stops_a_bad_keyword_and_a_bad_return_shape():
 
 
 def test_preflight_passes_verifiers_that_give_the_gold_text_zero_or_none(caplog):
-    @register_verifier("t_not_applicable")
+    @register_verifier("t_not_applicable", isolation="inline")  # a local function: no worker can import it
     def not_applicable(completion, example):
         return None
 
