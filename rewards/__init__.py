@@ -7,11 +7,12 @@ turning verifiers into TRL reward functions.
 
 import rewards.builtin  # noqa: F401 - registers the built-in verifiers
 from rewards.adapter import VerifierSpec, make_reward_funcs
-from rewards.base import VerifierError
+from rewards.base import UserInputError, VerifierError
 from rewards.registry import UnknownVerifierError, get_verifier, list_verifiers, register_verifier
 
 __all__ = [
     "UnknownVerifierError",
+    "UserInputError",
     "VerifierError",
     "VerifierSpec",
     "get_verifier",
