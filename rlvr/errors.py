@@ -20,17 +20,20 @@ from rewards.base import UserInputError
 # FileNotFoundError: the paths a command opens are the user's (a run directory, a results file).
 USER_ERRORS: tuple[type[BaseException], ...] = (UserInputError, FileNotFoundError)
 EXIT_USER_ERROR = 2
-DEBUG_HELP = "On a config, data or usage error, show the traceback instead of one line."
+DEBUG_HELP = "On a config, data or usage error, show its traceback too (the exit status stays 2)."
 
 
 def report_user_error(prog: str, err: BaseException) -> int:
-    """Print ``prog: error: message`` on stderr (once per job) and return the exit status, 2."""
+    """Print ``prog: error: message`` on stderr and return the exit status, 2."""
     message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
     if isinstance(err, FileNotFoundError) and err.filename and not message.strip().endswith(str(err.filename)):
         message = f"{err.strerror or message}: '{err.filename}'"
-    # Under `accelerate launch` every process hits the same error; the main one says it.
-    if os.environ.get("RANK", "0") == "0":
-        print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
+    rank = int(os.environ.get("RANK", "0") or 0)
+    if rank != 0:
+        # Under `accelerate launch` every process may hit the same error; the tag tells the copies
+        # apart (an error only one process hit must still be reported, so none stays silent).
+        prog = f"{prog} [rank {rank}]"
+    print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
     return EXIT_USER_ERROR
 
 
