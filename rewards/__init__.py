@@ -8,7 +8,7 @@ run on a broken verifier, and `rewards.probes` for the check before training (`p
 
 import rewards.builtin  # noqa: F401 - registers the built-in verifiers
 from rewards.adapter import VerifierSpec, make_reward_funcs
-from rewards.base import VerifierError
+from rewards.base import UserInputError, VerifierError
 from rewards.errors import (
     BrokenVerifierError,
     ErrorCounts,
@@ -24,6 +24,7 @@ __all__ = [
     "BrokenVerifierError",
     "ErrorCounts",
     "UnknownVerifierError",
+    "UserInputError",
     "VerifierBudgetExceeded",
     "VerifierError",
     "VerifierPreflightError",

@@ -35,6 +35,17 @@ from typing import Literal, Protocol
 ErrorKind = Literal["raised", "timeout", "bad_return"]
 
 
+class UserInputError(ValueError):
+    """A mistake in what the user gave: a config key or value, a data file or row, a verifier spec,
+    a command-line value.
+
+    The `rlvr` commands report these as one line on stderr and exit with status 2 (``--debug``
+    shows the traceback); any other exception is a bug and keeps its traceback. Every package
+    derives its user-facing errors from this class (it lives here, in the lowest layer, so that
+    `rewards`, `curricula` and `rlvr` can all use it).
+    """
+
+
 class Verifier(Protocol):
     """A verifier scoring one completion: ``(completion, example, **kwargs) -> float | None``."""
 

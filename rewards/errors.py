@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rewards.base import VerifierError
+from rewards.base import UserInputError, VerifierError
 
 # Distinct "kind exception_type" keys kept per verifier; more are counted under "other" so that
 # the counts gathered across processes at every step stay small.
@@ -37,7 +37,7 @@ _MAX_ERROR_KEYS = 8
 _OTHER = "other"
 
 
-class BrokenVerifierError(Exception):
+class BrokenVerifierError(UserInputError):
     """A verifier is broken beyond one bad reward; the message says which, why and on what row.
 
     A user error: the message alone is enough (no traceback needed). Subclasses say when it

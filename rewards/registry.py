@@ -25,6 +25,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from rewards.base import UserInputError
+
 ENTRY_POINT_GROUP = "rlvr.verifiers"
 
 # Name -> verifier function. Filled by `register_verifier` (built-ins register on `import rewards`).
@@ -39,8 +41,11 @@ _ISOLATION_ATTRIBUTE = "__rlvr_isolation__"
 ISOLATION_MODES = ("process", "inline")
 
 
-class UnknownVerifierError(KeyError):
-    """A verifier spec that names nothing: an unknown name, module, file or function."""
+class UnknownVerifierError(UserInputError, KeyError):
+    """A verifier spec that names nothing: an unknown name, module, file or function.
+
+    A `KeyError` (a failed look-up) and a `UserInputError` (the user's spec is wrong).
+    """
 
     def __str__(self) -> str:
         # KeyError's own __str__ shows the repr of its argument, which quotes the whole message.

@@ -191,7 +191,7 @@ def main(args) -> int:
         Path(args.output).write_bytes(out if isinstance(out, bytes) else out.encode())
         print(f"wrote {len(chosen)} records to {args.output}")
     elif isinstance(out, bytes):
-        raise SystemExit("--format parquet needs --output FILE")
+        raise ValueError("--format parquet needs --output FILE")
     else:
         sys.stdout.write(out)
     return 0

@@ -57,8 +57,25 @@ def _audit_parser(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; a user error (see `rlvr.errors`) is one line on stderr and status 2."""
+    from rlvr.errors import run_command
+
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "train":  # the recipe owns its own arguments (and reports its errors)
+        from rlvr.train import cli as train_cli
+
+        return train_cli(argv[1:])
+    command = next((a for a in argv if not a.startswith("-")), None)
+    prog = f"rlvr {command}" if command else "rlvr"
+    # Read before parsing, so that an error while building a subcommand's parser honours it too.
+    return run_command(prog, lambda: _run_subcommand(argv), debug="--debug" in argv)
+
+
+def _run_subcommand(argv: list[str]) -> int:
+    from rlvr.errors import DEBUG_HELP
+
     parser = argparse.ArgumentParser(prog="rlvr", description="RL with verifiable rewards and curriculum filtering.")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("train", help="Train with GRPO: rlvr train --config FILE [section.key=value ...]",
                    add_help=False)
@@ -70,21 +87,22 @@ def main(argv: list[str] | None = None) -> int:
     if command in modules:
         module = importlib.import_module(modules[command][0])
         module.add_arguments(modules[command][1])
+    for subparser in [*(p for _, p in modules.values()), sub.choices["audit"], toy]:
+        # SUPPRESS: a subcommand's default must not overwrite `rlvr --debug <command>`.
+        subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
 
-    if argv and argv[0] == "train":  # the recipe owns its own arguments
-        from rlvr.train import main as train_main
-
-        train_main(argv[1:])
-        return 0
     args = parser.parse_args(argv)
     if args.command == "audit":
         from rlvr.audit_report import main as audit_main
 
         try:
             return audit_main(args)
-        except (FileNotFoundError, ValueError) as err:
-            print(f"rlvr audit: {err}", file=sys.stderr)
-            return 2
+        except ValueError as err:  # a bad --decision/--steps value or a corrupt log line
+            if args.debug:
+                raise
+            from rlvr.errors import report_user_error
+
+            return report_user_error("rlvr audit", err)
     if args.command in modules:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         return importlib.import_module(modules[args.command][0]).run(args)

@@ -13,7 +13,6 @@ report from the results file alone.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 
@@ -41,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from rewards import UserInputError
     from rlvr.compare import load_config, log, run_compare, write_report
+    from rlvr.errors import report_user_error
 
     torch.set_num_threads(1)
     overrides = {k: getattr(args, k) for k in ("seeds", "selectors", "budgets", "methods", "regimes", "steps",
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
                  if getattr(args, k, None) is not None}
     if args.probe_only:
         if args.no_probe:
-            raise SystemExit("rlvr compare: --probe-only and --no-probe contradict each other.")
+            raise UserInputError("--probe-only and --no-probe contradict each other.")
         overrides["methods"] = []
     try:
         config = load_config(args.config, quick=args.quick, **overrides)
@@ -59,8 +60,9 @@ def run(args: argparse.Namespace) -> int:
             config.probe.verifiers = list(args.probe_reward)
             config.__post_init__()  # resolve the names now
     except (ValueError, KeyError, FileNotFoundError) as err:
-        print(f"rlvr compare: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
-        return 2
+        if getattr(args, "debug", False):
+            raise
+        return report_user_error("rlvr compare", err)
     start = time.perf_counter()
     results = run_compare(config, args.out, progress=None if args.no_progress else log)
     report = write_report(results, args.out)

@@ -113,6 +113,7 @@ def format_summary(result) -> str:
 def run(args: argparse.Namespace) -> int:
     from curricula.compat_run import load_student, run_compat
     from rlvr.data import DataError
+    from rlvr.errors import report_user_error
 
     try:
         config = config_from_args(args)
@@ -120,8 +121,9 @@ def run(args: argparse.Namespace) -> int:
         result = run_compat(args.data, args.out, config, student=(model, tokenizer, name),
                             progress=not args.no_progress)
     except (DataError, ValueError, FileNotFoundError) as err:
-        print(f"rlvr compat: {err}", file=sys.stderr)
-        return 2
+        if getattr(args, "debug", False):
+            raise
+        return report_user_error("rlvr compat", err)
     except KeyboardInterrupt:
         print(f"rlvr compat: interrupted; rerun the same command to resume from {args.out}/scores.jsonl.",
               file=sys.stderr)

@@ -17,7 +17,10 @@ A config says what is built, torchtune-style::
       max_steps: 40
 
 Every key is checked: a key that nothing reads is an error naming the key and the closest
-known one, because a silently ignored typo (``lerning_rate``) costs a whole run.
+known one, because a silently ignored typo (``lerning_rate``) costs a whole run. Every value is
+checked against its field's type (`rlvr.config_types`): ``grpo.max_steps: ten`` is an error
+naming the key, the value and the type, raised before the model loads; ``1e-3`` (a string to
+YAML) is accepted as the number 0.001 for a float field.
 
 Command-line overrides use dotted keys with YAML values: ``grpo.max_steps=5``,
 ``data.train=prompts.jsonl``, ``verifiers.0.weight=0.5``.
@@ -34,11 +37,11 @@ from typing import Any
 
 import yaml
 
+from rlvr.config_types import ConfigError, build_dataclass
+
+__all__ = ["ConfigError", "DataConfig", "EvalConfig", "RLVRConfig", "build_config", "load_config"]
+
 SECTIONS = ("model", "data", "verifiers", "eval", "curricula", "grpo", "compat")
-
-
-class ConfigError(ValueError):
-    """A config file or override that cannot be used; the message names the key or file."""
 
 
 @dataclass
@@ -135,25 +138,6 @@ def _suggest(key: str, known) -> str:
     return f" Did you mean '{close[0]}'?" if close else ""
 
 
-def _check_keys(section: str, values: dict, cls) -> None:
-    known = {f.name for f in dataclasses.fields(cls) if f.init}
-    for key in values:
-        if key not in known:
-            raise ConfigError(
-                f"Unknown key '{section}.{key}'.{_suggest(key, known)} "
-                f"Known keys of '{section}': {', '.join(sorted(known))}."
-            )
-
-
-def _build(section: str, cls, values: dict | None):
-    values = dict(values or {})
-    _check_keys(section, values, cls)
-    try:
-        return cls(**values)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"Invalid '{section}' section: {err}") from err
-
-
 def parse_override(text: str) -> tuple[list[str], Any]:
     """``"grpo.max_steps=5"`` -> (["grpo", "max_steps"], 5). Values are parsed as YAML."""
     if "=" not in text:
@@ -200,7 +184,7 @@ def _section_classes() -> dict:
         "eval": EvalConfig,
         "curricula": CurriculaConfig,
         "grpo": GRPOConfig,
-        "compat": None,
+        "compat": None,  # curricula.compat.CompatConfig, imported only when the section is there
     }
 
 
@@ -224,48 +208,62 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> RL
 
 
 def build_config(tree: dict, source: str | None = None) -> RLVRConfig:
-    """Build an `RLVRConfig` from a parsed mapping (the YAML file's content)."""
-    from rewards import VerifierSpec
+    """Build an `RLVRConfig` from a parsed mapping (the YAML file's content).
 
+    Every section is a dataclass built by `build_dataclass`: unknown keys and values of the wrong
+    type are `ConfigError`s naming the dotted key.
+    """
     where = f" in '{source}'" if source else ""
     for key in tree:
         if key not in SECTIONS:
             raise ConfigError(f"Unknown section '{key}'{where}.{_suggest(key, SECTIONS)} Sections: {', '.join(SECTIONS)}.")
     classes = _section_classes()
+    sections = {}
+    for name in ("model", "data", "eval", "curricula"):
+        sections[name] = _build_section(name, classes[name], tree.get(name), where)
+    sections["verifiers"] = _build_verifiers(tree.get("verifiers"), where)
+    user_grpo = tree.get("grpo")
+    if user_grpo is not None and not isinstance(user_grpo, dict):
+        raise ConfigError(f"'grpo'{where} must be a mapping of GRPOConfig keys, got {user_grpo!r}.")
+    sections["grpo"] = build_dataclass(classes["grpo"], user_grpo or {}, "grpo", trusted=cpu_defaults(user_grpo or {}))
+    sections["compat"] = None
+    if tree.get("compat") is not None:
+        from curricula.compat import CompatConfig
 
-    model = _build("model", classes["model"], {"model_name_or_path": "toy", **(tree.get("model") or {})})
-    data = _build("data", DataConfig, tree.get("data"))
-    eval_config = _build("eval", EvalConfig, tree.get("eval"))
-    curricula = _build("curricula", classes["curricula"], tree.get("curricula"))
+        sections["compat"] = _build_section("compat", CompatConfig, tree["compat"], where)
+    return RLVRConfig(**sections, source=source)
 
-    raw_verifiers = tree.get("verifiers") or [{"name": "exact"}]
-    if not isinstance(raw_verifiers, list):
+
+def _build_section(name: str, cls, values, where: str):
+    """One mapping section, strictly typed; the model section names the toy world by default."""
+    if values is not None and not isinstance(values, dict):
+        raise ConfigError(f"'{name}'{where} must be a mapping of {cls.__name__} keys, got {values!r}.")
+    field_types = None
+    if name == "model":
+        values = {"model_name_or_path": "toy", **(values or {})}
+    if name == "curricula":
+        # CurriculaConfig.influence is typed `Any`: its class lives in rlvr, which curricula
+        # must not import; name it here so its fields are checked like the frontier's.
+        from rlvr.influence.check import InfluenceCheckConfig
+
+        field_types = {"influence": InfluenceCheckConfig | None}
+    return build_dataclass(cls, values, name, field_types=field_types)
+
+
+def _build_verifiers(raw, where: str) -> list:
+    from rewards import VerifierSpec
+
+    raw = raw or [{"name": "exact"}]
+    if not isinstance(raw, list):
         raise ConfigError(f"'verifiers'{where} must be a list of {{name: ..., weight: ...}} entries.")
     verifiers = []
-    for i, entry in enumerate(raw_verifiers):
+    for i, entry in enumerate(raw):
         if isinstance(entry, str):
             entry = {"name": entry}
         if not isinstance(entry, dict):
             raise ConfigError(f"'verifiers.{i}'{where} must be a mapping or a name, got {entry!r}.")
-        verifiers.append(_build(f"verifiers.{i}", VerifierSpec, entry))
-
-    grpo_values = dict(tree.get("grpo") or {})
-    _check_keys("grpo", grpo_values, classes["grpo"])
-    grpo_values = {**cpu_defaults(grpo_values), **grpo_values}
-    try:
-        grpo = classes["grpo"](**grpo_values)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"Invalid 'grpo' section{where}: {err}") from err
-    compat = None
-    if tree.get("compat") is not None:
-        from curricula.compat import CompatConfig
-
-        try:
-            compat = CompatConfig.from_dict(tree["compat"])
-        except (TypeError, ValueError) as err:
-            raise ConfigError(f"Invalid 'compat' section{where}: {err}") from err
-    return RLVRConfig(model=model, data=data, verifiers=verifiers, eval=eval_config, curricula=curricula, grpo=grpo,
-                      compat=compat, source=source)
+        verifiers.append(build_dataclass(VerifierSpec, entry, f"verifiers.{i}"))
+    return verifiers
 
 
 def cpu_defaults(grpo_values: dict) -> dict:

@@ -17,13 +17,14 @@ from typing import Any
 
 from datasets import Dataset
 
+from rewards.base import UserInputError
 from rlvr.config import DataConfig
 
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 RLVR_COLUMNS = ("prompt", "answer", "id", "skill")
 
 
-class DataError(ValueError):
+class DataError(UserInputError):
     """Input data that cannot be trained on; the message names the file, row and field."""
 
 

@@ -29,7 +29,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from curricula.base import GroupResult
     from curricula.frontier import FrontierFilter
-    from rewards import make_reward_funcs
+    from rewards import UserInputError, make_reward_funcs
     from rlvr.audit import AuditLog, JsonlWriter
     from rlvr.audit_report import summary_table
     from rlvr.config import load_config
@@ -40,7 +40,7 @@ def run(args) -> int:
     config = load_config(args.config, args.overrides)
     frontier = config.curricula.frontier
     if args.k < frontier.min_samples:
-        raise SystemExit(f"rlvr frontier: --k {args.k} is below curricula.frontier.min_samples={frontier.min_samples}, "
+        raise UserInputError(f"--k {args.k} is below curricula.frontier.min_samples={frontier.min_samples}, "
                          "so no prompt could be dropped; raise --k or lower min_samples.")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,8 @@
-"""The GRPO recipe: config -> model -> data -> verifiers -> trainer -> train -> summary.
+"""The GRPO recipe: config -> output dir -> data -> verifiers -> tokenizer -> model -> trainer ->
+train -> summary.
 
-Read top to bottom; each step is one call. The same function runs under ``rlvr train`` (one
+Read top to bottom; each step is one call. Everything that can be checked without the model
+(config, data, verifier specs) is checked first, so a mistake costs seconds, not a model load. The same function runs under ``rlvr train`` (one
 process) and ``accelerate launch scripts/train_grpo.py`` (any number of processes).
 """
 
@@ -21,6 +23,8 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from rlvr.errors import DEBUG_HELP  # noqa: E402
+
 logger = logging.getLogger("rlvr")
 
 
@@ -33,57 +37,95 @@ def build_arg_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", required=True, help="YAML run config (see configs/toy.yaml).")
     parser.add_argument("--resume", nargs="?", const="auto", default=None,
                         help="Resume from a checkpoint directory, or from the latest in grpo.output_dir (no value).")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     parser.add_argument("overrides", nargs="*", help="section.key=value overrides")
     return parser
 
 
-def load_model_and_tokenizer(config):
-    """The policy and its tokenizer from a local path or the Hub; ``toy`` builds the toy world."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+def resolve_model_path(config) -> str:
+    """Where the policy is read from; ``toy`` builds the toy world once and caches it."""
     path = config.model.model_name_or_path
     if path == "toy":
         from rlvr.toy import build_toy_world
 
         path = str(build_toy_world(seed=config.data.toy_seed))
+    return path
+
+
+def load_tokenizer(config, path: str):
+    """The policy's tokenizer, with a pad token (TRL pads generation batches)."""
+    from transformers import AutoTokenizer
+
     # TRL 1.16's ModelConfig has no trust_remote_code field; GRPOConfig does.
+    from rlvr.config import ConfigError
+
     trust_remote_code = bool(getattr(config.grpo, "trust_remote_code", False))
-    tokenizer = AutoTokenizer.from_pretrained(path, revision=config.model.model_revision,
-                                              trust_remote_code=trust_remote_code)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, revision=config.model.model_revision,
+                                                  trust_remote_code=trust_remote_code)
+    except OSError as err:  # no such folder, or a Hub name not in the cache of an offline run
+        raise ConfigError(f"model.model_name_or_path: cannot load '{path}': {err}") from err
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(config, path: str):
+    """The policy's weights (the slow step: everything checkable is checked before it)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
     dtype = config.model.dtype
     dtype = dtype if dtype in (None, "auto") else getattr(torch, dtype)
-    model = AutoModelForCausalLM.from_pretrained(
-        path, revision=config.model.model_revision, dtype=dtype, trust_remote_code=trust_remote_code,
+    return AutoModelForCausalLM.from_pretrained(
+        path, revision=config.model.model_revision, dtype=dtype,
+        trust_remote_code=bool(getattr(config.grpo, "trust_remote_code", False)),
         attn_implementation=config.model.attn_implementation,
     )
-    return model, tokenizer, path
+
+
+def load_model_and_tokenizer(config):
+    """The policy and its tokenizer from a local path or the Hub; ``toy`` builds the toy world."""
+    path = resolve_model_path(config)
+    tokenizer = load_tokenizer(config, path)
+    return load_model(config, path), tokenizer, path
+
+
+def cli(argv: list[str] | None = None) -> int:
+    """``rlvr train`` and ``accelerate launch scripts/train_grpo.py``: the recipe, with a user
+    error (config, data, verifier spec) reported as one line on stderr and exit status 2."""
+    from rlvr.errors import run_command
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+
+    def train() -> None:
+        main(argv)
+
+    return run_command("rlvr train", train, debug="--debug" in argv)
 
 
 def main(argv: list[str] | None = None) -> dict:
     args = build_arg_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    # 1. Config: YAML sections + dotted overrides; unknown keys are errors.
+    # Steps 1-4 check everything that can be checked cheaply, so that a mistake in the config,
+    # the data or a verifier spec stops the run in seconds, before the model loads.
+
+    # 1. Config: YAML sections + dotted overrides; unknown keys and mistyped values are errors.
     from rlvr.config import config_to_dict, load_config
 
     config = load_config(args.config, args.overrides)
-    output_dir = Path(config.grpo.output_dir)
 
+    # 2. Output directory, with the resolved config saved beside the run.
     from accelerate import PartialState
-    from trl import get_peft_config
 
     state = PartialState()
+    output_dir = Path(config.grpo.output_dir)
     if state.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
         import yaml
 
         (output_dir / "rlvr_config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
-
-    # 2. Model and tokenizer (the toy world is built once and cached).
-    model, tokenizer, model_path = load_model_and_tokenizer(config)
 
     # 3. Data: every row validated before training starts.
     from rlvr.data import load_prompts
@@ -93,14 +135,10 @@ def main(argv: list[str] | None = None) -> dict:
     if config.data.eval and config.eval.enabled:
         eval_rows = load_prompts(config.data.eval, config.data, split="eval").dataset.to_list()
     if train.bad_rows and state.is_main_process:
-        with open(output_dir / "bad_rows.jsonl", "a") as f:
-            for bad in train.bad_rows:
-                f.write(json.dumps({"source": bad.source, "row": bad.row, "field": bad.field,
-                                    "problem": bad.problem, "values": bad.values}) + "\n")
-        logger.warning("Skipped %d malformed row(s) of %s; see %s", len(train.bad_rows), train.source,
-                       output_dir / "bad_rows.jsonl")
+        write_bad_rows(train, output_dir / "bad_rows.jsonl")
 
-    # 4. Verifiers -> TRL reward functions; a failing verifier costs one reward, never the run.
+    # 4. Verifiers -> TRL reward functions; an unknown verifier stops here. A verifier failing on
+    # a completion later costs one reward, never the run.
     from rewards import make_reward_funcs
     from rlvr.audit import JsonlWriter
 
@@ -112,7 +150,14 @@ def main(argv: list[str] | None = None) -> dict:
 
     preflight(reward_funcs, train.dataset, n=8)
 
-    # 5. Held-out accuracy before training (main process; the model is the same everywhere).
+    # 5. Tokenizer (the toy world is built once and cached).
+    model_path = resolve_model_path(config)
+    tokenizer = load_tokenizer(config, model_path)
+
+    # 6. Model.
+    model = load_model(config, model_path)
+
+    # 7. Held-out accuracy before training (main process; the model is the same everywhere).
     from rlvr.evaluate import evaluate_skills, format_accuracy_table
 
     max_new_tokens = config.eval.max_new_tokens or config.grpo.max_completion_length
@@ -125,7 +170,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     accuracy_before = held_out_accuracy(model)
 
-    # 6. The trainer: TRL's GRPOTrainer plus rlvr's curriculum filters and audit log.
+    # 8. The trainer: TRL's GRPOTrainer plus rlvr's curriculum filters and audit log.
+    from trl import get_peft_config
+
     from rlvr.trainer import CurriculumGRPOTrainer
 
     trainer = CurriculumGRPOTrainer(
@@ -138,7 +185,7 @@ def main(argv: list[str] | None = None) -> dict:
         curricula=config.curricula,
     )
 
-    # 7. Train (optionally resuming: filter state and audit log continue with the checkpoint).
+    # 9. Train (optionally resuming: filter state and audit log continue with the checkpoint).
     resume = args.resume
     if resume == "auto":
         from transformers.trainer_utils import get_last_checkpoint
@@ -151,7 +198,7 @@ def main(argv: list[str] | None = None) -> dict:
     train_seconds = time.perf_counter() - started
     trainer.save_model(str(output_dir / "final"))
 
-    # 8. Summary: steps, reward start -> end, held-out accuracy before -> after.
+    # 10. Summary: steps, reward start -> end, held-out accuracy before -> after.
     accuracy_after = held_out_accuracy(trainer.accelerator.unwrap_model(trainer.model))
     rewards = [log["reward"] for log in trainer.state.log_history if "reward" in log]
     summary = {
@@ -179,6 +226,15 @@ def main(argv: list[str] | None = None) -> dict:
     return summary
 
 
+def write_bad_rows(loaded, path: Path) -> None:
+    """Append the rows ``skip_bad_rows`` skipped, each with its reason, to ``bad_rows.jsonl``."""
+    with open(path, "a") as f:
+        for bad in loaded.bad_rows:
+            f.write(json.dumps({"source": bad.source, "row": bad.row, "field": bad.field,
+                                "problem": bad.problem, "values": bad.values}) + "\n")
+    logger.warning("Skipped %d malformed row(s) of %s; see %s", len(loaded.bad_rows), loaded.source, path)
+
+
 def print_summary(summary: dict, format_accuracy_table, trainer) -> None:
     def fmt(x):
         return "n/a" if x is None else f"{x:.3f}"
@@ -198,4 +254,4 @@ def print_summary(summary: dict, format_accuracy_table, trainer) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

@@ -74,8 +74,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _run(args)
     except (ValueError, FileNotFoundError) as err:
-        print(f"rlvr influence: {err}", file=sys.stderr)
-        return 2
+        if getattr(args, "debug", False):
+            raise
+        from rlvr.errors import report_user_error
+
+        return report_user_error("rlvr influence", err)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -44,3 +44,109 @@ def test_bad_values_are_reported_with_their_section(tmp_path):
         load_config(write(tmp_path, "curricula:\n  frontier:\n    low: 0.5\n    high: 0.2\n"))
     with pytest.raises(ConfigError, match="Config file .* does not exist"):
         load_config(tmp_path / "missing.yaml")
+
+
+# --------------------------------------------------------------------------------------------
+# Values are checked against their field's type before anything is built
+
+
+@pytest.mark.parametrize("override, message", [
+    ("grpo.max_steps=ten", "grpo.max_steps: expected an integer, got 'ten'"),
+    ("curricula.frontier.confidence=high", "curricula.frontier.confidence: expected a number, got 'high'"),
+    ("data.skip_bad_rows=maybe", "data.skip_bad_rows: expected true or false, got 'maybe'"),
+    ("data.skip_bad_rows=1", "data.skip_bad_rows: expected true or false, got 1"),
+    ("curricula.frontier.high=high", "curricula.frontier.high: expected a number or null, got 'high'"),
+    ("curricula.influence.dim=big", "curricula.influence.dim: expected an integer, got 'big'"),
+    ("verifiers.0.weight=heavy", "verifiers.0.weight: expected a number, got 'heavy'"),
+    ("model.lora_r=8.5", "model.lora_r: expected an integer, got 8.5"),
+    ("data.toy_skills=[add1, [add2]]", "data.toy_skills.1: expected a string, got ['add2']"),
+    ("data.columns={prompt: [q]}", "data.columns.prompt: expected a string, got ['q']"),
+    ("grpo.learning_rate=1e-3x", "grpo.learning_rate: expected a number, got '1e-3x'"),
+])
+def test_a_mistyped_value_names_its_key_value_and_type(override, message):
+    with pytest.raises(ConfigError) as caught:
+        load_config("configs/toy.yaml", [override])
+    assert str(caught.value) == message
+
+
+def test_number_strings_are_numbers_and_ints_are_floats(tmp_path):
+    # YAML 1.1 reads 1e-3 (no dot) as a string; torch would crash on it after the model loaded.
+    config = load_config(write(tmp_path, "grpo:\n  learning_rate: 1e-3\n  max_steps: '7'\n"
+                                         "  warmup_steps: 1.0e+1\neval:\n  temperature: 1\n"))
+    assert config.grpo.learning_rate == 0.001 and type(config.grpo.learning_rate) is float
+    assert config.grpo.max_steps == 7 and config.grpo.warmup_steps == 10
+    assert config.eval.temperature == 1.0 and type(config.eval.temperature) is float
+    config = load_config("configs/toy.yaml", ["grpo.max_steps=1e2", "data.skip_bad_rows=yes"])
+    assert config.grpo.max_steps == 100 and config.data.skip_bad_rows is True
+
+
+def test_unions_keep_what_the_library_checks_itself():
+    # TRL's `lr_scheduler_type: SchedulerType | str`: a string stays a string for transformers.
+    config = load_config("configs/toy.yaml", ["grpo.lr_scheduler_type=cosine", "curricula.frontier.high=null",
+                                              "curricula.influence.protected_skills=[add1, add2]"])
+    assert config.grpo.lr_scheduler_type.value == "cosine"
+    assert config.curricula.frontier.high is None
+    assert config.curricula.influence.protected_skills == ["add1", "add2"]
+    with pytest.raises(ConfigError, match="Invalid 'grpo' section: .*not a valid SchedulerType"):
+        load_config("configs/toy.yaml", ["grpo.lr_scheduler_type=cosinee"])
+
+
+def test_unknown_key_message_names_a_few_close_keys_not_all():
+    with pytest.raises(ConfigError) as caught:
+        load_config("configs/toy.yaml", ["grpo.max_stepz=3"])
+    message = str(caught.value)
+    assert message.startswith("Unknown key 'grpo.max_stepz'. Did you mean 'max_steps'?")
+    assert "per_device_train_batch_size" not in message and len(message) < 200  # was ~4,000 characters
+    with pytest.raises(ConfigError, match=r"^Unknown key 'grpo.zzzqq'. 'grpo' has \d+ keys; see the GRPOConfig "):
+        load_config("configs/toy.yaml", ["grpo.zzzqq=1"])
+    with pytest.raises(ConfigError, match=r"Known keys of 'eval': batch_size, enabled, "):
+        load_config("configs/toy.yaml", ["eval.enabeld=false"])
+
+
+def test_a_missing_required_key_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"^verifiers.0: missing required key 'name'.$"):
+        load_config(write(tmp_path, "verifiers:\n  - weight: 2\n"))
+
+
+def test_coerce_value_handles_every_annotation_kind():
+    import enum
+    from dataclasses import dataclass, field
+    from typing import Any, Literal
+
+    from rlvr.config_types import build_dataclass, coerce_value
+
+    class Color(enum.Enum):
+        RED = "red"
+
+    @dataclass
+    class Inner:
+        n: int = 0
+
+    @dataclass
+    class Outer:
+        mode: Literal["a", "b"] = "a"
+        color: Color = Color.RED
+        pair: tuple[int, float] = (0, 0.0)
+        weights: dict[str, float] = field(default_factory=dict)
+        inner: Inner = field(default_factory=Inner)
+        anything: Any = None
+
+    built = build_dataclass(Outer, {"color": "red", "pair": ["1", 2], "weights": {"x": "1e-3"}, "inner": {"n": 4.0},
+                                    "anything": object}, "outer")
+    assert (built.color, built.pair, built.weights, built.inner, built.anything) == (
+        Color.RED, (1, 2.0), {"x": 0.001}, Inner(4), object)
+    with pytest.raises(ConfigError, match=r"^outer.mode: expected one of 'a', 'b', got 'c'$"):
+        build_dataclass(Outer, {"mode": "c"}, "outer")
+    with pytest.raises(ConfigError, match=r"^Unknown key 'outer.inner.nn'. Did you mean 'n'\? Known keys of 'outer.inner': n.$"):
+        build_dataclass(Outer, {"inner": {"nn": 1}}, "outer")
+    assert coerce_value(True, bool | None, "k") is True and coerce_value("5", int | str, "k") == "5"
+    with pytest.raises(ConfigError, match=r"^k: expected a string, got True$"):
+        coerce_value(True, str, "k")  # `name: yes` must not silently become the name "True"
+
+
+def test_user_errors_share_one_base_class():
+    from rewards import UnknownVerifierError, UserInputError
+    from rlvr.data import DataError
+
+    assert issubclass(ConfigError, UserInputError) and issubclass(DataError, UserInputError)
+    assert issubclass(UnknownVerifierError, UserInputError) and issubclass(UnknownVerifierError, KeyError)

@@ -155,3 +155,66 @@ def test_offline_frontier_prefilter_drops_the_hopeless_skill(toy_world_path, tmp
     records = read_audit(tmp_path)
     assert len(records) == 12 and records[0]["filter"] == "frontier"
     assert "upper bound 0.12 < 0.15" in next(r["message"] for r in records if r["columns"]["skill"] == "mul3x3")
+
+
+# --------------------------------------------------------------------------------------------
+# A user's mistake is one line on stderr and exit status 2, found before the model loads
+
+
+def run_command(*args, script=("-m", "rlvr.cli")):
+    return subprocess.run([sys.executable, *script, *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+
+
+def test_a_config_mistake_is_one_line_and_exit_2_and_debug_adds_the_traceback(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("grpo:\n  max_steps: ten\n")
+    line = "rlvr train: error: grpo.max_steps: expected an integer, got 'ten'"
+    result = run_command("train", "--config", str(bad))
+    assert (result.returncode, result.stderr.splitlines()) == (2, [line])
+    debug = run_command("train", "--config", str(bad), "--debug")
+    assert debug.returncode == 2
+    assert debug.stderr.startswith("Traceback (most recent call last)") and "raise _mismatch" in debug.stderr
+    assert debug.stderr.splitlines()[-2:] == [f"rlvr.config_types.ConfigError: {line.split('error: ')[1]}", line]
+
+
+def test_the_accelerate_entry_point_reports_a_config_mistake_the_same_way(tmp_path):
+    result = run_command("--config", "configs/toy.yaml", "data.skip_bad_rows=maybe", script=("scripts/train_grpo.py",))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == ["rlvr train: error: data.skip_bad_rows: expected true or false, got 'maybe'"]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.train={tmp}/missing.jsonl", "Data file '{tmp}/missing.jsonl' does not exist."),
+    ("verifiers.0.name=exakt", "Unknown verifier 'exakt'. Did you mean 'exact'?"),
+])
+def test_data_and_verifier_mistakes_stop_the_run_before_the_model_loads(tmp_path, override, message):
+    # The model path does not exist: had the recipe tried to load the model first (as it did),
+    # the run would stop on that instead, after the tokenizer and weights of a real model.
+    result = run_command("train", "--config", "configs/toy.yaml", f"grpo.output_dir={tmp_path / 'out'}",
+                         f"model.model_name_or_path={tmp_path / 'no-model'}", override.format(tmp=tmp_path))
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("rlvr train: error: " + message.format(tmp=tmp_path))
+    assert (tmp_path / "out" / "rlvr_config.yaml").exists()  # the steps before data did run
+
+
+def test_a_missing_model_is_one_line_naming_the_key(tmp_path):
+    result = run_command("train", "--config", "configs/toy.yaml", f"grpo.output_dir={tmp_path}",
+                         f"model.model_name_or_path={tmp_path / 'no-model'}")
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"rlvr train: error: model.model_name_or_path: cannot load '{tmp_path / 'no-model'}'")
+
+
+def test_other_subcommands_report_missing_inputs_in_one_line(tmp_path):
+    audit = run_command("audit", str(tmp_path / "no-run"))
+    assert (audit.returncode, audit.stderr.splitlines()) == (
+        2, [f"rlvr audit: error: No audit log at {tmp_path / 'no-run'}."])
+    report = run_command("report", str(tmp_path / "results.jsonl"), "--out", str(tmp_path))
+    assert (report.returncode, report.stderr.splitlines()) == (
+        2, [f"rlvr report: error: No such file or directory: '{tmp_path / 'results.jsonl'}'"])
+    frontier = run_command("frontier", "--config", "configs/toy.yaml", "--out", str(tmp_path), "--k", "2")
+    assert (frontier.returncode, frontier.stderr.splitlines()) == (
+        2, ["rlvr frontier: error: --k 2 is below curricula.frontier.min_samples=16, so no prompt could be dropped; "
+            "raise --k or lower min_samples."])
