@@ -39,8 +39,14 @@ def build_arg_parser() -> argparse.ArgumentParser:
 
 def load_model_and_tokenizer(config):
     """The policy and its tokenizer from a local path or the Hub; ``toy`` builds the toy world."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    tokenizer, path = load_tokenizer(config)
+    return load_model(config, path), tokenizer, path
+
+
+def load_tokenizer(config):
+    """The tokenizer and the resolved model path (``toy`` builds the toy world): all the data
+    checks need, so they run before the weights load."""
+    from transformers import AutoTokenizer
 
     path = config.model.model_name_or_path
     if path == "toy":
@@ -53,13 +59,20 @@ def load_model_and_tokenizer(config):
                                               trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer, path
+
+
+def load_model(config, path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
     dtype = config.model.dtype
     dtype = dtype if dtype in (None, "auto") else getattr(torch, dtype)
-    model = AutoModelForCausalLM.from_pretrained(
-        path, revision=config.model.model_revision, dtype=dtype, trust_remote_code=trust_remote_code,
+    return AutoModelForCausalLM.from_pretrained(
+        path, revision=config.model.model_revision, dtype=dtype,
+        trust_remote_code=bool(getattr(config.grpo, "trust_remote_code", False)),
         attn_implementation=config.model.attn_implementation,
     )
-    return model, tokenizer, path
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -82,23 +95,22 @@ def main(argv: list[str] | None = None) -> dict:
 
         (output_dir / "rlvr_config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
 
-    # 2. Model and tokenizer (the toy world is built once and cached).
-    model, tokenizer, model_path = load_model_and_tokenizer(config)
+    # 2. Tokenizer (the toy world is built once and cached); the weights load after the data checks.
+    tokenizer, model_path = load_tokenizer(config)
 
-    # 3. Data: every row validated before training starts.
-    from rlvr.data import load_prompts
+    # 3. Data: every row validated, every prompt checked against the model's context, enough rows
+    #    for one generation batch, all before the model loads.
+    from rlvr.data import load_run_data
 
-    train = load_prompts(config.data.train, config.data, split="train")
-    eval_rows = None
-    if config.data.eval and config.eval.enabled:
-        eval_rows = load_prompts(config.data.eval, config.data, split="eval").dataset.to_list()
-    if train.bad_rows and state.is_main_process:
+    train, held_out = load_run_data(config, tokenizer, model_path)
+    eval_rows = held_out.dataset.to_list() if held_out is not None else None
+    bad_rows = train.bad_rows + (held_out.bad_rows if held_out is not None else [])
+    if bad_rows and state.is_main_process:
         with open(output_dir / "bad_rows.jsonl", "a") as f:
-            for bad in train.bad_rows:
-                f.write(json.dumps({"source": bad.source, "row": bad.row, "field": bad.field,
-                                    "problem": bad.problem, "values": bad.values}) + "\n")
-        logger.warning("Skipped %d malformed row(s) of %s; see %s", len(train.bad_rows), train.source,
-                       output_dir / "bad_rows.jsonl")
+            for bad in bad_rows:
+                f.write(json.dumps(bad.to_record()) + "\n")
+        logger.warning("Skipped %d bad row(s); see %s", len(bad_rows), output_dir / "bad_rows.jsonl")
+    model = load_model(config, model_path)
 
     # 4. Verifiers -> TRL reward functions; a failing verifier costs one reward, never the run.
     from rewards import make_reward_funcs

@@ -34,9 +34,10 @@ def test_malformed_rows_are_reported_with_file_row_and_field(tmp_path):
         load_prompts(path, cfg)
     text = str(err.value)
     assert "3 malformed row(s)" in text
-    assert f"{path} row 2, field 'prompt': empty" in text
-    assert f"{path} row 3, field 'answer': missing (read from source column 'final'); the row has: question" in text
-    assert f"{path} row 4, field 'prompt': expected a non-empty string or a list of chat messages, got list" in text
+    # JSONL rows are named by their 1-based line, as an editor shows it.
+    assert f"{path} line 3, field 'prompt': empty" in text
+    assert f"{path} line 4, field 'answer': missing (read from source column 'final'); the row has: question" in text
+    assert f"{path} line 5, field 'prompt': expected a non-empty string or a list of chat messages, got list" in text
 
 
 def test_skip_bad_rows_keeps_a_record_of_each(tmp_path):
@@ -46,8 +47,8 @@ def test_skip_bad_rows_keeps_a_record_of_each(tmp_path):
     cfg = DataConfig(train=path, columns={"prompt": "question", "answer": "final"}, skip_bad_rows=True)
     data = load_prompts(path, cfg)
     assert len(data.dataset) == 3
-    assert [(b.row, b.field) for b in data.bad_rows] == [(2, "answer"), (4, "id")]
-    assert "duplicate id '7' (first seen in row 3)" in data.bad_rows[1].problem
+    assert [(b.line, b.field) for b in data.bad_rows] == [(3, "answer"), (5, "id")]
+    assert "duplicate id '7' (first seen at line 4)" in data.bad_rows[1].problem
 
 
 def test_missing_file_and_unknown_extension(tmp_path):
