@@ -1,6 +1,12 @@
+import copy
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from datasets import Dataset
 
 from rlvr.config import DataConfig
 from rlvr.data import DataError, load_prompts
@@ -200,3 +206,123 @@ def test_csv_rows_are_named_by_line_including_the_header(tmp_path):
     with pytest.raises(DataError) as err:
         load_prompts(str(path), DataConfig())
     assert f"{path} line 5, field 'prompt'" in str(err.value)
+
+
+# --- Prompt length and batch size, checked with the tokenizer and config only ------------------
+
+@pytest.fixture(scope="module")
+def toy_tokenizer(toy_world_path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(toy_world_path))
+
+
+def test_over_long_prompt_is_a_bad_row_with_its_token_count(toy_world_path, toy_tokenizer, tmp_path):
+    from rlvr.data import enforce_prompt_limit, model_context_length
+
+    path = write_jsonl(tmp_path / "train.jsonl", [{"prompt": "1+1=", "answer": "2"},
+                                                  {"prompt": "9" * 130 + "=", "answer": "1"}])
+    context = model_context_length(str(toy_world_path))  # from config.json: no weights load
+    assert context == 128
+    data = load_prompts(path, DataConfig())
+    with pytest.raises(DataError) as err:
+        enforce_prompt_limit(data, toy_tokenizer, context, 8, skip_bad_rows=False)
+    # 130 digits + '=' + the BOS token the tokenizer adds, as TRL tokenizes it.
+    assert (f"1 prompt(s) too long in {path}:\n  {path} line 2, field 'prompt': 132 tokens, over the limit of "
+            "120 (context 128 - 8 completion tokens)") in str(err.value)
+    kept = enforce_prompt_limit(data, toy_tokenizer, context, 8, skip_bad_rows=True)
+    assert kept.dataset["prompt"] == ["1+1="] and [p.line for p in kept.places] == [1]
+    assert kept.bad_rows[0].to_record()["line"] == 2 and "132 tokens" in kept.bad_rows[0].problem
+
+
+def test_chat_prompts_are_counted_through_the_chat_template(toy_tokenizer):
+    from rlvr.data import check_prompt_lengths
+
+    tokenizer = copy.deepcopy(toy_tokenizer)
+    tokenizer.chat_template = ("{% for m in messages %}{{ m['role'][0] }}:{{ m['content'] }};{% endfor %}"
+                               "{% if add_generation_prompt %}a:{% endif %}")
+    ds = Dataset.from_list([{"prompt": [{"role": "user", "content": "1+1="}]},
+                            {"prompt": [{"role": "system", "content": "9" * 20}, {"role": "user", "content": "2+2="}]}])
+    # "u:1+1=;a:" is 9 characters, "s:9...9;u:2+2=;a:" 32 (no BOS: a chat template brings its own).
+    assert check_prompt_lengths(ds, tokenizer, 9) == {1: 32}
+
+
+def test_fewer_rows_than_one_generation_batch_is_refused(tmp_path):
+    from trl import GRPOConfig
+
+    from rlvr.data import check_enough_rows
+
+    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=16, num_generations=4, use_cpu=True,
+                      bf16=False, report_to="none")
+    path = write_jsonl(tmp_path / "train.jsonl", [{"prompt": f"{i}+1=", "answer": str(i + 1)} for i in range(3)]
+                       + [{"prompt": "x="}])
+    data = load_prompts(path, DataConfig(skip_bad_rows=True))
+    with pytest.raises(DataError) as err:
+        check_enough_rows(data, args)
+    assert str(err.value).startswith(
+        f"{path} has 3 usable row(s), 1 bad row(s) skipped, but one generation step needs 4 distinct prompts: "
+        "generation_batch_size 16 (per_device_train_batch_size 16 x 1 process(es) x steps_per_generation 1) / "
+        "num_generations 4.")
+    check_enough_rows(load_prompts(path, DataConfig(skip_bad_rows=True, max_rows=2)), GRPOConfig(
+        output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=2, use_cpu=True, bf16=False))
+
+
+# --- Through `rlvr train`: the data checks run before the model's weights load ------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+TOY_PROMPTS = [{"prompt": f"{a}+{b}=", "answer": str(a + b), "skill": "add1"} for a in range(3) for b in range(2)]
+
+
+@pytest.fixture
+def weights_must_not_load(monkeypatch):
+    from transformers import AutoModelForCausalLM
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model's weights loaded before the data checks")
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", refuse)
+
+
+def train_in_process(out, data_path, *overrides):
+    from rlvr.train import main
+
+    return main(["--config", str(ROOT / "configs" / "toy.yaml"), f"grpo.output_dir={out}", f"data.train={data_path}",
+                 "data.eval=null", "grpo.per_device_train_batch_size=16", "grpo.num_generations=8",
+                 "grpo.max_steps=2", *overrides])
+
+
+def test_train_refuses_an_over_long_prompt_before_the_model_loads(toy_world_path, tmp_path, weights_must_not_load):
+    path = write_jsonl(tmp_path / "train.jsonl", TOY_PROMPTS[:3] + [{"prompt": "9" * 130 + "=", "answer": "1"}])
+    with pytest.raises(DataError) as err:
+        train_in_process(tmp_path / "run", path)
+    assert (f"{path} line 4, field 'prompt': 132 tokens, over the limit of 120 (context 128 - 8 completion "
+            "tokens)") in str(err.value)
+
+
+def test_train_refuses_too_few_rows_before_the_model_loads(toy_world_path, tmp_path, weights_must_not_load):
+    path = write_jsonl(tmp_path / "train.jsonl", TOY_PROMPTS[:1] + [{"prompt": "1+1="}])
+    with pytest.raises(DataError) as err:
+        train_in_process(tmp_path / "run", path, "data.skip_bad_rows=true")
+    assert str(err.value).startswith(f"{path} has 1 usable row(s), 1 bad row(s) skipped, but one generation step "
+                                     "needs 2 distinct prompts")
+
+
+@pytest.mark.slow
+def test_rlvr_train_skips_and_records_unreadable_and_over_long_lines(toy_world_path, tmp_path):
+    lines = [json.dumps(row).encode() for row in TOY_PROMPTS]
+    lines[1] = b'{"prompt": "0+1=" "answer": "1"}'  # line 2: broken JSON
+    lines[3] = b'{"prompt": "1+1=\xff\xfe", "answer": "2"}'  # line 4: not UTF-8
+    lines.append(json.dumps({"prompt": "9" * 130 + "=", "answer": "1"}).encode())  # line 7: too long
+    path = write_lines(tmp_path / "train.jsonl", lines)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "rlvr.cli", "train", "--config", "configs/toy.yaml", f"grpo.output_dir={out}",
+           f"data.train={path}", "data.eval=null", "data.skip_bad_rows=true", "grpo.per_device_train_batch_size=16",
+           "grpo.num_generations=8", "grpo.max_steps=2", "curricula.frontier.enabled=false"]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert json.loads((out / "summary.json").read_text())["steps"] == 2
+    records = [json.loads(line) for line in (out / "bad_rows.jsonl").read_text().splitlines()]
+    assert [(r["source"], r["line"], r["field"]) for r in records] == [(path, 2, None), (path, 4, None),
+                                                                       (path, 7, "prompt")]
+    assert records[2]["problem"] == "132 tokens, over the limit of 120 (context 128 - 8 completion tokens)"
