@@ -462,7 +462,7 @@ def prompt_token_counts(prompts: list, tokenizer, chat_template_kwargs: dict | N
                                                     tokenize=True, return_dict=True,
                                                     **(chat_template_kwargs or {}))["input_ids"]
             else:
-                ids = tokenizer(text=[prompts[i] for i in chunk])["input_ids"]
+                ids = tokenizer(text=[prompts[i] for i in chunk], return_attention_mask=False)["input_ids"]
             for i, row_ids in zip(chunk, ids, strict=True):
                 counts[i] = len(row_ids)
     return counts
