@@ -43,8 +43,8 @@ class DataError(ValueError):
 
 
 class RowPlace(NamedTuple):
-    """Where a row came from: its file (or ``name[split]``), 0-based row index in that file and,
-    for JSONL (and CSV when exact), its 1-based line."""
+    """Where a row came from: its file (or ``name[split]``), its 0-based row index in that file
+    (JSONL: line - 1) and, for JSONL (and CSV when exact), its 1-based line."""
 
     source: str
     row: int
@@ -183,7 +183,7 @@ def read_jsonl(path: str) -> tuple[list[dict], list[RowPlace], list[BadRow]]:
             if not raw.strip():
                 continue
             row, problem = _parse_line(raw)
-            index = len(rows) + len(bad)
+            index = number - 1  # as in curricula.compat_data: row numbers are line numbers - 1
             if problem is not None:
                 text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
                 bad.append(BadRow(path, index, None, problem, {"text": _short(text)}, line=number))
@@ -493,15 +493,16 @@ def enforce_prompt_limit(data: LoadedData, tokenizer, context: int, completion_t
     too_long = check_prompt_lengths(data.dataset, tokenizer, limit, chat_template_kwargs)
     if not too_long:
         return data
-    bad = [BadRow(data.places[i].source, data.places[i].row, "prompt",
+    places = data.places or [RowPlace(data.source, i) for i in range(len(data.dataset))]
+    bad = [BadRow(places[i].source, places[i].row, "prompt",
                   f"{n} tokens, over the limit of {limit} (context {context} - {completion_tokens} completion tokens)",
-                  {"prompt": _short(data.dataset[i]["prompt"])}, line=data.places[i].line)
+                  {"prompt": _short(data.dataset[i]["prompt"])}, line=places[i].line)
            for i, n in too_long.items()]
     if not skip_bad_rows:
         raise bad_rows_error(bad, data.source, "Shorten these prompts, lower grpo.max_completion_length, or set "
                              "data.skip_bad_rows=true to skip and record them.", what="prompt(s) too long")
     keep = [i for i in range(len(data.dataset)) if i not in too_long]
-    return LoadedData(data.dataset.select(keep), data.bad_rows + bad, data.source, [data.places[i] for i in keep])
+    return LoadedData(data.dataset.select(keep), data.bad_rows + bad, data.source, [places[i] for i in keep])
 
 
 def check_enough_rows(data: LoadedData, grpo_args) -> None:

@@ -109,7 +109,7 @@ def test_skip_bad_rows_skips_unreadable_lines_and_records_each(tmp_path):
     assert [r["prompt"] for r in data.dataset.to_list()] == ["1+1=", "2+2=", "4+4=", "6+6="]
     assert [p.line for p in data.places] == [1, 2, 4, 6]
     records = [b.to_record() for b in data.bad_rows]
-    assert [(r["source"], r["line"], r["field"]) for r in records] == [(path, 3, None), (path, 5, None)]
+    assert [(r["source"], r["line"], r["row"], r["field"]) for r in records] == [(path, 3, 2, None), (path, 5, 4, None)]
     assert records[0]["values"] == {"text": '{"prompt": "3+3=" "answer": "6"}'}
     assert records[1]["problem"] == "not valid UTF-8 (byte b'\\xff' at column 17)"
 
