@@ -50,7 +50,10 @@ class DataConfig:
 
     Args:
         train: ``"toy"`` (the toy world's train split), a local ``.jsonl``/``.json``/``.parquet``/
-            ``.csv`` file, or a `datasets` name (loaded with `datasets.load_dataset`).
+            ``.csv`` file, a directory of such shards (every supported file inside, recursively,
+            sorted; one format only), a glob (``data/train-*.jsonl``, ``data/**/*.parquet``), or a
+            `datasets` name (loaded with `datasets.load_dataset`). A ``.json`` file may hold JSON
+            Lines or one JSON array of row objects; blank lines in JSON Lines are ignored.
         eval: Held-out prompts for the before/after accuracy table, in the same forms as
             ``train``; ``"toy"`` is the toy world's eval split (never shares a prompt with train).
             ``None`` skips held-out evaluation.
@@ -60,9 +63,14 @@ class DataConfig:
         columns: Maps rlvr's column names to the source's, e.g. ``{prompt: question, answer:
             final_answer}``. rlvr's names: ``prompt`` (required), ``answer``, ``id``, ``skill``.
         required: Columns every row must have, non-empty (after mapping).
-        skip_bad_rows: If false, the first malformed rows stop the run before training, each
-            reported with its file, row index and field. If true, they are skipped and written
-            to ``bad_rows.jsonl`` in the output directory instead.
+        skip_bad_rows: If false, bad rows stop the run before training (and before the model
+            loads), each reported with its file, its line (JSON Lines, 1-based; CSV when exact) or
+            0-based row index, its field and the reason. Bad rows: a line that is not a JSON object
+            (broken JSON, not UTF-8, an array...), a missing or malformed field, a duplicate id, and
+            a prompt longer than the model's context minus ``grpo.max_completion_length`` tokens
+            (counted as TRL does, through the chat template for chat prompts; such prompts are never
+            truncated, since cutting a question changes what its answer refers to). If true, they
+            are skipped and written to ``bad_rows.jsonl`` in the output directory instead.
         max_rows: Keep only the first ``max_rows`` rows of each split (after validation).
         system_prompt: If set, prompts become chat messages ``[system, user]`` (for instruct
             models with a chat template); otherwise plain strings.

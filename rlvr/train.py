@@ -127,15 +127,10 @@ def main(argv: list[str] | None = None) -> dict:
 
         (output_dir / "rlvr_config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
 
-    # 3. Data: every row validated before training starts.
-    from rlvr.data import load_prompts
+    # 3. Data: every row validated (file, line and field of each bad one).
+    from rlvr.data import fit_run_data, load_run_data
 
-    train = load_prompts(config.data.train, config.data, split="train")
-    eval_rows = None
-    if config.data.eval and config.eval.enabled:
-        eval_rows = load_prompts(config.data.eval, config.data, split="eval").dataset.to_list()
-    if train.bad_rows and state.is_main_process:
-        write_bad_rows(train, output_dir / "bad_rows.jsonl")
+    train, held_out = load_run_data(config)
 
     # 4. Verifiers -> TRL reward functions; an unknown verifier stops here. A verifier failing on
     # a completion later costs one reward, never the run.
@@ -153,6 +148,14 @@ def main(argv: list[str] | None = None) -> dict:
     # 5. Tokenizer (the toy world is built once and cached).
     model_path = resolve_model_path(config)
     tokenizer = load_tokenizer(config, model_path)
+
+    # 5b. Every prompt checked against the model's context (the tokenizer and the model's config
+    # suffice), and enough rows for one generation batch.
+    train, held_out = fit_run_data(config, train, held_out, tokenizer, model_path)
+    eval_rows = held_out.dataset.to_list() if held_out is not None else None
+    bad_rows = train.bad_rows + (held_out.bad_rows if held_out is not None else [])
+    if bad_rows and state.is_main_process:
+        write_bad_rows(bad_rows, output_dir / "bad_rows.jsonl")
 
     # 6. Model.
     model = load_model(config, model_path)
@@ -226,13 +229,12 @@ def main(argv: list[str] | None = None) -> dict:
     return summary
 
 
-def write_bad_rows(loaded, path: Path) -> None:
+def write_bad_rows(bad_rows: list, path: Path) -> None:
     """Append the rows ``skip_bad_rows`` skipped, each with its reason, to ``bad_rows.jsonl``."""
     with open(path, "a") as f:
-        for bad in loaded.bad_rows:
-            f.write(json.dumps({"source": bad.source, "row": bad.row, "field": bad.field,
-                                "problem": bad.problem, "values": bad.values}) + "\n")
-    logger.warning("Skipped %d malformed row(s) of %s; see %s", len(loaded.bad_rows), loaded.source, path)
+        for bad in bad_rows:
+            f.write(json.dumps(bad.to_record()) + "\n")
+    logger.warning("Skipped %d bad row(s); see %s", len(bad_rows), path)
 
 
 def print_summary(summary: dict, format_accuracy_table, trainer) -> None:

@@ -1,6 +1,12 @@
+import copy
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from datasets import Dataset
 
 from rlvr.config import DataConfig
 from rlvr.data import DataError, load_prompts
@@ -34,9 +40,10 @@ def test_malformed_rows_are_reported_with_file_row_and_field(tmp_path):
         load_prompts(path, cfg)
     text = str(err.value)
     assert "3 malformed row(s)" in text
-    assert f"{path} row 2, field 'prompt': empty" in text
-    assert f"{path} row 3, field 'answer': missing (read from source column 'final'); the row has: question" in text
-    assert f"{path} row 4, field 'prompt': expected a non-empty string or a list of chat messages, got list" in text
+    # JSONL rows are named by their 1-based line, as an editor shows it.
+    assert f"{path} line 3, field 'prompt': empty" in text
+    assert f"{path} line 4, field 'answer': missing (read from source column 'final'); the row has: question" in text
+    assert f"{path} line 5, field 'prompt': expected a non-empty string or a list of chat messages, got list" in text
 
 
 def test_skip_bad_rows_keeps_a_record_of_each(tmp_path):
@@ -46,8 +53,8 @@ def test_skip_bad_rows_keeps_a_record_of_each(tmp_path):
     cfg = DataConfig(train=path, columns={"prompt": "question", "answer": "final"}, skip_bad_rows=True)
     data = load_prompts(path, cfg)
     assert len(data.dataset) == 3
-    assert [(b.row, b.field) for b in data.bad_rows] == [(2, "answer"), (4, "id")]
-    assert "duplicate id '7' (first seen in row 3)" in data.bad_rows[1].problem
+    assert [(b.line, b.field) for b in data.bad_rows] == [(3, "answer"), (5, "id")]
+    assert "duplicate id '7' (first seen at line 4)" in data.bad_rows[1].problem
 
 
 def test_missing_file_and_unknown_extension(tmp_path):
@@ -69,3 +76,253 @@ def test_parquet_and_csv_and_chat_wrapping(tmp_path):
     for name in ("d.parquet", "d.csv"):
         rows = load_prompts(str(tmp_path / name), cfg).dataset.to_list()
         assert rows[0]["prompt"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "a?"}]
+
+
+# --- Unreadable lines: one bad row each, named by file and 1-based line ---------------------
+
+def write_lines(path, lines: list[bytes], end=b"\n"):
+    path.write_bytes(end.join(lines))
+    return str(path)
+
+
+BROKEN = [b'{"prompt": "1+1=", "answer": "2"}', b'{"prompt": "2+2=", "answer": "4"}',
+          b'{"prompt": "3+3=" "answer": "6"}',  # line 3: a missing comma
+          b'{"prompt": "4+4=", "answer": "8"}',
+          b'{"prompt": "5+5=\xff\xfe", "answer": "10"}',  # line 5: not UTF-8
+          b'{"prompt": "6+6=", "answer": "12"}']
+
+
+def test_broken_json_and_non_utf8_lines_stop_the_run_naming_each_line(tmp_path):
+    path = write_lines(tmp_path / "train.jsonl", BROKEN)
+    with pytest.raises(DataError) as err:
+        load_prompts(path, DataConfig())
+    text = str(err.value)
+    assert text.startswith(f"2 malformed row(s) in {path}:")
+    assert f"{path} line 3: invalid JSON (Expecting ',' delimiter at column 19)" in text
+    assert f"{path} line 5: not valid UTF-8 (byte b'\\xff' at column 17)" in text
+    assert "data.skip_bad_rows=true" in text
+
+
+def test_skip_bad_rows_skips_unreadable_lines_and_records_each(tmp_path):
+    path = write_lines(tmp_path / "train.jsonl", BROKEN)
+    data = load_prompts(path, DataConfig(skip_bad_rows=True))
+    assert [r["prompt"] for r in data.dataset.to_list()] == ["1+1=", "2+2=", "4+4=", "6+6="]
+    assert [p.line for p in data.places] == [1, 2, 4, 6]
+    records = [b.to_record() for b in data.bad_rows]
+    assert [(r["source"], r["line"], r["row"], r["field"]) for r in records] == [(path, 3, 2, None), (path, 5, 4, None)]
+    assert records[0]["values"] == {"text": '{"prompt": "3+3=" "answer": "6"}'}
+    assert records[1]["problem"] == "not valid UTF-8 (byte b'\\xff' at column 17)"
+
+
+def test_non_objects_blank_lines_crlf_bom_and_no_final_newline(tmp_path):
+    lines = [b'\xef\xbb\xbf{"prompt": "a", "answer": "1"}', b"", b"   ", b"[1, 2]", b'"x"', b"null",
+             b'{"prompt": "b", "answer": "2"}']  # the last line has no newline
+    path = write_lines(tmp_path / "odd.jsonl", lines, end=b"\r\n")
+    data = load_prompts(path, DataConfig(skip_bad_rows=True))
+    assert [r["prompt"] for r in data.dataset.to_list()] == ["a", "b"]
+    # Blank lines are not rows (skipped silently); lines 4-6 are JSON but not objects.
+    assert [(b.line, b.problem) for b in data.bad_rows] == [
+        (4, "expected a JSON object, got an array"), (5, "expected a JSON object, got a string"),
+        (6, "expected a JSON object, got null")]
+    assert [p.line for p in data.places] == [1, 7]
+
+
+def test_json_file_holding_an_array(tmp_path):
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps([{"prompt": "a", "answer": "1"}, 5, {"prompt": "b", "answer": 2}], indent=2))
+    data = load_prompts(str(path), DataConfig(skip_bad_rows=True))
+    assert [r["answer"] for r in data.dataset.to_list()] == ["1", "2"]
+    assert [b.message() for b in data.bad_rows] == [f"{path} row 1 (0-based): expected a JSON object, got a number"]
+
+
+def test_rows_with_different_keys_keep_every_column(tmp_path):
+    path = write_jsonl(tmp_path / "train.jsonl", [{"prompt": "a", "answer": "1"},
+                                                  {"prompt": "b", "answer": "2", "level": 3}])
+    rows = load_prompts(path, DataConfig()).dataset.to_list()
+    assert [r["level"] for r in rows] == [None, 3]
+
+
+# --- Directories and globs of shards -----------------------------------------------------------
+
+def make_shards(root):
+    (root / "sub").mkdir(parents=True)
+    write_jsonl(root / "b.jsonl", [{"prompt": "b1", "answer": "1"}, {"prompt": "b2"}])  # line 2: no answer
+    write_jsonl(root / "a.jsonl", [{"prompt": "a1", "answer": "1"}])
+    write_jsonl(root / "sub" / "c.jsonl", [{"prompt": "c1", "answer": "1"}])
+    write_jsonl(root / ".hidden.jsonl", [{"prompt": "h", "answer": "1"}])  # ignored, as by datasets
+    (root / "README.md").write_text("not data")
+
+
+def test_directory_of_jsonl_shards_loads_every_file_sorted(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    make_shards(tmp_path / "shards")
+    data = load_prompts("shards", DataConfig(skip_bad_rows=True))
+    assert [r["prompt"] for r in data.dataset.to_list()] == ["a1", "b1", "c1"]
+    assert data.source == "shards (3 files)"
+    assert [b.message() for b in data.bad_rows] == [
+        "shards/b.jsonl line 2, field 'answer': missing; the row has: prompt"]
+    with pytest.raises(DataError, match="shards/b.jsonl line 2, field 'answer'"):
+        load_prompts("shards/", DataConfig())
+
+
+def test_globs_of_jsonl_and_parquet_shards(tmp_path, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.chdir(tmp_path)
+    make_shards(tmp_path / "shards")
+    assert [r["prompt"] for r in load_prompts("shards/*.jsonl", DataConfig(skip_bad_rows=True)).dataset.to_list()] \
+        == ["a1", "b1"]
+    assert [r["prompt"] for r in load_prompts("shards/**/*.jsonl", DataConfig(skip_bad_rows=True)).dataset.to_list()] \
+        == ["a1", "b1", "c1"]
+    (tmp_path / "pq" / "x").mkdir(parents=True)
+    pd.DataFrame({"prompt": ["p1", "p2"], "answer": ["1", "2"]}).to_parquet(tmp_path / "pq" / "train-0.parquet")
+    pd.DataFrame({"prompt": ["p3", ""], "answer": ["3", "4"]}).to_parquet(tmp_path / "pq" / "x" / "train-1.parquet")
+    with pytest.raises(DataError) as err:
+        load_prompts("pq/**/train-*.parquet", DataConfig())
+    assert "pq/x/train-1.parquet row 1 (0-based), field 'prompt': empty" in str(err.value)
+    rows = load_prompts("pq", DataConfig(skip_bad_rows=True)).dataset.to_list()
+    assert [r["prompt"] for r in rows] == ["p1", "p2", "p3"]
+
+
+def test_shards_that_match_nothing_or_mix_formats_are_refused(tmp_path, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.chdir(tmp_path)
+    make_shards(tmp_path / "shards")
+    with pytest.raises(DataError, match=r"The pattern 'shards/train-\*.jsonl' matches no file"):
+        load_prompts("shards/train-*.jsonl", DataConfig())
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("x")
+    with pytest.raises(DataError, match="The directory 'empty' holds no .jsonl/.json/.parquet/.csv file"):
+        load_prompts("empty", DataConfig())
+    pd.DataFrame({"prompt": ["p"], "answer": ["1"]}).to_parquet(tmp_path / "shards" / "z.parquet")
+    with pytest.raises(DataError, match=r"'shards' mixes data formats \(json: shards/a.jsonl, parquet: shards/z.parquet\)"):
+        load_prompts("shards", DataConfig())
+
+
+def test_csv_rows_are_named_by_line_including_the_header(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text('prompt,answer\n"a\nmultiline?",1\n\n"",2\n')  # the empty prompt sits on line 5
+    with pytest.raises(DataError) as err:
+        load_prompts(str(path), DataConfig())
+    assert f"{path} line 5, field 'prompt'" in str(err.value)
+
+
+# --- Prompt length and batch size, checked with the tokenizer and config only ------------------
+
+@pytest.fixture(scope="module")
+def toy_tokenizer(toy_world_path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(toy_world_path))
+
+
+def test_over_long_prompt_is_a_bad_row_with_its_token_count(toy_world_path, toy_tokenizer, tmp_path):
+    from rlvr.data import enforce_prompt_limit, model_context_length
+
+    path = write_jsonl(tmp_path / "train.jsonl", [{"prompt": "1+1=", "answer": "2"},
+                                                  {"prompt": "9" * 130 + "=", "answer": "1"}])
+    context = model_context_length(str(toy_world_path))  # from config.json: no weights load
+    assert context == 128
+    data = load_prompts(path, DataConfig())
+    with pytest.raises(DataError) as err:
+        enforce_prompt_limit(data, toy_tokenizer, context, 8, skip_bad_rows=False)
+    # 130 digits + '=' + the BOS token the tokenizer adds, as TRL tokenizes it.
+    assert (f"1 prompt(s) too long in {path}:\n  {path} line 2, field 'prompt': 132 tokens, over the limit of "
+            "120 (context 128 - 8 completion tokens)") in str(err.value)
+    kept = enforce_prompt_limit(data, toy_tokenizer, context, 8, skip_bad_rows=True)
+    assert kept.dataset["prompt"] == ["1+1="] and [p.line for p in kept.places] == [1]
+    assert kept.bad_rows[0].to_record()["line"] == 2 and "132 tokens" in kept.bad_rows[0].problem
+
+
+def test_chat_prompts_are_counted_through_the_chat_template(toy_tokenizer):
+    from rlvr.data import check_prompt_lengths
+
+    tokenizer = copy.deepcopy(toy_tokenizer)
+    tokenizer.chat_template = ("{% for m in messages %}{{ m['role'][0] }}:{{ m['content'] }};{% endfor %}"
+                               "{% if add_generation_prompt %}a:{% endif %}")
+    ds = Dataset.from_list([{"prompt": [{"role": "user", "content": "1+1="}]},
+                            {"prompt": [{"role": "system", "content": "9" * 20}, {"role": "user", "content": "2+2="}]}])
+    # "u:1+1=;a:" is 9 characters, "s:9...9;u:2+2=;a:" 32 (no BOS: a chat template brings its own).
+    assert check_prompt_lengths(ds, tokenizer, 9) == {1: 32}
+
+
+def test_fewer_rows_than_one_generation_batch_is_refused(tmp_path):
+    from trl import GRPOConfig
+
+    from rlvr.data import check_enough_rows
+
+    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=16, num_generations=4, use_cpu=True,
+                      bf16=False, report_to="none")
+    path = write_jsonl(tmp_path / "train.jsonl", [{"prompt": f"{i}+1=", "answer": str(i + 1)} for i in range(3)]
+                       + [{"prompt": "x="}])
+    data = load_prompts(path, DataConfig(skip_bad_rows=True))
+    with pytest.raises(DataError) as err:
+        check_enough_rows(data, args)
+    assert str(err.value).startswith(
+        f"{path} has 3 usable row(s), 1 bad row(s) skipped, but one generation step needs 4 distinct prompts: "
+        "generation_batch_size 16 (per_device_train_batch_size 16 x 1 process(es) x steps_per_generation 1) / "
+        "num_generations 4.")
+    check_enough_rows(load_prompts(path, DataConfig(skip_bad_rows=True, max_rows=2)), GRPOConfig(
+        output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=2, use_cpu=True, bf16=False))
+
+
+# --- Through `rlvr train`: the data checks run before the model's weights load ------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+TOY_PROMPTS = [{"prompt": f"{a}+{b}=", "answer": str(a + b), "skill": "add1"} for a in range(3) for b in range(2)]
+
+
+@pytest.fixture
+def weights_must_not_load(monkeypatch):
+    from transformers import AutoModelForCausalLM
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model's weights loaded before the data checks")
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", refuse)
+
+
+def train_in_process(out, data_path, *overrides):
+    from rlvr.train import main
+
+    return main(["--config", str(ROOT / "configs" / "toy.yaml"), f"grpo.output_dir={out}", f"data.train={data_path}",
+                 "data.eval=null", "grpo.per_device_train_batch_size=16", "grpo.num_generations=8",
+                 "grpo.max_steps=2", *overrides])
+
+
+def test_train_refuses_an_over_long_prompt_before_the_model_loads(toy_world_path, tmp_path, weights_must_not_load):
+    path = write_jsonl(tmp_path / "train.jsonl", TOY_PROMPTS[:3] + [{"prompt": "9" * 130 + "=", "answer": "1"}])
+    with pytest.raises(DataError) as err:
+        train_in_process(tmp_path / "run", path)
+    assert (f"{path} line 4, field 'prompt': 132 tokens, over the limit of 120 (context 128 - 8 completion "
+            "tokens)") in str(err.value)
+
+
+def test_train_refuses_too_few_rows_before_the_model_loads(toy_world_path, tmp_path, weights_must_not_load):
+    path = write_jsonl(tmp_path / "train.jsonl", TOY_PROMPTS[:1] + [{"prompt": "1+1="}])
+    with pytest.raises(DataError) as err:
+        train_in_process(tmp_path / "run", path, "data.skip_bad_rows=true")
+    assert str(err.value).startswith(f"{path} has 1 usable row(s), 1 bad row(s) skipped, but one generation step "
+                                     "needs 2 distinct prompts")
+
+
+@pytest.mark.slow
+def test_rlvr_train_skips_and_records_unreadable_and_over_long_lines(toy_world_path, tmp_path):
+    lines = [json.dumps(row).encode() for row in TOY_PROMPTS]
+    lines[1] = b'{"prompt": "0+1=" "answer": "1"}'  # line 2: broken JSON
+    lines[3] = b'{"prompt": "1+1=\xff\xfe", "answer": "2"}'  # line 4: not UTF-8
+    lines.append(json.dumps({"prompt": "9" * 130 + "=", "answer": "1"}).encode())  # line 7: too long
+    path = write_lines(tmp_path / "train.jsonl", lines)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "rlvr.cli", "train", "--config", "configs/toy.yaml", f"grpo.output_dir={out}",
+           f"data.train={path}", "data.eval=null", "data.skip_bad_rows=true", "grpo.per_device_train_batch_size=16",
+           "grpo.num_generations=8", "grpo.max_steps=2", "curricula.frontier.enabled=false"]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert json.loads((out / "summary.json").read_text())["steps"] == 2
+    records = [json.loads(line) for line in (out / "bad_rows.jsonl").read_text().splitlines()]
+    assert [(r["source"], r["line"], r["field"]) for r in records] == [(path, 2, None), (path, 4, None),
+                                                                       (path, 7, "prompt")]
+    assert records[2]["problem"] == "132 tokens, over the limit of 120 (context 128 - 8 completion tokens)"

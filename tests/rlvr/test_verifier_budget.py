@@ -104,8 +104,9 @@ def test_two_processes_stop_together_without_hanging(toy_world_path, tmp_path, f
     # Both processes stopped with the same message (no process left waiting in a collective). With
     # two processes the reward functions never raise themselves: this is the trainer's gathered check.
     wanted = "Verifier 'fails_on_wrong_answers' failed on "
+    prefixes = {0: "rlvr train: error: ", 1: "rlvr train [rank 1]: error: "}
     raised = {rank: {line[line.index(wanted):] for line in output.splitlines()
-                     if line.startswith(f"[rank{rank}]:") and wanted in line} for rank in (0, 1)}
+                     if line.startswith(prefix) and wanted in line} for rank, prefix in prefixes.items()}
     assert len(raised[0]) == 1 and raised[0] == raised[1], output[-3000:]
     assert " of 64 completions" in next(iter(raised[0]))
     assert (tmp_path / "verifier_errors.rank0.jsonl").exists() and (tmp_path / "verifier_errors.rank1.jsonl").exists()
