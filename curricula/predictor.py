@@ -256,7 +256,10 @@ class PassRatePredictor:
         """Beta prior (alpha, beta) of ``rows`` at ``step``: group level, then feature model."""
         rows = self._rows(rows)
         pool_mean, pool_var = self.pool_moments(step)
-        mean, var = self._level_moments(self.level[rows], step, pool_mean, pool_var)
+        levels = self.level[rows]
+        mean, var = self._level_moments(levels, step, pool_mean, pool_var)
+        at_pool = levels == self.num_groups  # no group: the pool level itself, not shrunk to it again
+        mean, var = np.where(at_pool, pool_mean, mean), np.where(at_pool, pool_var, var)
         cached = self.feature_mean[rows].astype(np.float64)
         if self.features is not None and np.isfinite(cached).any():
             feature_var = self.features.variance()
@@ -326,12 +329,14 @@ class PassRatePredictor:
         x = s / n
         noise = np.where(n > 1, x * (1.0 - x) / np.maximum(n - 1.0, 1.0), 0.0)  # unbiased Var(x | p)
         contribution = np.stack([np.ones_like(x), x, x * x, noise], axis=1)
-        for levels in (self.level[rows], np.full(len(rows), self.num_groups)):
+        in_group = self.level[rows] != self.num_groups  # rows without a group live at the pool level only
+        for levels, values in ((self.level[rows][in_group], contribution[in_group]),
+                               (np.full(len(rows), self.num_groups), contribution)):
             touched = np.unique(levels)
             factor = decay(self.config.half_life, step - self.level_step[touched])
             self.level_stats[touched] *= np.where(self.level_step[touched] >= 0, factor, 1.0)[:, None]
             self.level_step[touched] = step
-            np.add.at(self.level_stats, levels, contribution)
+            np.add.at(self.level_stats, levels, values)
 
     def _update_own(self, rows: np.ndarray, successes: np.ndarray, trials: np.ndarray, step: int) -> None:
         touched = np.unique(rows)
