@@ -151,7 +151,7 @@ class FeatureModel:
         self.last_step = -1
 
     def _project(self, features: np.ndarray) -> np.ndarray:
-        x = np.asarray(features, dtype=np.float64)
+        x = np.asarray(features, dtype=np.float32)  # hidden states are float32 or narrower
         if x.ndim != 2:
             raise ValueError(f"features must be a (prompts, width) matrix, got shape {x.shape}")
         if self.projection is None:
@@ -160,11 +160,11 @@ class FeatureModel:
         if x.shape[1] != self.input_dim:
             raise ValueError(f"features have width {x.shape[1]}, the model was built on width {self.input_dim}")
         x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)  # hidden-state scales vary
-        return np.hstack([x @ self.projection, np.ones((len(x), 1))])
+        return np.hstack([(x @ self.projection).astype(np.float64), np.ones((len(x), 1))])
 
     def _build_projection(self) -> None:
         rng = np.random.default_rng(np.random.SeedSequence([int(self.seed) & 0xFFFFFFFF, self.input_dim, 0xFEA7]))
-        self.projection = rng.standard_normal((self.input_dim, self.dim)) / math.sqrt(self.dim)
+        self.projection = (rng.standard_normal((self.input_dim, self.dim)) / math.sqrt(self.dim)).astype(np.float32)
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         return np.clip(self._project(features) @ self.weights, _EPS, 1.0 - _EPS)
@@ -173,12 +173,13 @@ class FeatureModel:
         total, count = self.err
         return float((max(total, 0.0) + self.shrinkage * self.prior_var) / (count + self.shrinkage))
 
-    def update(self, features: np.ndarray, successes: np.ndarray, trials: np.ndarray, step: int) -> None:
-        z = self._project(features)
+    def update(self, features: np.ndarray, successes: np.ndarray, trials: np.ndarray, step: int) -> np.ndarray:
+        """Learn from observed groups; returns the updated model's prediction for ``features``."""
+        projected = self._project(features)
         keep = trials > 0
-        z, s, n = z[keep], successes[keep].astype(np.float64), trials[keep].astype(np.float64)
+        z, s, n = projected[keep], successes[keep].astype(np.float64), trials[keep].astype(np.float64)
         if not len(z):
-            return
+            return np.clip(projected @ self.weights, _EPS, 1.0 - _EPS)
         y = s / n
         factor = float(decay(self.half_life, step - self.last_step)) if self.last_step >= 0 else 1.0
         predicted = np.clip(z @ self.weights, _EPS, 1.0 - _EPS)
@@ -188,6 +189,7 @@ class FeatureModel:
         self.b = self.b * factor + z.T @ (n * y)
         self.weights = np.linalg.solve(self.a + self.ridge * np.eye(self.dim + 1), self.b)
         self.last_step = step
+        return np.clip(projected @ self.weights, _EPS, 1.0 - _EPS)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {"feat_a": self.a, "feat_b": self.b, "feat_err": self.err,
@@ -310,8 +312,7 @@ class PassRatePredictor:
         self.calibration.add(predicted, successes, trials, p_signal(alpha, beta, trials),
                              first_visit=self.visits[rows] == 0, reference=self.pool_moments(step)[0])
         if self.features is not None and features is not None:
-            self.features.update(features, successes, trials, step)
-            self.feature_mean[rows] = self.features.predict(features)
+            self.feature_mean[rows] = self.features.update(features, successes, trials, step)
         self._update_levels(rows, successes, trials, step)
         self._update_own(rows, successes, trials, step)
         return predicted

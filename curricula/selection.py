@@ -115,20 +115,26 @@ class _Describer:
     ids: Sequence[str] | None
     columns: Callable[[int], dict] | None
 
-    def _stats(self, i: int) -> dict:
-        n, row = self.numbers, int(self.window[i])
-        a, b = float(n["alpha"][i]), float(n["beta"][i])
-        return {"predicted_pass_rate": round(a / (a + b), 4), "alpha": round(a, 4), "beta": round(b, 4),
-                "p_signal": round(float(n["signal"][i]), 4), "score": round(float(n["score"][i]), 4),
-                "drawn_pass_rate": round(float(n["drawn"][i]), 4), "cut": round(self.cut, 4),
-                "deferrals": int(n["deferrals"][i]), "max_deferrals": self.predictor.config.max_deferrals,
-                "visits": int(self.predictor.visits[row]), "num_generations": self.num_generations,
-                "window": len(self.window), "row": row}
+    def __post_init__(self):
+        # Rounded once for the whole window: per-element numpy scalars cost more than the rule itself.
+        n = self.numbers
+        mean = n["alpha"] / (n["alpha"] + n["beta"])
+        self.table = {key: np.round(values, 4).tolist() for key, values in (
+            ("predicted_pass_rate", mean), ("alpha", n["alpha"]), ("beta", n["beta"]), ("p_signal", n["signal"]),
+            ("score", n["score"]), ("drawn_pass_rate", n["drawn"]))}
+        self.table["deferrals"] = n["deferrals"].tolist()
+        self.table["visits"] = self.predictor.visits[self.window].tolist()
 
-    def _decision(self, i: int, decision: str, reason: str, message: str) -> Decision:
-        row = int(self.window[i])
+    def _stats(self, i: int) -> dict:
+        stats = {key: values[i] for key, values in self.table.items()}
+        stats.update(cut=round(self.cut, 4), max_deferrals=self.predictor.config.max_deferrals,
+                     num_generations=self.num_generations, window=len(self.window), row=int(self.window[i]))
+        return stats
+
+    def _decision(self, i: int, stats: dict, decision: str, reason: str, message: str) -> Decision:
+        row = stats["row"]
         return Decision(filter=self.predictor.name, prompt_id=str(self.ids[row]) if self.ids is not None else str(row),
-                        decision=decision, reason=reason, message=message, stats=self._stats(i),
+                        decision=decision, reason=reason, message=message, stats=stats,
                         columns=dict(self.columns(row)) if self.columns is not None else {})
 
     def deferred(self, i: int) -> Decision:
@@ -137,14 +143,14 @@ class _Describer:
                    f"{s['beta']:.2f})), P(signal in {self.num_generations}) {s['p_signal']:.2f}; score "
                    f"{s['score']:.2f} below the batch's cut {self.cut:.2f}; deferral {s['deferrals'] + 1} of "
                    f"{s['max_deferrals']} before it is taken regardless")
-        return self._decision(i, DEFERRED, "low_signal", message)
+        return self._decision(i, s, DEFERRED, "low_signal", message)
 
     def returned(self, i: int, forced: bool) -> Decision:
         s = self._stats(i)
         why = "at its deferral cap" if forced else f"on its score {s['score']:.2f}"
         message = (f"taken after {s['deferrals']} deferral(s), {why}: predicted pass rate "
                    f"{s['predicted_pass_rate']:.2f}, P(signal in {self.num_generations}) {s['p_signal']:.2f}")
-        return self._decision(i, KEPT, "deferral_cap" if forced else "returned", message)
+        return self._decision(i, s, KEPT, "deferral_cap" if forced else "returned", message)
 
 
 class CandidateWindow:
