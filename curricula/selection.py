@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from curricula.base import DEFERRED, KEPT, Decision
-from curricula.predictor import PassRatePredictor, beta_mean_var, draw_generator, p_signal, signal_at
+from curricula.predictor import (
+    PassRatePredictor,
+    beta_mean_var,
+    draw_generator,
+    p_signal,
+    signal_at,
+    thompson_pass_rates,
+)
 
 
 @dataclass
@@ -54,7 +61,7 @@ def rank_candidates(alpha, beta, deferrals, num_generations: int, rng: np.random
     alpha, beta = np.asarray(alpha, dtype=np.float64), np.asarray(beta, dtype=np.float64)
     deferrals = np.asarray(deferrals, dtype=np.int64)
     if thompson:
-        drawn = rng.beta(alpha, beta)
+        drawn = thompson_pass_rates(alpha, beta, rng)
         signal = signal_at(drawn, num_generations)
     else:
         drawn = beta_mean_var(alpha, beta)[0]
