@@ -23,7 +23,8 @@ READMITTED = "readmitted"
 MASKED = "masked"
 PROBED = "probed"
 SKIPPED = "skipped"  # not rolled out this step (history-based skip), not dropped
-DECISIONS = (KEPT, DROPPED, READMITTED, MASKED, PROBED, SKIPPED)
+DEFERRED = "deferred"  # left out of this step's batch by pre-rollout selection, re-offered later
+DECISIONS = (KEPT, DROPPED, READMITTED, MASKED, PROBED, SKIPPED, DEFERRED)
 
 
 def zero_variance(rewards: list[float]) -> bool:

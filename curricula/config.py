@@ -114,6 +114,102 @@ class FrontierConfig:
 
 
 @dataclass
+class PredictorConfig:
+    """The pass-rate predictor and pre-rollout selection (`curricula.predictor`, `curricula.selection`).
+
+    Every prompt has a Beta posterior over its pass rate: its own (optionally decayed) successes
+    and failures on top of a prior that comes from what similar prompts did, so a prompt's first
+    visit is already a prediction. The prior pools the groups of prompts sharing
+    ``group_columns`` (empirical Bayes: each group's mean and between-prompt spread by the method
+    of moments, shrunk towards the pool-wide level when the group has few observations) and,
+    when the policy supplies a feature vector per prompt, a ridge regression on a fixed random
+    projection of it. Selection then fills each batch from a window ahead of the sampler's order
+    with the prompts whose groups are most likely to carry a GRPO signal.
+
+    Args:
+        enabled: Run the predictor and pre-rollout selection.
+        success_threshold: A completion counts as a success when its weighted reward is at least
+            this (as `FrontierConfig.success_threshold`); NaN rewards are unscored.
+        group_columns: Dataset columns whose joint value defines a prompt's group (e.g.
+            ``["skill"]``, ``["source", "difficulty"]``). A row with a missing value, or an empty
+            list, falls back to the pool-wide prior.
+        base_strength: Pseudo-count of the prior before anything is observed (2 = Beta(1, 1)
+            at mean 0.5), and of the spread assumed for a level with no observations.
+        max_prior_strength: Cap on the pseudo-count (alpha + beta) of any learned prior, so a
+            prompt's own groups always outweigh what its neighbours did: with 8, one visit of 8
+            rollouts weighs at least as much as the prior.
+        min_prior_strength: Floor on that pseudo-count (a small value allows U-shaped priors
+            for groups whose prompts are either solved or not).
+        shrinkage: Pseudo-observations of the parent level (pool-wide mean and spread) in a
+            group's estimates, so a group seen once does not decide alone.
+        half_life: Half-life, in generation steps, of the pooled evidence (group statistics and
+            the feature model): the policy moves, so old groups count less. ``None`` = no decay.
+        prompt_half_life: Half-life of a prompt's own successes and failures. ``None`` = no decay.
+        features: Learn the feature model (the trainer then passes a feature vector per prompt).
+        feature_dim: Dimension of the fixed random projection of the features.
+        ridge: L2 penalty of the feature model's ridge regression.
+        window_factor: Candidate window, as a multiple of the batch's prompt count, from which a
+            batch is chosen before rollout.
+        max_deferrals: A prompt deferred this many times is taken the next time it is offered.
+        reoffer_after: Steps a deferred prompt waits before it is offered again (sooner when
+            the sampler's order runs out).
+        reoffer_share: Deferred prompts re-offered per window at most, as a share of the batch's
+            prompt count (the rest of the window is fresh rows of the order; all of it once the
+            order runs dry). Re-offers that crowd the window would bring back mostly prompts just
+            judged unlikely to carry a signal.
+        deferral_bonus: Added to a candidate's score per past deferral, so waiting raises
+            priority.
+        thompson: Score candidates by a Thompson draw of the pass rate (exploration, as MoPPS,
+            arXiv 2507.04632); ``False`` scores by the posterior probability of a signal.
+        calibration_bins: Bins of the reliability curve (predicted vs observed pass rate).
+    """
+
+    enabled: bool = False
+    success_threshold: float = 1.0
+    group_columns: list[str] = field(default_factory=lambda: ["skill"])
+    base_strength: float = 2.0
+    max_prior_strength: float = 8.0
+    min_prior_strength: float = 0.1
+    shrinkage: float = 1.0
+    half_life: float | None = 50.0
+    prompt_half_life: float | None = None
+    features: bool = False
+    feature_dim: int = 64
+    ridge: float = 1.0
+    window_factor: float = 3.0
+    max_deferrals: int = 3
+    reoffer_after: int = 20
+    reoffer_share: float = 0.5
+    deferral_bonus: float = 0.1
+    thompson: bool = True
+    calibration_bins: int = 10
+
+    def __post_init__(self):
+        self.group_columns = list(self.group_columns or [])
+        if not 0.0 < self.min_prior_strength <= self.max_prior_strength:
+            raise ValueError("predictor.min_prior_strength and max_prior_strength must satisfy 0 < min <= max, got "
+                             f"{self.min_prior_strength} and {self.max_prior_strength}.")
+        for name in ("base_strength", "shrinkage", "ridge"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"predictor.{name} must be > 0, got {getattr(self, name)}.")
+        for name in ("half_life", "prompt_half_life"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"predictor.{name} must be > 0 or null, got {value}.")
+        if self.window_factor < 1.0:
+            raise ValueError(f"predictor.window_factor must be >= 1, got {self.window_factor}.")
+        if not 0 <= self.max_deferrals <= 254:
+            raise ValueError(f"predictor.max_deferrals must be in [0, 254], got {self.max_deferrals}.")
+        if self.reoffer_after < 1 or self.feature_dim < 1 or self.calibration_bins < 1:
+            raise ValueError("predictor.reoffer_after, feature_dim and calibration_bins must be >= 1, got "
+                             f"{self.reoffer_after}, {self.feature_dim} and {self.calibration_bins}.")
+        if not 0.0 < self.reoffer_share <= self.window_factor:
+            raise ValueError(f"predictor.reoffer_share must be in (0, window_factor], got {self.reoffer_share}.")
+        if self.deferral_bonus < 0:
+            raise ValueError(f"predictor.deferral_bonus must be >= 0, got {self.deferral_bonus}.")
+
+
+@dataclass
 class CurriculaConfig:
     """Which curriculum filters and checks run during training.
 
