@@ -370,6 +370,8 @@ class VerifierRewardFunc:
         if self.worker_target is not None:
             try:
                 return self._score_in_workers(texts, examples)
+            except isolation.PoolClosed as err:  # exiting: never fall back to inline here
+                return self._batch_rewards(examples, ("raised", "PoolClosed", str(err)))
             except isolation.WorkerUnavailable as err:
                 isolation.warn_not_killable(self.__name__, str(err))
                 self.worker_target = None

@@ -116,6 +116,12 @@ class WorkerUnavailable(RuntimeError):
     """The pool cannot run this verifier (it cannot be found in a worker, or no worker starts)."""
 
 
+class PoolClosed(WorkerUnavailable):
+    """The pool was shut down (at interpreter exit): a call still in flight on another thread
+    must fail, not fall back to running the verifier inline, where a call stuck in C code would
+    hold the interpreter lock and keep the process from exiting."""
+
+
 @dataclass(frozen=True)
 class WorkerTarget:
     """How a worker finds one verifier (built in the parent by `worker_target`).
@@ -345,7 +351,7 @@ class VerifierPool:
             return []
         with self._lock:
             if self._closed:
-                raise WorkerUnavailable("the verifier pool was shut down")
+                raise PoolClosed("the verifier pool was shut down")
             self._top_up()
             size = max(1, math.ceil(len(items) / (2 * self.workers)))
             chunks = deque(
@@ -415,6 +421,8 @@ class VerifierPool:
     # -- workers -------------------------------------------------------------------------------
 
     def _top_up(self) -> None:
+        if self._closed:  # a run still in flight on another thread while the pool shuts down
+            raise PoolClosed("the verifier pool was shut down")
         while len(self._workers) < self.workers:
             if self._start_failures >= MAX_START_FAILURES:
                 raise WorkerUnavailable(
@@ -436,9 +444,11 @@ class VerifierPool:
                 subprocess.Popen, command, pass_fds=(fd, progress_fd), stdin=subprocess.DEVNULL
             )
             process = launch.result()
-        except (OSError, RuntimeError) as err:  # RuntimeError: launcher shut down at exit
+        except (OSError, RuntimeError) as err:
             parent_conn.close()
             progress.close()
+            if isinstance(err, RuntimeError):  # the launcher was shut down: the interpreter is exiting
+                raise PoolClosed(f"cannot start a verifier worker at interpreter exit: {err}") from err
             raise WorkerUnavailable(f"cannot start a verifier worker: {err}") from err
         finally:
             child_conn.close()
@@ -642,6 +652,8 @@ def get_pool() -> VerifierPool:
     """This process's pool, created on first use (its workers start on its first `run`)."""
     global _POOL
     with _POOL_LOCK:
+        if _EXITING:
+            raise PoolClosed("the interpreter is exiting: no new verifier workers")
         if _POOL is None or _POOL.owner_pid != os.getpid():
             _POOL = VerifierPool(**_POOL_OPTIONS)
         return _POOL
@@ -672,7 +684,18 @@ def shutdown_pool() -> None:
         pool.shutdown()
 
 
-atexit.register(shutdown_pool)
+# Set at interpreter exit: from then on no pool starts (a daemon thread still scoring must not
+# start workers that would outlive the process).
+_EXITING = False
+
+
+def _shutdown_at_exit() -> None:
+    global _EXITING
+    _EXITING = True
+    shutdown_pool()
+
+
+atexit.register(_shutdown_at_exit)
 
 
 def _forget_pool_after_fork() -> None:

@@ -33,7 +33,10 @@ def report_user_error(prog: str, err: BaseException) -> int:
         # Under `accelerate launch` every process may hit the same error; the tag tells the copies
         # apart (an error only one process hit must still be reported, so none stays silent).
         prog = f"{prog} [rank {rank}]"
-    print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
+    # One write: under `accelerate launch` the ranks share stderr, and print() writes the text and
+    # its newline separately, so two ranks' lines could interleave.
+    sys.stderr.write(f"{prog}: error: {message}\n")
+    sys.stderr.flush()
     return EXIT_USER_ERROR
 
 

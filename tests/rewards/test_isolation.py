@@ -202,6 +202,25 @@ def test_no_worker_process_is_left_after_shutdown():
     assert not any(psutil.pid_exists(pid) for pid in pids)
 
 
+def test_a_call_during_interpreter_exit_fails_instead_of_running_inline(monkeypatch):
+    # At exit (the pool shut down, or its launcher thread gone) a call still in flight on a daemon
+    # thread must not fall back to running the verifier inline: stuck in C code there, it would
+    # hold the interpreter lock and the process could never exit.
+    records = []
+    (func,), _ = make_reward_funcs([VerifierSpec(PID, timeout_s=DEADLINE_S)], error_sink=records.append)
+    monkeypatch.setattr(isolation, "_EXITING", True)
+    rewards = call(func, ["x", "y"], ["a", "b"])
+    assert rewards == [None, None]  # not this process's pid: the verifier did not run inline
+    assert [(r.kind, r.exception_type) for r in records] == [("raised", "PoolClosed")] * 2
+    assert func.worker_target is not None  # later calls still go to a worker
+
+    closed = isolation.VerifierPool(workers=1, preload=())
+    closed.shutdown()
+    target, _ = isolation.worker_target(PID, get_verifier(PID))
+    with pytest.raises(isolation.PoolClosed):
+        closed.run(target, {}, [("x", {"answer": "a"})], DEADLINE_S)
+
+
 def test_worker_count_defaults_small_and_follows_the_environment(monkeypatch):
     monkeypatch.delenv(isolation.WORKERS_ENV, raising=False)
     assert 1 <= isolation.default_worker_count() <= 2
