@@ -258,6 +258,15 @@ def _build_section(name: str, cls, values, where: str):
     return build_dataclass(cls, values, name, field_types=field_types)
 
 
+def curricula_config(values) -> Any:
+    """A `CurriculaConfig` from a mapping (e.g. ``{"frontier": {"enabled": True, "low": 0.2}}``),
+    checked and typed like the ``curricula`` section of a config file; a `CurriculaConfig` or
+    `None` passes through."""
+    if values is None or not isinstance(values, dict):
+        return values
+    return _build_section("curricula", _section_classes()["curricula"], values, "")
+
+
 def _build_verifiers(raw, where: str) -> list:
     from rewards import VerifierSpec
 

@@ -70,7 +70,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
     """GRPO with curriculum filtering you can audit.
 
     Args:
-        curricula: Which filters run (`CurriculaConfig`); ``None`` = none (plain TRL GRPO).
+        curricula: Which filters run: a `CurriculaConfig`, or the same as a dict (the ``curricula``
+            section of a config file, checked and typed the same way); ``None`` = none (plain
+            TRL GRPO).
         audit_columns: Dataset columns copied into each audit record for grouping.
         run_id: Identifies the run in the audit log (a resumed run keeps its original id).
         influence_check: A ready `rlvr.influence.InfluenceCheck` (e.g. with targets built in
@@ -78,9 +80,14 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         *args, **kwargs: Everything `trl.GRPOTrainer` takes.
     """
 
-    def __init__(self, *args, curricula: CurriculaConfig | None = None,
+    def __init__(self, *args, curricula: CurriculaConfig | dict | None = None,
                  audit_columns: tuple[str, ...] = ("skill", "source"), run_id: str | None = None,
                  influence_check=None, **kwargs):
+        from rlvr.config import curricula_config
+
+        # Checked before TRL's __init__ (which loads the model when given a name): a typo in a
+        # dict fails at once.
+        curricula = curricula_config(curricula)
         super().__init__(*args, **kwargs)
         self.curricula = curricula or CurriculaConfig()
         self.audit_columns = tuple(audit_columns)

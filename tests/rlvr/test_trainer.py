@@ -290,3 +290,26 @@ def test_a_prompt_is_skipped_only_when_another_takes_its_place(tmp_path):
     assert not skipped & set(seen)  # a recorded skip is never generated for at that step
     rolled_anyway = set(wanted) - skipped
     assert rolled_anyway and rolled_anyway <= set(seen)  # no replacement left: rolled out after all
+
+
+def test_public_api_takes_curricula_as_a_dict(tmp_path):
+    import pytest
+
+    import rlvr
+    from rlvr import ConfigError
+
+    assert rlvr.CurriculumGRPOTrainer is CurriculumGRPOTrainer and rlvr.FrontierConfig is FrontierConfig
+    tok = build_tokenizer()
+
+    def make(curricula):
+        return rlvr.CurriculumGRPOTrainer(model=build_model(tok, seed=0), reward_funcs=[frontier_reward],
+                                          args=grpo_args(tmp_path), train_dataset=rows(), processing_class=tok,
+                                          curricula=curricula)
+
+    # Typed like a config file's section: the string "0.3" is read as the number 0.3.
+    trainer = make({"frontier": {"enabled": True, "min_samples": 8, "low": "0.3", "reprobe_interval": None}})
+    wanted = FrontierConfig(enabled=True, min_samples=8, low=0.3, reprobe_interval=None)
+    assert trainer.curricula == rlvr.CurriculaConfig(frontier=wanted)
+    assert trainer.frontier is not None
+    with pytest.raises(ConfigError, match=r"curricula\.frontier\.lowe.*Did you mean 'low'"):
+        make({"frontier": {"lowe": 0.3}})
