@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 
-# Before transformers / huggingface_hub are imported: runs are offline unless the user says
-# otherwise (models and data come from local paths or the local cache).
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Before transformers / huggingface_hub are imported. HF_HUB_OFFLINE is left to the user: a Hub
+# model name needs the Hub (or a cache filled beforehand, with HF_HUB_OFFLINE=1); local paths never
+# reach for it (see `load_model_and_tokenizer`).
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -32,13 +32,27 @@ def build_arg_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", required=True, help="YAML run config (see configs/toy.yaml).")
     parser.add_argument("--resume", nargs="?", const="auto", default=None,
-                        help="Resume from a checkpoint directory, or from the latest in grpo.output_dir (no value).")
+                        help="Resume from a checkpoint directory, or from the latest in grpo.output_dir (no value). "
+                             "Refuses a checkpoint of another config or run (see --force).")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="Start anew in an output directory that holds a previous run: delete that run's files "
+                             "(checkpoints, audit and error logs, summary, final model; see rlvr/run_dir.py).")
+    parser.add_argument("--force", action="store_true",
+                        help="With --resume: resume from a checkpoint even if another config or run wrote it.")
     parser.add_argument("overrides", nargs="*", help="section.key=value overrides")
     return parser
 
 
+class ModelNotFoundError(ValueError):
+    """The model could not be loaded from the path or Hub name given (with how to fix it)."""
+
+
 def load_model_and_tokenizer(config):
-    """The policy and its tokenizer from a local path or the Hub; ``toy`` builds the toy world."""
+    """The policy and its tokenizer from a local path or the Hub; ``toy`` builds the toy world.
+
+    A local directory is read with ``local_files_only`` (no Hub call, online or not); a Hub name
+    that cannot be fetched raises `ModelNotFoundError` saying how to point at a local copy.
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -48,18 +62,34 @@ def load_model_and_tokenizer(config):
 
         path = str(build_toy_world(seed=config.data.toy_seed))
     # TRL 1.16's ModelConfig has no trust_remote_code field; GRPOConfig does.
-    trust_remote_code = bool(getattr(config.grpo, "trust_remote_code", False))
-    tokenizer = AutoTokenizer.from_pretrained(path, revision=config.model.model_revision,
-                                              trust_remote_code=trust_remote_code)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    common = {"revision": config.model.model_revision,
+              "trust_remote_code": bool(getattr(config.grpo, "trust_remote_code", False)),
+              "local_files_only": os.path.isdir(path)}
     dtype = config.model.dtype
     dtype = dtype if dtype in (None, "auto") else getattr(torch, dtype)
-    model = AutoModelForCausalLM.from_pretrained(
-        path, revision=config.model.model_revision, dtype=dtype, trust_remote_code=trust_remote_code,
-        attn_implementation=config.model.attn_implementation,
-    )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, **common)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, **common,
+                                                     attn_implementation=config.model.attn_implementation)
+    except OSError as err:
+        raise ModelNotFoundError(_model_hint(path, err)) from err
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer, path
+
+
+def _model_hint(path: str, err: OSError) -> str:
+    """What to do when a model cannot be loaded (transformers' own message says only "couldn't connect")."""
+    first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if os.path.isdir(path):
+        return f"Cannot load the model in local directory {path}: {first_line}"
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    return (f"Cannot load model '{path}' ({first_line}). It is not a local directory, so it is looked up on the "
+            "Hugging Face Hub" + (" cache only (HF_HUB_OFFLINE is set)" if offline else "") + ". Either point "
+            "at a local copy: model.model_name_or_path=/path/to/local/model; or download it once where the Hub "
+            f"is reachable: `hf download {path}` (fills the cache; then HF_HUB_OFFLINE=1 runs from it) or "
+            f"`hf download {path} --local-dir /path/to/local/model`; or check the name and "
+            "model.model_revision.")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -75,12 +105,11 @@ def main(argv: list[str] | None = None) -> dict:
     from accelerate import PartialState
     from trl import get_peft_config
 
-    state = PartialState()
-    if state.is_main_process:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        import yaml
+    from rlvr.run_dir import prepare_run_dir
 
-        (output_dir / "rlvr_config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    state = PartialState()
+    # One run per output directory; --resume takes only this run's checkpoints (rlvr/run_dir.py).
+    run = prepare_run_dir(output_dir, config_to_dict(config), args.resume, args.overwrite, args.force, state)
 
     # 2. Model and tokenizer (the toy world is built once and cached).
     model, tokenizer, model_path = load_model_and_tokenizer(config)
@@ -93,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict:
     if config.data.eval and config.eval.enabled:
         eval_rows = load_prompts(config.data.eval, config.data, split="eval").dataset.to_list()
     if train.bad_rows and state.is_main_process:
-        with open(output_dir / "bad_rows.jsonl", "a") as f:
+        with open(output_dir / "bad_rows.jsonl", "w") as f:  # once per run: a resume writes the same rows
             for bad in train.bad_rows:
                 f.write(json.dumps({"source": bad.source, "row": bad.row, "field": bad.field,
                                     "problem": bad.problem, "values": bad.values}) + "\n")
@@ -102,10 +131,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     # 4. Verifiers -> TRL reward functions; a failing verifier costs one reward, never the run.
     from rewards import make_reward_funcs
-    from rlvr.audit import JsonlWriter
+    from rlvr.audit import EVAL_AFTER, EVAL_BEFORE, TRAIN, VerifierErrorLog
 
-    error_log = JsonlWriter(output_dir / f"verifier_errors.rank{state.process_index}.jsonl")
-    reward_funcs, reward_weights = make_reward_funcs(config.verifiers, error_sink=error_log.write_record)
+    # A resumed run keeps the first run's records of the evaluation before training (rewound above).
+    error_log = VerifierErrorLog(output_dir / f"verifier_errors.rank{state.process_index}.jsonl",
+                                 skip_phases=(EVAL_BEFORE,) if run.resumed else ())
+    reward_funcs, reward_weights = make_reward_funcs(config.verifiers, error_sink=error_log.write_error)
     config.grpo.reward_weights = reward_weights
 
     # 5. Held-out accuracy before training (main process; the model is the same everywhere).
@@ -132,19 +163,17 @@ def main(argv: list[str] | None = None) -> dict:
         processing_class=tokenizer,
         peft_config=get_peft_config(config.model),
         curricula=config.curricula,
+        run_id=run.run_id,
+        run_identity=run.checkpoint_identity(),
     )
+    error_log.step_of = lambda: trainer.state.global_step
 
     # 7. Train (optionally resuming: filter state and audit log continue with the checkpoint).
-    resume = args.resume
-    if resume == "auto":
-        from transformers.trainer_utils import get_last_checkpoint
-
-        resume = get_last_checkpoint(str(output_dir))
-        if resume is None:
-            logger.info("No checkpoint in %s; starting from scratch.", output_dir)
+    error_log.phase = TRAIN
     started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=resume)
+    trainer.train(resume_from_checkpoint=run.checkpoint)
     train_seconds = time.perf_counter() - started
+    error_log.phase = EVAL_AFTER
     trainer.save_model(str(output_dir / "final"))
 
     # 8. Summary: steps, reward start -> end, held-out accuracy before -> after.
