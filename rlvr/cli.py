@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
 # name -> (module, one-line help)
@@ -86,10 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"rlvr audit: {err}", file=sys.stderr)
             return 2
     if args.command in modules:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         return importlib.import_module(modules[args.command][0]).run(args)
     if args.command == "toy":
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from rlvr.toy.__main__ import main as toy_main
 
         return toy_main(["--force"] if args.force else [])
