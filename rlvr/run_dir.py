@@ -1,6 +1,6 @@
 """One run per output directory: what a new run, ``--overwrite``, ``--resume`` and ``--force`` do.
 
-Checked by `prepare_run_dir` before the model loads, identically on every process:
+Checked by `prepare_run_dir` before the model loads (decided by the main process, for all):
 
 - **A new run** (no ``--resume``) refuses a directory that holds a previous run's files
   (`run_files`: rlvr's ``rlvr_run.json``, ``rlvr_config.yaml``, ``audit.jsonl``,
@@ -167,40 +167,50 @@ def plan_run_dir(output_dir: str | Path, config_dict: dict, resume: str | None =
 
 def prepare_run_dir(output_dir, config_dict: dict, resume: str | None = None, overwrite: bool = False,
                     force: bool = False, state=None) -> RunDir:
-    """`plan_run_dir` on every process, then the main process deletes (``--overwrite``), rewinds
-    the verifier error logs (resume) and writes ``rlvr_run.json`` and ``rlvr_config.yaml``.
+    """`plan_run_dir`, then delete (``--overwrite``), rewind the verifier error logs (resume) and
+    write ``rlvr_run.json`` and ``rlvr_config.yaml``.
 
-    ``state`` is accelerate's ``PartialState`` (``None``: one process). Every process plans
-    before any file changes (a barrier in between), so all take the same decision.
+    ``state`` is accelerate's ``PartialState`` (``None``: one process). The main process decides
+    and changes the files alone, then sends its decision (or its refusal, raised on every process)
+    to the others: processes never disagree, nor see the directory half-changed.
     """
+    outcome: tuple[str, object] | None = None
+    if state is None or state.is_main_process:
+        try:
+            outcome = ("run", _apply(plan_run_dir(output_dir, config_dict, resume, overwrite, force), config_dict))
+        except RunDirError as err:
+            outcome = ("refused", str(err))
+    if state is not None and state.num_processes > 1:
+        from accelerate.utils import broadcast_object_list
+
+        outcome = broadcast_object_list([outcome], from_process=0)[0]
+    kind, value = outcome
+    if kind == "refused":
+        raise RunDirError(value)
+    return value
+
+
+def _apply(plan: _Plan, config_dict: dict) -> RunDir:
     import yaml
 
     from rlvr.audit import rewind_verifier_errors
 
-    plan = plan_run_dir(output_dir, config_dict, resume, overwrite, force)
     run = plan.run
-    is_main = state is None or state.is_main_process
-    if state is not None:
-        state.wait_for_everyone()
-    if is_main:
-        for old in plan.delete:
-            shutil.rmtree(old) if old.is_dir() else old.unlink()
-        if plan.delete:
-            logger.warning("Deleted %d file(s)/folder(s) of the previous run in %s: %s", len(plan.delete), run.path,
-                           ", ".join(p.name for p in plan.delete))
-        run.path.mkdir(parents=True, exist_ok=True)
-        if run.resumed:
-            removed = rewind_verifier_errors(run.path, run.checkpoint_step)
-            if removed:
-                logger.info("Verifier error logs rewound to step %d: %d record(s) removed.", run.checkpoint_step,
-                            removed)
-        if plan.write_run_file:
-            record = {"run_id": run.run_id, "fingerprint": run.fingerprint, "config": run.fingerprint_config,
-                      "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-            (run.path / RUN_FILE).write_text(json.dumps(record, indent=1, default=str))
-        (run.path / CONFIG_FILE).write_text(yaml.safe_dump(config_dict, sort_keys=False))
-    if state is not None:
-        state.wait_for_everyone()
+    for old in plan.delete:
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+    if plan.delete:
+        logger.warning("Deleted %d file(s)/folder(s) of the previous run in %s: %s", len(plan.delete), run.path,
+                       ", ".join(p.name for p in plan.delete))
+    run.path.mkdir(parents=True, exist_ok=True)
+    if run.resumed:
+        removed = rewind_verifier_errors(run.path, run.checkpoint_step)
+        if removed:
+            logger.info("Verifier error logs rewound to step %d: %d record(s) removed.", run.checkpoint_step, removed)
+    if plan.write_run_file:
+        record = {"run_id": run.run_id, "fingerprint": run.fingerprint, "config": run.fingerprint_config,
+                  "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        (run.path / RUN_FILE).write_text(json.dumps(record, indent=1, default=str))
+    (run.path / CONFIG_FILE).write_text(yaml.safe_dump(config_dict, sort_keys=False))
     return run
 
 

@@ -70,6 +70,12 @@ def main(out_dir: str) -> None:
     result = {"rank": state.process_index, "history": [r.to_dict() for r in check.history],
               "logged": [entry for entry in logged if entry], "masks": trainer.trained_masks,
               "advantages": trainer.trained_advantages}
+    # Leave the gloo group before exiting, as rlvr/train.py does. A group still alive at exit is
+    # torn down during interpreter finalization, where its worker threads can be destroyed
+    # unjoined: "terminate called without an active exception", SIGABRT (pytorch/pytorch#65231).
+    state.wait_for_everyone()
+    state.destroy_process_group()
+    result["process_group_alive_at_exit"] = torch.distributed.is_initialized()
     with open(os.path.join(out_dir, f"influence_rank{state.process_index}.json"), "w") as f:
         json.dump(result, f)
 
