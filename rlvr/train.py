@@ -61,6 +61,9 @@ def load_model_and_tokenizer(config):
         from rlvr.toy import build_toy_world
 
         path = str(build_toy_world(seed=config.data.toy_seed))
+    if not os.path.isdir(path) and (path.startswith(("/", ".", "~")) or path.count("/") > 1):
+        # Not a Hub name (org/name) either: say so rather than let the Hub reject the "repo id".
+        raise ModelNotFoundError(f"model.model_name_or_path={path}: no such directory.")
     # TRL 1.16's ModelConfig has no trust_remote_code field; GRPOConfig does.
     common = {"revision": config.model.model_revision,
               "trust_remote_code": bool(getattr(config.grpo, "trust_remote_code", False)),

@@ -113,6 +113,9 @@ def test_a_hub_name_that_cannot_load_says_how_to_use_a_local_copy():
     assert message.startswith(f"Cannot load model '{name}' (We couldn't connect to 'https://huggingface.co'")
     assert "model.model_name_or_path=/path/to/local/model" in message
     assert f"`hf download {name}`" in message and "HF_HUB_OFFLINE=1" in message
+    missing = load_config(ROOT / "configs/toy.yaml", ["model.model_name_or_path=/no/such/model/dir"])
+    with pytest.raises(ModelNotFoundError, match="model.model_name_or_path=/no/such/model/dir: no such directory"):
+        load_model_and_tokenizer(missing)
 
 
 SITE = textwrap.dedent('''
