@@ -7,7 +7,11 @@ The recipe itself is `rlvr/train.py` (read it top to bottom: config -> model -> 
 verifiers -> trainer -> train -> summary); `rlvr train` runs the same function.
 """
 
+from rlvr.distributed import finish_distributed_process
 from rlvr.train import main
 
 if __name__ == "__main__":
     main()
+    # A finished multi-process run ends here without interpreter finalization, where gloo's
+    # teardown can abort or hang (rlvr/distributed.py); a single process exits as usual.
+    finish_distributed_process()

@@ -21,6 +21,7 @@ from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
 from trl import GRPOConfig  # noqa: E402
 
 from rlvr.audit import AuditLog  # noqa: E402
+from rlvr.distributed import finish_distributed_process  # noqa: E402
 from rlvr.influence import InfluenceCheck, InfluenceCheckConfig  # noqa: E402
 from rlvr.toy.tasks import make_examples  # noqa: E402
 from rlvr.toy.tokenizer import build_tokenizer  # noqa: E402
@@ -70,15 +71,12 @@ def main(out_dir: str) -> None:
     result = {"rank": state.process_index, "history": [r.to_dict() for r in check.history],
               "logged": [entry for entry in logged if entry], "masks": trainer.trained_masks,
               "advantages": trainer.trained_advantages}
-    # Leave the gloo group before exiting, as rlvr/train.py does. A group still alive at exit is
-    # torn down during interpreter finalization, where its worker threads can be destroyed
-    # unjoined: "terminate called without an active exception", SIGABRT (pytorch/pytorch#65231).
-    state.wait_for_everyone()
-    state.destroy_process_group()
-    result["process_group_alive_at_exit"] = torch.distributed.is_initialized()
     with open(os.path.join(out_dir, f"influence_rank{state.process_index}.json"), "w") as f:
         json.dump(result, f)
 
 
 if __name__ == "__main__":
     main(sys.argv[1])
+    # Exiting through interpreter finalization with the gloo group alive can abort (SIGABRT,
+    # "terminate called without an active exception") or hang: see rlvr/distributed.py.
+    finish_distributed_process()

@@ -152,8 +152,6 @@ def test_two_processes_take_identical_decisions(tmp_path, free_port):
     assert done.returncode == 0, done.stderr[-4000:]
     assert time.perf_counter() - started < 120
     ranks = [json.loads((tmp_path / f"influence_rank{i}.json").read_text()) for i in range(2)]
-    # Each process left its process group before exiting (exiting with it alive can abort).
-    assert [r["process_group_alive_at_exit"] for r in ranks] == [False, False]
 
     def shared(history):  # rows and seconds are each process's own cost
         return [{k: v for k, v in h.items() if k not in ("rows", "seconds")} for h in history]
