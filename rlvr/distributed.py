@@ -14,9 +14,10 @@ the worker is runnable but not scheduled), one of two things happens:
   worker, which waits for the GIL: a hang (seen once after ``destroy_process_group()``, since the
   trainer's DDP model still holds the group, so it is destroyed only at finalization).
 
-``destroy_process_group()`` alone does not close the window. `finish_distributed_process` does:
-after a barrier, it runs the ``atexit`` handlers, flushes, and ends the process with
-``os._exit``, skipping the finalization in which the race happens. Call it last, in a script
+``destroy_process_group()`` alone does not close the window (under load, 2 of 4 runs of that test
+hung with it). `finish_distributed_process` does: after a barrier, it runs the ``atexit``
+handlers, flushes, and ends the process with ``os._exit``, skipping the finalization in which
+the race happens. Call it last, in a script
 that ran a multi-process job to its end (never after an error: a peer may still be inside a
 collective).
 """
@@ -44,8 +45,10 @@ def finish_distributed_process(state=None, exit_code: int = 0) -> None:
         from accelerate import PartialState
 
         state = PartialState()
-    state.wait_for_everyone()  # every process is done with the group
-    state.destroy_process_group()
+    state.wait_for_everyone()  # every process is done with the group: none is left mid-collective
+    # No destroy_process_group(): where it drops the group's last reference (no DDP model holds
+    # it), the destructor joins the gloo workers with the GIL held, the same deadlock; os._exit
+    # ends the workers with the process instead.
     atexit._run_exitfuncs()  # what a normal exit would run (logging.shutdown, trackers, ...)
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
