@@ -175,18 +175,21 @@ def prepare_run_dir(output_dir, config_dict: dict, resume: str | None = None, ov
     to the others: processes never disagree, nor see the directory half-changed.
     """
     outcome: tuple[str, object] | None = None
+    failure: Exception | None = None
     if state is None or state.is_main_process:
         try:
             outcome = ("run", _apply(plan_run_dir(output_dir, config_dict, resume, overwrite, force), config_dict))
-        except RunDirError as err:
-            outcome = ("refused", str(err))
+        except Exception as err:  # sent to the other processes too, or they would wait for ever
+            failure, outcome = err, ("failed", f"{type(err).__name__}: {err}")
     if state is not None and state.num_processes > 1:
         from accelerate.utils import broadcast_object_list
 
         outcome = broadcast_object_list([outcome], from_process=0)[0]
     kind, value = outcome
-    if kind == "refused":
-        raise RunDirError(value)
+    if failure is not None:
+        raise failure
+    if kind == "failed":
+        raise RunDirError(f"The main process could not prepare the output directory: {value}")
     return value
 
 
