@@ -160,8 +160,12 @@ def plan_run_dir(output_dir: str | Path, config_dict: dict, resume: str | None =
     problems = _identity_problems(Path(checkpoint), identity, current, fields, owner, path)
     if problems:
         _refuse_or_warn(" ".join(problems), force)
+    step, max_steps = _step_of(checkpoint), int(config_dict.get("grpo", {}).get("max_steps") or -1)
+    if 0 < max_steps <= step:  # transformers would train one step past max_steps (measured on 5.24)
+        raise RunDirError(f"Checkpoint {checkpoint} is at step {step} and grpo.max_steps={max_steps}: the run is "
+                          "already trained that far. Raise grpo.max_steps to continue it.")
     run_id = identity.get("run_id") or (owner or {}).get("run_id") or new_run_id()
-    run = RunDir(path, run_id, current, fields, checkpoint=str(checkpoint), checkpoint_step=_step_of(checkpoint))
+    run = RunDir(path, run_id, current, fields, checkpoint=str(checkpoint), checkpoint_step=step)
     return _Plan(run, [], write_run_file=owner is None)
 
 

@@ -80,6 +80,9 @@ def test_resume_refuses_a_checkpoint_of_another_config_naming_both_unless_forced
     # Same config, longer run: accepted.
     resumed = plan_run_dir(tmp_path, with_changes(grpo__max_steps=90), resume="auto").run
     assert (resumed.checkpoint_step, resumed.run_id) == (4, run.run_id)
+    # A checkpoint already at max_steps: nothing to train (transformers would train one step more).
+    with pytest.raises(RunDirError, match="is at step 4 and grpo.max_steps=4: the run is already trained that far"):
+        plan_run_dir(tmp_path, with_changes(grpo__max_steps=4), resume="auto")
 
 
 def test_resume_refuses_a_checkpoint_of_another_run(tmp_path):
