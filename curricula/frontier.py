@@ -81,6 +81,16 @@ def skip_coin(seed: int, step: int, prompt_id: str) -> float:
     return int.from_bytes(digest, "big") / 2.0 ** 64
 
 
+def _digits_for(value: float, threshold: float) -> str:
+    """``value`` with 2 decimals, or as many more as it takes to print it on its side of
+    ``threshold``: an upper bound of 0.1455 against low 0.15 prints as 0.145, not 0.15."""
+    for digits in range(2, 12):
+        text = f"{value:.{digits}f}"
+        if (float(text) < threshold) == (value < threshold) and float(text) != threshold:
+            return text
+    return repr(value)
+
+
 class FrontierFilter:
     """Drops prompts whose pass rate is confidently below ``low`` (or above ``high``).
 
@@ -226,9 +236,9 @@ class FrontierFilter:
         verdict = None
         if stats.trials >= cfg.min_samples:
             if upper < cfg.low:
-                verdict = (TOO_HARD, f"too hard: {counts}, upper bound {upper:.2f} < {cfg.low:g}")
+                verdict = (TOO_HARD, f"too hard: {counts}, upper bound {_digits_for(upper, cfg.low)} < {cfg.low:g}")
             elif cfg.high is not None and lower > cfg.high:
-                verdict = (TOO_EASY, f"too easy: {counts}, lower bound {lower:.2f} > {cfg.high:g}")
+                verdict = (TOO_EASY, f"too easy: {counts}, lower bound {_digits_for(lower, cfg.high)} > {cfg.high:g}")
         if verdict is None:
             message = f"kept: {counts}, pass-rate bounds [{lower:.2f}, {upper:.2f}]"
             if stats.trials < cfg.min_samples:

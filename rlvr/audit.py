@@ -67,6 +67,69 @@ class JsonlWriter:
             self._file = None
 
 
+VERIFIER_ERRORS_GLOB = "verifier_errors.rank*.jsonl"
+# Where in a run a verifier error happened; training errors also carry the step.
+EVAL_BEFORE, TRAIN, EVAL_AFTER = "eval_before", "train", "eval_after"
+
+
+class VerifierErrorLog(JsonlWriter):
+    """One process's verifier error records (``verifier_errors.rank<i>.jsonl``).
+
+    Each `rewards.VerifierError` is written with two more fields, so that a resumed run can
+    rewind the file to its checkpoint as it rewinds the audit log: ``phase`` (``eval_before``,
+    ``train`` or ``eval_after``, set by the recipe as it goes) and ``step`` (the trainer's global
+    step for training errors, read from ``step_of``; ``None`` in the evaluations).
+
+    Args:
+        path: The file (appended to; `count` starts at the records it already holds).
+        skip_phases: Phases not written: a resumed run keeps the original run's ``eval_before``
+            records (`rewind_verifier_errors`) and does not write its repeat of them.
+    """
+
+    def __init__(self, path: str | os.PathLike, skip_phases: tuple[str, ...] = ()):
+        super().__init__(path)
+        drop_torn_tail(self.path)
+        self.count = count_records(self.path)
+        self.skip_phases = set(skip_phases)
+        self.phase = EVAL_BEFORE
+        self.step_of = None  # callable -> the trainer's global step, set once the trainer exists
+
+    def write_error(self, error) -> None:
+        """The error sink for `rewards.make_reward_funcs`."""
+        if self.phase in self.skip_phases:
+            return
+        record = asdict(error) if is_dataclass(error) else dict(error)
+        step = self.step_of() if self.phase == TRAIN and self.step_of is not None else None
+        self.write_record({**record, "phase": self.phase, "step": step})
+
+
+def rewind_verifier_errors(run_dir: str | os.PathLike, step: int) -> int:
+    """Cut every ``verifier_errors.rank*.jsonl`` of ``run_dir`` back to a checkpoint at ``step``.
+
+    Kept: ``eval_before`` records and training records of steps before ``step``; the resumed run
+    redoes the later steps and the final evaluation and records them again. Records without a
+    ``phase`` (written by an older rlvr) cannot be placed and are kept. Returns records removed.
+    """
+    removed = 0
+    for path in sorted(Path(run_dir).glob(VERIFIER_ERRORS_GLOB)):
+        drop_torn_tail(path)
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        kept = [line for line in lines if _before_checkpoint(json.loads(line), step)]
+        if len(kept) != len(lines):
+            tmp = path.with_suffix(".jsonl.tmp")
+            tmp.write_text("".join(kept), encoding="utf-8")
+            os.replace(tmp, path)  # all or nothing, even if killed here
+            removed += len(lines) - len(kept)
+    return removed
+
+
+def _before_checkpoint(record: dict, step: int) -> bool:
+    phase = record.get("phase")
+    if phase is None or phase == EVAL_BEFORE:
+        return True
+    return phase == TRAIN and record.get("step") is not None and record["step"] < step
+
+
 class AuditLog:
     """The run's audit log. Create it on the main process only; other processes pass ``None``.
 

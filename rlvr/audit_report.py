@@ -43,6 +43,25 @@ def select(records: list[dict], run_id: str | None = "latest", dropped: bool = F
     return out
 
 
+def unknown_prompt_message(records: list[dict], prompt_id: str, run_id: str | None, where) -> str | None:
+    """Why ``prompt_id`` has no history in the selected run (with the closest ids), or ``None``."""
+    import difflib
+
+    in_run = {r["prompt_id"] for r in select(records, run_id=run_id)}
+    if prompt_id in in_run:
+        return None
+    message = f"prompt {prompt_id!r} is not in the audit log {where}"
+    if run_id is not None and records:
+        message += f" (run {records[-1]['run_id'] if run_id == 'latest' else run_id})"
+        if any(r["prompt_id"] == prompt_id for r in records):
+            return message + "; it is in another run's records: add --run all."
+    close = difflib.get_close_matches(prompt_id, sorted(in_run), n=3, cutoff=0.6)
+    if close:
+        return message + "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+    return message + (f"; its {len(in_run)} prompt ids are listed by `rlvr audit {where} --format csv` "
+                      "(column prompt_id). Prompts are recorded when a filter decides on them.")
+
+
 def _table(headers: list[str], rows: list[list]) -> str:
     cells = [headers] + [[str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
@@ -177,6 +196,11 @@ def main(args) -> int:
     """`rlvr audit` entry (args from rlvr.cli)."""
     records = read_audit(args.run_dir)
     run = None if args.run == "all" else args.run
+    if args.prompt is not None:
+        missing = unknown_prompt_message(records, args.prompt, run, args.run_dir)
+        if missing:
+            print(f"rlvr audit: {missing}", file=sys.stderr)
+            return 1
     chosen = select(records, run_id=run, dropped=args.dropped, prompt=args.prompt, steps=args.steps,
                     filter_name=args.filter, decision=args.decision)
     if args.plot:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
 # name -> (module, one-line help)
@@ -104,10 +103,8 @@ def _run_subcommand(argv: list[str]) -> int:
 
             return report_user_error("rlvr audit", err)
     if args.command in modules:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         return importlib.import_module(modules[args.command][0]).run(args)
     if args.command == "toy":
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from rlvr.toy.__main__ import main as toy_main
 
         return toy_main(["--force"] if args.force else [])

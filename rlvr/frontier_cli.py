@@ -13,6 +13,7 @@ uses online, and writes:
 from __future__ import annotations
 
 import json
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -42,6 +43,9 @@ def run(args) -> int:
     if args.k < frontier.min_samples:
         raise UserInputError(f"--k {args.k} is below curricula.frontier.min_samples={frontier.min_samples}, "
                          "so no prompt could be dropped; raise --k or lower min_samples.")
+    warning = too_few_samples_warning(frontier, args.k)
+    if warning:
+        print(f"rlvr frontier: warning: {warning}", file=sys.stderr, flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     model, tokenizer, _ = load_model_and_tokenizer(config)
@@ -76,3 +80,39 @@ def run(args) -> int:
     print(f"kept {kept} of {len(rows)} prompts ({len(rows) * args.k} completions sampled in {seconds:.1f} s); "
           f"wrote {out / 'filtered.jsonl'}")
     return 0
+
+
+def min_trials_to_drop(frontier, side: str = "too_hard", limit: int = 100_000) -> int | None:
+    """The smallest number of rollouts at which a prompt can be dropped: for ``"too_hard"``, the
+    smallest n where 0 of n correct gives an upper bound below ``low``; for ``"too_easy"``, where
+    n of n gives a lower bound above ``high``. At least ``min_samples``; ``None`` if none up to
+    ``limit`` (or ``high`` is unset for ``"too_easy"``)."""
+    from curricula.stats import pass_rate_bounds
+
+    if side == "too_easy" and frontier.high is None:
+        return None
+    for n in range(max(1, frontier.min_samples), limit + 1):
+        lower, upper = pass_rate_bounds(0 if side == "too_hard" else n, n, frontier.confidence, frontier.bound)
+        if (upper < frontier.low) if side == "too_hard" else (lower > frontier.high):
+            return n
+    return None
+
+
+def too_few_samples_warning(frontier, k: int) -> str | None:
+    """Why ``k`` samples per prompt cannot drop a prompt as too hard (or too easy), or ``None``."""
+    from curricula.stats import pass_rate_bounds
+
+    problems = []
+    hard, easy = min_trials_to_drop(frontier, "too_hard"), min_trials_to_drop(frontier, "too_easy")
+    if hard is not None and k < hard:
+        upper = pass_rate_bounds(0, k, frontier.confidence, frontier.bound)[1]
+        problems.append(f"0 of {k} correct has an upper bound of {upper:.4f}, not below low={frontier.low:g}: no "
+                        f"prompt can be dropped as too hard (--k {hard} or more can)")
+    if easy is not None and k < easy:
+        lower = pass_rate_bounds(k, k, frontier.confidence, frontier.bound)[0]
+        problems.append(f"{k} of {k} correct has a lower bound of {lower:.4f}, not above high={frontier.high:g}: "
+                        f"no prompt can be dropped as too easy (--k {easy} or more can)")
+    if not problems:
+        return None
+    return (f"with --k {k} at confidence {frontier.confidence:g} ({frontier.bound} bound), "
+            + "; ".join(problems) + ".")

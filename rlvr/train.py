@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 
-# Before transformers / huggingface_hub are imported: runs are offline unless the user says
-# otherwise (models and data come from local paths or the local cache).
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Before transformers / huggingface_hub are imported. HF_HUB_OFFLINE is left to the user: a Hub
+# model name needs the Hub (or a cache filled beforehand, with HF_HUB_OFFLINE=1); local paths never
+# reach for it (see `load_tokenizer`).
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -23,6 +23,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from rewards.base import UserInputError  # noqa: E402
 from rlvr.errors import DEBUG_HELP  # noqa: E402
 
 logger = logging.getLogger("rlvr")
@@ -36,10 +37,20 @@ def build_arg_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", required=True, help="YAML run config (see configs/toy.yaml).")
     parser.add_argument("--resume", nargs="?", const="auto", default=None,
-                        help="Resume from a checkpoint directory, or from the latest in grpo.output_dir (no value).")
+                        help="Resume from a checkpoint directory, or from the latest in grpo.output_dir (no value). "
+                             "Refuses a checkpoint of another config or run (see --force).")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="Start anew in an output directory that holds a previous run: delete that run's files "
+                             "(checkpoints, audit and error logs, summary, final model; see rlvr/run_dir.py).")
+    parser.add_argument("--force", action="store_true",
+                        help="With --resume: resume from a checkpoint even if another config or run wrote it.")
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     parser.add_argument("overrides", nargs="*", help="section.key=value overrides")
     return parser
+
+
+class ModelNotFoundError(UserInputError):
+    """The model could not be loaded from the path or Hub name given (with how to fix it)."""
 
 
 def resolve_model_path(config) -> str:
@@ -49,22 +60,28 @@ def resolve_model_path(config) -> str:
         from rlvr.toy import build_toy_world
 
         path = str(build_toy_world(seed=config.data.toy_seed))
+    if not os.path.isdir(path) and (path.startswith(("/", ".", "~")) or path.count("/") > 1):
+        # Not a Hub name (org/name) either: say so rather than let the Hub reject the "repo id".
+        raise ModelNotFoundError(f"model.model_name_or_path={path}: no such directory.")
     return path
+
+
+def _load_options(config, path: str) -> dict:
+    # A local directory never calls the Hub, online or not. TRL 1.16's ModelConfig has no
+    # trust_remote_code field; GRPOConfig does.
+    return {"revision": config.model.model_revision,
+            "trust_remote_code": bool(getattr(config.grpo, "trust_remote_code", False)),
+            "local_files_only": os.path.isdir(path)}
 
 
 def load_tokenizer(config, path: str):
     """The policy's tokenizer, with a pad token (TRL pads generation batches)."""
     from transformers import AutoTokenizer
 
-    # TRL 1.16's ModelConfig has no trust_remote_code field; GRPOConfig does.
-    from rlvr.config import ConfigError
-
-    trust_remote_code = bool(getattr(config.grpo, "trust_remote_code", False))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, revision=config.model.model_revision,
-                                                  trust_remote_code=trust_remote_code)
-    except OSError as err:  # no such folder, or a Hub name not in the cache of an offline run
-        raise ConfigError(f"model.model_name_or_path: cannot load '{path}': {err}") from err
+        tokenizer = AutoTokenizer.from_pretrained(path, **_load_options(config, path))
+    except OSError as err:  # no such folder, or a Hub name that cannot be fetched
+        raise ModelNotFoundError(_model_hint(path, err)) from err
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -77,11 +94,11 @@ def load_model(config, path: str):
 
     dtype = config.model.dtype
     dtype = dtype if dtype in (None, "auto") else getattr(torch, dtype)
-    return AutoModelForCausalLM.from_pretrained(
-        path, revision=config.model.model_revision, dtype=dtype,
-        trust_remote_code=bool(getattr(config.grpo, "trust_remote_code", False)),
-        attn_implementation=config.model.attn_implementation,
-    )
+    try:
+        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype, **_load_options(config, path),
+                                                    attn_implementation=config.model.attn_implementation)
+    except OSError as err:
+        raise ModelNotFoundError(_model_hint(path, err)) from err
 
 
 def load_model_and_tokenizer(config):
@@ -104,6 +121,20 @@ def cli(argv: list[str] | None = None) -> int:
     return run_command("rlvr train", train, debug="--debug" in argv)
 
 
+def _model_hint(path: str, err: OSError) -> str:
+    """What to do when a model cannot be loaded (transformers' own message says only "couldn't connect")."""
+    first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if os.path.isdir(path):
+        return f"Cannot load the model in local directory {path}: {first_line}"
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    return (f"Cannot load model '{path}' ({first_line}). It is not a local directory, so it is looked up on the "
+            "Hugging Face Hub" + (" cache only (HF_HUB_OFFLINE is set)" if offline else "") + ". Either point "
+            "at a local copy: model.model_name_or_path=/path/to/local/model; or download it once where the Hub "
+            f"is reachable: `hf download {path}` (fills the cache; then HF_HUB_OFFLINE=1 runs from it) or "
+            f"`hf download {path} --local-dir /path/to/local/model`; or check the name and "
+            "model.model_revision.")
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = build_arg_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -116,16 +147,15 @@ def main(argv: list[str] | None = None) -> dict:
 
     config = load_config(args.config, args.overrides)
 
-    # 2. Output directory, with the resolved config saved beside the run.
+    # 2. Output directory, with the resolved config saved beside the run. One run per output
+    # directory; --resume takes only this run's checkpoints (rlvr/run_dir.py).
     from accelerate import PartialState
+
+    from rlvr.run_dir import prepare_run_dir
 
     state = PartialState()
     output_dir = Path(config.grpo.output_dir)
-    if state.is_main_process:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        import yaml
-
-        (output_dir / "rlvr_config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    run = prepare_run_dir(output_dir, config_to_dict(config), args.resume, args.overwrite, args.force, state)
 
     # 3. Data: every row validated (file, line and field of each bad one).
     from rlvr.data import fit_run_data, load_run_data
@@ -135,10 +165,12 @@ def main(argv: list[str] | None = None) -> dict:
     # 4. Verifiers -> TRL reward functions; an unknown verifier stops here. A verifier failing on
     # a completion later costs one reward, never the run.
     from rewards import make_reward_funcs
-    from rlvr.audit import JsonlWriter
+    from rlvr.audit import EVAL_AFTER, EVAL_BEFORE, TRAIN, VerifierErrorLog
 
-    error_log = JsonlWriter(output_dir / f"verifier_errors.rank{state.process_index}.jsonl")
-    reward_funcs, reward_weights = make_reward_funcs(config.verifiers, error_sink=error_log.write_record)
+    # A resumed run keeps the first run's records of the evaluation before training (rewound above).
+    error_log = VerifierErrorLog(output_dir / f"verifier_errors.rank{state.process_index}.jsonl",
+                                 skip_phases=(EVAL_BEFORE,) if run.resumed else ())
+    reward_funcs, reward_weights = make_reward_funcs(config.verifiers, error_sink=error_log.write_error)
     config.grpo.reward_weights = reward_weights
     # A verifier failing on every row's gold answer is broken: stop now, not after the first batch.
     from rewards import preflight
@@ -186,19 +218,17 @@ def main(argv: list[str] | None = None) -> dict:
         processing_class=tokenizer,
         peft_config=get_peft_config(config.model),
         curricula=config.curricula,
+        run_id=run.run_id,
+        run_identity=run.checkpoint_identity(),
     )
+    error_log.step_of = lambda: trainer.state.global_step
 
     # 9. Train (optionally resuming: filter state and audit log continue with the checkpoint).
-    resume = args.resume
-    if resume == "auto":
-        from transformers.trainer_utils import get_last_checkpoint
-
-        resume = get_last_checkpoint(str(output_dir))
-        if resume is None:
-            logger.info("No checkpoint in %s; starting from scratch.", output_dir)
+    error_log.phase = TRAIN
     started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=resume)
+    trainer.train(resume_from_checkpoint=run.checkpoint)
     train_seconds = time.perf_counter() - started
+    error_log.phase = EVAL_AFTER
     trainer.save_model(str(output_dir / "final"))
 
     # 10. Summary: steps, reward start -> end, held-out accuracy before -> after.
@@ -230,8 +260,9 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def write_bad_rows(bad_rows: list, path: Path) -> None:
-    """Append the rows ``skip_bad_rows`` skipped, each with its reason, to ``bad_rows.jsonl``."""
-    with open(path, "a") as f:
+    """Write the rows ``skip_bad_rows`` skipped, each with its reason, to ``bad_rows.jsonl`` (once
+    per run: a resumed run writes the same rows again)."""
+    with open(path, "w") as f:
         for bad in bad_rows:
             f.write(json.dumps(bad.to_record()) + "\n")
     logger.warning("Skipped %d bad row(s); see %s", len(bad_rows), path)

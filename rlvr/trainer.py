@@ -75,6 +75,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             TRL GRPO).
         audit_columns: Dataset columns copied into each audit record for grouping.
         run_id: Identifies the run in the audit log (a resumed run keeps its original id).
+        run_identity: Stored in every checkpoint (``{"run_id", "fingerprint", "config"}``, from
+            `rlvr.run_dir.RunDir.checkpoint_identity`) so that ``rlvr train --resume`` can refuse a
+            checkpoint of another config or run.
         influence_check: A ready `rlvr.influence.InfluenceCheck` (e.g. with targets built in
             code); by default one is built from ``curricula.influence`` when enabled.
         *args, **kwargs: Everything `trl.GRPOTrainer` takes.
@@ -82,7 +85,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
 
     def __init__(self, *args, curricula: CurriculaConfig | dict | None = None,
                  audit_columns: tuple[str, ...] = ("skill", "source"), run_id: str | None = None,
-                 influence_check=None, **kwargs):
+                 influence_check=None, run_identity: dict | None = None, **kwargs):
         from rlvr.config import curricula_config
 
         # Checked before TRL's __init__ (which loads the model when given a name): a typo in a
@@ -98,6 +101,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self._last_zero_variance: list[bool] = []
         self.curriculum_enabled = frontier_config.enabled
         self.run_id = run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        self.run_identity = run_identity
         self.audit: AuditLog | None = None
         self.curriculum_seconds = 0.0
         # groups, zero_variance_groups, rollouts, signal_rollouts, substituted, generated_tokens, ...
@@ -449,6 +453,8 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         # The counters travel even with filters off, so a token budget survives a resume.
         state = {"run_id": self.run_id, "totals": dict(self.totals),
                  "generated_tokens_by_skill": dict(self.generated_tokens_by_skill)}
+        if self.run_identity is not None:  # read back by rlvr.run_dir before a resume
+            state["run"] = self.run_identity
         if self.curriculum_enabled:
             state.update(frontier=self.frontier.state_dict(),
                          audit=self.audit.position() if self.audit is not None else None)

@@ -110,7 +110,6 @@ _CONTEXT: ArmContext | None = None
 
 def _init_worker(context: ArmContext) -> None:
     global _CONTEXT
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     _CONTEXT = context
 

@@ -189,3 +189,14 @@ def test_active_count_follows_drops_and_readmissions():
     g = FrontierFilter(f.config, IDS)
     g.load_state_dict(f.state_dict())
     assert g.active_count == f.active_count == sum(1 for s in f.table.values() if s.status == "active")
+
+
+def test_drop_message_prints_enough_digits_for_its_inequality_to_hold():
+    # 0 of 19 at 95%: upper bound 0.14587, which two decimals would print as "0.15 < 0.15".
+    f = FrontierFilter(FrontierConfig(enabled=True, low=0.15, high=0.8, confidence=0.95, min_samples=19), IDS)
+    [d] = f.observe([group("p1", 0, n=19)], step=0, epoch=0.0)
+    assert d.message == "too hard: 0 of 19 correct over 1 visit(s), upper bound 0.146 < 0.15"
+    # 28 of 28: lower bound 0.89852... against high 0.9 is kept; 29 of 29 (0.90192) drops as "0.902 > 0.9".
+    g = FrontierFilter(FrontierConfig(enabled=True, low=0.15, high=0.9, confidence=0.95, min_samples=29), IDS)
+    [d] = g.observe([group("p2", 29, n=29)], step=0, epoch=0.0)
+    assert d.message == "too easy: 29 of 29 correct over 1 visit(s), lower bound 0.902 > 0.9"

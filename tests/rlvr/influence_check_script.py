@@ -21,6 +21,7 @@ from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
 from trl import GRPOConfig  # noqa: E402
 
 from rlvr.audit import AuditLog  # noqa: E402
+from rlvr.distributed import finish_distributed_process  # noqa: E402
 from rlvr.influence import InfluenceCheck, InfluenceCheckConfig  # noqa: E402
 from rlvr.toy.tasks import make_examples  # noqa: E402
 from rlvr.toy.tokenizer import build_tokenizer  # noqa: E402
@@ -76,3 +77,6 @@ def main(out_dir: str) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1])
+    # Exiting through interpreter finalization with the gloo group alive can abort (SIGABRT,
+    # "terminate called without an active exception") or hang: see rlvr/distributed.py.
+    finish_distributed_process()
