@@ -80,10 +80,10 @@ def test_checks_run_before_the_model_loads(tmp_path, monkeypatch):
     import rlvr.train
     from rlvr.run_dir import RunDirError
 
-    def no_model(config):
+    def no_model(config, path):
         raise AssertionError("the model was loaded before the output directory was checked")
 
-    monkeypatch.setattr(rlvr.train, "load_model_and_tokenizer", no_model)
+    monkeypatch.setattr(rlvr.train, "load_model", no_model)
     out = tmp_path / "run"
     argv = ["--config", "configs/toy.yaml", f"grpo.output_dir={out}"]
     monkeypatch.chdir(ROOT)
