@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv
 RLVR_COLUMNS = ("prompt", "answer", "id", "skill")
 GLOB_CHARS = "*?["
 UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 class DataError(UserInputError):
@@ -160,7 +162,19 @@ def _parse_line(raw: bytes) -> tuple[dict | None, str | None]:
         return None, f"invalid JSON ({err.msg} at column {err.colno})"
     if not isinstance(value, dict):
         return None, f"expected a JSON object, got {_json_type(value)}"
+    if b"\\u" in raw.lower() and _has_lone_surrogate(value):
+        # "\ud800" alone is valid JSON but no character: the text could not be hashed, tokenized
+        # or written back as UTF-8.
+        return None, "a string holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), which is not a character"
     return value, None
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _json_type(value: Any) -> str:
@@ -181,6 +195,10 @@ def read_jsonl(path: str) -> tuple[list[dict], list[RowPlace], list[BadRow]]:
         for number, raw in enumerate(f, start=1):
             if number == 1 and raw.startswith(UTF8_BOM):
                 raw = raw[len(UTF8_BOM):]
+            if number == 1 and raw[:2] in UTF16_BOMS:
+                # Not one bad row per line: the whole file is in another encoding.
+                raise DataError(f"'{path}' is UTF-16 encoded (it starts with a UTF-16 byte order mark); "
+                                f"JSON Lines must be UTF-8: convert it, e.g. iconv -f UTF-16 -t UTF-8 {path}")
             if not raw.strip():
                 continue
             row, problem = _parse_line(raw)
@@ -223,9 +241,17 @@ def _read_with_datasets(path: str, fmt: str) -> tuple[list[dict], list[RowPlace]
     try:
         rows = datasets.load_dataset(fmt, data_files=path, split="train").to_list()
     except Exception as err:  # datasets wraps parser errors in several types
-        raise DataError(f"Could not read '{path}' as {fmt}: {err}") from err
+        raise DataError(f"Could not read '{path}' as {fmt}: {_root_cause(err)}") from err
     lines = _csv_record_lines(path, len(rows)) if fmt == "csv" else None
     return rows, [RowPlace(path, i, lines[i] if lines else None) for i in range(len(rows))], []
+
+
+def _root_cause(err: BaseException) -> str:
+    """The innermost error of a chain, which says what is wrong: `datasets` wraps the parser's
+    ("EOF inside string starting at row 10") in "An error occurred while generating the dataset"."""
+    while (err.__cause__ or err.__context__) is not None:
+        err = err.__cause__ or err.__context__
+    return f"{type(err).__name__}: {err}"
 
 
 def _csv_record_lines(path: str, n_rows: int) -> list[int] | None:
@@ -284,18 +310,51 @@ def _check_value(name: str, value: Any) -> str | None:
     if name == "prompt":
         if isinstance(value, str):
             return "empty" if not value.strip() else None
-        if isinstance(value, list) and value and all(isinstance(m, dict) and "content" in m for m in value):
-            return None
+        if isinstance(value, list) and value and all(isinstance(m, dict) for m in value):
+            return _chat_problem(value)
         return f"expected a non-empty string or a list of chat messages, got {type(value).__name__}"
     if name == "answer":
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             return f"expected a string or number, got {type(value).__name__}"
+        if isinstance(value, float) and not math.isfinite(value):
+            # JSON's NaN/Infinity (Python's json reads them) would become the gold text "nan".
+            return f"expected a finite number, got {value}"
         return "empty" if isinstance(value, str) and not value.strip() else None
     if name in ("id", "skill"):
-        if not isinstance(value, (str, int)):
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
             return f"expected a string or integer, got {type(value).__name__}"
         return "empty" if isinstance(value, str) and not value.strip() else None
     return None
+
+
+# Roles that chat templates know; a typo ("usr") is silently dropped or breaks the template.
+CHAT_ROLES = ("system", "user", "assistant", "tool", "developer")
+
+
+def _chat_problem(messages: list) -> str | None:
+    """Why a list of chat messages is not one TRL can template (None if it is): each message a
+    mapping with a known ``role`` and a string ``content`` (text only: one Arrow column cannot
+    hold both strings and lists of content parts)."""
+    for i, message in enumerate(messages):
+        missing = [key for key in ("role", "content") if key not in message]
+        if missing:
+            have = ", ".join(map(str, message)) or "nothing"
+            return f"chat message {i}: missing key {missing[0]!r} (it has: {have})"
+        if message["role"] not in CHAT_ROLES:
+            return f"chat message {i}: role {message['role']!r} is not one of {', '.join(CHAT_ROLES)}"
+        if not isinstance(message["content"], str):
+            return f"chat message {i}: content must be a string, got {type(message['content']).__name__}"
+    return None
+
+
+def _answer_text(value: Any) -> str:
+    """A gold answer as the text verifiers compare against. An integral float is written as an
+    integer: pandas reads an integer column with one empty cell as floats, and JSON may write
+    ``1e3``; "5.0" would then be the gold of a question whose answer is 5, and ``exact`` would
+    score the right answer 0."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return str(value)
 
 
 def _missing_or_wrong(row: dict, raw: dict, config: DataConfig, mapping: dict) -> tuple[str, str] | None:
@@ -329,8 +388,12 @@ def validate_rows(rows: list[dict], places: list[RowPlace], config: DataConfig
     for index, (raw, place) in enumerate(zip(rows, places, strict=True)):
         row = dict(raw)
         for name, column in mapping.items():  # rename source columns to rlvr's names
-            if column != name and column in row:
-                row[name] = row.pop(column)
+            if column != name:
+                # The mapped column alone is the field: a same-named column must not stand in
+                # for a missing mapped one (the prompt would silently come from another column).
+                row.pop(name, None)
+                if column in row:
+                    row[name] = row.pop(column)
         problem = _missing_or_wrong(row, raw, config, mapping)
         if problem is None and "id" in row and row["id"] is not None:
             rid = str(row["id"])
@@ -348,7 +411,7 @@ def validate_rows(rows: list[dict], places: list[RowPlace], config: DataConfig
         row["id"] = str(row["id"])
         seen_ids[row["id"]] = place
         if "answer" in row and row["answer"] is not None:
-            row["answer"] = str(row["answer"])
+            row["answer"] = _answer_text(row["answer"])
         good.append(row)
         good_places.append(place)
     return good, good_places, bad
