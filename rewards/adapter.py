@@ -127,12 +127,13 @@ class VerifierSpec:
         problems = []
         if not isinstance(self.name, str) or not self.name:
             problems.append(f"name must be a non-empty string, got {self.name!r}")
-        if not _is_number(self.weight):
-            problems.append(f"weight must be a number, got {self.weight!r}")
+        # Finite only: a NaN weight or error value turns every reward of the batch into NaN.
+        if not (_is_number(self.weight) and math.isfinite(self.weight)):
+            problems.append(f"weight must be a finite number, got {self.weight!r}")
         if self.timeout_s is not None and not (_is_number(self.timeout_s) and self.timeout_s >= 0):
             problems.append(f"timeout_s must be a number >= 0 or None, got {self.timeout_s!r}")
-        if self.error_value is not None and not _is_number(self.error_value):
-            problems.append(f"error_value must be a number or None, got {self.error_value!r}")
+        if self.error_value is not None and not (_is_number(self.error_value) and math.isfinite(self.error_value)):
+            problems.append(f"error_value must be a finite number or None, got {self.error_value!r}")
         if not isinstance(self.kwargs, dict):
             problems.append(f"kwargs must be a mapping, got {self.kwargs!r}")
         problems += _error_handling_problems(self)

@@ -465,8 +465,11 @@ def load_prompts(spec: str, config: DataConfig, split: str = "train") -> LoadedD
         from rlvr.toy import toy_dataset
 
         n_per_skill = config.toy_n_per_skill if split == "train" else config.toy_eval_n_per_skill
-        ds = toy_dataset(split="train" if split == "train" else "eval", n_per_skill=n_per_skill,
-                         seed=config.toy_seed, skills=config.toy_skills)
+        try:
+            ds = toy_dataset(split="train" if split == "train" else "eval", n_per_skill=n_per_skill,
+                             seed=config.toy_seed, skills=config.toy_skills)
+        except ValueError as err:  # an unknown name in data.toy_skills
+            raise DataError(f"data.toy_skills: {err}") from err
         return LoadedData(ds, [], f"toy[{split}]", [RowPlace(f"toy[{split}]", i) for i in range(len(ds))])
     files = resolve_local_files(spec)
     if files is None:

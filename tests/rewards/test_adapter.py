@@ -329,7 +329,7 @@ def test_watchdog_leaves_no_stray_interrupt_behind():
 
 
 def test_verifier_spec_rejects_bad_config_values():
-    with pytest.raises(ValueError, match=r"weight must be a number, got 'high'.*timeout_s"):
+    with pytest.raises(ValueError, match=r"weight must be a finite number, got 'high'.*timeout_s"):
         VerifierSpec(name="math", weight="high", timeout_s=-1)
     with pytest.raises(ValueError, match="kwargs must be a mapping"):
         VerifierSpec(name="format", kwargs=["pattern"])

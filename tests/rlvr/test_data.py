@@ -396,3 +396,8 @@ def test_unreadable_csv_names_the_parser_error(tmp_path):
     path.write_text('prompt,answer\n"a\nb",1\n"unclosed,2\n')
     with pytest.raises(DataError, match=r"Could not read '.*t.csv' as csv: ParserError: .*EOF inside string"):
         load_prompts(str(path), DataConfig())
+
+
+def test_unknown_toy_skill_is_a_data_error():
+    with pytest.raises(DataError, match=r"data.toy_skills: unknown skill 'nosuch'"):
+        load_prompts("toy", DataConfig(toy_skills=["nosuch"]))
