@@ -54,7 +54,7 @@ from functools import partial
 from typing import Any
 
 from rewards import isolation
-from rewards.base import ErrorKind, VerifierError
+from rewards.base import ErrorKind, VerifierError, call_sync
 from rewards.errors import ErrorCounts, VerifierBudgetExceeded, check_error_budget, short
 from rewards.registry import ISOLATION_MODES, get_verifier, is_batched
 from rewards.timeouts import VerifierTimeout, call_with_timeout
@@ -344,7 +344,7 @@ class VerifierRewardFunc:
                          "the counts of all, via rewards.enforce_error_budgets.)", message)
 
     def _score_one(self, index: int, text: str, example: dict) -> tuple[float | None, bool]:
-        call = partial(self.verifier, text, example, **self.spec.kwargs)
+        call = partial(call_sync, self.verifier, text, example, **self.spec.kwargs)
         try:
             value = call_with_timeout(call, self.spec.timeout_s)
         except VerifierTimeout:
@@ -378,7 +378,7 @@ class VerifierRewardFunc:
             outcomes = [self._score_one(i, t, e) for i, (t, e) in enumerate(zip(texts, examples))]
             return [reward for reward, _ in outcomes], sum(failed for _, failed in outcomes)
         timeout = self.spec.timeout_s * len(texts) if self.spec.timeout_s else None
-        call = partial(self.verifier, texts, examples, **self.spec.kwargs)
+        call = partial(call_sync, self.verifier, texts, examples, **self.spec.kwargs)
         try:
             outcome = _classify_batch(call_with_timeout(call, timeout), len(texts))
         except VerifierTimeout:
@@ -489,6 +489,9 @@ def _as_reward(value: Any) -> tuple[float | None, str | None]:
     """``(reward, None)`` for an acceptable verifier return, ``(None, problem)`` otherwise."""
     if value is None:
         return None, None
+    if not isinstance(value, numbers.Real) and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        # A NumPy scalar that is not Real (np.bool_) or a 0-d array/tensor: TRL takes these.
+        value = value.item()
     if isinstance(value, numbers.Real):
         reward = float(value)
         if math.isfinite(reward):
