@@ -53,7 +53,8 @@ class DataConfig:
             ``.csv`` file, a directory of such shards (every supported file inside, recursively,
             sorted; one format only), a glob (``data/train-*.jsonl``, ``data/**/*.parquet``), or a
             `datasets` name (loaded with `datasets.load_dataset`). A ``.json`` file may hold JSON
-            Lines or one JSON array of row objects; blank lines in JSON Lines are ignored.
+            Lines or one JSON array of row objects; blank lines in JSON Lines are ignored. JSON
+            Lines, JSON and CSV files may be compressed (``train.jsonl.gz``, ``.bz2``, ``.xz``).
         eval: Held-out prompts for the before/after accuracy table, in the same forms as
             ``train``; ``"toy"`` is the toy world's eval split (never shares a prompt with train).
             ``None`` skips held-out evaluation.

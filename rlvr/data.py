@@ -18,9 +18,13 @@ completion, and `check_enough_rows` refuses data too small for one generation ba
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
+import io
 import json
 import logging
+import lzma
 import math
 import os
 from dataclasses import dataclass, field
@@ -37,6 +41,8 @@ logger = logging.getLogger(__name__)
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 RLVR_COLUMNS = ("prompt", "answer", "id", "skill")
 GLOB_CHARS = "*?["
+# Compressed JSON Lines/JSON/CSV (not Parquet, compressed inside), by the stdlib's openers.
+COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
@@ -105,6 +111,21 @@ def _display(path: str) -> str:
     return path if relative.startswith("..") else relative
 
 
+def _data_format(path: str) -> str | None:
+    """The reader a file needs (``json``, ``parquet``, ``csv``), by its extension, a compression
+    suffix allowed (``train.jsonl.gz``, as `datasets` reads them); None if unsupported."""
+    suffixes = [suffix.lower() for suffix in Path(path).suffixes]
+    if len(suffixes) >= 2 and suffixes[-1] in COMPRESSED and suffixes[-2] != ".parquet":
+        return LOCAL_FORMATS.get(suffixes[-2])
+    return LOCAL_FORMATS.get(suffixes[-1]) if suffixes else None
+
+
+def _open_binary(path: str):
+    """A data file opened for reading bytes, decompressed when its name says so."""
+    opener = COMPRESSED.get(Path(path).suffix.lower())
+    return opener(path, "rb") if opener else open(path, "rb")
+
+
 def resolve_local_files(spec: str) -> list[str] | None:
     """The local files ``spec`` names (a file, a directory or a glob), sorted; None for a Hub name.
 
@@ -121,7 +142,7 @@ def resolve_local_files(spec: str) -> list[str] | None:
             files = []
         if not files:
             raise DataError(f"The pattern '{spec}' matches no file.")
-        odd = [f for f in files if Path(f).suffix.lower() not in LOCAL_FORMATS]
+        odd = [f for f in files if _data_format(f) is None]
         if odd:
             raise DataError(f"The pattern '{spec}' matches {_display(odd[0])}, whose extension is unsupported; "
                             f"use one of {', '.join(LOCAL_FORMATS)}.")
@@ -130,10 +151,10 @@ def resolve_local_files(spec: str) -> list[str] | None:
             found = resolve_pattern(str(path / "**"), base_path=".")
         except FileNotFoundError:
             found = []
-        files = [f for f in found if Path(f).suffix.lower() in LOCAL_FORMATS]
+        files = [f for f in found if _data_format(f) is not None]
         if not files:
             raise DataError(f"The directory '{spec}' holds no {'/'.join(LOCAL_FORMATS)} file.")
-    elif path.suffix.lower() in LOCAL_FORMATS:
+    elif _data_format(spec) is not None:
         if not path.is_file():
             raise DataError(f"Data file '{spec}' does not exist.")
         return [str(path)]
@@ -141,9 +162,9 @@ def resolve_local_files(spec: str) -> list[str] | None:
         raise DataError(f"'{spec}' has an unsupported extension; use one of {', '.join(LOCAL_FORMATS)}.")
     else:
         return None
-    formats = {LOCAL_FORMATS[Path(f).suffix.lower()] for f in files}
+    formats = {_data_format(f) for f in files}
     if len(formats) > 1:
-        by_format = {fmt: next(_display(f) for f in files if LOCAL_FORMATS[Path(f).suffix.lower()] == fmt)
+        by_format = {fmt: next(_display(f) for f in files if _data_format(f) == fmt)
                      for fmt in sorted(formats)}
         raise DataError(f"'{spec}' mixes data formats ({', '.join(f'{k}: {v}' for k, v in by_format.items())}); "
                         "point data.train at files of one format.")
@@ -191,7 +212,7 @@ def read_jsonl(path: str) -> tuple[list[dict], list[RowPlace], list[BadRow]]:
     readers do; a UTF-8 BOM, CRLF line ends and a last line without newline are accepted.
     """
     rows, places, bad = [], [], []
-    with open(path, "rb") as f:
+    with _open_binary(path) as f:
         for number, raw in enumerate(f, start=1):
             if number == 1 and raw.startswith(UTF8_BOM):
                 raw = raw[len(UTF8_BOM):]
@@ -215,7 +236,8 @@ def read_jsonl(path: str) -> tuple[list[dict], list[RowPlace], list[BadRow]]:
 def _read_json_array(path: str) -> tuple[list[dict], list[RowPlace], list[BadRow]]:
     """A ``.json`` file holding one JSON array of row objects."""
     try:
-        items = json.loads(Path(path).read_bytes().removeprefix(UTF8_BOM).decode("utf-8"))
+        with _open_binary(path) as f:
+            items = json.loads(f.read().removeprefix(UTF8_BOM).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         where = f" (line {err.lineno}, column {err.colno})" if isinstance(err, json.JSONDecodeError) else ""
         raise DataError(f"Could not read '{path}' as a JSON array{where}: {err}") from err
@@ -231,7 +253,7 @@ def _read_json_array(path: str) -> tuple[list[dict], list[RowPlace], list[BadRow
 
 
 def _starts_with_array(path: str) -> bool:
-    with open(path, "rb") as f:
+    with _open_binary(path) as f:
         return f.read(4096).removeprefix(UTF8_BOM).lstrip()[:1] == b"["
 
 
@@ -261,7 +283,7 @@ def _csv_record_lines(path: str, n_rows: int) -> list[int] | None:
 
     starts, previous_end = [], 0
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
+        with io.TextIOWrapper(_open_binary(path), encoding="utf-8-sig", newline="") as f:
             reader = csv.reader(f)
             for record in reader:
                 if record and any(cell.strip() for cell in record):
@@ -277,10 +299,13 @@ def read_local_files(files: list[str]) -> tuple[list[dict], list[RowPlace], list
     """All rows of the files (one format, in order), each with its file and place in it."""
     rows, places, bad = [], [], []
     for path in files:
-        fmt = LOCAL_FORMATS[Path(path).suffix.lower()]
+        fmt = _data_format(path)
         if fmt == "json":
-            is_array = path.lower().endswith(".json") and _starts_with_array(path)
-            part = _read_json_array(path) if is_array else read_jsonl(path)
+            is_array = ".json" in [x.lower() for x in Path(path).suffixes[-2:]] and _starts_with_array(path)
+            try:
+                part = _read_json_array(path) if is_array else read_jsonl(path)
+            except (OSError, EOFError, lzma.LZMAError) as err:  # a truncated or corrupt .gz/.bz2/.xz
+                raise DataError(f"Could not read '{path}': {type(err).__name__}: {err}") from err
         else:
             part = _read_with_datasets(path, fmt)
         rows += part[0]

@@ -401,3 +401,20 @@ def test_unreadable_csv_names_the_parser_error(tmp_path):
 def test_unknown_toy_skill_is_a_data_error():
     with pytest.raises(DataError, match=r"data.toy_skills: unknown skill 'nosuch'"):
         load_prompts("toy", DataConfig(toy_skills=["nosuch"]))
+
+
+def test_compressed_jsonl_and_csv_are_read_with_line_numbers(tmp_path):
+    # 'train.jsonl.gz' had "an unsupported extension", though datasets.load_dataset reads it.
+    import bz2
+    import gzip
+
+    with gzip.open(tmp_path / "train.jsonl.gz", "wt") as f:
+        f.write('{"prompt": "1+1=", "answer": "2"}\n{"prompt": "2+2=", "ans\n')
+    data = load_prompts(str(tmp_path / "train.jsonl.gz"), DataConfig(skip_bad_rows=True))
+    assert data.dataset["answer"] == ["2"] and [(b.line, b.problem[:12]) for b in data.bad_rows] == [(2, "invalid JSON")]
+    with bz2.open(tmp_path / "train.csv.bz2", "wt") as f:
+        f.write("prompt,answer\n3+3=,6\n")
+    assert load_prompts(str(tmp_path / "train.csv.bz2"), DataConfig()).dataset["answer"] == ["6"]
+    (tmp_path / "broken.jsonl.gz").write_bytes(gzip.compress(b'{"prompt": "a", "answer": "1"}\n')[:-12])
+    with pytest.raises(DataError, match=r"Could not read '.*broken.jsonl.gz': EOFError"):
+        load_prompts(str(tmp_path / "broken.jsonl.gz"), DataConfig())
