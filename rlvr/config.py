@@ -297,6 +297,11 @@ def build_config(tree: dict, source: str | None = None) -> RLVRConfig:
     user_grpo = tree.get("grpo")
     if user_grpo is not None and not isinstance(user_grpo, dict):
         raise ConfigError(f"'grpo'{where} must be a mapping of GRPOConfig keys, got {user_grpo!r}.")
+    generations = (user_grpo or {}).get("num_generations")
+    if isinstance(generations, int) and not isinstance(generations, bool) and generations < 2:
+        # Checked before GRPOConfig, which divides by it first (0: "integer modulo by zero").
+        raise ConfigError(f"grpo.num_generations must be >= 2 (GRPO compares the completions of a group), "
+                          f"got {generations}.")
     sections["grpo"] = build_dataclass(classes["grpo"], user_grpo or {}, "grpo", trusted=cpu_defaults(user_grpo or {}))
     check_grpo_values(sections["grpo"], user_grpo or {})
     sections["compat"] = None

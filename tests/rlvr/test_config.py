@@ -186,7 +186,8 @@ def test_bad_override_paths_and_values_are_config_errors(override, message):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("grpo.num_generations=0", r"Invalid 'grpo' section: integer modulo by zero"),  # was a ZeroDivisionError
+    ("grpo.num_generations=0", r"grpo.num_generations must be >= 2 .*got 0"),  # was a ZeroDivisionError
+    ("grpo.num_generations=1", r"grpo.num_generations must be >= 2 .*got 1"),
     ("grpo.max_completion_length=0", r"grpo.max_completion_length must be >= 1, got 0"),
     ("grpo.per_device_train_batch_size=0", r"grpo.per_device_train_batch_size must be >= 1, got 0"),
     ("grpo.gradient_accumulation_steps=0", r"grpo.gradient_accumulation_steps must be >= 1, got 0"),
