@@ -319,6 +319,10 @@ def _build_section(name: str, cls, values, where: str):
     field_types = None
     if name == "model":
         values = {"model_name_or_path": "toy", **(values or {})}
+        if not isinstance(values["model_name_or_path"], str) or not values["model_name_or_path"].strip():
+            # null reached transformers as the string 'None' ("couldn't connect to huggingface.co").
+            raise ConfigError(f"model.model_name_or_path must be a local folder, a Hub name or 'toy', "
+                              f"got {values['model_name_or_path']!r}.")
     if name == "curricula":
         # CurriculaConfig.influence is typed `Any`: its class lives in rlvr, which curricula
         # must not import; name it here so its fields are checked like the frontier's.

@@ -199,6 +199,7 @@ def test_bad_override_paths_and_values_are_config_errors(override, message):
     ("data.toy_n_per_skill=0", r"toy_n_per_skill must be >= 1, got 0"),
     ("eval.batch_size=0", r"Invalid 'eval' section: batch_size must be >= 1, got 0"),
     ("eval.temperature=-1", r"temperature must be >= 0 \(0 = greedy\), got -1.0"),
+    ("model.model_name_or_path=null", r"model.model_name_or_path must be a local folder, a Hub name or 'toy', got None"),
     ("model.dtype=float99", r"model.dtype: expected one of auto, bfloat16, float16, float32, got 'float99'"),
     ("verifiers.0.weight=.nan", r"weight must be a finite number, got nan"),
     ("verifiers.0.error_value=.inf", r"error_value must be a finite number or None, got inf"),
