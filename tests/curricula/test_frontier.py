@@ -189,3 +189,13 @@ def test_active_count_follows_drops_and_readmissions():
     g = FrontierFilter(f.config, IDS)
     g.load_state_dict(f.state_dict())
     assert g.active_count == f.active_count == sum(1 for s in f.table.values() if s.status == "active")
+
+
+def test_a_reprobe_interval_below_one_is_refused():
+    # 0 (or less) re-probed every dropped prompt at once: the filter silently did nothing.
+    import pytest
+
+    for interval in (0, -3):
+        with pytest.raises(ValueError, match=rf"frontier.reprobe_interval must be >= 1 .*got {interval}"):
+            FrontierConfig(reprobe_interval=interval)
+    assert FrontierConfig(reprobe_interval=None).reprobe_interval is None
