@@ -353,6 +353,19 @@ def _build_verifiers(raw, where: str) -> list:
 _GRPO_AT_LEAST_ONE = ("max_completion_length", "per_device_train_batch_size", "gradient_accumulation_steps",
                       "steps_per_generation", "num_iterations")
 
+# (field, valid?, what is allowed): sampling settings transformers rejects only at generation,
+# and loss coefficients whose negative values silently invert what they mean.
+_GRPO_RANGES = (
+    ("learning_rate", lambda v: v >= 0, ">= 0"),
+    ("top_p", lambda v: 0 < v <= 1, "in (0, 1]"),
+    ("top_k", lambda v: v >= 0, ">= 0 (0 = off)"),
+    ("min_p", lambda v: 0 <= v <= 1, "in [0, 1] or null"),
+    ("repetition_penalty", lambda v: v > 0, "> 0"),
+    ("beta", lambda v: v >= 0, ">= 0 (the KL coefficient; 0 = no KL term)"),
+    ("epsilon", lambda v: v >= 0, ">= 0 (the clipping range)"),
+    ("epsilon_high", lambda v: v >= 0, ">= 0 or null"),
+)
+
 
 def check_grpo_values(grpo, user_values: dict) -> None:
     """Range checks of the GRPO fields TRL does not check itself, as `ConfigError`s naming the key.
@@ -371,8 +384,10 @@ def check_grpo_values(grpo, user_values: dict) -> None:
             raise ConfigError(f"grpo.{name} must be >= 1, got {value}.")
     if grpo.temperature <= 0:
         raise ConfigError(f"grpo.temperature must be > 0 (GRPO samples its groups), got {grpo.temperature}.")
-    if grpo.learning_rate < 0:
-        raise ConfigError(f"grpo.learning_rate must be >= 0, got {grpo.learning_rate}.")
+    for name, is_valid, allowed in _GRPO_RANGES:
+        value = getattr(grpo, name, None)
+        if value is not None and not is_valid(value):
+            raise ConfigError(f"grpo.{name} must be {allowed}, got {value}.")
 
 
 def cpu_defaults(grpo_values: dict) -> dict:
