@@ -597,6 +597,22 @@ def enforce_prompt_limit(data: LoadedData, tokenizer, context: int, completion_t
     return LoadedData(data.dataset.select(keep), data.bad_rows + bad, data.source, [places[i] for i in keep])
 
 
+def check_chat_template(data: LoadedData, tokenizer, model_path: str) -> None:
+    """Refuse chat prompts for a tokenizer without a chat template: TRL (and the prompt-length
+    check) would fail in ``apply_chat_template`` with a transformers traceback."""
+    if getattr(tokenizer, "chat_template", None):
+        return
+    first_chat = next((i for i, prompt in enumerate(data.dataset["prompt"]) if isinstance(prompt, list)), None)
+    if first_chat is None:
+        return
+    place = data.places[first_chat].describe() if data.places else f"{data.source} row {first_chat}"
+    raise DataError(
+        f"{data.source} has chat prompts (lists of messages; the first at {place}), but the tokenizer of "
+        f"'{model_path}' has no chat template. Use plain string prompts (and no data.system_prompt / "
+        "data.conversational), or a model whose tokenizer has a chat template."
+    )
+
+
 def check_enough_rows(data: LoadedData, grpo_args) -> None:
     """Refuse training data smaller than one generation batch: TRL's sampler would yield no
     batch at all, the run would report 0 steps and fail later on a missing audit log."""
@@ -626,6 +642,9 @@ def fit_run_data(config, train: LoadedData, held_out: LoadedData | None, tokeniz
                  model_path: str) -> tuple[LoadedData, LoadedData | None]:
     """`load_run_data`'s rows checked against the model's context and the GRPO batch; needs only
     the tokenizer and the model's config, not its weights."""
+    for data in (train, held_out):
+        if data is not None:
+            check_chat_template(data, tokenizer, model_path)
     trust_remote_code = bool(getattr(config.grpo, "trust_remote_code", False))
     context = model_context_length(model_path, config.model.model_revision, trust_remote_code)
     if context is None:

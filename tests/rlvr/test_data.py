@@ -418,3 +418,18 @@ def test_compressed_jsonl_and_csv_are_read_with_line_numbers(tmp_path):
     (tmp_path / "broken.jsonl.gz").write_bytes(gzip.compress(b'{"prompt": "a", "answer": "1"}\n')[:-12])
     with pytest.raises(DataError, match=r"Could not read '.*broken.jsonl.gz': EOFError"):
         load_prompts(str(tmp_path / "broken.jsonl.gz"), DataConfig())
+
+
+def test_chat_prompts_for_a_tokenizer_without_a_chat_template_are_one_data_error(tmp_path):
+    # The toy tokenizer has no chat template: chat rows failed in apply_chat_template with a
+    # transformers traceback. The check reads only `tokenizer.chat_template`.
+    from types import SimpleNamespace
+
+    from rlvr.data import check_chat_template
+
+    path = write_jsonl(tmp_path / "t.jsonl", [{"prompt": [{"role": "user", "content": "2+2="}], "answer": "4"}])
+    with pytest.raises(DataError) as err:
+        check_chat_template(load_prompts(path, DataConfig()), SimpleNamespace(chat_template=None), "my-model")
+    assert str(err.value).startswith(f"{path} has chat prompts (lists of messages; the first at {path} line 1), but "
+                                     "the tokenizer of 'my-model' has no chat template.")
+    check_chat_template(load_prompts(path, DataConfig()), SimpleNamespace(chat_template="{{ x }}"), "my-model")
