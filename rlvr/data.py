@@ -513,6 +513,12 @@ def load_prompts(spec: str, config: DataConfig, split: str = "train") -> LoadedD
         raise DataError(f"{source} has no usable rows ({len(bad)} malformed).")
     if config.max_rows is not None:
         rows, places = rows[: config.max_rows], places[: config.max_rows]
+    chat_rows = [place for row, place in zip(rows, places) if isinstance(row["prompt"], list)]
+    if config.system_prompt and chat_rows:
+        # Rows that already are chats keep their own messages; say so rather than drop it silently.
+        logger.warning("data.system_prompt is not added to the %d row(s) of %s whose prompt already is a list of "
+                       "chat messages (the first at %s); put a system message in those rows instead.",
+                       len(chat_rows), source, chat_rows[0].describe())
     for row in rows:
         row["prompt"] = _to_chat(row["prompt"], config)
     return LoadedData(_rows_to_dataset(rows, places), bad, source, places)

@@ -433,3 +433,15 @@ def test_chat_prompts_for_a_tokenizer_without_a_chat_template_are_one_data_error
     assert str(err.value).startswith(f"{path} has chat prompts (lists of messages; the first at {path} line 1), but "
                                      "the tokenizer of 'my-model' has no chat template.")
     check_chat_template(load_prompts(path, DataConfig()), SimpleNamespace(chat_template="{{ x }}"), "my-model")
+
+
+def test_a_system_prompt_not_applied_to_chat_rows_is_warned_about(tmp_path, caplog):
+    import logging
+
+    chat = [{"role": "user", "content": "1+1="}]
+    path = write_jsonl(tmp_path / "t.jsonl", [{"prompt": chat, "answer": "2"}])
+    with caplog.at_level(logging.WARNING, logger="rlvr.data"):
+        data = load_prompts(path, DataConfig(system_prompt="Be brief."))
+    assert data.dataset[0]["prompt"] == chat  # unchanged
+    assert (f"data.system_prompt is not added to the 1 row(s) of {path} whose prompt already is a list of chat "
+            f"messages (the first at {path} line 1)") in caplog.text
