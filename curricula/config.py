@@ -98,6 +98,10 @@ class FrontierConfig:
             raise ValueError(f"frontier.min_active_fraction must be in [0, 1], got {self.min_active_fraction}.")
         if self.min_samples < 1:
             raise ValueError(f"frontier.min_samples must be >= 1, got {self.min_samples}.")
+        if self.reprobe_interval is not None and self.reprobe_interval < 1:
+            # 0 or less let every dropped prompt straight back in: the filter silently did nothing.
+            raise ValueError(f"frontier.reprobe_interval must be >= 1 (or null: never re-probe), "
+                             f"got {self.reprobe_interval}.")
         if self.max_generation_multiplier < 1.0:
             raise ValueError("frontier.max_generation_multiplier must be >= 1.")
         if self.oversample_draw not in ("batch", "deficit"):

@@ -54,7 +54,7 @@ from functools import partial
 from typing import Any
 
 from rewards import isolation
-from rewards.base import ErrorKind, VerifierError
+from rewards.base import ErrorKind, VerifierError, call_sync
 from rewards.errors import ErrorCounts, VerifierBudgetExceeded, check_error_budget, short
 from rewards.registry import ISOLATION_MODES, get_verifier, is_batched
 from rewards.timeouts import VerifierTimeout, call_with_timeout
@@ -127,12 +127,13 @@ class VerifierSpec:
         problems = []
         if not isinstance(self.name, str) or not self.name:
             problems.append(f"name must be a non-empty string, got {self.name!r}")
-        if not _is_number(self.weight):
-            problems.append(f"weight must be a number, got {self.weight!r}")
+        # Finite only: a NaN weight or error value turns every reward of the batch into NaN.
+        if not (_is_number(self.weight) and math.isfinite(self.weight)):
+            problems.append(f"weight must be a finite number, got {self.weight!r}")
         if self.timeout_s is not None and not (_is_number(self.timeout_s) and self.timeout_s >= 0):
             problems.append(f"timeout_s must be a number >= 0 or None, got {self.timeout_s!r}")
-        if self.error_value is not None and not _is_number(self.error_value):
-            problems.append(f"error_value must be a number or None, got {self.error_value!r}")
+        if self.error_value is not None and not (_is_number(self.error_value) and math.isfinite(self.error_value)):
+            problems.append(f"error_value must be a finite number or None, got {self.error_value!r}")
         if not isinstance(self.kwargs, dict):
             problems.append(f"kwargs must be a mapping, got {self.kwargs!r}")
         problems += _error_handling_problems(self)
@@ -343,7 +344,7 @@ class VerifierRewardFunc:
                          "the counts of all, via rewards.enforce_error_budgets.)", message)
 
     def _score_one(self, index: int, text: str, example: dict) -> tuple[float | None, bool]:
-        call = partial(self.verifier, text, example, **self.spec.kwargs)
+        call = partial(call_sync, self.verifier, text, example, **self.spec.kwargs)
         try:
             value = call_with_timeout(call, self.spec.timeout_s)
         except VerifierTimeout:
@@ -379,7 +380,7 @@ class VerifierRewardFunc:
             outcomes = [self._score_one(i, t, e) for i, (t, e) in enumerate(zip(texts, examples))]
             return [reward for reward, _ in outcomes], sum(failed for _, failed in outcomes)
         timeout = self.spec.timeout_s * len(texts) if self.spec.timeout_s else None
-        call = partial(self.verifier, texts, examples, **self.spec.kwargs)
+        call = partial(call_sync, self.verifier, texts, examples, **self.spec.kwargs)
         try:
             outcome = _classify_batch(call_with_timeout(call, timeout), len(texts))
         except VerifierTimeout:
@@ -490,6 +491,9 @@ def _as_reward(value: Any) -> tuple[float | None, str | None]:
     """``(reward, None)`` for an acceptable verifier return, ``(None, problem)`` otherwise."""
     if value is None:
         return None, None
+    if not isinstance(value, numbers.Real) and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        # A NumPy scalar that is not Real (np.bool_) or a 0-d array/tensor: TRL takes these.
+        value = value.item()
     if isinstance(value, numbers.Real):
         reward = float(value)
         if math.isfinite(reward):

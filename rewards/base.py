@@ -28,6 +28,9 @@ whole batch at once and are marked at registration::
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -96,3 +99,23 @@ class VerifierError:
             f"verifier '{self.verifier}' on prompt {self.prompt_id}: {self.kind} "
             f"({self.exception_type}: {self.message})"
         )
+
+
+def call_sync(func, /, *args, **kwargs):
+    """``func(*args, **kwargs)``, awaited when it returns an awaitable: TRL accepts ``async def``
+    reward functions (it runs them in its own event loop), so a verifier or TRL-style function
+    written as a coroutine must give its value, not a coroutine object scored as a bad return."""
+    value = func(*args, **kwargs)
+    if not inspect.isawaitable(value):
+        return value
+
+    async def wait():
+        return await value
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # the usual case: no loop in this thread
+        return asyncio.run(wait())
+    # Called from inside a running loop (a notebook): asyncio.run would refuse; use a thread.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(asyncio.run, wait()).result()

@@ -79,6 +79,7 @@ from pathlib import Path
 from typing import Any
 
 from rewards import registry
+from rewards.base import call_sync
 
 logger = logging.getLogger(__name__)
 
@@ -774,7 +775,7 @@ def _call(func: Callable, batched: bool, args: tuple, kwargs: dict) -> Outcome:
     from rewards.adapter import _as_reward, _classify_batch
 
     try:
-        value = func(*args, **kwargs)
+        value = call_sync(func, *args, **kwargs)
     except BaseException as err:  # noqa: BLE001 - a verifier's failure is its outcome
         try:
             message = str(err)

@@ -58,14 +58,25 @@ def preflight(
     """
     sample = [dict(row) for row in itertools.islice(iter(rows), n)]
     results = {}
+    rewarded = False  # did any function give any probe a number?
     for func in reward_funcs:
         probe = _probe_copy(func)
         if probe is None or not sample:
             continue
-        gold, empty = _run_probes(probe, sample)
+        gold, empty, rewards = _run_probes(probe, sample)
         failures = sum(failure is not None for _, failure in gold + empty)
         results[probe.__name__] = {"probes": len(gold) + len(empty), "failures": failures}
         _judge(probe.__name__, sample, gold, empty)
+        rewarded = rewarded or any(reward is not None for reward in rewards)
+    if results and len(results) == len(reward_funcs) and not rewarded:
+        # None is "not applicable"; if every function says so for every probe, TRL sums nothing:
+        # every reward is 0, the loss is 0 and the run trains on nothing (it exited 0).
+        raise VerifierPreflightError(
+            f"No reward function gave a reward to any probe of the first {len(sample)} rows before "
+            f"training: {', '.join(results)} returned None ('not applicable') for the gold answer "
+            "and the empty completion of every row. Training would have no reward signal; check "
+            "the verifier's column names and the rows' gold answers."
+        )
     return results
 
 
@@ -84,17 +95,19 @@ def _probe_copy(func: Callable) -> VerifierRewardFunc | None:
     return copy
 
 
-def _run_probes(probe: VerifierRewardFunc, sample: list[dict]) -> tuple[list, list]:
+def _run_probes(probe: VerifierRewardFunc, sample: list[dict]) -> tuple[list, list, list]:
     """``(row, failure or None)`` for each gold-answer probe (rows with a gold answer only) and
-    for each empty-completion probe, in row order."""
+    for each empty-completion probe, in row order; and every reward the probes got."""
     gold_rows = [row for row in sample if _gold(row) is not None]
-    gold = _probe(probe, gold_rows, [_gold(row) for row in gold_rows])
-    empty = _probe(probe, sample, [""] * len(sample))
-    return list(zip(gold_rows, gold)), list(zip(sample, empty))
+    rewards: list = []
+    gold = _probe(probe, gold_rows, [_gold(row) for row in gold_rows], rewards)
+    empty = _probe(probe, sample, [""] * len(sample), rewards)
+    return list(zip(gold_rows, gold)), list(zip(sample, empty)), rewards
 
 
-def _probe(probe: VerifierRewardFunc, rows: list[dict], texts: list[str]) -> list:
-    """Score ``texts`` against ``rows`` in one TRL-style call; each row's failure or `None`."""
+def _probe(probe: VerifierRewardFunc, rows: list[dict], texts: list[str], rewards: list) -> list:
+    """Score ``texts`` against ``rows`` in one TRL-style call; each row's failure or `None`
+    (the rewards are appended to ``rewards``)."""
     if not rows:
         return []
     records: list[VerifierError] = []
@@ -106,9 +119,9 @@ def _probe(probe: VerifierRewardFunc, rows: list[dict], texts: list[str]) -> lis
         [{"role": "assistant", "content": text}] if isinstance(prompt, list) else text
         for prompt, text in zip(prompts, texts)
     ]
-    probe(prompts=prompts, completions=completions, completion_ids=[[] for _ in rows],
-          trainer_state=None, log_extra=lambda *args, **kwargs: None,
-          log_metric=lambda *args, **kwargs: None, **columns)
+    rewards += probe(prompts=prompts, completions=completions, completion_ids=[[] for _ in rows],
+                     trainer_state=None, log_extra=lambda *args, **kwargs: None,
+                     log_metric=lambda *args, **kwargs: None, **columns)
     by_id: dict[str, VerifierError] = {}
     for record in records:
         by_id.setdefault(record.prompt_id, record)

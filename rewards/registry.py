@@ -22,6 +22,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -160,17 +161,40 @@ def _looks_like_file(location: str) -> bool:
     return location.endswith(".py") or "/" in location or "\\" in location
 
 
+class VerifierImportError(UserInputError):
+    """The module or file a verifier spec names exists but fails to import (a missing
+    dependency, a syntax error, an exception or ``sys.exit`` at import time); the message names
+    the file, its line and the error."""
+
+
+def _import_failure(spec: str, what: str, err: BaseException) -> VerifierImportError:
+    """The user's own import error as one message: where in their code it happened and why (a
+    traceback would point into importlib)."""
+    where = ""
+    if isinstance(err, SyntaxError) and err.filename:
+        where = f" ({err.filename}, line {err.lineno})"
+    else:
+        frames = [f for f in traceback.extract_tb(err.__traceback__) if "importlib" not in f.filename]
+        if frames:
+            where = f" ({frames[-1].filename}, line {frames[-1].lineno})"
+    return VerifierImportError(
+        f"Verifier spec '{spec}': importing {what} failed{where}: {type(err).__name__}: {err}"
+    )
+
+
 def _import_module(module_name: str, spec: str):
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as err:
         # Only "this module does not exist" is an unknown spec; a module that exists but fails
-        # to import (a missing dependency inside it) keeps its own error.
+        # to import (a missing dependency inside it) is reported with its own error.
         if err.name is not None and (module_name + ".").startswith(err.name + "."):
             raise UnknownVerifierError(
                 f"Verifier spec '{spec}': no module named '{module_name}'."
             ) from err
-        raise
+        raise _import_failure(spec, f"module '{module_name}'", err) from err
+    except (Exception, SystemExit) as err:  # noqa: BLE001 - any failure of the user's module
+        raise _import_failure(spec, f"module '{module_name}'", err) from err
 
 
 def _load_file(location: str, spec: str):
@@ -193,6 +217,9 @@ def _load_file(location: str, spec: str):
     sys.modules[module_name] = module
     try:
         module_spec.loader.exec_module(module)
+    except (Exception, SystemExit) as err:  # noqa: BLE001 - SystemExit at import would end the run
+        del sys.modules[module_name]
+        raise _import_failure(spec, f"'{path}'", err) from err
     except BaseException:
         del sys.modules[module_name]
         raise

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, Literal
 
+from rewards.base import call_sync
 from rewards.registry import is_batched
 from rewards.timeouts import call_with_timeout
 
@@ -87,6 +88,7 @@ def call_trl_style(
     """
     timeout = timeout_s * max(len(completions), 1) if timeout_s else None
     call = partial(
+        call_sync,
         func,
         prompts=prompts,
         completions=completions,

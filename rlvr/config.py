@@ -53,7 +53,8 @@ class DataConfig:
             ``.csv`` file, a directory of such shards (every supported file inside, recursively,
             sorted; one format only), a glob (``data/train-*.jsonl``, ``data/**/*.parquet``), or a
             `datasets` name (loaded with `datasets.load_dataset`). A ``.json`` file may hold JSON
-            Lines or one JSON array of row objects; blank lines in JSON Lines are ignored.
+            Lines or one JSON array of row objects; blank lines in JSON Lines are ignored. JSON
+            Lines, JSON and CSV files may be compressed (``train.jsonl.gz``, ``.bz2``, ``.xz``).
         eval: Held-out prompts for the before/after accuracy table, in the same forms as
             ``train``; ``"toy"`` is the toy world's eval split (never shares a prompt with train).
             ``None`` skips held-out evaluation.
@@ -98,6 +99,15 @@ class DataConfig:
     toy_skills: list[str] | None = None
     toy_seed: int = 0
 
+    def __post_init__(self):
+        # A slice with 0 or a negative max_rows trained on nothing or on all rows but the last.
+        problems = [f"{name} must be >= 1, got {value}" for name, value in
+                    (("max_rows", self.max_rows), ("toy_n_per_skill", self.toy_n_per_skill),
+                     ("toy_eval_n_per_skill", self.toy_eval_n_per_skill))
+                    if value is not None and value < 1]
+        if problems:
+            raise ValueError("; ".join(problems) + ".")
+
 
 @dataclass
 class EvalConfig:
@@ -121,6 +131,17 @@ class EvalConfig:
     max_new_tokens: int | None = None
     success_threshold: float = 1.0
     batch_size: int = 64
+
+    def __post_init__(self):
+        # Checked now: these crashed (or sampled with invalid scores) after the model loaded.
+        problems = [f"{name} must be >= 1, got {value}" for name, value in
+                    (("max_prompts_per_skill", self.max_prompts_per_skill), ("samples_per_prompt", self.samples_per_prompt),
+                     ("max_new_tokens", self.max_new_tokens), ("batch_size", self.batch_size))
+                    if value is not None and value < 1]
+        if self.temperature < 0:
+            problems.append(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
+        if problems:
+            raise ValueError("; ".join(problems) + ".")
 
 
 @dataclass
@@ -160,24 +181,37 @@ def parse_override(text: str) -> tuple[list[str], Any]:
                 break
         hint = hint or _suggest(path[0], SECTIONS)
         raise ConfigError(f"Unknown key '{key}' in override '{text}'.{hint} Sections: {', '.join(SECTIONS)}.")
-    return path, yaml.safe_load(raw) if raw.strip() else None
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as err:
+        problem = str(err).replace("\n", " ")
+        raise ConfigError(f"Override '{text}': the value is not valid YAML ({problem}).") from err
+    return path, value
 
 
 def _set_path(tree: dict, path: list[str], value: Any, text: str) -> None:
+    """Set ``tree[path...] = value``; a `ConfigError` naming the override when a part of the
+    path is not a key or list index of what is there (an int, a string, an index past the end)."""
     node: Any = tree
-    for i, part in enumerate(path[:-1]):
+    for i, part in enumerate(path):
+        where = ".".join(path[:i]) or "the config"
         if isinstance(node, list):
-            node = node[int(part)]
+            if not part.isdigit():
+                raise ConfigError(f"Override '{text}': '{where}' is a list; '{part}' is not an index (0, 1, ...).")
+            if int(part) >= len(node):
+                raise ConfigError(f"Override '{text}': index {part} is past the end of '{where}' "
+                                  f"({len(node)} item(s)).")
+            key: Any = int(part)
+        elif isinstance(node, dict):
+            key = part
         else:
-            node = node.setdefault(part, [] if path[i + 1].isdigit() else {})
-    last = path[-1]
-    if isinstance(node, list):
-        index = int(last)
-        if index >= len(node):
-            raise ConfigError(f"Override '{text}': index {index} is past the end of the list.")
-        node[index] = value
-    else:
-        node[last] = value
+            raise ConfigError(f"Override '{text}': '{where}' is {node!r}, not a section; it has no key '{part}'.")
+        if i == len(path) - 1:
+            node[key] = value
+        else:
+            if isinstance(node, dict) and node.get(key) is None:
+                node[key] = [] if path[i + 1].isdigit() else {}
+            node = node[key]
 
 
 def _section_classes() -> dict:
@@ -196,6 +230,39 @@ def _section_classes() -> dict:
     }
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing duplicate keys: by default the last one silently wins, so
+    a second ``max_steps:`` further down a section overrides the first without a word."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}' (first at line {seen[key] + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml_file(path: Path) -> Any:
+    """A config file's YAML content; a `ConfigError` naming the file (and line) if unreadable."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"Config file '{path}' is not UTF-8 text (byte {err.object[err.start:err.start + 1]!r} "
+                          f"at offset {err.start}).") from err
+    try:
+        loader = _StrictLoader(text)
+        loader.name = str(path)  # error marks then say the file, not "<unicode string>"
+        try:
+            return loader.get_single_data() or {}
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as err:
+        raise ConfigError(f"Config file '{path}' is not valid YAML: {err}") from err
+
+
 def load_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> RLVRConfig:
     """Read a YAML config, apply ``section.key=value`` overrides and build every section."""
     tree: dict = {}
@@ -203,10 +270,7 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> RL
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"Config file '{path}' does not exist.")
-        try:
-            tree = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"Config file '{path}' is not valid YAML: {err}") from err
+        tree = read_yaml_file(path)
         if not isinstance(tree, dict):
             raise ConfigError(f"Config file '{path}' must be a mapping of sections, got {type(tree).__name__}.")
     for text in overrides:
@@ -233,7 +297,13 @@ def build_config(tree: dict, source: str | None = None) -> RLVRConfig:
     user_grpo = tree.get("grpo")
     if user_grpo is not None and not isinstance(user_grpo, dict):
         raise ConfigError(f"'grpo'{where} must be a mapping of GRPOConfig keys, got {user_grpo!r}.")
+    generations = (user_grpo or {}).get("num_generations")
+    if isinstance(generations, int) and not isinstance(generations, bool) and generations < 2:
+        # Checked before GRPOConfig, which divides by it first (0: "integer modulo by zero").
+        raise ConfigError(f"grpo.num_generations must be >= 2 (GRPO compares the completions of a group), "
+                          f"got {generations}.")
     sections["grpo"] = build_dataclass(classes["grpo"], user_grpo or {}, "grpo", trusted=cpu_defaults(user_grpo or {}))
+    check_grpo_values(sections["grpo"], user_grpo or {})
     sections["compat"] = None
     if tree.get("compat") is not None:
         from curricula.compat import CompatConfig
@@ -249,6 +319,10 @@ def _build_section(name: str, cls, values, where: str):
     field_types = None
     if name == "model":
         values = {"model_name_or_path": "toy", **(values or {})}
+        if not isinstance(values["model_name_or_path"], str) or not values["model_name_or_path"].strip():
+            # null reached transformers as the string 'None' ("couldn't connect to huggingface.co").
+            raise ConfigError(f"model.model_name_or_path must be a local folder, a Hub name or 'toy', "
+                              f"got {values['model_name_or_path']!r}.")
     if name == "curricula":
         # CurriculaConfig.influence is typed `Any`: its class lives in rlvr, which curricula
         # must not import; name it here so its fields are checked like the frontier's.
@@ -281,6 +355,48 @@ def _build_verifiers(raw, where: str) -> list:
             raise ConfigError(f"'verifiers.{i}'{where} must be a mapping or a name, got {entry!r}.")
         verifiers.append(build_dataclass(VerifierSpec, entry, f"verifiers.{i}"))
     return verifiers
+
+
+# GRPOConfig fields whose nonsensical values TRL and transformers accept at construction and
+# fail on only after the model loaded (or, for temperature 0, sample from invalid scores).
+_GRPO_AT_LEAST_ONE = ("max_completion_length", "per_device_train_batch_size", "gradient_accumulation_steps",
+                      "steps_per_generation", "num_iterations")
+
+# (field, valid?, what is allowed): sampling settings transformers rejects only at generation,
+# and loss coefficients whose negative values silently invert what they mean.
+_GRPO_RANGES = (
+    ("learning_rate", lambda v: v >= 0, ">= 0"),
+    ("top_p", lambda v: 0 < v <= 1, "in (0, 1]"),
+    ("top_k", lambda v: v >= 0, ">= 0 (0 = off)"),
+    ("min_p", lambda v: 0 <= v <= 1, "in [0, 1] or null"),
+    ("repetition_penalty", lambda v: v > 0, "> 0"),
+    ("beta", lambda v: v >= 0, ">= 0 (the KL coefficient; 0 = no KL term)"),
+    ("epsilon", lambda v: v >= 0, ">= 0 (the clipping range)"),
+    ("epsilon_high", lambda v: v >= 0, ">= 0 or null"),
+)
+
+
+def check_grpo_values(grpo, user_values: dict) -> None:
+    """Range checks of the GRPO fields TRL does not check itself, as `ConfigError`s naming the key.
+
+    ``user_values`` is the user's ``grpo`` mapping: an explicit ``output_dir: null`` or ``""`` is
+    refused there, since GRPOConfig would turn it into ``trainer_output`` (or the working
+    directory) and the run would write where nobody looks.
+    """
+    if "output_dir" in user_values:
+        given = user_values["output_dir"]
+        if given is None or (isinstance(given, str) and not given.strip()):
+            raise ConfigError(f"grpo.output_dir must be a directory path, got {given!r}.")
+    for name in _GRPO_AT_LEAST_ONE:
+        value = getattr(grpo, name, None)
+        if value is not None and value < 1:
+            raise ConfigError(f"grpo.{name} must be >= 1, got {value}.")
+    if grpo.temperature <= 0:
+        raise ConfigError(f"grpo.temperature must be > 0 (GRPO samples its groups), got {grpo.temperature}.")
+    for name, is_valid, allowed in _GRPO_RANGES:
+        value = getattr(grpo, name, None)
+        if value is not None and not is_valid(value):
+            raise ConfigError(f"grpo.{name} must be {allowed}, got {value}.")
 
 
 def cpu_defaults(grpo_values: dict) -> dict:

@@ -266,6 +266,8 @@ def build_dataclass(cls, values: Mapping | None, key: str, field_types: dict | N
     hints = {**type_hints(cls), **(field_types or {})}
     kwargs = {**(trusted or {}),
               **{name: coerce_value(value, hints.get(name, Any), f"{key}.{name}") for name, value in values.items()}}
+    for name in values:
+        _check_choices(fields[name], kwargs[name], f"{key}.{name}")
     for name, f in fields.items():
         if name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{key}: missing required key '{name}'.")
@@ -273,8 +275,25 @@ def build_dataclass(cls, values: Mapping | None, key: str, field_types: dict | N
         return cls(**kwargs)
     except ConfigError:
         raise
-    except (TypeError, ValueError) as err:  # the class's own range and consistency checks
+    except (TypeError, ValueError, ArithmeticError) as err:  # the class's own range and consistency checks
+        # ArithmeticError: GRPOConfig divides by num_generations before checking it (0 gave a
+        # ZeroDivisionError traceback).
         raise ConfigError(f"Invalid '{key}' section: {err}") from err
+
+
+def _check_choices(f: dataclasses.Field, value: Any, key: str) -> None:
+    """Hugging Face dataclasses list a string field's allowed values in ``metadata["choices"]``
+    (``ModelConfig.dtype``) but do not check them: ``dtype: float99`` failed as
+    ``module 'torch' has no attribute 'float99'`` when the model loaded."""
+    choices = f.metadata.get("choices") if f.metadata else None
+    if choices is None or value is None or isinstance(value, (list, dict)):
+        return
+    try:
+        allowed = list(choices)
+    except TypeError:
+        return
+    if value not in allowed:
+        raise ConfigError(f"{key}: expected one of {', '.join(map(str, allowed))}, got {value!r}")
 
 
 @functools.cache

@@ -18,9 +18,14 @@ completion, and `check_enough_rows` refuses data too small for one generation ba
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
+import io
 import json
 import logging
+import lzma
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +41,10 @@ logger = logging.getLogger(__name__)
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 RLVR_COLUMNS = ("prompt", "answer", "id", "skill")
 GLOB_CHARS = "*?["
+# Compressed JSON Lines/JSON/CSV (not Parquet, compressed inside), by the stdlib's openers.
+COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 class DataError(UserInputError):
@@ -103,6 +111,21 @@ def _display(path: str) -> str:
     return path if relative.startswith("..") else relative
 
 
+def _data_format(path: str) -> str | None:
+    """The reader a file needs (``json``, ``parquet``, ``csv``), by its extension, a compression
+    suffix allowed (``train.jsonl.gz``, as `datasets` reads them); None if unsupported."""
+    suffixes = [suffix.lower() for suffix in Path(path).suffixes]
+    if len(suffixes) >= 2 and suffixes[-1] in COMPRESSED and suffixes[-2] != ".parquet":
+        return LOCAL_FORMATS.get(suffixes[-2])
+    return LOCAL_FORMATS.get(suffixes[-1]) if suffixes else None
+
+
+def _open_binary(path: str):
+    """A data file opened for reading bytes, decompressed when its name says so."""
+    opener = COMPRESSED.get(Path(path).suffix.lower())
+    return opener(path, "rb") if opener else open(path, "rb")
+
+
 def resolve_local_files(spec: str) -> list[str] | None:
     """The local files ``spec`` names (a file, a directory or a glob), sorted; None for a Hub name.
 
@@ -119,7 +142,7 @@ def resolve_local_files(spec: str) -> list[str] | None:
             files = []
         if not files:
             raise DataError(f"The pattern '{spec}' matches no file.")
-        odd = [f for f in files if Path(f).suffix.lower() not in LOCAL_FORMATS]
+        odd = [f for f in files if _data_format(f) is None]
         if odd:
             raise DataError(f"The pattern '{spec}' matches {_display(odd[0])}, whose extension is unsupported; "
                             f"use one of {', '.join(LOCAL_FORMATS)}.")
@@ -128,10 +151,10 @@ def resolve_local_files(spec: str) -> list[str] | None:
             found = resolve_pattern(str(path / "**"), base_path=".")
         except FileNotFoundError:
             found = []
-        files = [f for f in found if Path(f).suffix.lower() in LOCAL_FORMATS]
+        files = [f for f in found if _data_format(f) is not None]
         if not files:
             raise DataError(f"The directory '{spec}' holds no {'/'.join(LOCAL_FORMATS)} file.")
-    elif path.suffix.lower() in LOCAL_FORMATS:
+    elif _data_format(spec) is not None:
         if not path.is_file():
             raise DataError(f"Data file '{spec}' does not exist.")
         return [str(path)]
@@ -139,9 +162,9 @@ def resolve_local_files(spec: str) -> list[str] | None:
         raise DataError(f"'{spec}' has an unsupported extension; use one of {', '.join(LOCAL_FORMATS)}.")
     else:
         return None
-    formats = {LOCAL_FORMATS[Path(f).suffix.lower()] for f in files}
+    formats = {_data_format(f) for f in files}
     if len(formats) > 1:
-        by_format = {fmt: next(_display(f) for f in files if LOCAL_FORMATS[Path(f).suffix.lower()] == fmt)
+        by_format = {fmt: next(_display(f) for f in files if _data_format(f) == fmt)
                      for fmt in sorted(formats)}
         raise DataError(f"'{spec}' mixes data formats ({', '.join(f'{k}: {v}' for k, v in by_format.items())}); "
                         "point data.train at files of one format.")
@@ -160,7 +183,19 @@ def _parse_line(raw: bytes) -> tuple[dict | None, str | None]:
         return None, f"invalid JSON ({err.msg} at column {err.colno})"
     if not isinstance(value, dict):
         return None, f"expected a JSON object, got {_json_type(value)}"
+    if b"\\u" in raw.lower() and _has_lone_surrogate(value):
+        # "\ud800" alone is valid JSON but no character: the text could not be hashed, tokenized
+        # or written back as UTF-8.
+        return None, "a string holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), which is not a character"
     return value, None
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _json_type(value: Any) -> str:
@@ -177,10 +212,14 @@ def read_jsonl(path: str) -> tuple[list[dict], list[RowPlace], list[BadRow]]:
     readers do; a UTF-8 BOM, CRLF line ends and a last line without newline are accepted.
     """
     rows, places, bad = [], [], []
-    with open(path, "rb") as f:
+    with _open_binary(path) as f:
         for number, raw in enumerate(f, start=1):
             if number == 1 and raw.startswith(UTF8_BOM):
                 raw = raw[len(UTF8_BOM):]
+            if number == 1 and raw[:2] in UTF16_BOMS:
+                # Not one bad row per line: the whole file is in another encoding.
+                raise DataError(f"'{path}' is UTF-16 encoded (it starts with a UTF-16 byte order mark); "
+                                f"JSON Lines must be UTF-8: convert it, e.g. iconv -f UTF-16 -t UTF-8 {path}")
             if not raw.strip():
                 continue
             row, problem = _parse_line(raw)
@@ -197,7 +236,8 @@ def read_jsonl(path: str) -> tuple[list[dict], list[RowPlace], list[BadRow]]:
 def _read_json_array(path: str) -> tuple[list[dict], list[RowPlace], list[BadRow]]:
     """A ``.json`` file holding one JSON array of row objects."""
     try:
-        items = json.loads(Path(path).read_bytes().removeprefix(UTF8_BOM).decode("utf-8"))
+        with _open_binary(path) as f:
+            items = json.loads(f.read().removeprefix(UTF8_BOM).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         where = f" (line {err.lineno}, column {err.colno})" if isinstance(err, json.JSONDecodeError) else ""
         raise DataError(f"Could not read '{path}' as a JSON array{where}: {err}") from err
@@ -213,7 +253,7 @@ def _read_json_array(path: str) -> tuple[list[dict], list[RowPlace], list[BadRow
 
 
 def _starts_with_array(path: str) -> bool:
-    with open(path, "rb") as f:
+    with _open_binary(path) as f:
         return f.read(4096).removeprefix(UTF8_BOM).lstrip()[:1] == b"["
 
 
@@ -223,9 +263,17 @@ def _read_with_datasets(path: str, fmt: str) -> tuple[list[dict], list[RowPlace]
     try:
         rows = datasets.load_dataset(fmt, data_files=path, split="train").to_list()
     except Exception as err:  # datasets wraps parser errors in several types
-        raise DataError(f"Could not read '{path}' as {fmt}: {err}") from err
+        raise DataError(f"Could not read '{path}' as {fmt}: {_root_cause(err)}") from err
     lines = _csv_record_lines(path, len(rows)) if fmt == "csv" else None
     return rows, [RowPlace(path, i, lines[i] if lines else None) for i in range(len(rows))], []
+
+
+def _root_cause(err: BaseException) -> str:
+    """The innermost error of a chain, which says what is wrong: `datasets` wraps the parser's
+    ("EOF inside string starting at row 10") in "An error occurred while generating the dataset"."""
+    while (err.__cause__ or err.__context__) is not None:
+        err = err.__cause__ or err.__context__
+    return f"{type(err).__name__}: {err}"
 
 
 def _csv_record_lines(path: str, n_rows: int) -> list[int] | None:
@@ -235,7 +283,7 @@ def _csv_record_lines(path: str, n_rows: int) -> list[int] | None:
 
     starts, previous_end = [], 0
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
+        with io.TextIOWrapper(_open_binary(path), encoding="utf-8-sig", newline="") as f:
             reader = csv.reader(f)
             for record in reader:
                 if record and any(cell.strip() for cell in record):
@@ -251,10 +299,13 @@ def read_local_files(files: list[str]) -> tuple[list[dict], list[RowPlace], list
     """All rows of the files (one format, in order), each with its file and place in it."""
     rows, places, bad = [], [], []
     for path in files:
-        fmt = LOCAL_FORMATS[Path(path).suffix.lower()]
+        fmt = _data_format(path)
         if fmt == "json":
-            is_array = path.lower().endswith(".json") and _starts_with_array(path)
-            part = _read_json_array(path) if is_array else read_jsonl(path)
+            is_array = ".json" in [x.lower() for x in Path(path).suffixes[-2:]] and _starts_with_array(path)
+            try:
+                part = _read_json_array(path) if is_array else read_jsonl(path)
+            except (OSError, EOFError, lzma.LZMAError) as err:  # a truncated or corrupt .gz/.bz2/.xz
+                raise DataError(f"Could not read '{path}': {type(err).__name__}: {err}") from err
         else:
             part = _read_with_datasets(path, fmt)
         rows += part[0]
@@ -284,18 +335,51 @@ def _check_value(name: str, value: Any) -> str | None:
     if name == "prompt":
         if isinstance(value, str):
             return "empty" if not value.strip() else None
-        if isinstance(value, list) and value and all(isinstance(m, dict) and "content" in m for m in value):
-            return None
+        if isinstance(value, list) and value and all(isinstance(m, dict) for m in value):
+            return _chat_problem(value)
         return f"expected a non-empty string or a list of chat messages, got {type(value).__name__}"
     if name == "answer":
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             return f"expected a string or number, got {type(value).__name__}"
+        if isinstance(value, float) and not math.isfinite(value):
+            # JSON's NaN/Infinity (Python's json reads them) would become the gold text "nan".
+            return f"expected a finite number, got {value}"
         return "empty" if isinstance(value, str) and not value.strip() else None
     if name in ("id", "skill"):
-        if not isinstance(value, (str, int)):
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
             return f"expected a string or integer, got {type(value).__name__}"
         return "empty" if isinstance(value, str) and not value.strip() else None
     return None
+
+
+# Roles that chat templates know; a typo ("usr") is silently dropped or breaks the template.
+CHAT_ROLES = ("system", "user", "assistant", "tool", "developer")
+
+
+def _chat_problem(messages: list) -> str | None:
+    """Why a list of chat messages is not one TRL can template (None if it is): each message a
+    mapping with a known ``role`` and a string ``content`` (text only: one Arrow column cannot
+    hold both strings and lists of content parts)."""
+    for i, message in enumerate(messages):
+        missing = [key for key in ("role", "content") if key not in message]
+        if missing:
+            have = ", ".join(map(str, message)) or "nothing"
+            return f"chat message {i}: missing key {missing[0]!r} (it has: {have})"
+        if message["role"] not in CHAT_ROLES:
+            return f"chat message {i}: role {message['role']!r} is not one of {', '.join(CHAT_ROLES)}"
+        if not isinstance(message["content"], str):
+            return f"chat message {i}: content must be a string, got {type(message['content']).__name__}"
+    return None
+
+
+def _answer_text(value: Any) -> str:
+    """A gold answer as the text verifiers compare against. An integral float is written as an
+    integer: pandas reads an integer column with one empty cell as floats, and JSON may write
+    ``1e3``; "5.0" would then be the gold of a question whose answer is 5, and ``exact`` would
+    score the right answer 0."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return str(value)
 
 
 def _missing_or_wrong(row: dict, raw: dict, config: DataConfig, mapping: dict) -> tuple[str, str] | None:
@@ -329,8 +413,12 @@ def validate_rows(rows: list[dict], places: list[RowPlace], config: DataConfig
     for index, (raw, place) in enumerate(zip(rows, places, strict=True)):
         row = dict(raw)
         for name, column in mapping.items():  # rename source columns to rlvr's names
-            if column != name and column in row:
-                row[name] = row.pop(column)
+            if column != name:
+                # The mapped column alone is the field: a same-named column must not stand in
+                # for a missing mapped one (the prompt would silently come from another column).
+                row.pop(name, None)
+                if column in row:
+                    row[name] = row.pop(column)
         problem = _missing_or_wrong(row, raw, config, mapping)
         if problem is None and "id" in row and row["id"] is not None:
             rid = str(row["id"])
@@ -348,7 +436,7 @@ def validate_rows(rows: list[dict], places: list[RowPlace], config: DataConfig
         row["id"] = str(row["id"])
         seen_ids[row["id"]] = place
         if "answer" in row and row["answer"] is not None:
-            row["answer"] = str(row["answer"])
+            row["answer"] = _answer_text(row["answer"])
         good.append(row)
         good_places.append(place)
     return good, good_places, bad
@@ -402,8 +490,11 @@ def load_prompts(spec: str, config: DataConfig, split: str = "train") -> LoadedD
         from rlvr.toy import toy_dataset
 
         n_per_skill = config.toy_n_per_skill if split == "train" else config.toy_eval_n_per_skill
-        ds = toy_dataset(split="train" if split == "train" else "eval", n_per_skill=n_per_skill,
-                         seed=config.toy_seed, skills=config.toy_skills)
+        try:
+            ds = toy_dataset(split="train" if split == "train" else "eval", n_per_skill=n_per_skill,
+                             seed=config.toy_seed, skills=config.toy_skills)
+        except ValueError as err:  # an unknown name in data.toy_skills
+            raise DataError(f"data.toy_skills: {err}") from err
         return LoadedData(ds, [], f"toy[{split}]", [RowPlace(f"toy[{split}]", i) for i in range(len(ds))])
     files = resolve_local_files(spec)
     if files is None:
@@ -422,6 +513,12 @@ def load_prompts(spec: str, config: DataConfig, split: str = "train") -> LoadedD
         raise DataError(f"{source} has no usable rows ({len(bad)} malformed).")
     if config.max_rows is not None:
         rows, places = rows[: config.max_rows], places[: config.max_rows]
+    chat_rows = [place for row, place in zip(rows, places) if isinstance(row["prompt"], list)]
+    if config.system_prompt and chat_rows:
+        # Rows that already are chats keep their own messages; say so rather than drop it silently.
+        logger.warning("data.system_prompt is not added to the %d row(s) of %s whose prompt already is a list of "
+                       "chat messages (the first at %s); put a system message in those rows instead.",
+                       len(chat_rows), source, chat_rows[0].describe())
     for row in rows:
         row["prompt"] = _to_chat(row["prompt"], config)
     return LoadedData(_rows_to_dataset(rows, places), bad, source, places)
@@ -506,6 +603,22 @@ def enforce_prompt_limit(data: LoadedData, tokenizer, context: int, completion_t
     return LoadedData(data.dataset.select(keep), data.bad_rows + bad, data.source, [places[i] for i in keep])
 
 
+def check_chat_template(data: LoadedData, tokenizer, model_path: str) -> None:
+    """Refuse chat prompts for a tokenizer without a chat template: TRL (and the prompt-length
+    check) would fail in ``apply_chat_template`` with a transformers traceback."""
+    if getattr(tokenizer, "chat_template", None):
+        return
+    first_chat = next((i for i, prompt in enumerate(data.dataset["prompt"]) if isinstance(prompt, list)), None)
+    if first_chat is None:
+        return
+    place = data.places[first_chat].describe() if data.places else f"{data.source} row {first_chat}"
+    raise DataError(
+        f"{data.source} has chat prompts (lists of messages; the first at {place}), but the tokenizer of "
+        f"'{model_path}' has no chat template. Use plain string prompts (and no data.system_prompt / "
+        "data.conversational), or a model whose tokenizer has a chat template."
+    )
+
+
 def check_enough_rows(data: LoadedData, grpo_args) -> None:
     """Refuse training data smaller than one generation batch: TRL's sampler would yield no
     batch at all, the run would report 0 steps and fail later on a missing audit log."""
@@ -535,6 +648,9 @@ def fit_run_data(config, train: LoadedData, held_out: LoadedData | None, tokeniz
                  model_path: str) -> tuple[LoadedData, LoadedData | None]:
     """`load_run_data`'s rows checked against the model's context and the GRPO batch; needs only
     the tokenizer and the model's config, not its weights."""
+    for data in (train, held_out):
+        if data is not None:
+            check_chat_template(data, tokenizer, model_path)
     trust_remote_code = bool(getattr(config.grpo, "trust_remote_code", False))
     context = model_context_length(model_path, config.model.model_revision, trust_remote_code)
     if context is None:

@@ -200,3 +200,13 @@ def test_drop_message_prints_enough_digits_for_its_inequality_to_hold():
     g = FrontierFilter(FrontierConfig(enabled=True, low=0.15, high=0.9, confidence=0.95, min_samples=29), IDS)
     [d] = g.observe([group("p2", 29, n=29)], step=0, epoch=0.0)
     assert d.message == "too easy: 29 of 29 correct over 1 visit(s), lower bound 0.902 > 0.9"
+
+
+def test_a_reprobe_interval_below_one_is_refused():
+    # 0 (or less) re-probed every dropped prompt at once: the filter silently did nothing.
+    import pytest
+
+    for interval in (0, -3):
+        with pytest.raises(ValueError, match=rf"frontier.reprobe_interval must be >= 1 .*got {interval}"):
+            FrontierConfig(reprobe_interval=interval)
+    assert FrontierConfig(reprobe_interval=None).reprobe_interval is None

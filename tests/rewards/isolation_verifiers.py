@@ -39,3 +39,10 @@ def sleep_then_pid(completion, example):
     """Sleeps ``example["sleep"]`` seconds: long enough to be sure the parent dies first."""
     time.sleep(float(example.get("sleep", 0)))
     return float(os.getpid())
+
+
+async def async_pid_if_right(completion, example):
+    """An ``async def`` verifier (TRL accepts coroutine reward functions): 1 if right, else 0,
+    negated when it ran in another process than the test's (so a test sees where it ran)."""
+    reward = float(completion == example["answer"])
+    return reward if os.getpid() == int(example["test_pid"]) else -reward - 1

@@ -329,8 +329,37 @@ def test_watchdog_leaves_no_stray_interrupt_behind():
 
 
 def test_verifier_spec_rejects_bad_config_values():
-    with pytest.raises(ValueError, match=r"weight must be a number, got 'high'.*timeout_s"):
+    with pytest.raises(ValueError, match=r"weight must be a finite number, got 'high'.*timeout_s"):
         VerifierSpec(name="math", weight="high", timeout_s=-1)
     with pytest.raises(ValueError, match="kwargs must be a mapping"):
         VerifierSpec(name="format", kwargs=["pattern"])
     assert VerifierSpec(name="math", timeout_s=None).timeout_s is None
+
+
+def test_an_async_trl_style_reward_function_is_awaited():
+    # TRL accepts `async def` reward functions; the adapter scored the coroutine object as a
+    # bad return on every completion.
+    import asyncio
+
+    @register_verifier("t_async_trl")
+    async def accuracy_reward(completions, answer, **kwargs):
+        await asyncio.sleep(0)
+        return [float(c == a) for c, a in zip(completions, answer)]
+
+    errors = []
+    (func,), _ = make_reward_funcs([VerifierSpec("t_async_trl")], error_sink=errors.append)
+    assert call(func, ["1", "2", "3"], ["1", "0", "3"])[0] == [1.0, 0.0, 1.0]
+    assert errors == []
+
+
+def test_numpy_bools_and_zero_dim_arrays_are_rewards_as_trl_takes_them():
+    import numpy as np
+
+    @register_verifier("t_numpy", isolation="inline")
+    def numpy_reward(completion, example):
+        return np.bool_(completion == example["answer"]) if example["answer"] != "arr" else np.array(0.5)
+
+    errors = []
+    (func,), _ = make_reward_funcs([VerifierSpec("t_numpy")], error_sink=errors.append)
+    assert call(func, ["1", "2", "x"], ["1", "0", "arr"])[0] == [1.0, 0.0, 0.5]
+    assert errors == []

@@ -306,3 +306,15 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+@pytest.mark.parametrize("mode", ["process", "inline"])
+def test_an_async_verifier_is_awaited_in_a_worker_and_inline(mode):
+    # It returned a coroutine object: every reward a bad_return, preflight refused the run.
+    records = []
+    (func,), _ = make_reward_funcs(
+        [VerifierSpec(f"{HELPERS}:async_pid_if_right", timeout_s=10, isolation=mode)], error_sink=records.append
+    )
+    rewards = call(func, ["1", "2"], ["1", "3"], test_pid=[str(os.getpid())] * 2)
+    assert records == []
+    assert rewards == ([-2.0, -1.0] if mode == "process" else [1.0, 0.0])

@@ -13,7 +13,8 @@ import rewards
 import rewards.adapter
 import rewards.base
 from rewards import get_verifier, list_verifiers, register_verifier, registry
-from rewards.registry import UnknownVerifierError, is_batched
+from rewards.base import UserInputError
+from rewards.registry import UnknownVerifierError, VerifierImportError, is_batched
 
 
 @pytest.fixture(autouse=True)
@@ -78,9 +79,12 @@ def test_module_function_spec():
 
 
 def test_module_with_a_broken_import_keeps_its_own_error(tmp_path, monkeypatch):
+    # Not "no module named 'rlvr_broken_verifiers'": the missing dependency inside it, and where.
     (tmp_path / "rlvr_broken_verifiers.py").write_text("import rlvr_missing_dependency\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(ModuleNotFoundError, match="rlvr_missing_dependency"):
+    with pytest.raises(VerifierImportError, match=r"importing module 'rlvr_broken_verifiers' failed \(.*"
+                                                  r"rlvr_broken_verifiers.py, line 1\): ModuleNotFoundError: "
+                                                  r"No module named 'rlvr_missing_dependency'"):
         get_verifier("rlvr_broken_verifiers:f")
 
 
@@ -180,3 +184,19 @@ def test_module_docstring_examples_run():
     for module in (rewards.base, rewards.adapter):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+@pytest.mark.parametrize("body, error, line", [
+    ("import rlvr_missing_dependency_xyz\n", "ModuleNotFoundError: No module named 'rlvr_missing_dependency_xyz'", 1),
+    ("x = 1\ndef f(completion, example) return 1.0\n", "SyntaxError: ", 2),
+    ("\nraise RuntimeError('boom at import')\n", "RuntimeError: boom at import", 2),
+    ("import sys\n\nsys.exit(4)\n", "SystemExit: 4", 3),  # would have ended the whole run with status 4
+])
+def test_a_verifier_file_that_fails_to_import_is_one_user_error(tmp_path, body, error, line):
+    path = tmp_path / "my_rewards.py"
+    path.write_text(body)
+    with pytest.raises(VerifierImportError) as err:
+        get_verifier(f"{path}:f")
+    message = str(err.value)
+    assert message.startswith(f"Verifier spec '{path}:f': importing '{path}' failed ({path}, line {line}): {error}")
+    assert isinstance(err.value, UserInputError)

@@ -343,3 +343,18 @@ def test_docstring_examples_run():
         module = importlib.import_module(name)
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.attempted > 0 and result.failed == 0, name
+
+
+def test_preflight_stops_when_no_verifier_ever_gives_a_reward():
+    # Every reward None ("not applicable"): TRL summed nothing, the loss was 0 at every step and
+    # `rlvr train` exited 0 having trained on nothing.
+    @register_verifier("t_always_none", isolation="inline")
+    def always_none(completion, example):
+        return None
+
+    funcs, _ = make_reward_funcs(["t_always_none"])
+    with pytest.raises(VerifierPreflightError, match=r"No reward function gave a reward to any probe of the first "
+                                                     r"8 rows before training: t_always_none returned None"):
+        preflight(funcs, toy_rows(8))
+    both, _ = make_reward_funcs(["t_always_none", "exact"])  # another verifier gives the signal
+    assert preflight(both, toy_rows(8))["exact"] == {"probes": 16, "failures": 0}

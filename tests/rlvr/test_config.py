@@ -150,3 +150,70 @@ def test_user_errors_share_one_base_class():
 
     assert issubclass(ConfigError, UserInputError) and issubclass(DataError, UserInputError)
     assert issubclass(UnknownVerifierError, UserInputError) and issubclass(UnknownVerifierError, KeyError)
+
+
+# --- red-team cases (issue 14): config mistakes that crashed or passed silently -----------------
+
+
+def test_duplicate_keys_are_errors_naming_both_lines(tmp_path):
+    # PyYAML lets the last duplicate win silently: the first max_steps was ignored.
+    with pytest.raises(ConfigError, match=r"duplicate key 'max_steps' \(first at line 2\)[\s\S]*run.yaml\", line 3"):
+        load_config(write(tmp_path, "grpo:\n  max_steps: 2\n  max_steps: 3\n"))
+
+
+def test_a_config_that_is_not_utf8_is_a_config_error(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_bytes(b"\xff\xfe grpo")
+    with pytest.raises(ConfigError, match=r"run.yaml' is not UTF-8 text \(byte b'\\xff' at offset 0\)"):
+        load_config(path)
+
+
+def test_yaml_errors_name_the_file_and_line(tmp_path):
+    with pytest.raises(ConfigError, match=r"in \".*run.yaml\", line 2, column 1"):
+        load_config(write(tmp_path, "grpo:\n\tmax_steps: 2\n"))
+
+
+@pytest.mark.parametrize("override, message", [
+    ("verifiers.5.weight=1", r"index 5 is past the end of 'verifiers' \(1 item\(s\)\)"),
+    ("verifiers.x.weight=1", r"'verifiers' is a list; 'x' is not an index"),
+    ("verifiers.-1.weight=1", r"'verifiers' is a list; '-1' is not an index"),
+    ("grpo.max_steps.x=1", r"'grpo.max_steps' is 60, not a section; it has no key 'x'"),
+    ("grpo.max_steps=[", r"Override 'grpo.max_steps=\[': the value is not valid YAML"),
+])
+def test_bad_override_paths_and_values_are_config_errors(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config("configs/toy.yaml", [override])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("grpo.num_generations=0", r"grpo.num_generations must be >= 2 .*got 0"),  # was a ZeroDivisionError
+    ("grpo.num_generations=1", r"grpo.num_generations must be >= 2 .*got 1"),
+    ("grpo.max_completion_length=0", r"grpo.max_completion_length must be >= 1, got 0"),
+    ("grpo.per_device_train_batch_size=0", r"grpo.per_device_train_batch_size must be >= 1, got 0"),
+    ("grpo.gradient_accumulation_steps=0", r"grpo.gradient_accumulation_steps must be >= 1, got 0"),
+    ("grpo.temperature=0", r"grpo.temperature must be > 0"),
+    ("grpo.learning_rate=-1e-3", r"grpo.learning_rate must be >= 0, got -0.001"),
+    ("grpo.top_p=2", r"grpo.top_p must be in \(0, 1\], got 2.0"),
+    ("grpo.top_k=-5", r"grpo.top_k must be >= 0 \(0 = off\), got -5"),
+    ("grpo.beta=-1", r"grpo.beta must be >= 0 \(the KL coefficient; 0 = no KL term\), got -1.0"),
+    ("grpo.epsilon=-0.2", r"grpo.epsilon must be >= 0 \(the clipping range\), got -0.2"),
+    ("grpo.output_dir=null", r"grpo.output_dir must be a directory path, got None"),
+    ("data.max_rows=0", r"Invalid 'data' section: max_rows must be >= 1, got 0"),
+    ("data.max_rows=-1", r"max_rows must be >= 1, got -1"),
+    ("data.toy_n_per_skill=0", r"toy_n_per_skill must be >= 1, got 0"),
+    ("eval.batch_size=0", r"Invalid 'eval' section: batch_size must be >= 1, got 0"),
+    ("eval.temperature=-1", r"temperature must be >= 0 \(0 = greedy\), got -1.0"),
+    ("model.model_name_or_path=null", r"model.model_name_or_path must be a local folder, a Hub name or 'toy', got None"),
+    ("model.dtype=float99", r"model.dtype: expected one of auto, bfloat16, float16, float32, got 'float99'"),
+    ("verifiers.0.weight=.nan", r"weight must be a finite number, got nan"),
+    ("verifiers.0.error_value=.inf", r"error_value must be a finite number or None, got inf"),
+])
+def test_nonsensical_values_stop_before_the_model_loads(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config("configs/toy.yaml", [override])
+
+
+def test_sensible_edge_values_are_still_accepted():
+    config = load_config("configs/toy.yaml", ["grpo.learning_rate=0", "model.dtype=auto", "data.max_rows=1",
+                                              "eval.temperature=0", "verifiers.0.weight=-0.5"])
+    assert config.grpo.learning_rate == 0 and config.data.max_rows == 1 and config.verifiers[0].weight == -0.5

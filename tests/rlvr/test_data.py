@@ -326,3 +326,122 @@ def test_rlvr_train_skips_and_records_unreadable_and_over_long_lines(toy_world_p
     assert [(r["source"], r["line"], r["field"]) for r in records] == [(path, 2, None), (path, 4, None),
                                                                        (path, 7, "prompt")]
     assert records[2]["problem"] == "132 tokens, over the limit of 120 (context 128 - 8 completion tokens)"
+
+
+# --- red-team cases (issue 14): malformed values that used to pass or crash ---------------------
+
+
+def test_integral_float_answers_are_written_as_integers(tmp_path):
+    # pandas reads an integer column with one empty cell as floats: the gold of "2+3=" was "5.0",
+    # and `exact` scored the right answer "5" as 0.
+    path = tmp_path / "train.csv"
+    path.write_text("prompt,answer\n2+3=,5\n1+1=,\n3+4=,7\n0.5+1=,1.5\n")
+    data = load_prompts(str(path), DataConfig(skip_bad_rows=True))
+    assert data.dataset["answer"] == ["5", "7", "1.5"]
+    jsonl = write_jsonl(tmp_path / "t.jsonl", [{"prompt": "10^3=", "answer": 1e3}])
+    assert load_prompts(jsonl, DataConfig()).dataset["answer"] == ["1000"]
+
+
+def test_non_finite_answers_bools_as_ids_and_lone_surrogates_are_bad_rows(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"prompt": "a=", "answer": NaN}\n{"prompt": "b=", "answer": -Infinity}\n'
+                    '{"prompt": "c=", "answer": "1", "id": true}\n{"prompt": "d\\ud800", "answer": "1"}\n'
+                    '{"prompt": "e=", "answer": "2"}\n')
+    with pytest.raises(DataError) as err:
+        load_prompts(str(path), DataConfig())
+    message = str(err.value)
+    assert "4 malformed row(s)" in message
+    assert "t.jsonl line 1, field 'answer': expected a finite number, got nan" in message
+    assert "line 2, field 'answer': expected a finite number, got -inf" in message
+    assert "line 3, field 'id': expected a string or integer, got bool" in message
+    assert "line 4: a string holds a lone UTF-16 surrogate escape" in message
+    data = load_prompts(str(path), DataConfig(skip_bad_rows=True))
+    assert data.dataset["prompt"] == ["e="] and [b.line for b in data.bad_rows] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("message, problem", [
+    ({"rol": "user", "content": "hi"}, "chat message 0: missing key 'role' (it has: rol, content)"),
+    ({"role": "usr", "content": "hi"}, "chat message 0: role 'usr' is not one of system, user"),
+    ({"role": "user", "content": 5}, "chat message 0: content must be a string, got int"),
+])
+def test_malformed_chat_prompts_are_bad_rows(tmp_path, message, problem):
+    path = write_jsonl(tmp_path / "chat.jsonl", [{"prompt": [message], "answer": "1"}])
+    with pytest.raises(DataError, match="chat.jsonl line 1, field 'prompt': " + problem.replace("(", r"\(").replace(")", r"\)")):
+        load_prompts(path, DataConfig())
+
+
+def test_well_formed_chat_prompts_are_accepted(tmp_path):
+    chat = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "1+1="}]
+    path = write_jsonl(tmp_path / "chat.jsonl", [{"prompt": chat, "answer": "2"}])
+    assert load_prompts(path, DataConfig()).dataset[0]["prompt"] == chat
+
+
+def test_a_mapped_column_that_is_missing_is_not_replaced_by_a_same_named_column(tmp_path):
+    # columns: {prompt: question} on a file without 'question' silently trained on 'prompt'.
+    path = write_jsonl(tmp_path / "t.jsonl", [{"prompt": "1+1=", "answer": "2"}])
+    with pytest.raises(DataError, match=r"t.jsonl line 1, field 'prompt': missing \(read from source column "
+                                        r"'question'\); the row has: answer, prompt"):
+        load_prompts(path, DataConfig(columns={"prompt": "question"}))
+
+
+def test_utf16_file_is_one_clear_error(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_bytes('{"prompt": "a", "answer": "1"}\n'.encode("utf-16"))
+    with pytest.raises(DataError, match=r"t.jsonl' is UTF-16 encoded .* JSON Lines must be UTF-8"):
+        load_prompts(str(path), DataConfig())
+
+
+def test_unreadable_csv_names_the_parser_error(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text('prompt,answer\n"a\nb",1\n"unclosed,2\n')
+    with pytest.raises(DataError, match=r"Could not read '.*t.csv' as csv: ParserError: .*EOF inside string"):
+        load_prompts(str(path), DataConfig())
+
+
+def test_unknown_toy_skill_is_a_data_error():
+    with pytest.raises(DataError, match=r"data.toy_skills: unknown skill 'nosuch'"):
+        load_prompts("toy", DataConfig(toy_skills=["nosuch"]))
+
+
+def test_compressed_jsonl_and_csv_are_read_with_line_numbers(tmp_path):
+    # 'train.jsonl.gz' had "an unsupported extension", though datasets.load_dataset reads it.
+    import bz2
+    import gzip
+
+    with gzip.open(tmp_path / "train.jsonl.gz", "wt") as f:
+        f.write('{"prompt": "1+1=", "answer": "2"}\n{"prompt": "2+2=", "ans\n')
+    data = load_prompts(str(tmp_path / "train.jsonl.gz"), DataConfig(skip_bad_rows=True))
+    assert data.dataset["answer"] == ["2"] and [(b.line, b.problem[:12]) for b in data.bad_rows] == [(2, "invalid JSON")]
+    with bz2.open(tmp_path / "train.csv.bz2", "wt") as f:
+        f.write("prompt,answer\n3+3=,6\n")
+    assert load_prompts(str(tmp_path / "train.csv.bz2"), DataConfig()).dataset["answer"] == ["6"]
+    (tmp_path / "broken.jsonl.gz").write_bytes(gzip.compress(b'{"prompt": "a", "answer": "1"}\n')[:-12])
+    with pytest.raises(DataError, match=r"Could not read '.*broken.jsonl.gz': EOFError"):
+        load_prompts(str(tmp_path / "broken.jsonl.gz"), DataConfig())
+
+
+def test_chat_prompts_for_a_tokenizer_without_a_chat_template_are_one_data_error(tmp_path):
+    # The toy tokenizer has no chat template: chat rows failed in apply_chat_template with a
+    # transformers traceback. The check reads only `tokenizer.chat_template`.
+    from types import SimpleNamespace
+
+    from rlvr.data import check_chat_template
+
+    path = write_jsonl(tmp_path / "t.jsonl", [{"prompt": [{"role": "user", "content": "2+2="}], "answer": "4"}])
+    with pytest.raises(DataError) as err:
+        check_chat_template(load_prompts(path, DataConfig()), SimpleNamespace(chat_template=None), "my-model")
+    assert str(err.value).startswith(f"{path} has chat prompts (lists of messages; the first at {path} line 1), but "
+                                     "the tokenizer of 'my-model' has no chat template.")
+    check_chat_template(load_prompts(path, DataConfig()), SimpleNamespace(chat_template="{{ x }}"), "my-model")
+
+
+def test_a_system_prompt_not_applied_to_chat_rows_is_warned_about(tmp_path, caplog):
+    import logging
+
+    chat = [{"role": "user", "content": "1+1="}]
+    path = write_jsonl(tmp_path / "t.jsonl", [{"prompt": chat, "answer": "2"}])
+    with caplog.at_level(logging.WARNING, logger="rlvr.data"):
+        data = load_prompts(path, DataConfig(system_prompt="Be brief."))
+    assert data.dataset[0]["prompt"] == chat  # unchanged
+    assert (f"data.system_prompt is not added to the 1 row(s) of {path} whose prompt already is a list of chat "
+            f"messages (the first at {path} line 1)") in caplog.text
