@@ -118,7 +118,15 @@ def cli(argv: list[str] | None = None) -> int:
     def train() -> None:
         main(argv)
 
-    return run_command("rlvr train", train, debug="--debug" in argv)
+    status = run_command("rlvr train", train, debug="--debug" in argv)
+    if status == 0:
+        # A finished multi-process run ends here, skipping the interpreter finalization in which
+        # gloo's teardown can abort or hang; one process returns at once. Never after an error: a
+        # peer may still be inside a collective.
+        from rlvr.distributed import finish_distributed_process
+
+        finish_distributed_process()
+    return status
 
 
 def _model_hint(path: str, err: OSError) -> str:
@@ -253,9 +261,10 @@ def main(argv: list[str] | None = None) -> dict:
     if state.is_main_process:
         (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         print_summary(summary, format_accuracy_table, trainer)
-    # Leave the process group cleanly (exiting with a live gloo group can abort at teardown).
+    # Every process is done with the group. It is not destroyed here: the trainer's DDP model still
+    # holds it, and its destructor can deadlock with a gloo worker; `cli` ends a multi-process run
+    # with `finish_distributed_process` instead (rlvr/distributed.py).
     state.wait_for_everyone()
-    state.destroy_process_group()
     return summary
 
 

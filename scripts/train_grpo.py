@@ -11,14 +11,8 @@ function. A config, data or verifier mistake is one line on stderr and exit stat
 
 import sys
 
-from rlvr.distributed import finish_distributed_process
 from rlvr.train import cli
 
 if __name__ == "__main__":
-    status = cli()
-    if status == 0:
-        # A finished multi-process run ends here without interpreter finalization, where gloo's
-        # teardown can abort or hang (rlvr/distributed.py); a single process exits as usual.
-        # Never after an error: a peer may still be inside a collective.
-        finish_distributed_process()
-    sys.exit(status)
+    # cli() ends a finished multi-process run itself (rlvr.distributed.finish_distributed_process).
+    sys.exit(cli())
