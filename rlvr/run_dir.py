@@ -170,7 +170,7 @@ def plan_run_dir(output_dir: str | Path, config_dict: dict, resume: str | None =
             _refuse_or_warn(f"Output directory {path} holds run {owner.get('run_id')} of another config "
                             f"({_config_difference(owner.get('config'), fields)}) and no checkpoint to resume.",
                             force)
-        logger.info("No checkpoint in %s; starting the run over.", path)
+        logger.warning("--resume: no checkpoint in %s; starting the run over.", path)
         run_id = owner["run_id"] if owner else new_run_id()
         return _Plan(RunDir(path, run_id, current, fields), run_files(path), write_run_file=True)
     identity = _read_checkpoint_identity(checkpoint)

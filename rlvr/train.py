@@ -143,8 +143,18 @@ def _model_hint(path: str, err: OSError) -> str:
             "model.model_revision.")
 
 
-def main(argv: list[str] | None = None) -> dict:
+def parse_args(argv: list[str] | None):
+    """The command line; ``--resume section.key=value`` is ``--resume`` followed by an override
+    (argparse would take the override for the checkpoint path, its optional value)."""
     args = build_arg_parser().parse_args(argv)
+    if args.resume not in (None, "auto") and "=" in args.resume and not Path(args.resume).exists():
+        args.overrides.insert(0, args.resume)
+        args.resume = "auto"
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     # Steps 1-4 check everything that can be checked cheaply, so that a mistake in the config,

@@ -218,3 +218,12 @@ def test_other_subcommands_report_missing_inputs_in_one_line(tmp_path):
     assert (frontier.returncode, frontier.stderr.splitlines()) == (
         2, ["rlvr frontier: error: --k 2 is below curricula.frontier.min_samples=16, so no prompt could be dropped; "
             "raise --k or lower min_samples."])
+
+
+def test_resume_followed_by_an_override_takes_it_as_an_override():
+    from rlvr.train import parse_args
+
+    args = parse_args(["--config", "configs/toy.yaml", "--resume", "grpo.output_dir=runs/x", "grpo.max_steps=3"])
+    assert (args.resume, args.overrides) == ("auto", ["grpo.output_dir=runs/x", "grpo.max_steps=3"])
+    args = parse_args(["--config", "configs/toy.yaml", "--resume", "runs/x/checkpoint-2", "grpo.max_steps=3"])
+    assert (args.resume, args.overrides) == ("runs/x/checkpoint-2", ["grpo.max_steps=3"])
