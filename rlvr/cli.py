@@ -55,6 +55,22 @@ def _audit_parser(sub) -> None:
     p.add_argument("--plot", metavar="FILE.png", help="Plot pass rates, active pool and drops by reason.")
 
 
+def add_toy_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``rlvr toy`` and ``python -m rlvr.toy`` (here, so that parsing imports no torch)."""
+    parser.add_argument("--cache-dir", default=None, help="where built worlds go; default: $RLVR_CACHE or ~/.cache/rlvr")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--source", choices=("auto", "shipped", "built"), default=None,
+                        help="the world shipped with the package, or one built from the recipe on this machine "
+                             "(default: $RLVR_TOY_WORLD, else auto: the shipped one when it fits the seed and recipe)")
+    parser.add_argument("--rebuild", "--force", dest="rebuild", action="store_true",
+                        help="build from the recipe into the cache, even if cached (results differ across CPUs)")
+    parser.add_argument("--ship", action="store_true",
+                        help="copy the built world of the current recipe into the package (rlvr/toy/shipped_world/) "
+                             "with a fresh manifest; for maintainers after a recipe change")
+    parser.add_argument("--remeasure", action="store_true", help="measure the pass rates anew from the saved model")
+    parser.add_argument("--quiet", action="store_true", help="no warm-up progress")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; a user error (see `rlvr.errors`) is one line on stderr and status 2."""
     from rlvr.errors import run_command
@@ -79,8 +95,8 @@ def _run_subcommand(argv: list[str]) -> int:
     sub.add_parser("train", help="Train with GRPO: rlvr train --config FILE [section.key=value ...]",
                    add_help=False)
     _audit_parser(sub)
-    toy = sub.add_parser("toy", help="Build (or load) the toy world and print its pass-rate table.")
-    toy.add_argument("--force", action="store_true", help="Rebuild even if cached.")
+    toy = sub.add_parser("toy", help="Load the shipped toy world (or build one) and print its pass-rate table.")
+    add_toy_arguments(toy)
     modules = _module_subcommands(sub)
     command = argv[0] if argv else None
     if command in modules:
@@ -105,9 +121,9 @@ def _run_subcommand(argv: list[str]) -> int:
     if args.command in modules:
         return importlib.import_module(modules[args.command][0]).run(args)
     if args.command == "toy":
-        from rlvr.toy.__main__ import main as toy_main
+        from rlvr.toy.__main__ import run as toy_run
 
-        return toy_main(["--force"] if args.force else [])
+        return toy_run(args)
     return 1
 
 

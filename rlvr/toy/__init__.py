@@ -1,12 +1,14 @@
 """The toy world: a tiny character-level LM, synthetic skills of graded difficulty, and a cached
 warm-up that leaves the model with a spread of per-skill pass rates, so that curriculum filtering
-has something to filter. Everything is built locally; nothing comes from the Hugging Face Hub.
+has something to filter. Nothing comes from the Hugging Face Hub: the built world ships with the
+package (``rlvr/toy/shipped_world/``, verified by SHA-256 on load), because builds differ by CPU.
 
     >>> from rlvr.toy import build_toy_world, toy_dataset
-    >>> path = build_toy_world()          # ~1-2 min on 2 CPU cores the first time, then cached
+    >>> path = build_toy_world()          # the shipped world; source="built" builds one (~1.5 min)
     >>> train = toy_dataset("train")      # columns: id, prompt, answer, skill
 
-``python -m rlvr.toy`` builds (or loads) the world and prints its pass-rate table.
+``python -m rlvr.toy`` loads the world and prints its pass-rate table; ``--rebuild`` builds it from
+the recipe into the cache instead.
 """
 
 from .encoding import answer_probabilities
@@ -20,6 +22,7 @@ from .evaluate import (
     sample_completions,
 )
 from .model import build_model
+from .shipped import SHIPPED_DIR, RecipeMismatchError, ToyWorldError, verify_world
 from .tasks import SKILLS, make_examples, split_of
 from .tokenizer import build_tokenizer
 from .training import WARMUP_RECIPE, warmup
@@ -31,11 +34,17 @@ from .world import (
     load_pass_rates,
     measure_world,
     recipe_hash,
+    shipped_toy_world,
     toy_dataset,
     toy_world_dir,
 )
 
 __all__ = [
+    "SHIPPED_DIR",
+    "RecipeMismatchError",
+    "ToyWorldError",
+    "shipped_toy_world",
+    "verify_world",
     "DEFAULT_MAX_NEW_TOKENS",
     "SKILLS",
     "WARMUP_RECIPE",

@@ -1,22 +1,30 @@
-"""``python -m rlvr.toy``: build (or load) the toy world and print its pass-rate table."""
+"""``python -m rlvr.toy``: load the shipped toy world (or build one) and print its pass-rate table."""
 
 from __future__ import annotations
 
 import argparse
 
+from rlvr.cli import add_toy_arguments
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rlvr.toy", description=__doc__)
-    parser.add_argument("--cache-dir", default=None, help="default: $RLVR_CACHE or ~/.cache/rlvr")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--force", action="store_true", help="rebuild even if cached")
-    parser.add_argument("--remeasure", action="store_true", help="measure the pass rates anew from the saved model")
-    parser.add_argument("--quiet", action="store_true", help="no warm-up progress")
+    add_toy_arguments(parser)
     args = parser.parse_args(argv)
+    from rlvr.errors import run_command  # a ToyWorldError is one line on stderr, status 2
 
-    from . import build_toy_world, format_pass_rate_table, load_pass_rates, measure_world
+    return run_command(parser.prog, lambda: run(args))
 
-    path = build_toy_world(args.cache_dir, seed=args.seed, force=args.force, progress=not args.quiet)
+
+def run(args: argparse.Namespace) -> int:
+    from . import build_toy_world, format_pass_rate_table, load_pass_rates, measure_world, recipe_hash
+    from .shipped import ship_world
+
+    source = "built" if args.ship else args.source
+    path = build_toy_world(args.cache_dir, seed=args.seed, force=args.rebuild, progress=not args.quiet, source=source)
+    if args.ship:
+        path = ship_world(path, recipe_hash(args.seed), args.seed)
+        print(f"Shipped the world built in the cache to {path}")
     if args.remeasure:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -1,4 +1,4 @@
-"""Build (or load from cache) the warmed-up toy model, tokenizer and their pass rates."""
+"""Load the shipped toy world (or build one into the cache): model, tokenizer and pass rates."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import datasets
@@ -15,6 +16,7 @@ import torch
 
 from .evaluate import DEFAULT_MAX_NEW_TOKENS, PassRates, measure_pass_rates
 from .model import MODEL_KWARGS, build_model
+from .shipped import MANIFEST_FILE, SHIPPED_DIR, RecipeMismatchError, ToyWorldError, cpu_name, verify_world
 from .tasks import EVAL_PERCENT, SKILLS, make_examples
 from .tokenizer import CHARS, SPECIAL_TOKENS, build_tokenizer
 from .training import WARMUP_RECIPE, warmup
@@ -126,6 +128,7 @@ def _build_into(out: Path, seed: int, progress: bool) -> None:
         "recipe": recipe_fingerprint(seed),
         "n_params": n_params,
         "torch": torch.__version__,
+        "cpu": cpu_name(),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "warmup": log,
     }, indent=1))  # fmt: skip
@@ -138,19 +141,73 @@ def _build_into(out: Path, seed: int, progress: bool) -> None:
     }, indent=1))  # fmt: skip
 
 
+SOURCES = ("auto", "shipped", "built")
+SOURCE_ENV = "RLVR_TOY_WORLD"
+
+
+def toy_world_source(source: str | None = None) -> str:
+    """``source``, else ``$RLVR_TOY_WORLD``, else ``"auto"``; checked against ``SOURCES``."""
+    value = source or os.environ.get(SOURCE_ENV) or "auto"
+    if value not in SOURCES:
+        where = f"source={source!r}" if source else f"{SOURCE_ENV}={value!r}"
+        raise ToyWorldError(f"{where}: the toy world source must be one of {', '.join(SOURCES)}")
+    return value
+
+
+def shipped_seed() -> int | None:
+    """The seed of the world shipped with the package (None: the package ships none)."""
+    try:
+        return json.loads((SHIPPED_DIR / MANIFEST_FILE).read_text()).get("seed")
+    except (OSError, ValueError):
+        return None
+
+
+def shipped_toy_world(seed: int = 0) -> Path:
+    """The shipped world's folder, after checking every file's SHA-256 and the recipe hash."""
+    if shipped_seed() is None:
+        raise ToyWorldError(f"{SHIPPED_DIR / MANIFEST_FILE}: no shipped toy world in this install")
+    verify_world(SHIPPED_DIR, recipe_hash(seed), seed)
+    return SHIPPED_DIR
+
+
 def build_toy_world(
     cache_dir: str | os.PathLike | None = None,
     seed: int = 0,
     force: bool = False,
     progress: bool = True,
+    source: str | None = None,
 ) -> Path:
-    """The directory of the warmed-up toy model, building it first unless already cached.
+    """The directory of the warmed-up toy world: the shipped one, or one built into the cache.
 
     The directory holds the model and tokenizer (load both with ``Auto*.from_pretrained``),
-    ``pass_rates.json`` and ``toy_world.json`` (recipe and warm-up log). It is written to a
-    temporary directory and moved into place with one ``os.replace``, so an interrupted build never
-    leaves a directory that looks complete.
+    ``pass_rates.json`` and ``toy_world.json`` (recipe and warm-up log).
+
+    ``source`` (default ``$RLVR_TOY_WORLD``, else ``"auto"``):
+      - ``"auto"``: the world shipped with the package (``rlvr/toy/shipped_world/``, verified against
+        its manifest) when it was built for this seed from the current recipe. For another seed,
+        or with a warning when the code's recipe changed since it was shipped, a world built into
+        the cache. A shipped file whose hash does not match is an error, never a silent rebuild.
+      - ``"shipped"``: the shipped world or a ``ToyWorldError`` (another seed or recipe).
+      - ``"built"``: built from the recipe on this machine into ``cache_dir`` on first use, then
+        cached. Builds differ across CPUs, so figures from them hold on this machine only.
+    ``force`` rebuilds into the cache even if cached (``rlvr toy --rebuild``).
     """
+    source = toy_world_source(source)
+    if not force and source != "built":
+        if source == "shipped" or shipped_seed() == seed:
+            try:
+                return shipped_toy_world(seed)
+            except RecipeMismatchError as err:
+                if source == "shipped":
+                    raise
+                warnings.warn(f"{err}. Using a world built on this machine instead.", RuntimeWarning, stacklevel=2)
+    return _build_cached(cache_dir, seed, force, progress)
+
+
+def _build_cached(cache_dir, seed: int, force: bool, progress: bool) -> Path:
+    """Build into the cache unless already there. The build is written to a temporary directory
+    and moved into place with one ``os.replace``, so an interrupted build never leaves a directory
+    that looks complete."""
     path = toy_world_dir(cache_dir, seed)
     if not force and is_built(path):
         return path
