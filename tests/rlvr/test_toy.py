@@ -206,11 +206,14 @@ def test_pass_rate_spread(toy_world_path, toy_model_and_tokenizer):
     assert all(abs(rates[s] - stored[s]) < 0.05 for s in SKILLS)
 
 
-def test_cache_is_reused(toy_world_path):
-    weights = toy_world_path / "model.safetensors"
+def test_cache_is_reused(tmp_path, monkeypatch):
+    monkeypatch.setattr(toy_world_module, "_build_into", _fake_build)
+    path = build_toy_world(tmp_path, seed=0, progress=False, source="built")
+    weights = path / "model.safetensors"
     mtime = weights.stat().st_mtime_ns
+    monkeypatch.setattr(toy_world_module, "_build_into", _no_build)
     start = time.perf_counter()
-    assert build_toy_world(progress=False) == toy_world_path
+    assert build_toy_world(tmp_path, seed=0, progress=False, source="built") == path
     assert time.perf_counter() - start < 10
     assert weights.stat().st_mtime_ns == mtime
 
@@ -255,3 +258,137 @@ def test_cache_dir_env_and_recipe_hash(tmp_path, monkeypatch):
     assert h == toy.recipe_hash(0) and h != toy.recipe_hash(1)
     monkeypatch.setitem(toy.WARMUP_RECIPE, "lr", 123.0)
     assert toy.recipe_hash(0) != h
+
+
+# --- the shipped world -----------------------------------------------------------------------
+
+# pass_rates.json of the shipped world (recipe 7363080216, seed 0, built 2026-12-02 on an Intel Xeon).
+SHIPPED_RATES = {"copy": 0.9560546875, "add1": 0.8863636363636364, "add2": 0.5205078125, "sub": 0.375,
+                 "mul1x2": 0.173828125, "mul3x3": 0.0}  # fmt: skip
+
+
+def _no_build(out, seed, progress):
+    raise AssertionError(f"the toy world was built (seed {seed}) instead of loaded")
+
+
+def _no_warmup(*args, **kwargs):
+    raise AssertionError("the warm-up ran")
+
+
+@pytest.fixture
+def shipped_copy(tmp_path, monkeypatch):
+    """A copy of the shipped world that build_toy_world uses instead of the package's."""
+    import shutil
+
+    copy = tmp_path / "shipped_world"
+    shutil.copytree(toy.SHIPPED_DIR, copy)
+    monkeypatch.setattr(toy_world_module, "SHIPPED_DIR", copy)
+    return copy
+
+
+def test_fresh_cache_loads_the_shipped_world_without_building(tmp_path, monkeypatch):
+    monkeypatch.setenv("RLVR_CACHE", str(tmp_path))
+    monkeypatch.delenv("RLVR_TOY_WORLD", raising=False)
+    monkeypatch.setattr(toy_world_module, "_build_into", _no_build)
+    monkeypatch.setattr(toy_world_module, "warmup", _no_warmup)
+    start = time.perf_counter()
+    path = build_toy_world(progress=False)
+    assert time.perf_counter() - start < 5
+    assert path == toy.SHIPPED_DIR and list(tmp_path.iterdir()) == []  # nothing written to the cache
+    manifest = toy.verify_world(path, toy.recipe_hash(0), 0)
+    assert manifest["recipe_hash"] == toy.recipe_hash(0) == "7363080216" and manifest["seed"] == 0
+    assert sorted(manifest["files"]) == sorted(p.name for p in path.iterdir() if p.name != "manifest.json")
+    assert load_pass_rates(path) == SHIPPED_RATES
+    assert build_toy_world(progress=False, source="shipped") == path
+    model = AutoModelForCausalLM.from_pretrained(path)
+    assert sum(p.numel() for p in model.parameters()) < 1_000_000
+
+
+def test_corrupted_shipped_file_is_an_error_not_a_rebuild(shipped_copy, tmp_path, monkeypatch):
+    monkeypatch.setattr(toy_world_module, "_build_into", _no_build)
+    assert build_toy_world(tmp_path, progress=False) == shipped_copy  # the intact copy verifies
+    weights = shipped_copy / "model.safetensors"
+    original = weights.read_bytes()
+    data = bytearray(original)
+    data[len(data) // 2] ^= 0x01  # one bit of one weight
+    weights.write_bytes(bytes(data))
+    for source in ("auto", "shipped"):
+        with pytest.raises(toy.ToyWorldError, match=r"model\.safetensors: SHA-256 [0-9a-f]{64} does not match "
+                                                    r"2784466768771d148a11"):  # fmt: skip
+            build_toy_world(tmp_path, progress=False, source=source)
+    weights.write_bytes(original)
+    (shipped_copy / "tokenizer.json").unlink()
+    with pytest.raises(toy.ToyWorldError, match=r"tokenizer\.json: missing"):
+        toy.verify_world(shipped_copy, toy.recipe_hash(0), 0)
+
+
+def test_recipe_change_warns_and_builds_into_the_cache(shipped_copy, tmp_path, monkeypatch):
+    monkeypatch.setitem(toy.WARMUP_RECIPE, "lr", 123.0)
+    new_hash = toy.recipe_hash(0)
+    assert new_hash != "7363080216"
+    built = []
+    monkeypatch.setattr(toy_world_module, "_build_into", lambda out, seed, progress: (built.append(seed),
+                                                                                       _fake_build(out, seed, progress)))  # fmt: skip
+    cache = tmp_path / "cache"
+    with pytest.raises(toy.RecipeMismatchError, match=f"built from recipe 7363080216 .*current code's recipe is "
+                                                      f"{new_hash} .*`rlvr toy --rebuild`"):  # fmt: skip
+        build_toy_world(cache, progress=False, source="shipped")
+    assert built == [] and not cache.exists()
+    with pytest.warns(RuntimeWarning, match=f"recipe 7363080216 .*{new_hash}.*built on this machine instead"):
+        path = build_toy_world(cache, progress=False)  # auto
+    assert built == [0] and path == cache / f"toy-world-seed0-{new_hash}"
+
+
+def test_source_selection(shipped_copy, tmp_path, monkeypatch):
+    import warnings
+
+    monkeypatch.setattr(toy_world_module, "_build_into", _fake_build)
+    monkeypatch.setenv("RLVR_TOY_WORLD", "built")
+    assert build_toy_world(tmp_path, progress=False) == tmp_path / f"toy-world-seed0-{toy.recipe_hash(0)}"
+    assert build_toy_world(tmp_path, progress=False, source="shipped") == shipped_copy  # argument beats env
+    monkeypatch.setenv("RLVR_TOY_WORLD", "auto")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # only seed 0 is shipped: another seed is built, silently
+        assert build_toy_world(tmp_path, seed=7, progress=False).name == f"toy-world-seed7-{toy.recipe_hash(7)}"
+    with pytest.raises(toy.RecipeMismatchError, match="seed 0"):
+        build_toy_world(tmp_path, seed=7, progress=False, source="shipped")
+    monkeypatch.setenv("RLVR_TOY_WORLD", "cached")
+    with pytest.raises(toy.ToyWorldError, match="RLVR_TOY_WORLD='cached': .* auto, shipped, built"):
+        build_toy_world(tmp_path, progress=False)
+
+
+def test_rlvr_toy_rebuild_and_force_alias(tmp_path, monkeypatch, capsys):
+    from rlvr.cli import main as rlvr_main
+
+    monkeypatch.setenv("RLVR_CACHE", str(tmp_path))
+    monkeypatch.setattr(toy_world_module, "_build_into", _fake_build)
+    assert rlvr_main(["toy"]) == 0
+    assert str(toy.SHIPPED_DIR) in capsys.readouterr().out and list(tmp_path.iterdir()) == []
+    for flag in ("--rebuild", "--force"):
+        assert rlvr_main(["toy", flag, "--quiet"]) == 0
+        out = capsys.readouterr().out
+        assert f"toy-world-seed0-{toy.recipe_hash(0)}" in out and "copy  |     0.000 |         1" in out  # the fake build
+
+
+def test_shipped_world_is_package_data():
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(toy.__file__).parents[2] / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["rlvr.toy"]
+    files = [f"shipped_world/{p.name}" for p in toy.SHIPPED_DIR.iterdir()]
+    assert len(files) == 8 and sum(p.stat().st_size for p in toy.SHIPPED_DIR.iterdir()) < 3_000_000
+    assert [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)] == []
+
+
+def test_shipped_world_pass_rates_are_the_same_on_two_loads(one_torch_thread):
+    path = build_toy_world(progress=False, source="shipped")
+    tables = []
+    for _ in range(2):
+        model, tok = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+        rates = toy.measure_world(model, tok)
+        tables.append((dict(rates), format_pass_rate_table(rates)))
+    assert tables[0] == tables[1]
+    # Sampling on other CPUs may differ slightly from the stored figures measured where it was built.
+    assert all(abs(tables[0][0][s] - SHIPPED_RATES[s]) < 0.05 for s in SKILLS)
