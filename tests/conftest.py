@@ -9,7 +9,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @pytest.fixture(scope="session")
 def toy_world_path():
-    """The warmed-up toy world (built once per machine, then loaded from the cache)."""
+    """The warmed-up toy world: the one shipped with the package (rlvr/toy/shipped_world/, verified by
+    SHA-256), or with RLVR_TOY_WORLD=built one built on this machine into the cache."""
     from rlvr.toy import build_toy_world
 
     return build_toy_world(progress=False)

@@ -30,8 +30,8 @@ from rlvr.toy.tasks import prompt_space
 from rlvr.toy.tokenizer import CHARS
 
 
-# Session fixture, ready to move to conftest.py. The warm-up (~1-2 min on 2 cores) runs once per
-# recipe in the default cache ($RLVR_CACHE or ~/.cache/rlvr) and is reused by later sessions.
+# Session fixture, as in conftest.py: the shipped world (RLVR_TOY_WORLD=built: built into the
+# cache, ~1-2 min on 2 cores once per recipe, then reused).
 @pytest.fixture(scope="session")
 def toy_world_path():
     return build_toy_world(progress=False)
@@ -392,3 +392,14 @@ def test_shipped_world_pass_rates_are_the_same_on_two_loads(one_torch_thread):
     assert tables[0] == tables[1]
     # Sampling on other CPUs may differ slightly from the stored figures measured where it was built.
     assert all(abs(tables[0][0][s] - SHIPPED_RATES[s]) < 0.05 for s in SKILLS)
+
+
+def test_ship_writes_a_manifest_that_verifies(tmp_path, monkeypatch):
+    from rlvr.toy.shipped import ship_world
+
+    dest = ship_world(toy.SHIPPED_DIR, toy.recipe_hash(0), 0, dest=tmp_path / "shipped")
+    manifest = json.loads((dest / "manifest.json").read_text())
+    assert manifest["files"] == json.loads((toy.SHIPPED_DIR / "manifest.json").read_text())["files"]
+    monkeypatch.setitem(toy.WARMUP_RECIPE, "lr", 123.0)  # the built world no longer fits the code
+    with pytest.raises(toy.ToyWorldError, match=r"toy_world\.json: built from recipe '7363080216', not the current"):
+        ship_world(toy.SHIPPED_DIR, toy.recipe_hash(0), 0, dest=tmp_path / "again")
