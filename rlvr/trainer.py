@@ -40,11 +40,11 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
 from trl.trainer.utils import RepeatSampler
 
+from curricula.audit import AuditLog
 from curricula.base import MASKED, Decision, GroupResult, zero_variance
 from curricula.config import CurriculaConfig
 from curricula.frontier import FrontierFilter
 from rewards.errors import enforce_error_budgets
-from rlvr.audit import AuditLog
 from rlvr.data import prompt_hash
 
 logger = logging.getLogger(__name__)

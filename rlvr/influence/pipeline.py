@@ -228,8 +228,8 @@ def write_scores(path: str | os.PathLike, rows: Sequence[dict], scores: Influenc
 def write_selection(out_dir: str | os.PathLike, rows: Sequence[dict], scores: InfluenceScores,
                     selected: torch.Tensor, fraction_text: str, aggregate: str, run_id: str | None = None) -> Path:
     """``selected.jsonl`` (selected rows, dataset order) and one audit record per row."""
+    from curricula.audit import AuditLog
     from curricula.base import DROPPED, KEPT, Decision
-    from rlvr.audit import AuditLog
     from rlvr.data import prompt_hash
 
     out_dir = Path(out_dir)

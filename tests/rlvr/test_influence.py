@@ -449,7 +449,7 @@ def test_related_examples_pull_harder_on_the_warm_toy_world(toy_world_path):
 
 
 def test_cli_scores_selects_and_audits(tmp_path, tokenizer):
-    from rlvr.audit import read_audit
+    from curricula.audit import read_audit
     from rlvr.cli import main
 
     model_dir = tmp_path / "model"

@@ -14,7 +14,7 @@ from datasets import Dataset
 from transformers import LlamaConfig, LlamaForCausalLM
 from trl import GRPOConfig
 
-from rlvr.audit import read_audit
+from curricula.audit import read_audit
 from rlvr.influence import InfluenceCheck, InfluenceCheckConfig
 from rlvr.influence.check import prompts_to_act_on
 from rlvr.toy.tasks import make_examples
@@ -63,7 +63,7 @@ def make_trainer(tmp_path, **check):
 
 
 def test_check_logs_alignment_and_drops_anti_aligned_prompts(tmp_path):
-    from rlvr.audit import AuditLog
+    from curricula.audit import AuditLog
 
     trainer, batch = make_trainer(tmp_path, action="drop", threshold=0.05)
     trainer.influence_check.audit = AuditLog(tmp_path, "unit")
