@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from rlvr.influence import (
+from curricula.influence import (
     AdamMoments,
     DenseProjector,
     FeatureConfig,
@@ -28,11 +28,11 @@ from rlvr.influence import (
     select_top,
     skill_scores,
 )
-from rlvr.influence.batching import sequences_from_grpo_output
-from rlvr.influence.features import feature_mode
-from rlvr.influence.policy import Group, group_advantages, group_features
-from rlvr.influence.projection import KroneckerProjector, random_matrix, split_budget, stable_seed
-from rlvr.influence.store import StoreMismatch
+from curricula.influence.batching import sequences_from_grpo_output
+from curricula.influence.features import feature_mode
+from curricula.influence.policy import Group, group_advantages, group_features
+from curricula.influence.projection import KroneckerProjector, random_matrix, split_budget, stable_seed
+from curricula.influence.store import StoreMismatch
 from rlvr.toy.tasks import make_examples
 from rlvr.toy.tokenizer import build_tokenizer
 
