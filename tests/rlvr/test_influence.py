@@ -554,3 +554,10 @@ def test_cli_rejects_a_bad_selection(tmp_path):
     assert parse_selection("30", 10) == (None, 30, "10 rows")
     with pytest.raises(ValueError, match="percentage"):
         parse_selection("0%", 10)
+
+
+def test_store_format_id_survived_the_move_to_curricula():
+    """Feature stores written before the library moved to curricula.influence still load."""
+    from curricula.influence.store import FORMAT
+
+    assert FORMAT == "rlvr.influence.features/1"
