@@ -2,7 +2,7 @@
 
 A filter watches what the trainer already produces (rollout groups and their rewards) and
 answers two questions: which prompts should not be sampled now, and why. Each answer is a
-`Decision`; the trainer writes every decision to the audit log (`rlvr.audit`), so a user can
+`Decision`; the trainer writes every decision to the audit log (`curricula.audit`), so a user can
 later see which prompts were filtered, when, and for what reason.
 
 Filters keep their state in one place (e.g. the pass-rate table) and expose it through

@@ -220,14 +220,14 @@ class CurriculaConfig:
     Args:
         frontier: The frontier filter (`FrontierConfig`); off unless ``enabled: true``.
         influence: The in-training gradient-influence check against held-out target skills
-            (`rlvr.influence.check.InfluenceCheckConfig`); off unless ``enabled: true``.
+            (`curricula.influence.check.InfluenceCheckConfig`); off unless ``enabled: true``.
     """
 
     frontier: FrontierConfig = field(default_factory=FrontierConfig)
     influence: Any = None
 
     def __post_init__(self):
-        from rlvr.influence.check import InfluenceCheckConfig
+        from curricula.influence.check import InfluenceCheckConfig
 
         self.frontier = _as_dataclass("frontier", FrontierConfig, self.frontier)
         self.influence = _as_dataclass("influence", InfluenceCheckConfig, self.influence)

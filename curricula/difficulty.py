@@ -18,7 +18,7 @@ grand          per-example gradient norm over the linear layers, exact from     
 forgetting     solved -> unsolved transitions across visits; never solved =     harder
                inf (Toneva et al. 2019)
 ifd            PPL(A|Q) / PPL(A): how little the prompt helps (Cherry LLM)      harder
-influence      LESS influence on target skills (`rlvr.influence`)               more aligned
+influence      LESS influence on target skills (`curricula.influence`)          more aligned
 =============  ==============================================================  =============
 
 A scorer is any object with ``name``, ``higher_means`` and ``__call__(rows) -> list[float]``
@@ -59,8 +59,17 @@ class Scorer(Protocol):
 # Registry
 
 SCORERS: dict[str, Callable[..., Scorer]] = {}
-# Scorers defined outside this package, imported on first use.
-LAZY_SCORERS = {"influence": "rlvr.influence.scorer:InfluenceScorer"}
+
+
+def _influence_scorer(**kwargs) -> Scorer:
+    # Imported on first use: the gradient-influence library is only needed by this scorer.
+    from curricula.influence.scorer import InfluenceScorer
+
+    return InfluenceScorer(**kwargs)
+
+
+# Scorers whose module is imported on first use: name -> factory.
+LAZY_SCORERS: dict[str, Callable[..., Scorer]] = {"influence": _influence_scorer}
 
 
 def register_scorer(name: str):
@@ -83,7 +92,9 @@ def make_scorer(name: str, **kwargs) -> Scorer:
     """Build a scorer by registered name or ``"package.module:Class"``."""
     if name in SCORERS:
         return SCORERS[name](**kwargs)
-    target = LAZY_SCORERS.get(name, name if ":" in name else None)
+    if name in LAZY_SCORERS:
+        return LAZY_SCORERS[name](**kwargs)
+    target = name if ":" in name else None
     if target is None:
         close = difflib.get_close_matches(name, list_scorers(), n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
@@ -191,8 +202,8 @@ def sample_rollouts(model, tokenizer, rows: Sequence[dict], verifiers: Sequence[
                     samples_per_prompt: int = 8, max_new_tokens: int = 8, temperature: float = 1.0,
                     seed: int = 0) -> dict[str, list[float]]:
     """Fresh rollouts for `PassRateScorer(rollouts=...)`: id -> weighted rewards."""
+    from curricula.rollouts import sample_and_score
     from rewards import make_reward_funcs
-    from rlvr.evaluate import sample_and_score
 
     funcs, weights = make_reward_funcs(list(verifiers))
     rewards = sample_and_score(model, tokenizer, list(rows), funcs, weights, samples_per_prompt, temperature,
@@ -263,8 +274,8 @@ class _ModelScorer:
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
 
     def _per_row(self, rows: Sequence[dict], metric: Callable[[torch.Tensor, dict], torch.Tensor]) -> list[float]:
-        from rlvr.influence.batching import collate, encode_rows
-        from rlvr.influence.features import length_sorted_batches, model_device
+        from curricula.influence.batching import collate, encode_rows
+        from curricula.influence.features import length_sorted_batches, model_device
 
         sequences = encode_rows(self.tokenizer, list(rows))
         values = [math.nan] * len(sequences)
@@ -292,7 +303,7 @@ class LossScorer(_ModelScorer):
     higher_means = HARDER
 
     def __call__(self, rows: Sequence[dict]) -> list[float]:
-        from rlvr.influence.batching import response_nll
+        from curricula.influence.batching import response_nll
 
         return self._per_row(rows, lambda logits, b: response_nll(logits, b["input_ids"], b["response_mask"]))
 
@@ -331,14 +342,14 @@ class GraNdScorer:
     higher_means = HARDER
 
     def __init__(self, model, tokenizer, modules: Sequence[str] | None = None, batch_size: int = 16):
-        from rlvr.influence.features import select_linear_modules
+        from curricula.influence.features import select_linear_modules
 
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
         self.modules = select_linear_modules(model, tuple(modules) if modules else None)
 
     def __call__(self, rows: Sequence[dict]) -> list[float]:
-        from rlvr.influence.batching import collate, encode_rows
-        from rlvr.influence.features import length_sorted_batches, model_device, per_example_gradient_sq_norms
+        from curricula.influence.batching import collate, encode_rows
+        from curricula.influence.features import length_sorted_batches, model_device, per_example_gradient_sq_norms
 
         sequences = encode_rows(self.tokenizer, list(rows))
         values = [math.nan] * len(sequences)

@@ -9,7 +9,7 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from rlvr.audit import AUDIT_FIELDS, read_audit
+from curricula.audit import AUDIT_FIELDS, read_audit
 
 
 def select(records: list[dict], run_id: str | None = "latest", dropped: bool = False, prompt: str | None = None,

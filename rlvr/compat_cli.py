@@ -110,9 +110,21 @@ def format_summary(result) -> str:
     return "\n".join(lines)
 
 
+def load_student(spec: str, device: str | None = None):
+    """``(model, tokenizer, name)``; ``spec`` is ``"toy"`` (the toy world), a folder or a Hub name."""
+    from curricula.compat.run import load_student as load_student_from
+
+    path = None
+    if spec == "toy":
+        from rlvr.toy import build_toy_world
+
+        path = str(build_toy_world())
+    return load_student_from(spec, device, path=path)
+
+
 def run(args: argparse.Namespace) -> int:
-    from curricula.compat_run import load_student, run_compat
-    from rlvr.data import DataError
+    from curricula.compat.run import run_compat
+    from curricula.records import DataError
     from rlvr.errors import report_user_error
 
     try:

@@ -326,7 +326,7 @@ def _build_section(name: str, cls, values, where: str):
     if name == "curricula":
         # CurriculaConfig.influence is typed `Any`: its class lives in rlvr, which curricula
         # must not import; name it here so its fields are checked like the frontier's.
-        from rlvr.influence.check import InfluenceCheckConfig
+        from curricula.influence.check import InfluenceCheckConfig
 
         field_types = {"influence": InfluenceCheckConfig | None}
     return build_dataclass(cls, values, name, field_types=field_types)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import hashlib
 import io
 import json
 import logging
@@ -33,7 +32,7 @@ from typing import Any, NamedTuple
 
 from datasets import Dataset
 
-from rewards.base import UserInputError
+from curricula.records import DataError, prompt_hash
 from rlvr.config import DataConfig
 
 logger = logging.getLogger(__name__)
@@ -45,10 +44,6 @@ GLOB_CHARS = "*?["
 COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-
-
-class DataError(UserInputError):
-    """Input data that cannot be trained on; the message names the file, row and field."""
 
 
 class RowPlace(NamedTuple):
@@ -97,12 +92,6 @@ class LoadedData:
     bad_rows: list[BadRow]
     source: str
     places: list[RowPlace] = field(default_factory=list)
-
-
-def prompt_hash(prompt: Any) -> str:
-    """A short content hash of a prompt (string or chat messages), stable across runs."""
-    text = prompt if isinstance(prompt, str) else repr(prompt)
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
 
 
 def _display(path: str) -> str:
@@ -223,7 +212,7 @@ def read_jsonl(path: str) -> tuple[list[dict], list[RowPlace], list[BadRow]]:
             if not raw.strip():
                 continue
             row, problem = _parse_line(raw)
-            index = number - 1  # as in curricula.compat_data: row numbers are line numbers - 1
+            index = number - 1  # as in curricula.compat.data: row numbers are line numbers - 1
             if problem is not None:
                 text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
                 bad.append(BadRow(path, index, None, problem, {"text": _short(text)}, line=number))

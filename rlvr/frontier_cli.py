@@ -28,14 +28,14 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from curricula.audit import AuditLog, JsonlWriter
     from curricula.base import GroupResult
     from curricula.frontier import FrontierFilter
+    from curricula.rollouts import sample_and_score
     from rewards import UserInputError, make_reward_funcs
-    from rlvr.audit import AuditLog, JsonlWriter
     from rlvr.audit_report import summary_table
     from rlvr.config import load_config
     from rlvr.data import load_prompts, prompt_hash
-    from rlvr.evaluate import sample_and_score
     from rlvr.train import load_model_and_tokenizer
 
     config = load_config(args.config, args.overrides)

@@ -15,7 +15,7 @@ Checked by `prepare_run_dir` before the model loads (decided by the main process
   ``max_steps`` is outside the fingerprint, so a run can be resumed to go further (a linear
   learning-rate schedule then stretches to the new length).
 - On resume the per-rank verifier error logs are rewound to the checkpoint, as the audit log is
-  (`rlvr.audit.rewind_verifier_errors`); ``--resume`` without a checkpoint starts the run over
+  (`curricula.audit.rewind_verifier_errors`); ``--resume`` without a checkpoint starts the run over
   (its partial logs are cleared, its id kept).
 """
 
@@ -217,7 +217,7 @@ def prepare_run_dir(output_dir, config_dict: dict, resume: str | None = None, ov
 def _apply(plan: _Plan, config_dict: dict) -> RunDir:
     import yaml
 
-    from rlvr.audit import rewind_verifier_errors
+    from curricula.audit import rewind_verifier_errors
 
     run = plan.run
     for old in plan.delete:

@@ -182,8 +182,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     # 4. Verifiers -> TRL reward functions; an unknown verifier stops here. A verifier failing on
     # a completion later costs one reward, never the run.
+    from curricula.audit import EVAL_AFTER, EVAL_BEFORE, TRAIN, VerifierErrorLog
     from rewards import make_reward_funcs
-    from rlvr.audit import EVAL_AFTER, EVAL_BEFORE, TRAIN, VerifierErrorLog
 
     # A resumed run keeps the first run's records of the evaluation before training (rewound above).
     error_log = VerifierErrorLog(output_dir / f"verifier_errors.rank{state.process_index}.jsonl",

@@ -40,11 +40,11 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
 from trl.trainer.utils import RepeatSampler
 
+from curricula.audit import AuditLog
 from curricula.base import MASKED, Decision, GroupResult, zero_variance
 from curricula.config import CurriculaConfig
 from curricula.frontier import FrontierFilter
 from rewards.errors import enforce_error_budgets
-from rlvr.audit import AuditLog
 from rlvr.data import prompt_hash
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         run_identity: Stored in every checkpoint (``{"run_id", "fingerprint", "config"}``, from
             `rlvr.run_dir.RunDir.checkpoint_identity`) so that ``rlvr train --resume`` can refuse a
             checkpoint of another config or run.
-        influence_check: A ready `rlvr.influence.InfluenceCheck` (e.g. with targets built in
+        influence_check: A ready `curricula.influence.InfluenceCheck` (e.g. with targets built in
             code); by default one is built from ``curricula.influence`` when enabled.
         *args, **kwargs: Everything `trl.GRPOTrainer` takes.
     """
@@ -110,9 +110,11 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self._zero_variance_rows: torch.Tensor | None = None
         self.influence_check = influence_check
         if self.influence_check is None and self.curricula.influence.enabled:
-            from rlvr.influence.check import InfluenceCheck
+            from curricula.influence.check import InfluenceCheck
+            from rlvr.influence.pipeline import load_target_rows
 
-            self.influence_check = InfluenceCheck(self.curricula.influence)
+            self.influence_check = InfluenceCheck(self.curricula.influence,
+                                                  targets=load_target_rows(self.curricula.influence))
         if self.influence_check is not None:
             if self.accelerator.is_main_process:
                 self.audit = AuditLog(self.args.output_dir, self.run_id)
@@ -311,7 +313,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
     def _generate_and_score_completions(self, inputs):
         output = self._generate_and_filter(inputs)
         if self.influence_check is not None and self.model.training:
-            # A collective call: runs on every process (see rlvr.influence.check).
+            # A collective call: runs on every process (see curricula.influence.check).
             output = self.influence_check.on_generation(self, inputs, output)
         return output
 

@@ -49,7 +49,7 @@ def parse_args(argv=None):
 
 
 def load(student: str):
-    from curricula.compat_run import load_student
+    from rlvr.compat_cli import load_student
 
     if student != "random":
         model, tokenizer, _ = load_student(student, device="cpu")
@@ -62,8 +62,8 @@ def load(student: str):
 
 def toy_rows(n: int) -> list[dict]:
     """``n`` teacher-refined rows cycling over every toy skill (unique ids, prompts may repeat)."""
-    from curricula.compat_toy import refine_examples
     from rlvr.toy import SKILLS, make_examples
+    from rlvr.toy.compat import refine_examples
 
     pool = [ex for skill in SKILLS for ex in make_examples(skill, max(1, n // len(SKILLS) + 1), "train")]
     rows = refine_examples(pool, seed=0)
@@ -129,7 +129,7 @@ def throughput(args) -> None:
 def memory_child(args) -> None:
     """Runs in a subprocess: one `run_compat` over a file; prints peak RSS before and after as JSON."""
     from curricula.compat import CompatConfig
-    from curricula.compat_run import run_compat
+    from curricula.compat.run import run_compat
 
     model, tokenizer = load(args.student)
     data, out = args.memory_child

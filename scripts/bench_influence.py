@@ -90,8 +90,8 @@ def best_of(repeats: int, fn) -> float:
 
 def plain_forward_backward(model, sequences, batch_size, pad_id):
     """The baseline: the same batches, one forward and one ``loss.backward()`` each."""
-    from rlvr.influence.batching import collate
-    from rlvr.influence.features import forward_losses, length_sorted_batches
+    from curricula.influence.batching import collate
+    from curricula.influence.features import forward_losses, length_sorted_batches
 
     model.eval()
     for indices in length_sorted_batches(sequences, batch_size):
@@ -120,8 +120,8 @@ def reset_peak_rss() -> bool:
 
 def peak_memory_child(rows: int, batch_size: int, dim: int, which: str) -> None:
     """Run in a fresh process: extract ``rows`` rows into a store; print peak RSS as JSON."""
-    from rlvr.influence import FeatureConfig, GradientFeaturizer, encode_rows
-    from rlvr.influence.store import extract_to_store
+    from curricula.influence import FeatureConfig, GradientFeaturizer, encode_rows
+    from curricula.influence.store import extract_to_store
 
     model, tokenizer, _ = toy_model(which)
     model = with_lora(model)
@@ -169,7 +169,7 @@ def main(argv=None) -> None:
         peak_memory_child(args.child_rows, args.batch_size, args.dim, args.model)
         return
 
-    from rlvr.influence import (
+    from curricula.influence import (
         AdamMoments,
         DenseProjector,
         FeatureConfig,
@@ -177,7 +177,7 @@ def main(argv=None) -> None:
         encode_rows,
         less_features,
     )
-    from rlvr.influence.features import select_linear_modules
+    from curricula.influence.features import select_linear_modules
 
     base, tokenizer, description = toy_model(args.model)
     pad_id = tokenizer.pad_token_id

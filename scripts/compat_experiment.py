@@ -5,8 +5,8 @@ The toy world's warmed-up model is the student. For each seed:
 1. Draw ``--n-per-skill`` training prompts per skill. The *original* data answers them, with
    ``--original-noise`` of the answers wrong (one character off). A toy teacher refines every
    row, always correctly: half in the student's notation ("82", *compatible*), half as a worked
-   chain ("30+40=70,7+5=12,70+12=82", *past the frontier*), see `curricula.compat_toy`.
-2. Run the compatibility filter (`curricula.compat_run.run_compat`) with the student, twice:
+   chain ("30+40=70,7+5=12,70+12=82", *past the frontier*), see `rlvr.toy.compat`.
+2. Run the compatibility filter (`curricula.compat.run.run_compat`) with the student, twice:
    the default rule (Selective Reflection-Tuning + frontier) and the frontier + IFD rule alone.
 3. SFT a copy of the student on each arm, the same number of steps and batch size for every arm
    (fixed compute; a smaller arm is repeated more often):
@@ -48,9 +48,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from curricula.compat import CompatConfig  # noqa: E402
-from curricula.compat_run import load_student, run_compat  # noqa: E402
-from curricula.compat_toy import final_answer, refine_examples, sft_batch  # noqa: E402
+from curricula.compat.run import run_compat  # noqa: E402
 from curricula.likelihood import StudentLikelihood  # noqa: E402
+from rlvr.compat_cli import load_student  # noqa: E402
+from rlvr.toy.compat import final_answer, refine_examples, sft_batch  # noqa: E402
 
 ARMS = ("original", "refined", "compat", "compat_fi")
 ARM_LABELS = {"original": "(a) original", "refined": "(b) all refinements",

@@ -10,7 +10,7 @@ Phases:
      tests/fixtures/gsm8k_mini.jsonl and its ``math`` verifier scores right and wrong answers
      (proves datasets, math-verify, latex2sympy2 and antlr4 work on the machine);
   2. frontier: a short GRPO run with `CurriculumGRPOTrainer` and the frontier filter on;
-  3. influence: a few steps with `rlvr.influence`'s in-training check, when that package exists
+  3. influence: a few steps with `curricula.influence`'s in-training check, when that package exists
      (skipped with a message otherwise).
 
 Reported per training phase: generation tokens/s, training (forward+backward) tokens/s, the
@@ -108,10 +108,10 @@ def environment() -> dict:
 
 
 def preflight() -> dict:
+    from curricula.rollouts import weighted_rewards
     from rewards import make_reward_funcs
     from rlvr.config import load_config
     from rlvr.data import load_prompts
-    from rlvr.evaluate import weighted_rewards
 
     config = load_config(RECIPE, [f"data.train={FIXTURE}", f"data.eval={FIXTURE}"])
     rows = load_prompts(config.data.train, config.data, split="train").dataset.to_list()
@@ -242,15 +242,15 @@ def run_phase(name: str, args, tokenizer, rows, device, influence_targets=None) 
     steps = args.steps
     if influence_targets is not None:
         try:
-            from rlvr.influence import InfluenceCheck, InfluenceCheckConfig
+            from curricula.influence import InfluenceCheck, InfluenceCheckConfig
         except ImportError as err:
-            log(f"influence: skipped, rlvr.influence is not available ({err})")
+            log(f"influence: skipped, curricula.influence is not available ({err})")
             return None
         try:
             check = InfluenceCheck(InfluenceCheckConfig(enabled=True, every_n_steps=1, dim=args.dim, action="none",
                                                         batch_size=16), targets=influence_targets)
         except (TypeError, ValueError) as err:
-            log(f"influence: skipped, rlvr.influence's API is not what this check expects ({err})")
+            log(f"influence: skipped, curricula.influence's API is not what this check expects ({err})")
             return None
 
         extra, steps = {"influence_check": check}, args.influence_steps
@@ -401,7 +401,7 @@ def main(argv=None) -> int:
                 report["influence"] = failed
             else:
                 if result is None:
-                    report["influence"] = "skipped: rlvr.influence not available"
+                    report["influence"] = "skipped: curricula.influence not available"
                 else:
                     report["phases"].append(result)
     print_table(report["phases"])

@@ -9,7 +9,7 @@
 #   2. a short GRPO run with the frontier filter (CurriculumGRPOTrainer, pre-rollout skipping on) on a randomly
 #      initialised model of real size (Qwen2.5-0.5B's shape, built from a config in code) over the
 #      toy world's prompts and character tokenizer: nothing is downloaded;
-#   3. the same with rlvr.influence's in-training check, if that package exists (else skipped
+#   3. the same with curricula.influence's in-training check, if that package exists (else skipped
 #      with a message);
 # and prints generation and training tokens/s, the filter's (and the influence check's) share of
 # the training time, and peak GPU memory; the numbers also go to $OUT/gpu_check.json.

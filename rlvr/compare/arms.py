@@ -97,7 +97,7 @@ def arm_metrics(rows: Sequence[dict], completions: Sequence[str], rewards: Seque
 
 def evaluate_model(model, tokenizer, context: ArmContext, reward_funcs, weights) -> dict[str, float]:
     """Greedy completions of every evaluated prompt, scored by the comparison's verifiers."""
-    from rlvr.evaluate import sample_and_score
+    from curricula.rollouts import sample_and_score
 
     config = context.config
     rewards, completions = sample_and_score(model, tokenizer, context.evaluation, reward_funcs, weights,

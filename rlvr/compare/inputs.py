@@ -137,7 +137,7 @@ def compute_scores(model, tokenizer, pool: Sequence[dict], targets: Sequence[dic
         if name == "answer_prob":
             out[name] = answer_probabilities(model, tokenizer, list(pool))
         elif name == "influence":
-            from rlvr.influence import FeatureConfig
+            from curricula.influence import FeatureConfig
 
             scorer = make_scorer("influence", model=model, tokenizer=tokenizer, targets=list(targets),
                                  config=FeatureConfig(dim=config.influence_dim, seed=0), skill=influence_skill)

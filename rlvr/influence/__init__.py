@@ -1,24 +1,22 @@
-"""Gradient influence of training examples on held-out target skills (LESS-style).
+"""Gradient influence, offline: `rlvr influence` (`rlvr.influence.cli`) over the pipeline in
+`rlvr.influence.pipeline` (load rows, extract features to stores, score, select).
 
-Features are projected per-example gradients of a model's linear layers (or LoRA adapters),
-taken from one batched forward+backward with the Kronecker-factored projection
-(`GradientFeaturizer`), or one example at a time in the exact LESS mode (`less_features`).
-Scores are cosine similarities aggregated as LESS does (`influence_scores`). Use it offline
-(``rlvr influence``, `rlvr.influence.pipeline`) or during GRPO training (`InfluenceCheck`).
+The gradient-influence library and the in-training check live in `curricula.influence`; they are
+re-exported here so ``from rlvr.influence import InfluenceCheck, FeatureConfig`` keeps working.
 """
 
-from rlvr.influence.batching import TokenSequence, collate, encode_example, encode_rows, response_nll
-from rlvr.influence.check import InfluenceCheck, InfluenceCheckConfig
-from rlvr.influence.features import (
+from curricula.influence.batching import TokenSequence, collate, encode_example, encode_rows, response_nll
+from curricula.influence.check import InfluenceCheck, InfluenceCheckConfig
+from curricula.influence.features import (
     FeatureConfig,
     GradientFeaturizer,
     per_example_gradient_sq_norms,
     policy_gradient_features,
     select_linear_modules,
 )
-from rlvr.influence.less import AdamMoments, adam_precondition, less_features
-from rlvr.influence.projection import DenseProjector, KroneckerProjector
-from rlvr.influence.scores import (
+from curricula.influence.less import AdamMoments, adam_precondition, less_features
+from curricula.influence.projection import DenseProjector, KroneckerProjector
+from curricula.influence.scores import (
     InfluenceScores,
     aggregate_skills,
     combine_checkpoints,
@@ -27,7 +25,7 @@ from rlvr.influence.scores import (
     select_top,
     skill_scores,
 )
-from rlvr.influence.store import FeatureStore, extract_to_store
+from curricula.influence.store import FeatureStore, extract_to_store
 
 __all__ = [
     "AdamMoments", "DenseProjector", "FeatureConfig", "FeatureStore", "GradientFeaturizer", "InfluenceCheck",

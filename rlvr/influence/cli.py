@@ -82,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from rlvr.influence.features import FeatureConfig
+    from curricula.influence.features import FeatureConfig
+    from curricula.influence.scores import select_top
     from rlvr.influence.pipeline import (
         ExtractionConfig,
         extract,
@@ -94,7 +95,6 @@ def _run(args: argparse.Namespace) -> int:
         write_scores,
         write_selection,
     )
-    from rlvr.influence.scores import select_top
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -15,10 +15,16 @@ from pathlib import Path
 
 import torch
 
-from rlvr.influence.batching import encode_rows
-from rlvr.influence.features import FeatureConfig, GradientFeaturizer, model_fingerprint, select_linear_modules
-from rlvr.influence.scores import InfluenceScores, aggregate_skills, combine_checkpoints, cosine_matrix, skill_scores
-from rlvr.influence.store import FeatureStore, extract_to_store
+from curricula.influence.batching import encode_rows
+from curricula.influence.features import FeatureConfig, GradientFeaturizer, model_fingerprint, select_linear_modules
+from curricula.influence.scores import (
+    InfluenceScores,
+    aggregate_skills,
+    combine_checkpoints,
+    cosine_matrix,
+    skill_scores,
+)
+from curricula.influence.store import FeatureStore, extract_to_store
 
 FEATURE_KINDS = ("nll", "policy_gradient")
 MODES = ("fast", "less")
@@ -44,6 +50,15 @@ def load_rows(spec: str, n_per_skill: int = 64, seed: int = 0, skills: Sequence[
     if skills:
         rows = [r for r in rows if str(r["skill"]) in skills]
     return rows
+
+
+def load_target_rows(config) -> list[dict]:
+    """The target rows of an in-training `InfluenceCheck`: those ``config.targets`` names
+    (`InfluenceCheckConfig`), the first ``targets_per_skill`` of each protected skill."""
+    from curricula.influence.check import select_target_rows
+
+    return select_target_rows(load_rows(config.targets, n_per_skill=config.toy_n_per_skill, seed=config.seed),
+                              config)
 
 
 def first_per_skill(rows: Sequence[dict], limit: int | None) -> list[dict]:
@@ -124,8 +139,8 @@ def feature_computer(model, tokenizer, config: ExtractionConfig, kind: str,
                      precondition: bool) -> tuple[Callable[[list[dict]], tuple[torch.Tensor, torch.Tensor]], int, dict]:
     """``(compute(rows) -> (features, losses), dim, description)`` for one model and feature kind."""
     if config.mode == "less":
-        from rlvr.influence.less import AdamMoments, less_features
-        from rlvr.influence.projection import DenseProjector
+        from curricula.influence.less import AdamMoments, less_features
+        from curricula.influence.projection import DenseProjector
 
         modules = select_linear_modules(model, config.features.modules)
         input_dim = sum(m.weight.numel() for m in modules.values())
@@ -146,7 +161,7 @@ def feature_computer(model, tokenizer, config: ExtractionConfig, kind: str,
 
     featurizer = GradientFeaturizer(model, config.features, pad_token_id=tokenizer.pad_token_id)
     if precondition and config.adam_from:
-        from rlvr.influence.less import AdamMoments, second_moments_by_module
+        from curricula.influence.less import AdamMoments, second_moments_by_module
 
         weights = [m.weight for m in featurizer.modules.values()]
         adam = AdamMoments.from_trainer_checkpoint(model, config.adam_from, weights)
@@ -158,7 +173,7 @@ def feature_computer(model, tokenizer, config: ExtractionConfig, kind: str,
 
         return compute_nll, featurizer.dim, description
 
-    from rlvr.influence.policy import group_features, sample_groups, verifier_reward
+    from curricula.influence.policy import group_features, sample_groups, verifier_reward
 
     reward = verifier_reward(config.verifiers)
 
@@ -228,8 +243,8 @@ def write_scores(path: str | os.PathLike, rows: Sequence[dict], scores: Influenc
 def write_selection(out_dir: str | os.PathLike, rows: Sequence[dict], scores: InfluenceScores,
                     selected: torch.Tensor, fraction_text: str, aggregate: str, run_id: str | None = None) -> Path:
     """``selected.jsonl`` (selected rows, dataset order) and one audit record per row."""
+    from curricula.audit import AuditLog
     from curricula.base import DROPPED, KEPT, Decision
-    from rlvr.audit import AuditLog
     from rlvr.data import prompt_hash
 
     out_dir = Path(out_dir)

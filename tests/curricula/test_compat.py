@@ -16,8 +16,8 @@ from curricula.compat import (
     quantile,
     score_pairs,
 )
-from curricula.compat_toy import refine_examples, sft_batch, worked_chain
 from curricula.likelihood import StudentLikelihood
+from rlvr.toy.compat import refine_examples, sft_batch, worked_chain
 from rlvr.toy.tokenizer import build_tokenizer
 
 REVERSE = "{response}\nGuess the instruction: "
@@ -228,8 +228,8 @@ def trained_student(tokenizer):
 
 
 def test_known_toy_examples_kept_and_dropped_for_the_stated_reasons(trained_student, tokenizer, tmp_path):
-    from curricula.compat_run import run_compat
-    from rlvr.audit import read_audit
+    from curricula.audit import read_audit
+    from curricula.compat.run import run_compat
     from rlvr.toy import make_examples
 
     rows = refine_examples(make_examples("add1", 24, "train"), past_frontier_share=0.5, original_noise=0.0, seed=3)

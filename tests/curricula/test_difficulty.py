@@ -165,7 +165,7 @@ def test_ifd_is_the_ratio_of_answer_perplexities(model, tokenizer, rows):
 
 
 def test_influence_is_a_scorer_like_the_others(model, tokenizer, rows):
-    from rlvr.influence import FeatureConfig
+    from curricula.influence import FeatureConfig
 
     targets = make_examples("add1", 3, "eval", seed=5)
     scorer = make_scorer("influence", model=model, tokenizer=tokenizer, targets=targets,

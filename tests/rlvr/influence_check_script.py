@@ -20,9 +20,9 @@ from datasets import Dataset  # noqa: E402
 from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
 from trl import GRPOConfig  # noqa: E402
 
-from rlvr.audit import AuditLog  # noqa: E402
+from curricula.audit import AuditLog  # noqa: E402
+from curricula.influence import InfluenceCheck, InfluenceCheckConfig  # noqa: E402
 from rlvr.distributed import finish_distributed_process  # noqa: E402
-from rlvr.influence import InfluenceCheck, InfluenceCheckConfig  # noqa: E402
 from rlvr.toy.tasks import make_examples  # noqa: E402
 from rlvr.toy.tokenizer import build_tokenizer  # noqa: E402
 from rlvr.trainer import CurriculumGRPOTrainer  # noqa: E402

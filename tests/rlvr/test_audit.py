@@ -3,8 +3,8 @@ import json
 import pandas as pd
 import pytest
 
+from curricula.audit import AUDIT_FIELDS, AuditLog, read_audit
 from curricula.base import Decision
-from rlvr.audit import AUDIT_FIELDS, AuditLog, read_audit
 from rlvr.audit_report import render, select, summary_table
 
 

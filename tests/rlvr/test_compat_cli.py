@@ -1,4 +1,4 @@
-"""`rlvr compat`: streaming, resume, bad input, configuration (curricula.compat_run, rlvr.compat_cli)."""
+"""`rlvr compat`: streaming, resume, bad input, configuration (curricula.compat.run, rlvr.compat_cli)."""
 
 import json
 
@@ -6,11 +6,11 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from curricula.audit import read_audit
 from curricula.compat import CompatConfig
-from curricula.compat_run import run_compat
-from curricula.compat_toy import refine_examples
-from rlvr.audit import read_audit
+from curricula.compat.run import run_compat
 from rlvr.cli import main
+from rlvr.toy.compat import refine_examples
 from rlvr.toy.tokenizer import build_tokenizer
 
 N_ROWS = 40
@@ -100,7 +100,7 @@ def test_interrupted_run_resumes_without_rescoring_or_doubling(student, tmp_path
     with open(out / "scores.jsonl", "a") as f:  # a kill in the middle of a write
         f.write('{"id": "q016", "row": 16, "sta')
 
-    import curricula.compat_run as compat_run
+    import curricula.compat.run as compat_run
 
     seen_rows = []
     real_score_chunk = compat_run.score_chunk
@@ -246,3 +246,13 @@ def test_template_outside_the_vocabulary_is_refused(student, tmp_path):
     with pytest.raises(ValueError, match=r"reverse_template .* maps to <unk>: \['à', 'é'\]"):
         run_compat(data, tmp_path / "out", small_config(reverse_template="{response}\nDéjà: "), (model, tokenizer),
                    progress=False)
+
+
+def test_cli_student_loader_resolves_toy_and_run_compat_needs_a_student(tmp_path):
+    """"toy" is resolved by rlvr (curricula cannot import the toy world); run_compat has no default."""
+    from rlvr.compat_cli import load_student
+
+    model, tokenizer, name = load_student("toy", "cpu")
+    assert name == "toy" and type(model).__name__ == "LlamaForCausalLM" and tokenizer("7").input_ids
+    with pytest.raises(ValueError, match="run_compat needs a student"):
+        run_compat([], tmp_path / "out")

@@ -2,9 +2,9 @@
 
 import pytest
 
+from curricula.audit import AuditLog
 from curricula.base import Decision
 from curricula.config import FrontierConfig
-from rlvr.audit import AuditLog
 from rlvr.frontier_cli import min_trials_to_drop, too_few_samples_warning
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from rlvr.influence import (
+from curricula.influence import (
     AdamMoments,
     DenseProjector,
     FeatureConfig,
@@ -28,11 +28,11 @@ from rlvr.influence import (
     select_top,
     skill_scores,
 )
-from rlvr.influence.batching import sequences_from_grpo_output
-from rlvr.influence.features import feature_mode
-from rlvr.influence.policy import Group, group_advantages, group_features
-from rlvr.influence.projection import KroneckerProjector, random_matrix, split_budget, stable_seed
-from rlvr.influence.store import StoreMismatch
+from curricula.influence.batching import sequences_from_grpo_output
+from curricula.influence.features import feature_mode
+from curricula.influence.policy import Group, group_advantages, group_features
+from curricula.influence.projection import KroneckerProjector, random_matrix, split_budget, stable_seed
+from curricula.influence.store import StoreMismatch
 from rlvr.toy.tasks import make_examples
 from rlvr.toy.tokenizer import build_tokenizer
 
@@ -449,7 +449,7 @@ def test_related_examples_pull_harder_on_the_warm_toy_world(toy_world_path):
 
 
 def test_cli_scores_selects_and_audits(tmp_path, tokenizer):
-    from rlvr.audit import read_audit
+    from curricula.audit import read_audit
     from rlvr.cli import main
 
     model_dir = tmp_path / "model"
@@ -554,3 +554,10 @@ def test_cli_rejects_a_bad_selection(tmp_path):
     assert parse_selection("30", 10) == (None, 30, "10 rows")
     with pytest.raises(ValueError, match="percentage"):
         parse_selection("0%", 10)
+
+
+def test_store_format_id_survived_the_move_to_curricula():
+    """Feature stores written before the library moved to curricula.influence still load."""
+    from curricula.influence.store import FORMAT
+
+    assert FORMAT == "rlvr.influence.features/1"

@@ -14,9 +14,9 @@ from datasets import Dataset
 from transformers import LlamaConfig, LlamaForCausalLM
 from trl import GRPOConfig
 
-from rlvr.audit import read_audit
-from rlvr.influence import InfluenceCheck, InfluenceCheckConfig
-from rlvr.influence.check import prompts_to_act_on
+from curricula.audit import read_audit
+from curricula.influence import InfluenceCheck, InfluenceCheckConfig
+from curricula.influence.check import prompts_to_act_on
 from rlvr.toy.tasks import make_examples
 from rlvr.toy.tokenizer import build_tokenizer
 from rlvr.trainer import CurriculumGRPOTrainer
@@ -63,7 +63,7 @@ def make_trainer(tmp_path, **check):
 
 
 def test_check_logs_alignment_and_drops_anti_aligned_prompts(tmp_path):
-    from rlvr.audit import AuditLog
+    from curricula.audit import AuditLog
 
     trainer, batch = make_trainer(tmp_path, action="drop", threshold=0.05)
     trainer.influence_check.audit = AuditLog(tmp_path, "unit")
@@ -133,6 +133,21 @@ def test_prompts_to_act_on_and_config_validation():
         InfluenceCheckConfig(downweight=1.5)
     check = InfluenceCheck(InfluenceCheckConfig(protected_skills=["add2"]), targets=TARGETS)
     assert check.skills == ["add2"] and len(check.target_rows) == 3
+
+
+def test_trainer_targets_come_from_rlvr_and_the_check_needs_them():
+    """rlvr loads ``influence.targets`` (the toy world is rlvr's); curricula's check only selects."""
+    from rlvr.influence.pipeline import load_target_rows
+    from rlvr.toy import make_examples
+
+    config = InfluenceCheckConfig(targets="toy:eval", protected_skills=["copy", "add2"], targets_per_skill=2,
+                                  toy_n_per_skill=4, seed=3)
+    rows = load_target_rows(config)
+    expected = make_examples("add2", 4, "eval", 3)[:2] + make_examples("copy", 4, "eval", 3)[:2]
+    assert [r["prompt"] for r in rows] == [r["prompt"] for r in expected]
+    assert [r["skill"] for r in rows] == ["add2", "add2", "copy", "copy"]
+    with pytest.raises(ValueError, match=r"needs its target rows.*'toy:eval'.*load_target_rows"):
+        InfluenceCheck(config)
 
 
 @pytest.mark.slow

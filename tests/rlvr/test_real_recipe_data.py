@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from curricula.rollouts import weighted_rewards
 from rewards import make_reward_funcs
 from rlvr.config import load_config
 from rlvr.data import load_prompts
-from rlvr.evaluate import weighted_rewards
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "gsm8k_mini.jsonl"

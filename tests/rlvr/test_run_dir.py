@@ -5,8 +5,8 @@ import json
 
 import pytest
 
+from curricula.audit import EVAL_AFTER, TRAIN, VerifierErrorLog, rewind_verifier_errors
 from rewards import VerifierError
-from rlvr.audit import EVAL_AFTER, TRAIN, VerifierErrorLog, rewind_verifier_errors
 from rlvr.run_dir import RunDirError, fingerprint, fingerprint_config, plan_run_dir, prepare_run_dir, run_files
 
 CONFIG = {"model": {"model_name_or_path": "toy"}, "data": {"train": "toy", "toy_n_per_skill": 16},

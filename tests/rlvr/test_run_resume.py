@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rlvr.audit import read_audit
+from curricula.audit import read_audit
 from rlvr.toy.tasks import make_examples
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rlvr.audit import read_audit
+from curricula.audit import read_audit
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["data.toy_n_per_skill=2", "eval.max_prompts_per_skill=4", "grpo.num_generations=8",

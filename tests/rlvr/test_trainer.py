@@ -5,8 +5,8 @@ drops, substitution and zero-variance masking."""
 from datasets import Dataset
 from trl import GRPOConfig, GRPOTrainer
 
+from curricula.audit import read_audit
 from curricula.config import CurriculaConfig, FrontierConfig
-from rlvr.audit import read_audit
 from rlvr.toy.model import build_model
 from rlvr.toy.tokenizer import build_tokenizer
 from rlvr.trainer import CurriculumGRPOTrainer

@@ -18,7 +18,7 @@ samples are by construction within its reach, so an answer more surprising to it
 them is past its frontier, whatever its quality.
 
 This module holds the configuration, the pure scoring functions (over `TargetNLL`s) and the
-decision rule. `curricula.compat_run` streams a dataset through them; `rlvr compat` is the
+decision rule. `curricula.compat.run` streams a dataset through them; `rlvr compat` is the
 command line.
 """
 
@@ -51,7 +51,7 @@ ORIGINAL_PREFERRED = "original_preferred"  # the original answer was more feasib
 PAST_FRONTIER = "past_frontier"
 IFD_GE_1 = "ifd_ge_1"
 RIFD_GE_1 = "rifd_ge_1"
-# ... and the bad-input codes of `curricula.compat_data` (missing_response, empty_response,
+# ... and the bad-input codes of `curricula.compat.data` (missing_response, empty_response,
 # wrong_type, duplicate_id, invalid_json, too_long, ...).
 
 # rlvr's names for the input columns (keys of `CompatConfig.columns`).

@@ -78,7 +78,7 @@ def refine_examples(examples: list[dict], past_frontier_share: float = 0.5, orig
     probability ``original_noise``), a refined ``response`` in one ``style`` (past-frontier with
     probability ``past_frontier_share``), and the reference ``answer``.
     """
-    rng = random.Random(f"compat_toy/{seed}")
+    rng = random.Random(f"compat_toy/{seed}")  # the old module name: kept so refinements stay identical
     rows = []
     for ex in examples:
         original = corrupt(ex["answer"], rng) if rng.random() < original_noise else ex["answer"]

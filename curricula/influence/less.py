@@ -3,7 +3,7 @@
 For each example: forward, backward, flatten the weight gradients of the chosen layers,
 optionally Adam-precondition them with the optimizer's moments (LESS does this for training
 examples, not for targets), then project. Slow and memory-hungry by design: it is the
-reference the fast path (`rlvr.influence.features`) is checked against, and the baseline
+reference the fast path (`curricula.influence.features`) is checked against, and the baseline
 the benchmark measures it against.
 """
 
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from rlvr.influence.batching import TokenSequence, collate
-from rlvr.influence.features import feature_mode, forward_losses, model_device
-from rlvr.influence.projection import DenseProjector, KroneckerProjector
+from curricula.influence.batching import TokenSequence, collate
+from curricula.influence.features import feature_mode, forward_losses, model_device
+from curricula.influence.projection import DenseProjector, KroneckerProjector
 
 
 def adam_precondition(gradient: torch.Tensor, exp_avg: torch.Tensor, exp_avg_sq: torch.Tensor,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rlvr.influence.batching import encode_rows
-from rlvr.influence.features import FeatureConfig, GradientFeaturizer
-from rlvr.influence.scores import influence_scores
+from curricula.influence.batching import encode_rows
+from curricula.influence.features import FeatureConfig, GradientFeaturizer
+from curricula.influence.scores import influence_scores
 
 
 class InfluenceScorer:

@@ -3,7 +3,7 @@
 A GRPO group is ``G`` completions of one prompt with rewards; advantages are the rewards
 standardised within the group (as TRL does). The group's feature is the projected gradient of
 ``(1/G) sum_j A_j NLL_j``, i.e. of minus the advantage-weighted log-likelihood of its
-completions (`rlvr.influence.features.policy_gradient_features`). The in-training check gets
+completions (`curricula.influence.features.policy_gradient_features`). The in-training check gets
 groups from the trainer; offline, `sample_groups` generates and verifies them.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
-from rlvr.influence.batching import TokenSequence, prompt_token_ids
-from rlvr.influence.features import GradientFeaturizer, model_device, policy_gradient_features
+from curricula.influence.batching import TokenSequence, prompt_token_ids
+from curricula.influence.features import GradientFeaturizer, model_device, policy_gradient_features
 
 
 @dataclass
@@ -116,8 +116,8 @@ def sample_groups(model, tokenizer, rows: Sequence[dict], num_generations: int,
 
 def verifier_reward(verifiers: Sequence[str] = ("exact",)) -> Callable[[list[dict], list[str]], list[float]]:
     """A ``reward`` for `sample_groups` from rlvr verifier names (weighted as in training)."""
+    from curricula.rollouts import weighted_rewards
     from rewards import make_reward_funcs
-    from rlvr.evaluate import weighted_rewards
 
     funcs, weights = make_reward_funcs(list(verifiers))
 

@@ -31,8 +31,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from curricula.audit import AuditLog, drop_torn_tail
 from curricula.base import KEPT
-from curricula.compat import (
+from curricula.compat.data import (
+    EMPTY_AFTER_TOKENIZATION,
+    TOO_LONG,
+    audit_columns,
+    bad_record,
+    open_source,
+    row_id,
+    validate_row,
+)
+from curricula.compat.rules import (
     FRONTIER,
     CompatConfig,
     Profile,
@@ -42,18 +52,8 @@ from curricula.compat import (
     output_row,
     score_encoded,
 )
-from curricula.compat_data import (
-    EMPTY_AFTER_TOKENIZATION,
-    TOO_LONG,
-    audit_columns,
-    bad_record,
-    open_source,
-    row_id,
-    validate_row,
-)
 from curricula.likelihood import StudentLikelihood
-from rlvr.audit import AuditLog, drop_torn_tail
-from rlvr.data import DataError
+from curricula.records import DataError
 
 SCORES_FILE = "scores.jsonl"
 FILTERED_FILE = "filtered.jsonl"
@@ -88,16 +88,14 @@ class CompatResult:
 # Student
 
 
-def load_student(spec: str, device: str | None = None):
-    """``(model, tokenizer, name)``; ``spec`` is ``"toy"`` (the toy world), a folder or a Hub name."""
+def load_student(spec: str, device: str | None = None, path: str | None = None):
+    """``(model, tokenizer, name)``; ``spec`` is a folder or a Hub name, loaded from ``path`` when
+    given (``rlvr.compat_cli.load_student`` resolves ``"toy"`` to the toy world's folder this way:
+    the toy world belongs to rlvr, which curricula does not import)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path = spec
-    if spec == "toy":
-        from rlvr.toy import build_toy_world
-
-        path = str(build_toy_world())
+    path = path or spec
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path)
@@ -362,7 +360,7 @@ def _fingerprint(config: CompatConfig, likelihood: StudentLikelihood, student: s
 
 
 def run_compat(data: Any, out_dir: str | os.PathLike, config: CompatConfig | None = None,
-               student: str | tuple = "toy", progress: bool = True,
+               student: str | tuple | None = None, progress: bool = True,
                on_chunk: Callable[[int, int], None] | None = None) -> CompatResult:
     """Score ``data`` with the student, decide, and write the filtered dataset to ``out_dir``.
 
@@ -372,12 +370,16 @@ def run_compat(data: Any, out_dir: str | os.PathLike, config: CompatConfig | Non
         out_dir: Where ``scores.jsonl``, ``audit.jsonl``, ``filtered.jsonl``,
             ``bad_rows.jsonl`` and ``summary.json`` go. Rerunning into it resumes.
         config: The `CompatConfig` (defaults if None).
-        student: ``"toy"``, a model folder or Hub name, or a loaded ``(model, tokenizer)`` or
-            ``(model, tokenizer, name)`` (the name is remembered to check resumes).
+        student: A model folder or Hub name, or a loaded ``(model, tokenizer)`` or
+            ``(model, tokenizer, name)`` (the name is remembered to check resumes); for the toy
+            world pass ``rlvr.compat_cli.load_student("toy")``.
         progress: Show tqdm progress bars.
         on_chunk: Called as ``on_chunk(chunk_number, rows)`` after each scored chunk is on disk.
     """
     config = config or CompatConfig()
+    if student is None:
+        raise ValueError("run_compat needs a student: a model folder, a Hub name or a loaded (model, tokenizer); "
+                         "for the toy world pass rlvr.compat_cli.load_student('toy').")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if isinstance(student, (str, os.PathLike)):

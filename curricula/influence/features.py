@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from rlvr.influence.batching import TokenSequence, collate, response_nll
-from rlvr.influence.projection import KroneckerProjector
+from curricula.influence.batching import TokenSequence, collate, response_nll
+from curricula.influence.projection import KroneckerProjector
 
 
 @dataclass

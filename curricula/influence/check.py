@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 import torch
 
 from curricula.base import KEPT, MASKED, Decision
-from rlvr.influence.batching import encode_rows, sequences_from_grpo_output
-from rlvr.influence.features import FeatureConfig, GradientFeaturizer, policy_gradient_features
-from rlvr.influence.scores import cosine_matrix, skill_scores
+from curricula.influence.batching import encode_rows, sequences_from_grpo_output
+from curricula.influence.features import FeatureConfig, GradientFeaturizer, policy_gradient_features
+from curricula.influence.scores import cosine_matrix, skill_scores
 
 logger = logging.getLogger(__name__)
 
@@ -153,10 +153,9 @@ def prompts_to_act_on(per_prompt: torch.Tensor, informative: torch.Tensor, skill
     return acted
 
 
-def load_target_rows(config: InfluenceCheckConfig) -> list[dict]:
-    from rlvr.influence.pipeline import load_rows
-
-    rows = load_rows(config.targets, n_per_skill=config.toy_n_per_skill, seed=config.seed)
+def select_target_rows(rows: list[dict], config: InfluenceCheckConfig) -> list[dict]:
+    """The first ``config.targets_per_skill`` rows of each protected skill, by skill; ``rows`` are
+    the rows of ``config.targets`` (loaded by `rlvr.influence.pipeline.load_target_rows`)."""
     wanted = config.protected_skills
     by_skill: dict[str, list[dict]] = {}
     for row in rows:
@@ -177,8 +176,9 @@ class InfluenceCheck:
 
     Args:
         config: `InfluenceCheckConfig`.
-        targets: Target rows (``prompt``, ``answer``, ``skill``); default: loaded from
-            ``config.targets``.
+        targets: Target rows (``prompt``, ``answer``, ``skill``), e.g.
+            ``rlvr.influence.pipeline.load_target_rows(config)`` (the rows ``config.targets`` names;
+            loading files and the toy world is rlvr's job).
         audit: Where decisions go when the trainer has no ``audit`` log of its own (main
             process only; ``None`` elsewhere).
 
@@ -188,7 +188,10 @@ class InfluenceCheck:
 
     def __init__(self, config: InfluenceCheckConfig, targets: list[dict] | None = None, audit=None):
         self.config = config
-        self.target_rows = targets if targets is not None else load_target_rows(config)
+        if targets is None:
+            raise ValueError(f"InfluenceCheck needs its target rows; load them from influence.targets "
+                             f"({config.targets!r}) with rlvr.influence.pipeline.load_target_rows(config).")
+        self.target_rows = targets
         if config.protected_skills is not None:
             self.target_rows = [r for r in self.target_rows if str(r.get("skill")) in config.protected_skills]
         self.target_skills = [str(r["skill"]) for r in self.target_rows]
@@ -228,7 +231,7 @@ class InfluenceCheck:
         """Score one batch (collective: every process must call it, with its own rows)."""
         from accelerate.utils import broadcast, gather, gather_object
 
-        from rlvr.data import prompt_hash
+        from curricula.records import prompt_hash
 
         started = time.perf_counter()
         if self.featurizer is None:

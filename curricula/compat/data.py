@@ -20,8 +20,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from curricula.compat import CompatConfig
-from rlvr.data import DataError, prompt_hash
+from curricula.compat.rules import CompatConfig
+from curricula.records import DataError, prompt_hash
 
 # Problem codes of bad records (the audit log's `reason` for these drops).
 INVALID_JSON = "invalid_json"

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-FORMAT = "rlvr.influence.features/1"
+FORMAT = "rlvr.influence.features/1"  # a stored format id, not a module path: kept so existing stores load
 FEATURES, NORMS, LOSSES, META, ROWS = "features.f16", "norms.f32", "losses.f32", "meta.json", "rows.jsonl"
 # Metadata that must match for a resumed extraction (or a comparison) to be valid.
 IDENTITY_KEYS = ("format", "rows", "dim", "fingerprint", "projection", "checkpoint", "kind", "normalisation", "ids_hash")
