@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+from accelerate.utils import broadcast_object_list
+from transformers import TrainerCallback
 
 from rlvr.config import EvalConfig
 
@@ -50,13 +52,16 @@ def sample_and_score(
     (and, with ``with_completions``, the completions themselves, in the same layout).
 
     ``temperature == 0`` means greedy decoding. Deterministic for a given seed; the global
-    torch RNG state is restored afterwards.
+    torch RNG states (CPU and GPU) are restored afterwards.
     """
     if not rows:
         return ([], []) if with_completions else []
     was_training = model.training
     model.eval()
     rng_state = torch.random.get_rng_state()
+    # torch.manual_seed reseeds the GPUs too: keep their state, or an evaluation during training
+    # would change the training's sampling stream.
+    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
     torch.manual_seed(seed)
     device = next(model.parameters()).device
     columns = [k for k in rows[0] if k not in ("prompt", "completion")]
@@ -95,6 +100,8 @@ def sample_and_score(
                 out_completions[owner].append(completion)
     finally:
         torch.random.set_rng_state(rng_state)
+        if cuda_states is not None:
+            torch.cuda.set_rng_state_all(cuda_states)
         model.train(was_training)
     return (out_rewards, out_completions) if with_completions else out_rewards
 
@@ -135,3 +142,64 @@ def format_accuracy_table(before: dict[str, float], after: dict[str, float] | No
         b, a = before.get(s, float("nan")), after.get(s, float("nan"))
         lines.append(f"{s:<{width}}  {b:6.3f}  {a:6.3f}  {a - b:+7.3f}")
     return "\n".join(lines)
+
+
+def accuracy_logs(accuracy: dict[str, float]) -> dict[str, float]:
+    """``eval_accuracy/<skill>`` per skill plus ``eval_accuracy/mean`` (the unweighted mean over
+    skills). The ``eval_`` prefix is transformers' convention: its backends rewrite it to
+    ``eval/accuracy/...``, where a plain key would land under ``train/``."""
+    logs = {f"eval_accuracy/{skill}": value for skill, value in accuracy.items()}
+    if accuracy:
+        logs["eval_accuracy/mean"] = sum(accuracy.values()) / len(accuracy)
+    return logs
+
+
+class HeldOutEvalCallback(TrainerCallback):
+    """Logs held-out accuracy through the trainer at step 0, every ``every_steps`` steps and at
+    the final step, so ``report_to`` backends plot it beside the train metrics.
+
+    Args:
+        trainer: A `rlvr.trainer.CurriculumGRPOTrainer` (its ``log_now`` writes the entries).
+        evaluate: ``policy -> {skill: accuracy}``, run on the main process only (e.g.
+            `evaluate_skills` with the run's rows and verifiers).
+        every_steps: Measure every this many steps during training; ``None`` = only at the end.
+        before: Accuracy measured before training (by the caller, on the untrained policy),
+            logged at step 0; not logged again by a resumed run (its history already has it).
+
+    ``after`` holds the accuracy measured at the final step (``None`` until then).
+    """
+
+    def __init__(self, trainer, evaluate: Callable[[Any], dict[str, float]], every_steps: int | None = None,
+                 before: dict[str, float] | None = None):
+        self.trainer = trainer
+        self.evaluate = evaluate
+        self.every_steps = every_steps
+        self.before = before
+        self.after: dict[str, float] | None = None
+        self.after_step: int | None = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        before = self._shared(lambda: self.before or {})
+        if state.global_step == 0 and before:
+            self.trainer.log_now(accuracy_logs(before))
+
+    def on_step_end(self, args, state, control, **kwargs):
+        final = state.global_step >= state.max_steps or control.should_training_stop
+        due = bool(self.every_steps) and state.global_step % self.every_steps == 0
+        if not (final or due):
+            return
+        accuracy = self._shared(lambda: self.evaluate(self.trainer.accelerator.unwrap_model(self.trainer.model)))
+        if final:
+            self.after, self.after_step = accuracy, state.global_step
+        if accuracy:
+            self.trainer.log_now(accuracy_logs(accuracy))
+
+    def _shared(self, measure: Callable[[], dict[str, float]]) -> dict[str, float]:
+        """``measure()`` on the main process, sent to every process. The others wait in the
+        broadcast (generation runs on one process: no collective inside it can desynchronise
+        the ranks), and every process logs the same entry."""
+        accelerator = self.trainer.accelerator
+        result = measure() if accelerator.is_main_process else None
+        if accelerator.num_processes > 1:
+            result = broadcast_object_list([result])[0]
+        return result
