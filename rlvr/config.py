@@ -8,7 +8,7 @@ A config says what is built, torchtune-style::
       train: toy
     verifiers:  # a list of `rewards.VerifierSpec`: name (or module:function / file.py:function), weight, ...
       - name: exact
-    eval:       # `EvalConfig` below: held-out accuracy per skill before and after training
+    eval:       # `EvalConfig` below: held-out accuracy per skill before, during and after training
       max_prompts_per_skill: 32
     curricula:  # `CurriculaConfig`: which filters run (see `curricula/`)
       ...

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from datasets import Dataset
 from transformers import TrainerCallback
 from trl import GRPOConfig
@@ -142,6 +143,17 @@ def test_evaluation_does_not_move_the_training_rng(tmp_path):
     assert losses(1) == losses(None)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU: the GPU's RNG state is what is checked")
+def test_evaluation_leaves_the_gpu_rng_as_it_found_it():
+    tok = build_tokenizer()
+    model = build_model(tok, seed=0).to("cuda")
+    torch.cuda.manual_seed(5)
+    state = torch.cuda.get_rng_state()
+    evaluate_skills(model, tok, [{"prompt": "12+", "skill": "a"}], [length_reward], [1.0],
+                    EvalConfig(temperature=1.0), max_new_tokens=4, seed=11)
+    assert torch.equal(torch.cuda.get_rng_state(), state)
+
+
 @pytest.mark.slow
 def test_rlvr_train_logs_the_accuracy_that_summary_json_reports(toy_world_path, tmp_path):
     cmd = [sys.executable, "-m", "rlvr.cli", "train", "--config", "configs/toy.yaml", f"grpo.output_dir={tmp_path}",
@@ -159,3 +171,24 @@ def test_rlvr_train_logs_the_accuracy_that_summary_json_reports(toy_world_path, 
         expected = summary[f"accuracy_{step}"]
         assert len(expected) == 6
         assert accuracy == {**expected, "mean": pytest.approx(sum(expected.values()) / 6)}
+
+
+@pytest.mark.slow
+def test_two_processes_evaluate_during_training_without_desynchronising(toy_world_path, tmp_path, free_port):
+    # Rank 0 generates for the held-out set while rank 1 waits for its result: both must come out
+    # of every evaluation step in step (a hang here ends in the timeout) and log the same values.
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", "configs/accelerate/cpu_2proc.yaml",
+           "--main_process_port", str(free_port), "scripts/train_grpo.py", "--config", "configs/toy.yaml",
+           f"grpo.output_dir={tmp_path}", "data.toy_n_per_skill=2", "eval.max_prompts_per_skill=2",
+           "grpo.num_generations=8", "grpo.per_device_train_batch_size=8", "grpo.max_steps=4", "grpo.save_steps=4",
+           "grpo.logging_steps=1", "eval.every_steps=1"]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    history = json.loads((tmp_path / "checkpoint-4" / "trainer_state.json").read_text())["log_history"]
+    evals = {log["step"]: log for log in history if "eval_accuracy/mean" in log}
+    assert sorted(evals) == [0, 1, 2, 3, 4]
+    assert {k.removeprefix("eval_accuracy/"): v for k, v in evals[4].items()
+            if k.startswith("eval_accuracy/") and k != "eval_accuracy/mean"} == summary["accuracy_after"]
+    assert [log["step"] for log in history if "loss" in log] == [1, 2, 3, 4]
