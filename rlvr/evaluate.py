@@ -166,7 +166,8 @@ class HeldOutEvalCallback(TrainerCallback):
         before: Accuracy measured before training (by the caller, on the untrained policy),
             logged at step 0; not logged again by a resumed run (its history already has it).
 
-    ``after`` holds the accuracy measured at the final step (``None`` until then).
+    ``after`` holds the accuracy measured at the final step (``None`` until then);
+    ``measuring_after`` is true while that measurement runs (e.g. to label verifier errors).
     """
 
     def __init__(self, trainer, evaluate: Callable[[Any], dict[str, float]], every_steps: int | None = None,
@@ -177,6 +178,7 @@ class HeldOutEvalCallback(TrainerCallback):
         self.before = before
         self.after: dict[str, float] | None = None
         self.after_step: int | None = None
+        self.measuring_after = False
 
     def on_train_begin(self, args, state, control, **kwargs):
         before = self._shared(lambda: self.before or {})
@@ -188,7 +190,11 @@ class HeldOutEvalCallback(TrainerCallback):
         due = bool(self.every_steps) and state.global_step % self.every_steps == 0
         if not (final or due):
             return
-        accuracy = self._shared(lambda: self.evaluate(self.trainer.accelerator.unwrap_model(self.trainer.model)))
+        self.measuring_after = final
+        try:
+            accuracy = self._shared(lambda: self.evaluate(self.trainer.accelerator.unwrap_model(self.trainer.model)))
+        finally:
+            self.measuring_after = False
         if final:
             self.after, self.after_step = accuracy, state.global_step
         if accuracy:

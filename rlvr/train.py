@@ -242,7 +242,16 @@ def main(argv: list[str] | None = None) -> dict:
     error_log.step_of = lambda: trainer.state.global_step
     # Held-out accuracy also goes through the trainer's logging (report_to backends): at step 0,
     # every eval.every_steps steps and at the final step.
-    eval_callback = HeldOutEvalCallback(trainer, held_out_accuracy, config.eval.every_steps, accuracy_before)
+    def accuracy_in_training(policy) -> dict[str, float]:
+        # Verifier errors of the final step's measurement belong to the evaluation after training;
+        # those of one during training to its step (so --resume rewinds them with it).
+        error_log.phase = EVAL_AFTER if eval_callback.measuring_after else TRAIN
+        try:
+            return held_out_accuracy(policy)
+        finally:
+            error_log.phase = TRAIN
+
+    eval_callback = HeldOutEvalCallback(trainer, accuracy_in_training, config.eval.every_steps, accuracy_before)
     if eval_rows:
         trainer.add_callback(eval_callback)
 

@@ -4,12 +4,14 @@ steps and at the end."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from datasets import Dataset
 from transformers import TrainerCallback
 from trl import GRPOConfig
@@ -192,3 +194,40 @@ def test_two_processes_evaluate_during_training_without_desynchronising(toy_worl
     assert {k.removeprefix("eval_accuracy/"): v for k, v in evals[4].items()
             if k.startswith("eval_accuracy/") and k != "eval_accuracy/mean"} == summary["accuracy_after"]
     assert [log["step"] for log in history if "loss" in log] == [1, 2, 3, 4]
+
+
+@pytest.mark.slow
+def test_a_resumed_run_logs_each_evaluation_and_its_verifier_errors_once(toy_world_path, tmp_path):
+    # A verifier that raises on odd-length completions: every evaluation leaves error records.
+    config = yaml.safe_load((ROOT / "configs/toy.yaml").read_text())
+    config["verifiers"] = [{"name": str(ROOT / "tests/fixtures/flaky_verifier.py") + ":exact_or_raise",
+                            "max_error_rate": None}]
+    config["data"]["toy_n_per_skill"] = 2
+    config["eval"].update(max_prompts_per_skill=2, every_steps=2)
+    config["grpo"].update(max_steps=6, save_steps=3, per_device_train_batch_size=16, num_generations=8)
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+
+    def train(out, *extra):
+        cmd = [sys.executable, "-m", "rlvr.cli", "train", "--config", str(tmp_path / "run.yaml"),
+               f"grpo.output_dir={out}", *extra]
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+
+    reference, resumed = tmp_path / "reference", tmp_path / "resumed"
+    train(reference)
+    shutil.copytree(reference, resumed)  # a run "killed" after step 6, resumed from checkpoint-3
+    train(resumed, "--resume", str(resumed / "checkpoint-3"))
+
+    def evals(run):
+        history = json.loads((run / "checkpoint-6" / "trainer_state.json").read_text())["log_history"]
+        return [(log["step"], log["eval_accuracy/mean"]) for log in history if "eval_accuracy/mean" in log]
+
+    assert [step for step, _ in evals(reference)] == [0, 2, 4, 6]
+    assert evals(resumed) == evals(reference)
+    errors = (reference / "verifier_errors.rank0.jsonl").read_text().splitlines()
+    phases = {json.loads(line)["phase"] for line in errors}
+    assert phases == {"eval_before", "train", "eval_after"}, phases
+    # An evaluation during training records its errors at its step, so the resume rewinds and redoes
+    # them with the step: no record lost or doubled.
+    assert (resumed / "verifier_errors.rank0.jsonl").read_text().splitlines() == errors
