@@ -51,15 +51,18 @@ def sample_and_score(
     (and, with ``with_completions``, the completions themselves, in the same layout).
 
     ``temperature == 0`` means greedy decoding. Deterministic for a given seed; the global
-    torch RNG state is restored afterwards.
+    torch RNG states (CPU and GPU) are restored afterwards.
     """
     if not rows:
         return ([], []) if with_completions else []
     was_training = model.training
     model.eval()
     rng_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
     device = next(model.parameters()).device
+    # torch.manual_seed reseeds the GPUs too: keep the model's GPU state, or an evaluation during
+    # training would change the training's sampling stream (other GPUs belong to other processes).
+    cuda_state = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    torch.manual_seed(seed)
     columns = [k for k in rows[0] if k not in ("prompt", "completion")]
     sampling = {"do_sample": False} if temperature == 0 else {
         "do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
@@ -96,5 +99,7 @@ def sample_and_score(
                 out_completions[owner].append(completion)
     finally:
         torch.random.set_rng_state(rng_state)
+        if cuda_state is not None:
+            torch.cuda.set_rng_state(cuda_state, device)
         model.train(was_training)
     return (out_rewards, out_completions) if with_completions else out_rewards

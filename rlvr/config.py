@@ -8,7 +8,7 @@ A config says what is built, torchtune-style::
       train: toy
     verifiers:  # a list of `rewards.VerifierSpec`: name (or module:function / file.py:function), weight, ...
       - name: exact
-    eval:       # `EvalConfig` below: held-out accuracy per skill before and after training
+    eval:       # `EvalConfig` below: held-out accuracy per skill before, during and after training
       max_prompts_per_skill: 32
     curricula:  # `CurriculaConfig`: which filters run (see `curricula/`)
       ...
@@ -111,7 +111,7 @@ class DataConfig:
 
 @dataclass
 class EvalConfig:
-    """Held-out accuracy per skill, measured before and after training.
+    """Held-out accuracy per skill, measured before and after training (and every ``every_steps``).
 
     Args:
         enabled: Measure at all (needs ``data.eval``).
@@ -122,6 +122,10 @@ class EvalConfig:
         success_threshold: A completion counts as solved when its weighted reward (the same
             sum TRL trains on) is at least this.
         batch_size: Prompts per generation batch.
+        every_steps: Also measure during training, every this many optimizer steps; ``None`` =
+            before and after training only. Every measurement is logged through the trainer
+            (``log_history`` and each ``grpo.report_to`` backend) as ``eval_accuracy/<skill>``
+            and ``eval_accuracy/mean`` (the backends show ``eval/accuracy/...``).
     """
 
     enabled: bool = True
@@ -131,12 +135,14 @@ class EvalConfig:
     max_new_tokens: int | None = None
     success_threshold: float = 1.0
     batch_size: int = 64
+    every_steps: int | None = None
 
     def __post_init__(self):
         # Checked now: these crashed (or sampled with invalid scores) after the model loaded.
         problems = [f"{name} must be >= 1, got {value}" for name, value in
                     (("max_prompts_per_skill", self.max_prompts_per_skill), ("samples_per_prompt", self.samples_per_prompt),
-                     ("max_new_tokens", self.max_new_tokens), ("batch_size", self.batch_size))
+                     ("max_new_tokens", self.max_new_tokens), ("batch_size", self.batch_size),
+                     ("every_steps", self.every_steps))
                     if value is not None and value < 1]
         if self.temperature < 0:
             problems.append(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")

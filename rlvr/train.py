@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> dict:
     model = load_model(config, model_path)
 
     # 7. Held-out accuracy before training (main process; the model is the same everywhere).
-    from rlvr.evaluate import evaluate_skills, format_accuracy_table
+    from rlvr.evaluate import HeldOutEvalCallback, evaluate_skills, format_accuracy_table
 
     max_new_tokens = config.eval.max_new_tokens or config.grpo.max_completion_length
 
@@ -240,6 +240,20 @@ def main(argv: list[str] | None = None) -> dict:
         run_identity=run.checkpoint_identity(),
     )
     error_log.step_of = lambda: trainer.state.global_step
+    # Held-out accuracy also goes through the trainer's logging (report_to backends): at step 0,
+    # every eval.every_steps steps and at the final step.
+    def accuracy_in_training(policy) -> dict[str, float]:
+        # Verifier errors of the final step's measurement belong to the evaluation after training;
+        # those of one during training to its step (so --resume rewinds them with it).
+        error_log.phase = EVAL_AFTER if eval_callback.measuring_after else TRAIN
+        try:
+            return held_out_accuracy(policy)
+        finally:
+            error_log.phase = TRAIN
+
+    eval_callback = HeldOutEvalCallback(trainer, accuracy_in_training, config.eval.every_steps, accuracy_before)
+    if eval_rows:
+        trainer.add_callback(eval_callback)
 
     # 9. Train (optionally resuming: filter state and audit log continue with the checkpoint).
     error_log.phase = TRAIN
@@ -250,7 +264,10 @@ def main(argv: list[str] | None = None) -> dict:
     trainer.save_model(str(output_dir / "final"))
 
     # 10. Summary: steps, reward start -> end, held-out accuracy before -> after.
-    accuracy_after = held_out_accuracy(trainer.accelerator.unwrap_model(trainer.model))
+    if eval_callback.after_step == trainer.state.global_step:
+        accuracy_after = eval_callback.after  # measured (and logged) at the final step
+    else:  # no step ran (resumed at the end) or a later callback stopped the run
+        accuracy_after = held_out_accuracy(trainer.accelerator.unwrap_model(trainer.model))
     rewards = [log["reward"] for log in trainer.state.log_history if "reward" in log]
     summary = {
         "model": model_path,

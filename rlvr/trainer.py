@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 from accelerate.utils import gather_object
-from transformers import TrainerCallback
+from transformers import Trainer, TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
 from trl.trainer.utils import RepeatSampler
@@ -50,6 +50,14 @@ from rlvr.data import prompt_hash
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "rlvr_curriculum_state.json"
+
+# Metrics that are a level or a running total (the pool's size, prompts dropped so far, the
+# adaptive skip probabilities): logged as their value at the logging step. TRL averages every
+# metric over the logging window, which suits the per-step rates (``curriculum/skipped``,
+# ``zero_variance_share``, ``signal_share``, ``oversample_rounds``, ``influence/*``) that stay
+# averaged, but logged a pool of 96, 96, 96, 96, 95 over five steps as "95.8".
+LEVEL_METRICS = ("curriculum/active_pool", "curriculum/dropped_too_hard", "curriculum/dropped_too_easy",
+                 "curriculum/readmitted", "curriculum/skip_explore_easy", "curriculum/skip_explore_hard")
 
 
 class EpochSeededRepeatSampler(RepeatSampler):
@@ -306,6 +314,26 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         metrics["curriculum/readmitted"].append(sum(v for k, v in self.totals.items() if k.startswith("readmitted:")))
         metrics["curriculum/zero_variance_share"].append(n_zero / max(n_groups, 1))
         metrics["curriculum/signal_share"].append(signal / max(rollouts, 1))
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """TRL's logging, with each of `LEVEL_METRICS` reduced to its latest value first."""
+        metrics = self._metrics["train" if self.model.training else "eval"]
+        for key in LEVEL_METRICS:
+            if metrics.get(key):
+                metrics[key] = metrics[key][-1:]
+        super().log(logs, start_time)
+
+    def log_now(self, logs: dict[str, float]) -> None:
+        """Log ``logs`` as an entry of their own at the current step (``state.log_history`` and
+        every ``report_to`` backend), e.g. held-out accuracy from a callback.
+
+        Goes around TRL's ``log`` (which would flush its averaging window early) and keeps
+        ``control.should_log``: transformers resets it in ``on_log``, which would otherwise
+        swallow the train metrics due at this step.
+        """
+        should_log = self.control.should_log
+        Trainer.log(self, dict(logs))
+        self.control.should_log = should_log
 
     # ------------------------------------------------------------------------------------------
     # Inside the batch: mask zero-variance groups out of the loss.
