@@ -69,7 +69,9 @@ class JsonlWriter:
 
 VERIFIER_ERRORS_GLOB = "verifier_errors.rank*.jsonl"
 # Where in a run a verifier error happened; training errors also carry the step.
-EVAL_BEFORE, TRAIN, EVAL_AFTER = "eval_before", "train", "eval_after"
+EVAL_BEFORE, TRAIN, EVAL_DURING, EVAL_AFTER = "eval_before", "train", "eval_during", "eval_after"
+# Phases whose records carry the training step (and are rewound with it on resume).
+STEPPED_PHASES = (TRAIN, EVAL_DURING)
 
 
 class VerifierErrorLog(JsonlWriter):
@@ -99,14 +101,14 @@ class VerifierErrorLog(JsonlWriter):
         if self.phase in self.skip_phases:
             return
         record = asdict(error) if is_dataclass(error) else dict(error)
-        step = self.step_of() if self.phase == TRAIN and self.step_of is not None else None
+        step = self.step_of() if self.phase in STEPPED_PHASES and self.step_of is not None else None
         self.write_record({**record, "phase": self.phase, "step": step})
 
 
 def rewind_verifier_errors(run_dir: str | os.PathLike, step: int) -> int:
     """Cut every ``verifier_errors.rank*.jsonl`` of ``run_dir`` back to a checkpoint at ``step``.
 
-    Kept: ``eval_before`` records and training records of steps before ``step``; the resumed run
+    Kept: ``eval_before`` records, and training and ``eval_during`` records of steps before ``step``; the resumed run
     redoes the later steps and the final evaluation and records them again. Records without a
     ``phase`` (written by an older rlvr) cannot be placed and are kept. Returns records removed.
     """
@@ -127,7 +129,7 @@ def _before_checkpoint(record: dict, step: int) -> bool:
     phase = record.get("phase")
     if phase is None or phase == EVAL_BEFORE:
         return True
-    return phase == TRAIN and record.get("step") is not None and record["step"] < step
+    return phase in STEPPED_PHASES and record.get("step") is not None and record["step"] < step
 
 
 class AuditLog:

@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # 4. Verifiers -> TRL reward functions; an unknown verifier stops here. A verifier failing on
     # a completion later costs one reward, never the run.
-    from curricula.audit import EVAL_AFTER, EVAL_BEFORE, TRAIN, VerifierErrorLog
+    from curricula.audit import EVAL_AFTER, EVAL_BEFORE, EVAL_DURING, TRAIN, VerifierErrorLog
     from rewards import make_reward_funcs
 
     # A resumed run keeps the first run's records of the evaluation before training (rewound above).
@@ -244,8 +244,8 @@ def main(argv: list[str] | None = None) -> dict:
     # every eval.every_steps steps and at the final step.
     def accuracy_in_training(policy) -> dict[str, float]:
         # Verifier errors of the final step's measurement belong to the evaluation after training;
-        # those of one during training to its step (so --resume rewinds them with it).
-        error_log.phase = EVAL_AFTER if eval_callback.measuring_after else TRAIN
+        # those of one during training carry its step (so --resume rewinds them with it).
+        error_log.phase = EVAL_AFTER if eval_callback.measuring_after else EVAL_DURING
         try:
             return held_out_accuracy(policy)
         finally:

@@ -142,3 +142,20 @@ def test_an_attempt_that_stopped_before_training_is_replaced_without_overwrite(t
     (run_dir / "audit.jsonl").write_text("")
     with pytest.raises(RunDirError, match="holds a previous run's files"):
         prepare_run_dir(run_dir, CONFIG)
+
+
+def test_errors_of_an_evaluation_during_training_carry_its_step_and_rewind_with_it(tmp_path):
+    from rlvr.audit import EVAL_DURING
+
+    path = tmp_path / "verifier_errors.rank0.jsonl"
+    log = VerifierErrorLog(path)
+    log.step_of = lambda: 2
+    log.phase = EVAL_DURING
+    log.write_error(error("d2"))
+    log.step_of = lambda: 4
+    log.write_error(error("d4"))
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(r["prompt_id"], r["phase"], r["step"]) for r in records] == [("d2", "eval_during", 2),
+                                                                          ("d4", "eval_during", 4)]
+    assert rewind_verifier_errors(tmp_path, 3) == 1  # the resumed run redoes the evaluation at step 4
+    assert [json.loads(line)["prompt_id"] for line in path.read_text().splitlines()] == ["d2"]

@@ -227,7 +227,7 @@ def test_a_resumed_run_logs_each_evaluation_and_its_verifier_errors_once(toy_wor
     assert evals(resumed) == evals(reference)
     errors = (reference / "verifier_errors.rank0.jsonl").read_text().splitlines()
     phases = {json.loads(line)["phase"] for line in errors}
-    assert phases == {"eval_before", "train", "eval_after"}, phases
+    assert phases == {"eval_before", "train", "eval_during", "eval_after"}, phases
     # An evaluation during training records its errors at its step, so the resume rewinds and redoes
     # them with the step: no record lost or doubled.
     assert (resumed / "verifier_errors.rank0.jsonl").read_text().splitlines() == errors
