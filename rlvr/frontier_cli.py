@@ -23,6 +23,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--config", required=True, help="Run config (its model, data, verifiers, curricula.frontier).")
     parser.add_argument("--k", type=int, default=16, help="Completions sampled per prompt (default 16).")
     parser.add_argument("--out", required=True, help="Output directory.")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="Replace the outputs of an earlier `rlvr frontier` run in --out (refused otherwise).")
     parser.add_argument("--batch-size", type=int, default=256, help="Completions per generation batch.")
     parser.add_argument("overrides", nargs="*", help="section.key=value overrides")
 
@@ -46,10 +48,9 @@ def run(args) -> int:
     warning = too_few_samples_warning(frontier, args.k)
     if warning:
         print(f"rlvr frontier: warning: {warning}", file=sys.stderr, flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    model, tokenizer, _ = load_model_and_tokenizer(config)
+    out = prepare_out_dir(Path(args.out), args.overwrite)
     rows = load_prompts(config.data.train, config.data, split="train").dataset.to_list()
+    model, tokenizer, _ = load_model_and_tokenizer(config)
     errors = JsonlWriter(out / "verifier_errors.jsonl")
     reward_funcs, weights = make_reward_funcs(config.verifiers, error_sink=errors.write_record)
 
@@ -80,6 +81,25 @@ def run(args) -> int:
     print(f"kept {kept} of {len(rows)} prompts ({len(rows) * args.k} completions sampled in {seconds:.1f} s); "
           f"wrote {out / 'filtered.jsonl'}")
     return 0
+
+
+# What `run` writes; an earlier run's copies would be appended to (the audit log) or mixed in.
+OUTPUTS = ("audit.jsonl", "filtered.jsonl", "pass_rates.jsonl", "verifier_errors.jsonl")
+
+
+def prepare_out_dir(out: Path, overwrite: bool) -> Path:
+    """``out``, created; an earlier run's outputs there are refused, or deleted with ``overwrite``."""
+    from rewards import UserInputError
+
+    earlier = [out / name for name in OUTPUTS if (out / name).exists()]
+    if earlier and not overwrite:
+        raise UserInputError(f"{out} holds the outputs of an earlier `rlvr frontier` run "
+                             f"({', '.join(p.name for p in earlier)}): pass --overwrite to replace them, "
+                             "or choose another --out.")
+    for path in earlier:
+        path.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def min_trials_to_drop(frontier, side: str = "too_hard", limit: int = 100_000) -> int | None:

@@ -58,3 +58,17 @@ def test_audit_of_an_unknown_prompt_says_so_and_exits_1(tmp_path, capsys):
     assert "its 2 prompt ids are listed by `rlvr audit" in capsys.readouterr().err
     assert main(["audit", str(tmp_path), "--prompt", "copy-0a1b2c3d4e"]) == 0
     assert "copy-0a1b2c3d4e" in capsys.readouterr().out
+
+
+def test_out_dir_of_an_earlier_run_is_refused_unless_overwrite(tmp_path):
+    import pytest
+
+    from rewards import UserInputError
+    from rlvr.frontier_cli import prepare_out_dir
+
+    (tmp_path / "audit.jsonl").write_text('{"run_id": "earlier"}\n')
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(UserInputError, match=r"earlier `rlvr frontier` run \(audit.jsonl\).*--overwrite"):
+        prepare_out_dir(tmp_path, overwrite=False)
+    assert prepare_out_dir(tmp_path, overwrite=True) == tmp_path
+    assert not (tmp_path / "audit.jsonl").exists() and (tmp_path / "notes.txt").read_text() == "mine"
