@@ -157,6 +157,7 @@ TINY = dict(selectors=["random", "influence"], budgets=[0.5], seeds=[0, 1], meth
             probe={"max_rows_per_skill": 2, "min_samples": 4, "low": 0.6, "reprobe_interval": None})
 
 
+@pytest.mark.slow
 def test_tiny_compare_results_report_and_determinism(tmp_path, toy_world_path):
     first = run_compare(load_config(None, **TINY, workers=1), tmp_path / "a")
     rows = read_results(first)
@@ -234,6 +235,7 @@ def test_report_verdict_with_paired_margins(tmp_path):
         read_results(tmp_path / "bad.jsonl")
 
 
+@pytest.mark.slow
 def test_cli_quick_run_writes_results_and_report(tmp_path, toy_world_path):
     """The README's quick command, as a user runs it (<= 3 min on 2 cores; progress on stderr)."""
     out = tmp_path / "quick"

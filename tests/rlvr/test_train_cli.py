@@ -51,6 +51,7 @@ def test_bad_config_fails_before_training_naming_the_key(tmp_path):
     assert "Unknown key 'grpo.max_stepz'. Did you mean 'max_steps'?" in result.stderr
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_with_audit_and_filter_state_intact(toy_world_path, tmp_path):
     # Pre-rollout skipping on too: its coins and streaks must replay identically after a resume.
     common = ["grpo.max_steps=10", "grpo.save_steps=4", "grpo.per_device_train_batch_size=16",
