@@ -138,8 +138,9 @@ def margin(m: Margin, up: str = "win", down: str = "loss") -> str:
 
 # -- verdicts ----------------------------------------------------------------------------------
 def budget_verdicts(table: dict[tuple, Cell], method: str, regime: str, metric: str) -> list[dict]:
-    """Per budget: the best selector, its paired margin over the runner-up and random, and the
-    best influence-type selector against the best difficulty-type one."""
+    """Per budget: the selectors ranked by mean, the top one's paired margin (a ``Margin`` with its
+    95% interval; a win only if it excludes zero) over the runner-up and random, and the best
+    influence-type selector against the best difficulty-type one."""
     out = []
     budgets = sorted({k[3] for k in table if k[:2] == (method, regime) and k[4] == metric})
     for budget in budgets:
