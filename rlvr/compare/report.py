@@ -4,7 +4,9 @@
 
 Means are over seeds, ``±`` is the sample standard deviation over seeds. Margins between two
 selectors are *paired*: both arms of a seed share the seed (and, for ``random``, nothing else),
-so a margin is the mean of per-seed differences, ``±`` their standard deviation.
+so a margin is the mean of the per-seed differences ``a - b`` over the seeds both arms have, with
+its 95% paired t interval ``mean ± t(0.975, n-1) · sd / sqrt(n)``. A win (or loss) is called only
+when that interval excludes zero; one seed gives no interval and no call.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from rlvr.compare.run import BASELINE, RESULT_COLUMNS
 
@@ -65,9 +68,44 @@ def stats(cell: Cell | None) -> tuple[float, float, int]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0, len(values)
 
 
-def paired(a: Cell, b: Cell) -> tuple[float, float, int]:
-    """Mean and std of the per-seed differences ``a - b`` over the seeds both have."""
-    return stats({s: a[s] - b[s] for s in sorted(set(a) & set(b))})
+# Two-sided 95% Student t quantiles t(0.975, df) for df = 1..30, to 6 digits. scipy is not a
+# dependency of rlvr and numpy has no t quantile; a table for the seed counts a comparison runs is
+# exact where it matters. Beyond 30 the Cornish-Fisher expansion around the normal quantile is
+# within 1e-4 of the exact value (plain 1.96 would make the interval up to 3% too narrow).
+T975 = (12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157, 2.228139,
+        2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905, 2.109816, 2.100922, 2.093024, 2.085963,
+        2.079614, 2.073873, 2.068658, 2.063899, 2.059539, 2.055529, 2.051831, 2.048407, 2.045230, 2.042272)
+Z975 = 1.959964
+
+
+def t975(df: int) -> float:
+    """The 0.975 quantile of Student's t with ``df`` degrees of freedom (df >= 1)."""
+    if df < 1:
+        raise ValueError(f"t quantile needs df >= 1, got {df}.")
+    if df <= len(T975):
+        return T975[df - 1]
+    z = Z975
+    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+
+
+class Margin(NamedTuple):
+    """A paired margin ``a - b``: mean and sample std of the per-seed differences over ``n`` shared
+    seeds, and the 95% paired t interval ``[low, high]`` (NaN when n < 2)."""
+
+    mean: float
+    std: float
+    n: int
+    low: float
+    high: float
+
+
+def paired(a: Cell, b: Cell) -> Margin:
+    """The per-seed differences ``a - b`` over the seeds both have, with their 95% t interval."""
+    mean, std, n = stats({s: a[s] - b[s] for s in sorted(set(a) & set(b))})
+    if n < 2:
+        return Margin(mean, std, n, math.nan, math.nan)
+    half = t975(n - 1) * std / math.sqrt(n)
+    return Margin(mean, std, n, mean - half, mean + half)
 
 
 def fmt(cell: Cell | None) -> str:
@@ -75,22 +113,34 @@ def fmt(cell: Cell | None) -> str:
     return "-" if n == 0 else f"{mean:.3f} ± {std:.3f}"
 
 
-def signed(diff: tuple[float, float, int]) -> str:
-    mean, std, n = diff
-    return f"{mean:+.3f} ± {std:.3f}"
+def signed(m: Margin) -> str:
+    """``+0.057 [+0.012, +0.102]``: the mean difference and its 95% interval (no interval for one seed)."""
+    if m.n == 0:
+        return "-"
+    return f"{m.mean:+.3f}" if m.n == 1 else f"{m.mean:+.3f} [{m.low:+.3f}, {m.high:+.3f}]"
 
 
-def _clear(diff: tuple[float, float, int]) -> str:
-    mean, std, n = diff
-    if mean == 0:
-        return "tied"
-    return "beyond one std" if abs(mean) > std and n > 1 else "within one std: no clear difference"
+def call(m: Margin, up: str = "win", down: str = "loss") -> str:
+    """``up`` / ``down`` only when the 95% interval lies wholly above / below zero."""
+    if m.n == 0:
+        return "no shared seeds"
+    if m.n == 1:
+        return "one seed: no interval"
+    if m.low > 0:
+        return up
+    return down if m.high < 0 else "no clear difference"
+
+
+def margin(m: Margin, up: str = "win", down: str = "loss") -> str:
+    """A margin as the report prints it: ``+0.057 [+0.012, +0.102] (win)``."""
+    return f"{signed(m)} ({call(m, up, down)})"
 
 
 # -- verdicts ----------------------------------------------------------------------------------
 def budget_verdicts(table: dict[tuple, Cell], method: str, regime: str, metric: str) -> list[dict]:
-    """Per budget: the best selector, its paired margin over the runner-up and random, and the
-    best influence-type selector against the best difficulty-type one."""
+    """Per budget: the selectors ranked by mean, the top one's paired margin (a ``Margin`` with its
+    95% interval; a win only if it excludes zero) over the runner-up and random, and the best
+    influence-type selector against the best difficulty-type one."""
     out = []
     budgets = sorted({k[3] for k in table if k[:2] == (method, regime) and k[4] == metric})
     for budget in budgets:
@@ -113,36 +163,43 @@ def _verdict_lines(verdicts: list[dict], label: str) -> list[str]:
     lines = []
     for v in verdicts:
         best = v["ranked"][0]
-        text = f"- budget {v['budget']:g}: **{best}** best on {label} ({fmt(v['cells'][best])})"
+        text = f"- budget {v['budget']:g}: **{best}** highest on {label} ({fmt(v['cells'][best])})"
         if "runner_up" in v:
-            text += f", ahead of {v['ranked'][1]} by {signed(v['runner_up'])} ({_clear(v['runner_up'])})"
+            text += f", ahead of {v['ranked'][1]} by {margin(v['runner_up'])}"
         else:
             text += " (the only arm at this budget)"
         if "vs_random" in v and v["ranked"][1:2] != ["random"]:
-            text += f"; vs random {signed(v['vs_random'])}"
+            text += f"; vs random {margin(v['vs_random'])}"
         if "influence_vs_difficulty" in v:
             inf, dif, diff = v["influence_vs_difficulty"]
-            text += f"; best influence-type ({inf}) vs best difficulty-type ({dif}): {signed(diff)}"
+            text += f"; best influence-type ({inf}) vs best difficulty-type ({dif}): {margin(diff)}"
         lines.append(text + ".")
     return lines
 
 
 def _headline(verdicts: list[dict], method: str, regime: str) -> str:
+    """Winners counted only where the best arm's interval over the runner-up excludes zero."""
     contested = [v for v in verdicts if "runner_up" in v]
     if not contested:
         return f"**{METHOD_TITLE.get(method, method)}, {regime}:** one arm per budget, nothing to rank."
-    winners = [v["ranked"][0] for v in contested]
+    winners = [v["ranked"][0] for v in contested if call(v["runner_up"]) == "win"]
     kinds = {"influence-type": sum(w in INFLUENCE_TYPE for w in winners),
              "difficulty-type": sum(w in DIFFICULTY_TYPE for w in winners),
              "random/full": sum(w not in INFLUENCE_TYPE + DIFFICULTY_TYPE for w in winners)}
-    duel = [v["influence_vs_difficulty"][2][0] for v in contested if "influence_vs_difficulty" in v]
-    text = (f"**{METHOD_TITLE.get(method, method)}, {regime} regime:** best selector per budget — "
-            + ", ".join(f"{v['ranked'][0]} @ {v['budget']:g}" for v in contested)
+    per_budget = [f"{v['ranked'][0]} @ {v['budget']:g}" if call(v["runner_up"]) == "win" else
+                  f"no clear winner @ {v['budget']:g} ({v['ranked'][0]} over {v['ranked'][1]} "
+                  f"{margin(v['runner_up'])})" for v in contested]
+    text = (f"**{METHOD_TITLE.get(method, method)}, {regime} regime:** clear best selector per budget — "
+            + ", ".join(per_budget)
             + f" ({kinds['influence-type']} influence-type, {kinds['difficulty-type']} difficulty-type, "
-            f"{kinds['random/full']} random/full wins of {len(contested)} budgets).")
+            f"{kinds['random/full']} random/full clear wins of {len(contested)} budgets).")
+    duel = [(v["budget"], v["influence_vs_difficulty"][2]) for v in contested if "influence_vs_difficulty" in v]
     if duel:
-        text += (f" Best influence-type minus best difficulty-type, mean over budgets: "
-                 f"{statistics.fmean(duel):+.3f} (per budget: {', '.join(f'{d:+.3f}' for d in duel)}).")
+        calls = [call(d) for _, d in duel]
+        text += (f" Best influence-type minus best difficulty-type: influence-type clearly ahead at "
+                 f"{calls.count('win')}, difficulty-type at {calls.count('loss')}, no clear call at "
+                 f"{len(calls) - calls.count('win') - calls.count('loss')} of {len(duel)} budgets (per budget: "
+                 + ", ".join(f"{signed(d)} @ {b:g}" for b, d in duel) + ").")
     return text
 
 
@@ -169,8 +226,10 @@ def write_report(results: str | os.PathLike, out_dir: str | os.PathLike) -> Path
     title = (f"# Influence vs difficulty: which data is valuable for `{target}`?" if methods
              else "# The too-hard probe")
     lines = [title, "",
-             f"Seeds {seeds}; greedy accuracy on held-out prompts; mean ± std over seeds; margins are paired "
-             "over seeds (mean ± std of per-seed differences; a margin within one std is no clear difference). "
+             f"Seeds {seeds}; greedy accuracy on held-out prompts; tables give mean ± std over seeds. Every margin "
+             "is paired over seeds: the mean of the per-seed differences a − b over the seeds both arms have, "
+             "with its 95% paired t interval [mean ± t(0.975, n−1)·sd/√n]. A win or loss is called only when "
+             "the interval excludes zero, otherwise no clear difference; one seed gives no interval. "
              "Influence-type selectors: " + ", ".join(INFLUENCE_TYPE) + "; difficulty-type: "
              + ", ".join(DIFFICULTY_TYPE) + ".", ""]
     if warm:
@@ -232,6 +291,7 @@ PROBE_LABELS = {"plain": "plain TRL, hopeless prompts kept", "frontier": "rlvr f
 PROBE_METRICS = (("hopeless_token_share", "tokens on hopeless prompts"), ("dropped_too_hard", "dropped too hard"),
                  ("had_acc", "retention (skills it had)"), ("mean_acc", "mean acc"),
                  ("repeat_rate", "repeat rate"), ("length_ratio", "length ratio"))
+CHANGE = ("clearly higher", "clearly lower")  # a change in a probe metric is neither a win nor a loss
 
 
 def _probe(table, arm: str, metric: str) -> Cell:
@@ -243,8 +303,8 @@ def _probe_headline(table) -> str:
     rep = paired(_probe(table, "frontier", "repeat_rate"), _probe(table, "plain", "repeat_rate"))
     share = stats(_probe(table, "plain", "hopeless_token_share"))[0]
     return (f"**Too-hard probe (GRPO, equal generated tokens):** plain TRL spent {share:.1%} of its tokens on "
-            f"hopeless prompts; the frontier filter changed retention on the skills the model had by {signed(had)} "
-            f"({_clear(had)}) and the repeat rate by {signed(rep)}.")
+            f"hopeless prompts; the frontier filter changed retention on the skills the model had by "
+            f"{margin(had, *CHANGE)} and the repeat rate by {margin(rep, *CHANGE)}.")
 
 
 def _probe_section(table, warm, skills, reward: str) -> list[str]:
@@ -273,9 +333,10 @@ def _probe_section(table, warm, skills, reward: str) -> list[str]:
     for a, b in (("frontier", "plain"), ("without_hopeless", "plain")):
         if a in arms and b in arms:
             lines.append("")
-            lines.append(f"- {a} vs {b}, paired: retention {signed(paired(_probe(table, a, 'had_acc'), _probe(table, b, 'had_acc')))}, "
-                         f"repeat rate {signed(paired(_probe(table, a, 'repeat_rate'), _probe(table, b, 'repeat_rate')))}, "
-                         f"length ratio {signed(paired(_probe(table, a, 'length_ratio'), _probe(table, b, 'length_ratio')))}.")
+            diffs = [f"{label} {margin(paired(_probe(table, a, m), _probe(table, b, m)), *CHANGE)}"
+                     for m, label in (("had_acc", "retention"), ("repeat_rate", "repeat rate"),
+                                      ("length_ratio", "length ratio"))]
+            lines.append(f"- {a} vs {b}, paired (95% interval): " + ", ".join(diffs) + ".")
     lines += ["", f"![too-hard probe]({PLOT_FILES['probe']})", ""]
     return lines
 

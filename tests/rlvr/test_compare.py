@@ -201,7 +201,7 @@ def test_tiny_compare_results_report_and_determinism(tmp_path, toy_world_path):
     report = write_report(tmp_path / "only" / RESULTS_FILE, tmp_path / "report")
     text = report.read_text()
     for needle in ("## Verdict", "GRPO (equal generated tokens) — general regime", "## Too-hard probe",
-                   "| influence | 0.5 |", "best on the target (add2)", "±", "tokens on hopeless prompts"):
+                   "| influence | 0.5 |", "highest on the target (add2)", "±", "tokens on hopeless prompts"):
         assert needle in text, needle
     for png in ("report_sft.png", "report_grpo.png", "report_probe.png"):
         assert (tmp_path / "report" / png).stat().st_size > 1000
@@ -225,11 +225,12 @@ def test_report_verdict_with_paired_margins(tmp_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert main(["report", str(path), "--out", str(tmp_path / "out")]) == 0
     text = (tmp_path / "out" / "report.md").read_text()
-    # influence: 0.6, 0.75 -> 0.675; loss: 0.3, 0.4; paired differences 0.3, 0.35 -> +0.325 ± 0.035
-    assert ("**influence** best on the target (add2) (0.675 ± 0.106), ahead of loss by +0.325 ± 0.035 (beyond one std); "
-            "vs random +0.425 ± 0.035; best influence-type (influence) vs best difficulty-type (loss): "
-            "+0.325 ± 0.035.") in text
-    assert "1 influence-type, 0 difficulty-type, 0 random/full wins of 1 budgets" in text
+    # influence: 0.6, 0.75 -> 0.675; loss: 0.3, 0.4; paired differences 0.3, 0.35 -> mean 0.325, sd 0.0354,
+    # 95% half-width t(0.975, 1) 12.706 x 0.0354 / sqrt(2) = 0.318 -> [+0.007, +0.643], just above zero
+    assert ("**influence** highest on the target (add2) (0.675 ± 0.106), ahead of loss by +0.325 [+0.007, +0.643] "
+            "(win); vs random +0.425 [+0.107, +0.743] (win); best influence-type (influence) vs best "
+            "difficulty-type (loss): +0.325 [+0.007, +0.643] (win).") in text
+    assert "1 influence-type, 0 difficulty-type, 0 random/full clear wins of 1 budgets" in text
     (tmp_path / "bad.jsonl").write_text(json.dumps(rows[0]) + "\n{not json\n")
     with pytest.raises(ValueError, match="bad.jsonl line 2"):
         read_results(tmp_path / "bad.jsonl")
@@ -333,3 +334,76 @@ def test_held_out_rows_split_into_targets_and_evaluation_without_overlap():
     assert not {r["id"] for r in held.targets} & {r["id"] for r in held.evaluation}
     assert {r["skill"] for r in held.targets_for("targeted", "add2")} == {"add2"}
     assert len(held.targets_for("general", "add2")) == len(held.targets)
+
+
+# -- honest statistics: paired 95% t intervals over seeds ----------------------------------------
+def test_paired_margin_has_the_hand_computed_t_interval():
+    from rlvr.compare.report import margin, paired
+
+    # differences 0.1, 0.2, 0.3: mean 0.2, sd 0.1, half-width t(0.975, 2) 4.302653 x 0.1 / sqrt(3) = 0.24841
+    m = paired({0: 0.4, 1: 0.5, 2: 0.6, 7: 0.9}, {0: 0.3, 1: 0.3, 2: 0.3, 8: 0.0})  # seeds 7, 8 unshared
+    assert m.n == 3 and m.mean == pytest.approx(0.2) and m.std == pytest.approx(0.1)
+    assert (m.low, m.high) == (pytest.approx(0.2 - 0.248414, abs=1e-6), pytest.approx(0.2 + 0.248414, abs=1e-6))
+    assert margin(m) == "+0.200 [-0.048, +0.448] (no clear difference)"
+    assert margin(paired({0: 0.4}, {0: 0.3})) == "+0.100 (one seed: no interval)"
+    # differences -0.10, -0.12, -0.08, -0.11, -0.09: the interval [-0.120, -0.080] lies below zero
+    assert margin(paired({s: 0.5 for s in range(5)}, dict(enumerate([0.6, 0.62, 0.58, 0.61, 0.59])))) == \
+        "-0.100 [-0.120, -0.080] (loss)"
+
+
+def test_t_quantile_table_matches_the_t_distribution():
+    """Each tabulated t(0.975, df) (and the expansion past 30) leaves 2.5% in the upper tail of
+    Student's t density, integrated numerically."""
+    import numpy as np
+
+    from rlvr.compare.report import t975
+
+    for df in [*range(1, 31), 31, 60, 500]:
+        x = np.linspace(0.0, t975(df), 100001)
+        log_norm = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+        density = np.exp(log_norm) * (1 + x**2 / df) ** (-(df + 1) / 2)
+        assert 0.5 + np.trapezoid(density, x) == pytest.approx(0.975, abs=1e-5), df
+    assert t975(2) == 4.302653
+    with pytest.raises(ValueError, match="df >= 1, got 0"):
+        t975(0)
+
+
+def _margin_rows(diffs_by_budget: dict[float, list[float]]) -> list[dict]:
+    """influence = loss + diff per seed; random far below both; one SFT targeted arm per selector."""
+    rows = []
+    for budget, diffs in diffs_by_budget.items():
+        for seed, diff in enumerate(diffs):
+            for s, v in (("random", 0.1), ("loss", 0.4 + 0.01 * seed), ("influence", 0.4 + 0.01 * seed + diff)):
+                rows += [{"method": "sft", "regime": "targeted", "selector": s, "budget": budget, "seed": seed,
+                          "metric": m, "value": v, "n_selected": 4, "target_skill": "add2", "steps": 3,
+                          "batch_size": 8, "gen_tokens": 0} for m in ("target_acc", "retention_acc", "mean_acc")]
+    return rows
+
+
+def test_report_calls_a_win_only_when_the_interval_excludes_zero(tmp_path):
+    """The issue's case: at budget 0.2 influence leads loss by 0.044 with sd 0.040 (beyond one std,
+    which the old report called a win) but the 95% interval [-0.005, +0.093] includes zero; at
+    0.5 the lead 0.100 has interval [+0.080, +0.120] and is a win."""
+    path = tmp_path / RESULTS_FILE
+    path.write_text("".join(json.dumps(r) + "\n" for r in _margin_rows(
+        {0.2: [0.05, 0.02, 0.09, -0.01, 0.07], 0.5: [0.10, 0.12, 0.08, 0.11, 0.09]})))
+    text = write_report(path, tmp_path / "out").read_text()
+    assert "- budget 0.2: **influence** highest on the target (add2) (0.464 ± 0.043), ahead of loss by " \
+           "+0.044 [-0.005, +0.093] (no clear difference); vs random +0.364 [+0.310, +0.418] (win); " \
+           "best influence-type (influence) vs best " \
+           "difficulty-type (loss): +0.044 [-0.005, +0.093] (no clear difference)." in text
+    assert "- budget 0.5: **influence** highest on the target (add2) (0.520 ± 0.019), ahead of loss by " \
+           "+0.100 [+0.080, +0.120] (win);" in text
+    assert ("clear best selector per budget — no clear winner @ 0.2 (influence over loss +0.044 [-0.005, +0.093] "
+            "(no clear difference)), influence @ 0.5 (1 influence-type, 0 difficulty-type, 0 random/full clear "
+            "wins of 2 budgets).") in text
+    assert "influence-type clearly ahead at 1, difficulty-type at 0, no clear call at 1 of 2 budgets" in text
+    assert "95% paired t interval" in text and "within one std" not in text
+
+
+def test_report_with_one_seed_gives_no_interval_and_no_winner(tmp_path):
+    path = tmp_path / RESULTS_FILE
+    path.write_text("".join(json.dumps(r) + "\n" for r in _margin_rows({0.5: [0.2]})))
+    text = write_report(path, tmp_path / "out").read_text()
+    assert "ahead of loss by +0.200 (one seed: no interval)" in text
+    assert "no clear winner @ 0.5" in text and "0 influence-type, 0 difficulty-type, 0 random/full clear wins" in text
