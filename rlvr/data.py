@@ -162,6 +162,9 @@ def resolve_local_files(spec: str) -> list[str] | None:
 
 def _parse_line(raw: bytes) -> tuple[dict | None, str | None]:
     """One JSONL line as a row, or why it is not one."""
+    # Without its line end, so that an error at the end of the line is placed on this line
+    # (json would report "line 2 column 1" of the text, i.e. past the newline).
+    raw = raw.rstrip(b"\r\n")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -445,3 +445,10 @@ def test_a_system_prompt_not_applied_to_chat_rows_is_warned_about(tmp_path, capl
     assert data.dataset[0]["prompt"] == chat  # unchanged
     assert (f"data.system_prompt is not added to the 1 row(s) of {path} whose prompt already is a list of chat "
             f"messages (the first at {path} line 1)") in caplog.text
+
+
+def test_a_line_cut_off_at_its_end_is_placed_on_its_own_line_and_column(tmp_path):
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(b'{"prompt": "1+1=", "answer": "2"}\n{"prompt": "2+2=", "answer":\n')
+    with pytest.raises(DataError, match=r"line 2: invalid JSON \(Expecting value at column 29\)"):
+        load_prompts(str(path), DataConfig())
