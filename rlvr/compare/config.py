@@ -117,7 +117,7 @@ class CompareConfig:
                                                           "forgetting", "pass_band", "influence",
                                                           "frontier_influence", "full"])
     budgets: list[float] = field(default_factory=lambda: [0.05, 0.2, 0.5, 1.0])
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
     pool_n_per_skill: int = 96
     pool_seed: int = 0
     eval_n_per_skill: int = 64
