@@ -6,7 +6,8 @@ Means are over seeds, ``±`` is the sample standard deviation over seeds. Margin
 selectors are *paired*: both arms of a seed share the seed (and, for ``random``, nothing else),
 so a margin is the mean of the per-seed differences ``a - b`` over the seeds both arms have, with
 its 95% paired t interval ``mean ± t(0.975, n-1) · sd / sqrt(n)``. A win (or loss) is called only
-when that interval excludes zero; one seed gives no interval and no call.
+when that interval excludes zero; one seed gives no interval and no call. The plots draw each
+mean with the 95% t interval of that mean over seeds.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
+
+import numpy as np
 
 from rlvr.compare.run import BASELINE, RESULT_COLUMNS
 
@@ -351,29 +354,69 @@ def _pyplot():
     return plt
 
 
+def ci95(cell: Cell | None) -> tuple[float, float]:
+    """``(mean, half-width)`` of the 95% t interval of the mean over seeds (half-width 0 for one seed)."""
+    mean, std, n = stats(cell)
+    return mean, (t975(n - 1) * std / math.sqrt(n) if n > 1 else 0.0)
+
+
+def _method_panels(regimes, target) -> list[tuple[str, str, str]]:
+    panels = []
+    for regime in regimes:
+        if regime == "targeted":
+            panels += [(regime, "target_acc", f"targeted: target ({target})"),
+                       (regime, "retention_acc", "targeted: retention")]
+        else:
+            panels.append((regime, "mean_acc", "general: mean over skills"))
+    return panels
+
+
 def _plot_method(table, method, regimes, selectors, target, warm, path: Path) -> None:
+    """One panel per (regime, metric): mean accuracy over seeds with its 95% interval.
+
+    With three or more budgets each selector is a line over the budget (log axis, ticks at the
+    budgets, selectors nudged apart so their intervals do not hide each other); with one or two
+    (quick mode) a line says nothing, so each budget is a group of bars, one per selector.
+    """
     plt = _pyplot()
-    panels = [(g, m, t) for g in regimes for m, t in
-              ((("target_acc", f"targeted: target ({target})"), ("retention_acc", "targeted: retention"))
-               if g == "targeted" else (("mean_acc", "general: mean over skills"),))]
+    panels = _method_panels(regimes, target)
+    budgets = sorted({k[3] for k in table if k[0] == method})
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
     for ax, (regime, metric, title) in zip(axes[0], panels):
-        for s in selectors:
-            points = sorted((k[3], stats(v)) for k, v in table.items()
-                            if k[:3] == (method, regime, s) and k[4] == metric)
-            if points:
-                ax.errorbar([b for b, _ in points], [c[0] for _, c in points], yerr=[c[1] for _, c in points],
-                            marker="o", capsize=3, label=s)
+        draw = _draw_budget_lines if len(budgets) >= 3 else _draw_budget_bars
+        draw(ax, table, method, regime, metric, selectors, budgets)
         if metric in warm:
             ax.axhline(stats(warm[metric])[0], color="grey", linestyle="--", label=BASELINE)
-        ax.set_xscale("log")
-        ax.set_xlabel("budget (fraction of pool)")
-        ax.set_ylabel("greedy accuracy")
+        ax.set_ylabel("greedy accuracy (mean, 95% interval)")
         ax.set_title(f"{method.upper()} — {title}", fontsize=10)
     axes[0][-1].legend(fontsize=7, loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _draw_budget_lines(ax, table, method, regime, metric, selectors, budgets) -> None:
+    nudge = 1.04 ** (np.arange(len(selectors)) - (len(selectors) - 1) / 2)
+    for s, factor in zip(selectors, nudge):
+        points = [(b, ci95(table.get((method, regime, s, b, metric)))) for b in budgets]
+        points = [(b, c) for b, c in points if not math.isnan(c[0])]
+        if points:
+            ax.errorbar([b * factor for b, _ in points], [c[0] for _, c in points],
+                        yerr=[c[1] for _, c in points], marker="o", capsize=3, label=s)
+    ax.set_xscale("log")
+    ax.set_xticks(budgets, [f"{b:.0%}" for b in budgets])
+    ax.minorticks_off()
+    ax.set_xlabel("budget (share of the pool)")
+
+
+def _draw_budget_bars(ax, table, method, regime, metric, selectors, budgets) -> None:
+    width = 0.8 / max(len(selectors), 1)
+    for j, s in enumerate(selectors):
+        values = [ci95(table.get((method, regime, s, b, metric))) for b in budgets]
+        ax.bar([i + j * width for i in range(len(budgets))], [v[0] for v in values], width,
+               yerr=[v[1] for v in values], capsize=3, label=s)
+    ax.set_xticks([i + width * (len(selectors) - 1) / 2 for i in range(len(budgets))],
+                  [f"budget {b:.0%}" for b in budgets])
 
 
 def _plot_probe(table, warm, path: Path) -> None:

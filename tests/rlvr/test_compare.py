@@ -407,3 +407,40 @@ def test_report_with_one_seed_gives_no_interval_and_no_winner(tmp_path):
     text = write_report(path, tmp_path / "out").read_text()
     assert "ahead of loss by +0.200 (one seed: no interval)" in text
     assert "no clear winner @ 0.5" in text and "0 influence-type, 0 difficulty-type, 0 random/full clear wins" in text
+
+
+def test_ci95_is_the_t_interval_of_the_mean():
+    from rlvr.compare.report import ci95
+
+    mean, half = ci95({0: 0.1, 1: 0.3, 2: 0.2})  # sd 0.1, n 3: t(0.975, 2) = 4.302653
+    assert mean == pytest.approx(0.2) and half == pytest.approx(4.302653 * 0.1 / 3**0.5)
+    assert ci95({0: 0.5}) == (0.5, 0.0)
+
+
+@pytest.mark.parametrize("budgets", [[0.2], [0.05, 0.2, 0.5, 1.0]])
+def test_report_plots_quick_and_full_budget_grids(tmp_path, budgets):
+    """Quick mode (one budget) draws bars; a budget grid draws lines over a log axis with a tick
+    at every budget. Both write a real PNG."""
+    import matplotlib.pyplot as plt
+
+    path = tmp_path / RESULTS_FILE
+    path.write_text("".join(json.dumps(r) + "\n" for r in _margin_rows({b: [0.05, 0.02, 0.09] for b in budgets})))
+    drawn = []
+    real_savefig = plt.Figure.savefig
+
+    def spy(fig, target, **kwargs):
+        drawn.append([(len(ax.patches), [t.get_text() for t in ax.get_xticklabels()]) for ax in fig.axes])
+        return real_savefig(fig, target, **kwargs)
+
+    plt.Figure.savefig = spy
+    try:
+        write_report(path, tmp_path / "out")
+    finally:
+        plt.Figure.savefig = real_savefig
+    png = (tmp_path / "out" / "report_sft.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    patches, labels = drawn[0][0]
+    if len(budgets) == 1:
+        assert patches == 3 and labels == ["budget 20%"]  # one bar per selector
+    else:
+        assert patches == 0 and labels == ["5%", "20%", "50%", "100%"]
