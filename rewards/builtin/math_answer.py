@@ -275,6 +275,14 @@ def _last_box(text: str) -> tuple[int, int, int] | None:
     return last
 
 
+def last_boxed(text: str) -> str | None:
+    """The content of the last complete ``\\boxed{...}`` / ``\\fbox{...}`` in ``text`` (the final
+    answer of a MATH-style worked solution), else `None`: ``"so \\boxed{\\frac{1}{2}}."`` gives
+    ``"\\frac{1}{2}"``."""
+    box = _last_box(text)
+    return None if box is None else text[box[1] : box[2]]
+
+
 def _for_math_verify(text: str) -> str:
     """``text`` as handed to math-verify: every box command but the last complete box's removed
     (their content stays as plain text), so that math-verify sees one box, the final answer, as

@@ -150,3 +150,31 @@ def compute_scores(model, tokenizer, pool: Sequence[dict], targets: Sequence[dic
             out[name] = make_scorer(name, model=model, tokenizer=tokenizer)(list(pool))
     model.zero_grad(set_to_none=True)
     return out
+
+
+MATH_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+
+
+def math_rows(records: Sequence[dict], source: str, prompt_column: str = "problem", solution_column: str = "solution",
+              skill_column: str = "type", instruction: str = MATH_INSTRUCTION) -> list[dict]:
+    """Comparison rows from MATH-style records (a problem, a worked solution ending in a boxed
+    answer, a subject): ``id``, ``prompt``, ``answer`` (the last ``\\boxed{}`` content), ``skill``
+    (the subject) and, when present, ``level``. ``instruction`` follows the problem (the default is
+    the one Qwen2.5-Math was tuned with, so answers come boxed). A record without a boxed answer is an error that
+    names ``source`` and the record's 1-based position."""
+    from rewards.builtin.math_answer import last_boxed
+
+    rows = []
+    for n, record in enumerate(records, 1):
+        missing = [c for c in (prompt_column, solution_column, skill_column) if c not in record]
+        if missing:
+            raise ValueError(f"{source} record {n}: no column {missing[0]!r} (columns: {sorted(record)}).")
+        answer = last_boxed(str(record[solution_column]))
+        if answer is None:
+            raise ValueError(f"{source} record {n}: its {solution_column!r} has no \\boxed{{...}} final answer.")
+        row = {"id": f"{source}:{n}", "prompt": f"{record[prompt_column]}\n\n{instruction}".strip(), "answer": answer,
+               "skill": str(record[skill_column])}
+        if "level" in record:
+            row["level"] = str(record["level"])
+        rows.append(row)
+    return rows

@@ -444,3 +444,49 @@ def test_report_plots_quick_and_full_budget_grids(tmp_path, budgets):
         assert patches == 3 and labels == ["budget 20%"]  # one bar per selector
     else:
         assert patches == 0 and labels == ["5%", "20%", "50%", "100%"]
+
+
+def _math_record(problem, solution, subject, level="Level 3"):
+    return {"problem": problem, "solution": solution, "type": subject, "level": level}
+
+
+def test_math_rows_take_the_last_boxed_answer_and_the_subject_as_skill():
+    from rlvr.compare.inputs import MATH_INSTRUCTION, math_rows
+
+    rows = math_rows([_math_record("What is 1/2 + 0?", r"First \boxed{1}, no: $\boxed{\frac{1}{2}}$.", "Algebra"),
+                      _math_record("Area?", r"It is \fbox{4\pi}", "Geometry", "Level 5")], source="m.jsonl")
+    assert [(r["id"], r["answer"], r["skill"], r["level"]) for r in rows] == [
+        ("m.jsonl:1", r"\frac{1}{2}", "Algebra", "Level 3"), ("m.jsonl:2", r"4\pi", "Geometry", "Level 5")]
+    assert rows[0]["prompt"] == "What is 1/2 + 0?\n\n" + MATH_INSTRUCTION
+
+
+def test_math_rows_name_the_record_without_a_boxed_answer():
+    from rlvr.compare.inputs import math_rows
+
+    with pytest.raises(ValueError, match=r"m.jsonl record 2: its 'solution' has no \\boxed"):
+        math_rows([_math_record("a", r"\boxed{1}", "Algebra"), _math_record("b", "so 2", "Algebra")], source="m.jsonl")
+    with pytest.raises(ValueError, match="m.jsonl record 1: no column 'type'"):
+        math_rows([{"problem": "a", "solution": r"\boxed{1}"}], source="m.jsonl")
+
+
+def test_prepare_math_showdown_writes_rows_the_math_verifier_scores(tmp_path):
+    """The real-model showdown's data step on local files: the golds it writes are scored 1.0 by
+    the `math` verifier for a boxed correct answer and 0.0 for a wrong one."""
+    import subprocess
+    import sys
+
+    from rewards import make_reward_funcs
+
+    records = [_math_record("x?", r"So $x = \boxed{\dfrac{3}{4}}$.", "Algebra"),
+               _math_record("y?", r"Thus \boxed{12}", "Number Theory")]
+    for split in ("train", "test"):
+        (tmp_path / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    script = Path(__file__).resolve().parents[2] / "scripts" / "prepare_math_showdown.py"
+    subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "out"), "--files",
+                    str(tmp_path / "train.jsonl"), str(tmp_path / "test.jsonl")], check=True, capture_output=True)
+    rows = [json.loads(line) for line in (tmp_path / "out" / "test.jsonl").read_text().splitlines()]
+    assert [r["answer"] for r in rows] == [r"\dfrac{3}{4}", "12"]
+    (math,), _ = make_reward_funcs(["math"])
+    scores = math(prompts=["p"] * 4, completions=[r"\boxed{0.75}", r"\boxed{4/3}", r"\boxed{12}", r"\boxed{13}"],
+                  answer=[rows[0]["answer"], rows[0]["answer"], rows[1]["answer"], rows[1]["answer"]])
+    assert scores == [1.0, 0.0, 1.0, 0.0]
