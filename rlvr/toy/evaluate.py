@@ -135,3 +135,33 @@ def format_pass_rate_table(
     lines = [" | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def per_prompt_pass_rates(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[Mapping],
+    samples_per_prompt: int = 32,
+    seed: int = 0,
+    threads: int | None = 1,
+) -> list[float]:
+    """Each example's share of correct samples (``samples_per_prompt`` at temperature 1, seeded)."""
+    prompts = [ex["prompt"] for ex in examples for _ in range(samples_per_prompt)]
+    with torch.random.fork_rng(devices=[]), num_threads(threads):
+        torch.manual_seed(seed)
+        completions = sample_completions(model, tokenizer, prompts)
+    k = samples_per_prompt
+    return [sum(is_correct(c, ex["answer"]) for c in completions[j * k : (j + 1) * k]) / k
+            for j, ex in enumerate(examples)]
+
+
+def all_or_nothing_profile(pass_rates: Sequence[float], group_size: int = 8) -> dict[str, float]:
+    """How all-or-nothing a set of prompts is: the share never solved (rate 0), always solved
+    (rate 1) and in between, and the expected share of GRPO groups of ``group_size`` whose rewards
+    are all equal (``p^g + (1-p)^g`` averaged over prompts: the groups that carry no signal)."""
+    n = len(pass_rates)
+    if n == 0:
+        raise ValueError("no pass rates")
+    return {"never": sum(p == 0 for p in pass_rates) / n, "always": sum(p == 1 for p in pass_rates) / n,
+            "between": sum(0 < p < 1 for p in pass_rates) / n,
+            "zero_variance_groups": sum(p**group_size + (1 - p) ** group_size for p in pass_rates) / n}

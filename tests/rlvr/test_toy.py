@@ -403,3 +403,13 @@ def test_ship_writes_a_manifest_that_verifies(tmp_path, monkeypatch):
     monkeypatch.setitem(toy.WARMUP_RECIPE, "lr", 123.0)  # the built world no longer fits the code
     with pytest.raises(toy.ToyWorldError, match=r"toy_world\.json: built from recipe '7363080216', not the current"):
         ship_world(toy.SHIPPED_DIR, toy.recipe_hash(0), 0, dest=tmp_path / "again")
+
+
+def test_all_or_nothing_profile_on_hand_computed_rates():
+    from rlvr.toy.evaluate import all_or_nothing_profile
+
+    p = all_or_nothing_profile([0.0, 1.0, 0.5, 0.25], group_size=2)
+    # zero-variance groups of 2: 1, 1, 0.25 + 0.25, 0.0625 + 0.5625 -> mean 2.875 / 4
+    assert p == {"never": 0.25, "always": 0.25, "between": 0.5, "zero_variance_groups": 2.875 / 4}
+    with pytest.raises(ValueError):
+        all_or_nothing_profile([])
