@@ -409,7 +409,7 @@ def test_all_or_nothing_profile_on_hand_computed_rates():
     from rlvr.toy.evaluate import all_or_nothing_profile
 
     p = all_or_nothing_profile([0.0, 1.0, 0.5, 0.25], group_size=2)
-    # zero-variance groups of 2: 1, 1, 0.25 + 0.25, 0.0625 + 0.5625 -> mean 2.875 / 4
-    assert p == {"never": 0.25, "always": 0.25, "between": 0.5, "zero_variance_groups": 2.875 / 4}
+    # zero-variance groups of 2: 1, 1, 0.25 + 0.25, 0.0625 + 0.5625 -> mean 3.125 / 4
+    assert p == {"never": 0.25, "always": 0.25, "between": 0.5, "zero_variance_groups": 3.125 / 4}
     with pytest.raises(ValueError):
         all_or_nothing_profile([])
