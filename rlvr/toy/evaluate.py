@@ -82,19 +82,14 @@ def measure_pass_rates(
     top_p=1.0, TRL's default GRPO sampling. Seeded: the same inputs give the same rates.
     Runs with ``threads`` torch threads (None: as set), see :func:`._torch_utils.num_threads`.
     """
-    prompts = [ex["prompt"] for ex in examples for _ in range(samples_per_prompt)]
-    with torch.random.fork_rng(devices=[]), num_threads(threads):
-        torch.manual_seed(seed)
-        completions = sample_completions(model, tokenizer, prompts, temperature, max_new_tokens, batch_size)
-    hits: dict[str, int] = defaultdict(int)
-    counts: dict[str, int] = defaultdict(int)
-    for j, ex in enumerate(examples):
-        counts[ex["skill"]] += 1
-        for c in completions[j * samples_per_prompt : (j + 1) * samples_per_prompt]:
-            hits[ex["skill"]] += is_correct(c, ex["answer"])
-    order = _skill_order(counts)
-    rates = {s: hits[s] / (counts[s] * samples_per_prompt) for s in order}
-    return PassRates(rates, {s: counts[s] for s in order}, samples_per_prompt)
+    rates = per_prompt_pass_rates(model, tokenizer, examples, samples_per_prompt, seed, threads, temperature,
+                                  max_new_tokens, batch_size)
+    by_skill: dict[str, list[float]] = defaultdict(list)
+    for ex, rate in zip(examples, rates, strict=True):
+        by_skill[ex["skill"]].append(rate)
+    order = _skill_order(by_skill)
+    return PassRates({s: sum(by_skill[s]) / len(by_skill[s]) for s in order}, {s: len(by_skill[s]) for s in order},
+                     samples_per_prompt)
 
 
 def expected_pass_rates(
@@ -144,12 +139,15 @@ def per_prompt_pass_rates(
     samples_per_prompt: int = 32,
     seed: int = 0,
     threads: int | None = 1,
+    temperature: float = 1.0,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    batch_size: int = 512,
 ) -> list[float]:
-    """Each example's share of correct samples (``samples_per_prompt`` at temperature 1, seeded)."""
+    """Each example's share of correct samples (``samples_per_prompt`` at ``temperature``, seeded)."""
     prompts = [ex["prompt"] for ex in examples for _ in range(samples_per_prompt)]
     with torch.random.fork_rng(devices=[]), num_threads(threads):
         torch.manual_seed(seed)
-        completions = sample_completions(model, tokenizer, prompts)
+        completions = sample_completions(model, tokenizer, prompts, temperature, max_new_tokens, batch_size)
     k = samples_per_prompt
     return [sum(is_correct(c, ex["answer"]) for c in completions[j * k : (j + 1) * k]) / k
             for j, ex in enumerate(examples)]
