@@ -58,6 +58,9 @@ logger = logging.getLogger(__name__)
 
 STATE_FILE = "rlvr_curriculum_state.json"
 PREDICTOR_FILE = "rlvr_predictor_state.npz"
+# The predictor's running calibration (reliability bins), rewritten at each log: `rlvr audit
+# --plot` draws the reliability plot from it.
+CALIBRATION_FILE = "predictor_calibration.npz"
 
 # Metrics that are a level or a running total (the pool's size, prompts dropped so far, the
 # adaptive skip probabilities): logged as their value at the logging step. TRL averages every
@@ -428,6 +431,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         for key in [k for k in metrics if is_level_metric(k)]:
             if metrics.get(key):
                 metrics[key] = metrics[key][-1:]
+        if self.predictive is not None and self.accelerator.is_main_process and self.model.training:
+            np.savez(os.path.join(self.args.output_dir, CALIBRATION_FILE),
+                     **self.predictive.predictor.calibration.state_dict())
         super().log(logs, start_time)
 
     def log_now(self, logs: dict[str, float]) -> None:

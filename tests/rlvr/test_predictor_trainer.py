@@ -10,6 +10,7 @@ from trl import GRPOConfig
 
 from curricula.audit import read_audit
 from curricula.config import CurriculaConfig, FrontierConfig, PredictorConfig
+from rlvr.audit_report import reliability_plot
 from rlvr.toy.model import build_model
 from rlvr.toy.tokenizer import build_tokenizer
 from rlvr.trainer import PREDICTOR_FILE, CurriculumGRPOTrainer
@@ -73,6 +74,9 @@ def test_first_visits_of_an_all_wrong_skill_are_deferred_with_their_prediction(t
     assert sum(pid.startswith("e") for pid in late) > 0.6 * len(late)  # 0.5 at random
     logged = [log for log in trainer.state.log_history if "predictor/brier" in log]
     assert logged and 0.0 <= logged[-1]["predictor/brier"] <= 0.25
+    assert logged[-1]["predictor/groups"] == 32  # a running total, logged as its level: 8 steps x 4 groups
+    drawn = reliability_plot(tmp_path, tmp_path / "audit.png")  # what `rlvr audit --plot` adds
+    assert drawn == tmp_path / "audit-reliability.png" and drawn.stat().st_size > 10_000
     assert logged[-1]["predictor/mean_observed"] < logged[-1]["predictor/mean_predicted"] + 0.2
 
 
@@ -128,3 +132,33 @@ def test_state_round_trips_through_a_checkpoint_and_a_resume_decides_the_same(tm
     assert [{k: v for k, v in r.items() if k != "time"} for r in after] == strip
     for key, value in resumed.predictive.state_dict().items():
         np.testing.assert_array_equal(value, state[key], err_msg=key)
+
+
+@pytest.mark.slow
+def test_two_processes_choose_identical_batches(tmp_path, free_port):
+    """2 processes (gloo on CPU, the torchrun launcher of accelerate, as test_influence_check does):
+    each computes the selection on its own and they agree, step by step; the batch they generate
+    for together is the chosen one, each process its own share of it."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "--main_process_port", str(free_port),
+               str(root / "tests/rlvr/predictor_two_process_script.py"), str(tmp_path)]
+    done = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
+    ranks = [json.loads((tmp_path / f"predictor_rank{i}.json").read_text()) for i in range(2)]
+    assert len(ranks[0]["selections"]) == 6
+    assert ranks[0]["selections"] == ranks[1]["selections"]
+    assert ranks[0]["state"] == ranks[1]["state"]
+    ids = [f"h{i}" for i in range(24)] + [f"e{i}" for i in range(24)]
+    for step, selection in enumerate(ranks[0]["selections"]):
+        together = ranks[0]["generated"][step] + ranks[1]["generated"][step]
+        assert sorted(together) == sorted(ids[row] for row in selection["chosen"])  # 2 prompts per process
+    assert any(s["deferred"] for s in ranks[0]["selections"])
