@@ -162,3 +162,55 @@ def test_two_processes_choose_identical_batches(tmp_path, free_port):
         together = ranks[0]["generated"][step] + ranks[1]["generated"][step]
         assert sorted(together) == sorted(ids[row] for row in selection["chosen"])  # 2 prompts per process
     assert any(s["deferred"] for s in ranks[0]["selections"])
+
+
+@pytest.mark.slow
+def test_a_run_killed_with_sigkill_and_resumed_decides_as_an_uninterrupted_one(toy_world_path, tmp_path):
+    """`rlvr train` with the predictor on (and the frontier filter as its safety net), killed with
+    SIGKILL after its step-3 checkpoint, resumed from it: the same audit records (deferrals,
+    returns, drops) and the same final predictor state as a run that was never interrupted."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    config = yaml.safe_load((root / "configs/toy.yaml").read_text())
+    config["data"]["toy_n_per_skill"] = 24
+    config["eval"]["max_prompts_per_skill"] = 2
+    config["curricula"]["predictor"] = {"enabled": True, "reoffer_after": 2}
+    config["grpo"].update(max_steps=8, save_steps=3, per_device_train_batch_size=32, logging_steps=1)
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+    def command(out, *extra):
+        return [sys.executable, "-m", "rlvr.cli", "train", "--config", str(path), f"grpo.output_dir={out}", *extra]
+
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    done = subprocess.run(command(reference), cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = subprocess.Popen(command(killed), cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (killed / "checkpoint-3" / "trainer_state.json").exists() and run.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(run.pid, signal.SIGKILL)  # mid-run, with steps after checkpoint-3 possibly half written
+    run.wait()
+    assert run.returncode == -signal.SIGKILL and (killed / "checkpoint-3" / PREDICTOR_FILE).exists()
+    done = subprocess.run(command(killed, "--resume", str(killed / "checkpoint-3")), cwd=root, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    def records(folder):
+        return [{k: v for k, v in r.items() if k not in ("time", "run_id")} for r in read_audit(folder)]
+
+    assert len({r["run_id"] for r in read_audit(killed)}) == 1  # the resumed run kept its id
+    assert records(killed) == records(reference)
+    assert any(r["filter"] == "predictor" and r["decision"] == "deferred" for r in records(reference))
+    last = [np.load(folder / "checkpoint-6" / PREDICTOR_FILE) for folder in (reference, killed)]
+    for key in last[0].files:
+        np.testing.assert_array_equal(last[0][key], last[1][key], err_msg=key)
