@@ -177,13 +177,16 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             raise ValueError("curricula.predictor.features is not wired into the trainer yet (the feature model "
                              "exists in curricula.predictor); set it to false.")
         columns = self.train_dataset.column_names
-        groups, _ = metadata_groups({c: self.train_dataset[c] for c in config.group_columns if c in columns},
-                                    config.group_columns)
+        groups, keys = metadata_groups({c: self.train_dataset[c] for c in config.group_columns if c in columns},
+                                       config.group_columns)
         global_rows = self.args.per_device_train_batch_size * self.args.steps_per_generation * self.accelerator.num_processes
         if global_rows % self.num_generations:
             raise ValueError("curricula.predictor needs whole groups per generation batch: make per_device_train_batch_size"
                              " x steps_per_generation x processes a multiple of num_generations.")
         self._audit_view = self.train_dataset.select_columns([c for c in self.audit_columns if c in columns])
+        self._group_of_row, self._group_keys = groups, [dict(zip(config.group_columns, k)) for k in keys]
+        if not set(self._audit_view.column_names) <= set(config.group_columns):
+            self._group_keys = None  # audit columns beyond the groups: read from the dataset
         return PredictiveFrontier(config, self.pool_ids, self.index_of, self._sampler_order,
                                   batch_size=global_rows // self.num_generations, num_generations=self.num_generations,
                                   groups=groups, seed=self.args.seed)
@@ -267,6 +270,10 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         """row -> its audit columns, read in one batch (main process only: others audit nothing)."""
         if self.audit is None or not len(rows) or not self._audit_view.column_names:
             return lambda row: {}
+        if self._group_keys is not None:  # the audit columns are the group's key: no dataset read
+            wanted = self._audit_view.column_names
+            return lambda row: ({c: v for c, v in self._group_keys[self._group_of_row[row]].items() if c in wanted}
+                                if self._group_of_row[row] >= 0 else {})
         read = self._audit_view[rows.tolist()]
         table = {row: {c: read[c][i] for c in read} for i, row in enumerate(rows.tolist())}
         return lambda row: table.get(row, {})
