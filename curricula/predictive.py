@@ -17,6 +17,18 @@
 
 Per step the work is O(window + batch), independent of the pool's size; the order of the
 current pass (int32 per prompt) is drawn once per pass through the pool.
+
+Adaptive group size, and what is taken from C-GRPO (``trl-cgrpo`` 0.2.0, read 2026-12-03): its
+`CGRPOTrainer` samples each prompt in increments along a budget grid (2, 4, 8, ...) and stops at
+the first budget whose split-conformal prediction set is a singleton, with thresholds calibrated
+every ``recalibrate_every`` steps by generating on a held-out calibration set with the current
+policy; groups stay rectangular because a stopped prompt is padded with one-token completions
+whose reward is NaN (advantage 0) and whose tokens leave the completion mask and the loss
+normaliser (token-normalised losses only; one process only). Taken: that masking is the way to
+vary a group's effective size inside TRL's fixed ``num_generations`` (rlvr's zero-variance masking
+already recounts the normaliser the same way). Not taken: the conformal budgets, which cost
+calibration rollouts and staged generate calls; with one generate call per step, masking after
+generation saves loss compute, not rollouts. Posterior-driven group sizes are not built here.
 """
 
 from __future__ import annotations
