@@ -4,7 +4,8 @@
 
 - ``select(step, seed, batch_size)`` before a generation step: builds the candidate window from
   the sampler's own order (the permutation the sampler draws for each epoch, read ahead of the
-  position the sampler is at) plus deferred prompts that are due again, sets aside what the
+  position the sampler is at, on into the next epoch's at the end of a pass) plus deferred
+  prompts that are due again (at most ``reoffer_share`` x the batch per window), sets aside what the
   frontier filter's safety net says (dropped prompts leave the window, prompts the GRESO rule
   skips wait like deferred ones), and fills the batch with the prompts most likely to carry a
   GRPO signal (`curricula.selection.select_batch`). Every rank computes the same batch from the
@@ -96,19 +97,15 @@ class PredictiveFrontier:
             self._order_epoch = epoch
         return self._order
 
-    def _fresh(self, n: int, cross_pass: bool = False) -> np.ndarray:
-        """Up to ``n`` next rows of the order, within the current pass unless ``cross_pass``
-        (deferred prompts fill the window before a new pass starts)."""
+    def _fresh(self, n: int) -> np.ndarray:
+        """The next ``n`` rows of the sampler's order, into the next epoch's permutation at the
+        end of a pass (as the sampler itself goes on: a prompt recurs once per pass)."""
         taken, parts = self.window.fresh_taken, []
         while n > 0:
             epoch, position = divmod(taken, self.pool_size)
-            if position == 0 and taken > 0 and not cross_pass:
-                break
             part = self._order_of(epoch)[position:position + n]
             parts.append(part)
             n, taken = n - len(part), taken + len(part)
-            if not cross_pass:
-                break
         return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, dtype=np.int64)
 
     # -- before generation -----------------------------------------------------------------------
@@ -124,7 +121,7 @@ class PredictiveFrontier:
         for _ in range(self._TOP_UPS):  # too few left: read further ahead in the order
             if len(candidates) >= self.batch_size:
                 break
-            more = self._fresh(self.batch_size, cross_pass=True)
+            more = self._fresh(self.batch_size)
             self.window.fresh_taken += len(more)
             more = more[~np.isin(more, window)]
             window = np.concatenate([window, more])
@@ -144,9 +141,17 @@ class PredictiveFrontier:
         selection = select_batch(self.predictor, candidates, self.batch_size, self.num_generations, step, seed,
                                  ids=self.pool_ids, columns=describe)
         self.window.defer(selection.deferred, step)
+        self._trim_queue()
         selection.metrics["selection/queue"] = float(len(self.window.queue))
         return selection, SetAside(aside.dropped, waiting,
                                    [d for d in aside.decisions if self.row_of[d.prompt_id] in set(waiting.tolist())])
+
+    def _trim_queue(self) -> None:
+        """At most one queue entry per prompt of the pool: the oldest go (the order offers every
+        prompt again each pass, and a prompt's deferral count survives, so none starves)."""
+        extra = len(self.window.queue) - self.pool_size
+        if extra > 0:
+            self.window.queue, self.window.due = self.window.queue[extra:], self.window.due[extra:]
 
     _TOP_UPS = 4  # extra reads ahead per step when the safety net leaves the window short
 

@@ -12,8 +12,8 @@ every batch from a window read ahead in the sampler's order; the frontier filter
 and zero-variance masking stay on as its safety net; no over-sampling).
 
 Protocols: by default the pool holds ``--n-per-skill`` prompts per skill and prompts repeat
-(several epochs); ``--one-pass`` sizes the pool to at least steps x batch prompts, so TRL sees
-each prompt once (the usual RLVR protocol, and the one where history-only filters take no
+(several epochs); ``--one-pass`` sizes the pool to ``--pool-factor`` (default 2) x steps x batch
+prompts, so TRL sees each prompt at most once (the usual RLVR protocol, and the one where history-only filters take no
 decision). ``--world`` picks the world (`WORLDS`); only the shipped toy world is registered
 here, another one plugs in with an entry there. All start from the same warmed-up toy
 model, see the same prompts (all skills, the hopeless one included) with the same seeds and
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import statistics
@@ -82,9 +83,10 @@ WORLDS = {"toy": toy_world}
 BATCH_ROWS, GENERATIONS = 64, 8  # per generation step: 64 rollouts = 8 prompts x 8
 
 
-def one_pass_pool(world: str, steps: int, eval_prompts: int):
-    """The world with at least steps x batch training prompts (each seen once by TRL)."""
-    need = steps * BATCH_ROWS // GENERATIONS
+def one_pass_pool(world: str, steps: int, eval_prompts: int, factor: float):
+    """The world with at least ``factor`` x steps x batch training prompts (each seen at most once
+    by TRL)."""
+    need = math.ceil(factor * steps * BATCH_ROWS // GENERATIONS)
     n = -(-need // 6)
     while True:
         model_dir, train, eval_rows = WORLDS[world](n, eval_prompts)
@@ -211,6 +213,9 @@ def main(argv=None) -> int:
                    choices=["trl", "rlvr", "rlvr-skip", "rlvr-predict"])
     p.add_argument("--one-pass", action="store_true",
                    help="pool of at least steps x batch prompts: TRL sees each prompt once (no repeats)")
+    p.add_argument("--pool-factor", type=float, default=2.0,
+                   help="--one-pass pool size as a multiple of steps x batch (2: the issue's 1,600-row pool "
+                        "for 200 steps x 4 prompts)")
     p.add_argument("--world", choices=sorted(WORLDS), default="toy")
     p.add_argument("--window-factor", type=float, default=PredictorConfig.window_factor,
                    help="rlvr-predict: candidate window as a multiple of the batch's prompt count")
@@ -222,7 +227,7 @@ def main(argv=None) -> int:
         p.error("--arms must include trl: every ratio is measured against it")
 
     if args.one_pass:
-        model_dir, train, eval_rows = one_pass_pool(args.world, args.steps, args.eval_prompts)
+        model_dir, train, eval_rows = one_pass_pool(args.world, args.steps, args.eval_prompts, args.pool_factor)
     else:
         model_dir, train, eval_rows = WORLDS[args.world](args.n_per_skill, args.eval_prompts)
     print(f"[bench] world {args.world}, {'one-pass' if args.one_pass else 'repeating'} protocol: {len(train)} "
