@@ -80,6 +80,26 @@ def test_first_visits_of_an_all_wrong_skill_are_deferred_with_their_prediction(t
     assert logged[-1]["predictor/mean_observed"] < logged[-1]["predictor/mean_predicted"] + 0.2
 
 
+def test_the_first_window_holds_trls_own_first_batch(tmp_path):
+    # The window is read ahead in the sampler's own order: TRL's batch for step 0 is its head.
+    trainer = make_trainer(tmp_path, steps=1)
+    offered, windows = [], []
+    prepare, select = trainer._select_predicted, trainer.predictive.select
+
+    def spy_prepare(rows):
+        offered.append({r["id"] for r in rows})
+        return prepare(rows)
+
+    def spy_select(*a, **kw):
+        selection, aside = select(*a, **kw)
+        windows.append({trainer.pool_ids[i] for i in selection.chosen.tolist() + selection.deferred.tolist()})
+        return selection, aside
+
+    trainer._select_predicted, trainer.predictive.select = spy_prepare, spy_select
+    trainer.train()
+    assert len(offered) == 1 and len(offered[0]) == 4 and offered[0] <= windows[0]
+
+
 def test_deferred_prompts_come_back(tmp_path):
     trainer = make_trainer(tmp_path, steps=14)
     batches = generated_ids(trainer)
