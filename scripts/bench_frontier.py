@@ -244,10 +244,16 @@ def main(argv=None) -> int:
     if args.plot:
         print(f"[bench] wrote {plot_curves(results, args.arms, args.target, Path(args.plot))}")
 
+    print_report(results, args, len(train))
+    return 0
+
+
+def print_report(results: list[dict], args, n_train: int) -> None:
+    """Per seed, then the mean over seeds: (a), (b), (b'), (c), (d), (e) of each arm beside TRL."""
     by = {(r["arm"], r["seed"]): r for r in results}
     ours_arms = [a for a in args.arms if a != "trl"]
     protocol = "one-pass" if args.one_pass else "repeating"
-    print(f"\n=== frontier filter vs plain TRL GRPO: {args.world} world, {protocol} protocol ({len(train)} prompts), "
+    print(f"\n=== frontier filter vs plain TRL GRPO: {args.world} world, {protocol} protocol ({n_train} prompts), "
           f"{args.steps} steps, seeds {args.seeds} ===")
     print("seed  arm           (a) no-signal  tokens->target  (b) x TRL  (b') x TRL  (c) bookkeeping  (e) x TRL"
           "  target acc end  easy acc before->after  train s")
@@ -285,11 +291,15 @@ def main(argv=None) -> int:
             print(f"{seed:>4}  {arm:<12}  {r['no_signal']:>13.1%}  {str(reached):>14}  {show(ratio):>9}  "
                   f"{show(smooth_ratio):>10}  {show(share, '{:.2%}'):>15}  {show(spent):>9}  {r['curve'][-1][1]:>14.3f}"
                   f"  {easy_before:>10.3f} -> {easy_after:.3f}  {r['seconds']:>7.1f}")
+    print_means(by, args, ours_arms, ratios, smooth_ratios, shares, easy_delta)
 
-    def mean(xs):
-        xs = [x for x in xs if x is not None]
-        return statistics.mean(xs) if xs else float("nan")
 
+def mean(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.mean(xs) if xs else float("nan")
+
+
+def print_means(by: dict, args, ours_arms: list[str], ratios, smooth_ratios, shares, easy_delta) -> None:
     trl_no_signal = mean([by[("trl", s)]["no_signal"] for s in args.seeds])
     print("\nmeasured side by side (mean over seeds):")
     for arm in ours_arms:
@@ -310,7 +320,6 @@ def main(argv=None) -> int:
         print(f"(e) rollout tokens over the whole run (same steps): {arm}/TRL = {spent:.2f}x")
         print(f"(d) easy-skill accuracy change ({', '.join(args.easy)}): {arm} {mean(easy_delta[arm]):+.3f} vs "
               f"TRL {mean(easy_delta['trl']):+.3f}")
-    return 0
 
 
 if __name__ == "__main__":
