@@ -221,16 +221,21 @@ class CurriculaConfig:
         frontier: The frontier filter (`FrontierConfig`); off unless ``enabled: true``.
         influence: The in-training gradient-influence check against held-out target skills
             (`curricula.influence.check.InfluenceCheckConfig`); off unless ``enabled: true``.
+        predictor: The predictive frontier (`PredictorConfig`): pass-rate predictor and
+            selection before rollout; off unless ``enabled: true``. Works alone or beside the
+            frontier filter, whose drop / re-probe / skip rules then act as its safety net.
     """
 
     frontier: FrontierConfig = field(default_factory=FrontierConfig)
     influence: Any = None
+    predictor: PredictorConfig = field(default_factory=PredictorConfig)
 
     def __post_init__(self):
         from curricula.influence.check import InfluenceCheckConfig
 
         self.frontier = _as_dataclass("frontier", FrontierConfig, self.frontier)
         self.influence = _as_dataclass("influence", InfluenceCheckConfig, self.influence)
+        self.predictor = _as_dataclass("predictor", PredictorConfig, self.predictor)
 
 
 def _as_dataclass(name: str, cls, value):

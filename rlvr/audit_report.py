@@ -205,6 +205,9 @@ def main(args) -> int:
                     filter_name=args.filter, decision=args.decision)
     if args.plot:
         print(f"wrote {plot(chosen, args.plot)}")
+        drawn = reliability_plot(args.run_dir, args.plot)
+        if drawn is not None:
+            print(f"wrote {drawn}")
     listing = (args.dropped or args.prompt is not None or args.steps is not None or args.filter is not None
                or args.decision is not None or args.format != "table")
     if not listing:
@@ -219,3 +222,28 @@ def main(args) -> int:
     else:
         sys.stdout.write(out)
     return 0
+
+
+def reliability_plot(run_dir: str | Path, plot_path: str | Path) -> Path | None:
+    """The pass-rate predictor's reliability plot (predicted vs observed pass rate), beside
+    ``plot_path`` as ``<stem>-reliability.png``, when the run has predictor calibration
+    (``predictor_calibration.npz``, written by the trainer with ``curricula.predictor`` on);
+    ``None`` otherwise."""
+    import numpy as np
+
+    from curricula.calibration import Calibration, reliability_figure
+
+    folder = Path(run_dir)
+    source = (folder if folder.is_dir() else folder.parent) / "predictor_calibration.npz"
+    if not source.exists():
+        return None
+    with np.load(source) as saved:
+        bins = saved["cal_bins"].shape[1]
+        calibration = Calibration(bins)
+        calibration.load_state_dict({k: saved[k] for k in saved.files})
+    metrics = calibration.metrics()
+    fig = reliability_figure(calibration.reliability(), brier=metrics.get("brier"))
+    plot_path = Path(plot_path)
+    out = plot_path.with_name(f"{plot_path.stem}-reliability.png")
+    fig.savefig(out, dpi=110)
+    return out

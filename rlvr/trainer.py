@@ -5,14 +5,18 @@ fails loudly if a TRL release moves the hook:
 
 - ``_prepare_inputs``: before a generation step, prompts the filters exclude are swapped for
   active ones (the sampler and its length stay TRL's own, so the epoch/step arithmetic of
-  `Trainer` is untouched); an excluded prompt due for a re-probe goes through.
+  `Trainer` is untouched); an excluded prompt due for a re-probe goes through. With
+  ``curricula.predictor`` on, the batch's prompt slots are instead filled by pre-rollout
+  selection (`curricula.predictive.PredictiveFrontier`) from a window read ahead in the
+  sampler's own order.
 - ``_calculate_rewards``: after TRL gathers the rewards of every process, the same rewards and
   the gathered prompt ids feed the filters, so every process takes identical decisions; the
   main process writes them to the audit log.
 - ``_generate_and_score_completions``: optionally masks zero-variance groups out of the loss
   (recomputing TRL's loss normaliser; tensor shapes never change).
 - ``_save_checkpoint`` / ``_load_optimizer_and_scheduler``: filter state and the audit log's
-  position travel with every checkpoint (TRL's own pattern for extra state).
+  position travel with every checkpoint (TRL's own pattern for extra state); the predictor's
+  state as numpy arrays (``PREDICTOR_FILE``, ``np.savez``).
 
 Every generation (over-sampled ones included) is counted in ``totals["generated_tokens"]`` (and
 per ``skill`` column value in ``generated_tokens_by_skill``), so runs can be compared, or stopped
@@ -33,6 +37,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import torch
 from accelerate.utils import gather_object
 from transformers import Trainer, TrainerCallback
@@ -44,12 +49,18 @@ from curricula.audit import AuditLog
 from curricula.base import MASKED, Decision, GroupResult, zero_variance
 from curricula.config import CurriculaConfig
 from curricula.frontier import FrontierFilter
+from curricula.predictive import PredictiveFrontier, SetAside
+from curricula.predictor import metadata_groups
 from rewards.errors import enforce_error_budgets
 from rlvr.data import prompt_hash
 
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "rlvr_curriculum_state.json"
+PREDICTOR_FILE = "rlvr_predictor_state.npz"
+# The predictor's running calibration (reliability bins), rewritten at each log: `rlvr audit
+# --plot` draws the reliability plot from it.
+CALIBRATION_FILE = "predictor_calibration.npz"
 
 # Metrics that are a level or a running total (the pool's size, prompts dropped so far, the
 # adaptive skip probabilities): logged as their value at the logging step. TRL averages every
@@ -58,6 +69,14 @@ STATE_FILE = "rlvr_curriculum_state.json"
 # averaged, but logged a pool of 96, 96, 96, 96, 95 over five steps as "95.8".
 LEVEL_METRICS = ("curriculum/active_pool", "curriculum/dropped_too_hard", "curriculum/dropped_too_easy",
                  "curriculum/readmitted", "curriculum/skip_explore_easy", "curriculum/skip_explore_hard")
+# The predictor's calibration metrics are running totals over the run (``predictor/brier``...):
+# levels too. Its per-step ones (``predictor/step_*``, ``selection/*``) are averaged.
+LEVEL_PREFIXES = ("predictor/",)
+PER_STEP_PREFIXES = ("predictor/step_",)
+
+
+def is_level_metric(key: str) -> bool:
+    return key in LEVEL_METRICS or (key.startswith(LEVEL_PREFIXES) and not key.startswith(PER_STEP_PREFIXES))
 
 
 class EpochSeededRepeatSampler(RepeatSampler):
@@ -104,10 +123,11 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self.audit_columns = tuple(audit_columns)
         frontier_config = self.curricula.frontier
         self.frontier: FrontierFilter | None = None
+        self.predictive: PredictiveFrontier | None = None
         self.mask_zero_variance = frontier_config.enabled and frontier_config.mask_zero_variance
         self.oversample = frontier_config.enabled and frontier_config.oversample
         self._last_zero_variance: list[bool] = []
-        self.curriculum_enabled = frontier_config.enabled
+        self.curriculum_enabled = frontier_config.enabled or self.curricula.predictor.enabled
         self.run_id = run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         self.run_identity = run_identity
         self.audit: AuditLog | None = None
@@ -137,7 +157,10 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             dup = next(i for i, n in Counter(self.pool_ids).items() if n > 1)
             raise ValueError(f"Training data has duplicate id '{dup}'; ids must be unique.")
         self.index_of = {pid: i for i, pid in enumerate(self.pool_ids)}
-        self.frontier = FrontierFilter(frontier_config, self.pool_ids)
+        if frontier_config.enabled:
+            self.frontier = FrontierFilter(frontier_config, self.pool_ids)
+        if self.curricula.predictor.enabled:
+            self.predictive = self._build_predictive()
         if self.oversample and self.args.per_device_train_batch_size * self.args.steps_per_generation % self.num_generations:
             raise ValueError("curricula.frontier.oversample needs whole groups on each process: make "
                              "per_device_train_batch_size x steps_per_generation a multiple of num_generations "
@@ -146,6 +169,33 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             self.processing_class, "pad_token_id") else self.processing_class.tokenizer.pad_token_id
         if self.accelerator.is_main_process and self.audit is None:
             self.audit = AuditLog(self.args.output_dir, self.run_id)
+
+    def _build_predictive(self) -> PredictiveFrontier:
+        """The predictive frontier over the training pool, reading ahead in the sampler's order."""
+        config = self.curricula.predictor
+        if config.features:
+            raise ValueError("curricula.predictor.features is not wired into the trainer yet (the feature model "
+                             "exists in curricula.predictor); set it to false.")
+        columns = self.train_dataset.column_names
+        groups, keys = metadata_groups({c: self.train_dataset[c] for c in config.group_columns if c in columns},
+                                       config.group_columns)
+        global_rows = self.args.per_device_train_batch_size * self.args.steps_per_generation * self.accelerator.num_processes
+        if global_rows % self.num_generations:
+            raise ValueError("curricula.predictor needs whole groups per generation batch: make per_device_train_batch_size"
+                             " x steps_per_generation x processes a multiple of num_generations.")
+        self._audit_view = self.train_dataset.select_columns([c for c in self.audit_columns if c in columns])
+        self._group_of_row, self._group_keys = groups, [dict(zip(config.group_columns, k)) for k in keys]
+        if not set(self._audit_view.column_names) <= set(config.group_columns):
+            self._group_keys = None  # audit columns beyond the groups: read from the dataset
+        return PredictiveFrontier(config, self.pool_ids, self.index_of, self._sampler_order,
+                                  batch_size=global_rows // self.num_generations, num_generations=self.num_generations,
+                                  groups=groups, seed=self.args.seed)
+
+    def _sampler_order(self, epoch: int) -> np.ndarray:
+        """The permutation `EpochSeededRepeatSampler` draws at ``epoch`` (same generator, same seed)."""
+        generator = torch.Generator()
+        generator.manual_seed(self.args.seed + 1_000_003 * epoch)
+        return torch.randperm(len(self.pool_ids), generator=generator).numpy().astype(np.int32)
 
     # ------------------------------------------------------------------------------------------
     # Sampling order that survives a resume.
@@ -163,15 +213,70 @@ class CurriculumGRPOTrainer(GRPOTrainer):
     # Before generation: swap excluded prompts for active ones.
 
     def _prepare_inputs(self, generation_batch):
-        if self.frontier is not None and self.model.training:
+        if self.curriculum_enabled and self.model.training:
             generate_every = self.args.steps_per_generation * self.num_iterations
             # Same condition under which TRL's _prepare_inputs generates (and otherwise replays
             # its buffer, where the rows are ignored).
             if self._step % generate_every == 0 or self._buffered_inputs is None:
                 started = time.perf_counter()
-                generation_batch = self._substitute_excluded(generation_batch)
+                if self.predictive is not None:
+                    generation_batch = self._select_predicted(generation_batch)
+                else:
+                    generation_batch = self._substitute_excluded(generation_batch)
                 self.curriculum_seconds += time.perf_counter() - started
         return super()._prepare_inputs(generation_batch)
+
+    def _select_predicted(self, rows: list[dict]) -> list[dict]:
+        """Fill the batch's prompt slots with the predictor's choice from its window (identical
+        on every process: same state, same (seed, step)); each slot keeps its place in TRL's
+        layout, so the G copies of a prompt stay where TRL put them."""
+        step, seed = self.state.global_step, self.args.seed
+        slots = list(dict.fromkeys(gather_object([str(r["id"]) for r in rows])))
+        selection, aside = self.predictive.select(step, seed, set_aside=self._set_aside, columns=self._audit_columns)
+        chosen = selection.chosen.tolist()[:len(slots)]
+        new_rows = dict(zip(slots, self._rows_at(chosen)))
+        self.totals["deferred"] += len(selection.deferred)
+        self.totals["skipped"] += len(aside.skipped)
+        metrics = self._metrics["train"]
+        for key, value in selection.metrics.items():
+            metrics[key].append(value)
+        if self.frontier is not None and self.frontier.config.skip_zero_variance:
+            metrics["curriculum/skipped"].append(len(aside.skipped))
+        if self.audit is not None:
+            for decision in aside.decisions + selection.decisions:
+                self.audit.add(decision, global_step=step, epoch=self.state.epoch)
+            self.audit.flush()
+        return [new_rows.get(str(r["id"]), r) for r in rows]
+
+    def _set_aside(self, window: np.ndarray) -> SetAside:
+        """The frontier filter's verdict on a window: dropped prompts out (unless due for a
+        re-probe), GRESO-skipped ones wait. Nothing without the frontier filter."""
+        if self.frontier is None:
+            return SetAside()
+        step, seed = self.state.global_step, self.args.seed
+        ids = [self.pool_ids[i] for i in window.tolist()]
+        dropped = [i for i, pid in zip(window.tolist(), ids)
+                   if self.frontier.is_excluded(pid) and not self.frontier.wants_probe(pid, step)]
+        skipped = [i for i, pid in zip(window.tolist(), ids)
+                   if not self.frontier.is_excluded(pid) and self.frontier.skips(pid, step, seed)]
+        decisions = []
+        if self.audit is not None and skipped:
+            describe = self._audit_columns(np.asarray(skipped))
+            decisions = [self.frontier.skip_decision(self.pool_ids[i], step, seed, describe(i)) for i in skipped]
+        return SetAside(np.asarray(dropped, dtype=np.int64), np.asarray(skipped, dtype=np.int64),
+                        [d for d in decisions if d is not None])
+
+    def _audit_columns(self, rows: np.ndarray):
+        """row -> its audit columns, read in one batch (main process only: others audit nothing)."""
+        if self.audit is None or not len(rows) or not self._audit_view.column_names:
+            return lambda row: {}
+        if self._group_keys is not None:  # the audit columns are the group's key: no dataset read
+            wanted = self._audit_view.column_names
+            return lambda row: ({c: v for c, v in self._group_keys[self._group_of_row[row]].items() if c in wanted}
+                                if self._group_of_row[row] >= 0 else {})
+        read = self._audit_view[rows.tolist()]
+        table = {row: {c: read[c][i] for c in read} for i, row in enumerate(rows.tolist())}
+        return lambda row: table.get(row, {})
 
     def _substitute_excluded(self, rows: list[dict]) -> list[dict]:
         """Replace rows of excluded prompts, and of prompts skipped before rollout at this step
@@ -250,9 +355,11 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         if not self.curriculum_enabled or not self.model.training:
             return rewards_per_func
         started = time.perf_counter()
-        groups = self._gather_groups(inputs, rewards_per_func)
+        groups = self._gather_groups(inputs, rewards_per_func)  # the step's record, gathered once
         step, epoch = self.state.global_step, self.state.epoch
-        decisions = self.frontier.observe(groups, step=step, epoch=epoch)
+        decisions = []
+        for online_filter in self.online_filters():  # each: observe(groups, step, epoch) -> decisions
+            decisions += online_filter.observe(groups, step=step, epoch=epoch)
 
         zero = [zero_variance(g.rewards) for g in groups]
         self._last_zero_variance = zero
@@ -272,6 +379,11 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self._record_metrics(groups, zero, decisions)
         self.curriculum_seconds += time.perf_counter() - started
         return rewards_per_func
+
+    def online_filters(self) -> list:
+        """The online filters that observe every generation step's groups (`PromptFilter`-like:
+        ``observe``, ``state_dict``, ``load_state_dict``), in decision order."""
+        return [f for f in (self.frontier, self.predictive) if f is not None]
 
     def _gather_groups(self, inputs, rewards_per_func) -> list[GroupResult]:
         """The global batch as groups: ids and columns gathered in the same rank order TRL
@@ -306,21 +418,29 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self.totals.update(groups=n_groups, zero_variance_groups=n_zero, rollouts=rollouts, signal_rollouts=signal)
         for d in decisions:
             self.totals[f"{d.decision}:{d.reason}"] += 1
-        counts = self.frontier.counts()
         metrics = self._metrics["train"]
-        metrics["curriculum/active_pool"].append(counts["active"])
-        metrics["curriculum/dropped_too_hard"].append(counts["too_hard"])
-        metrics["curriculum/dropped_too_easy"].append(counts["too_easy"])
-        metrics["curriculum/readmitted"].append(sum(v for k, v in self.totals.items() if k.startswith("readmitted:")))
+        if self.frontier is not None:
+            counts = self.frontier.counts()
+            metrics["curriculum/active_pool"].append(counts["active"])
+            metrics["curriculum/dropped_too_hard"].append(counts["too_hard"])
+            metrics["curriculum/dropped_too_easy"].append(counts["too_easy"])
+            metrics["curriculum/readmitted"].append(sum(v for k, v in self.totals.items()
+                                                        if k.startswith("readmitted:")))
+        if self.predictive is not None:
+            for key, value in {**self.predictive.metrics(), **self.predictive.last_step_metrics}.items():
+                metrics[key].append(value)
         metrics["curriculum/zero_variance_share"].append(n_zero / max(n_groups, 1))
         metrics["curriculum/signal_share"].append(signal / max(rollouts, 1))
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """TRL's logging, with each of `LEVEL_METRICS` reduced to its latest value first."""
         metrics = self._metrics["train" if self.model.training else "eval"]
-        for key in LEVEL_METRICS:
+        for key in [k for k in metrics if is_level_metric(k)]:
             if metrics.get(key):
                 metrics[key] = metrics[key][-1:]
+        if self.predictive is not None and self.accelerator.is_main_process and self.model.training:
+            np.savez(os.path.join(self.args.output_dir, CALIBRATION_FILE),
+                     **self.predictive.predictor.calibration.state_dict())
         super().log(logs, start_time)
 
     def log_now(self, logs: dict[str, float]) -> None:
@@ -486,8 +606,11 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         if self.run_identity is not None:  # read back by rlvr.run_dir before a resume
             state["run"] = self.run_identity
         if self.curriculum_enabled:
-            state.update(frontier=self.frontier.state_dict(),
-                         audit=self.audit.position() if self.audit is not None else None)
+            state.update(audit=self.audit.position() if self.audit is not None else None)
+        if self.frontier is not None:
+            state.update(frontier=self.frontier.state_dict())
+        if self.predictive is not None:  # binary arrays, not JSON: ~25 bytes per prompt
+            np.savez(os.path.join(folder, PREDICTOR_FILE), **self.predictive.state_dict())
         with open(os.path.join(folder, STATE_FILE), "w") as f:
             json.dump(state, f)
 
@@ -502,11 +625,19 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self.generated_tokens_by_skill = Counter(state.get("generated_tokens_by_skill", {}))
         if not self.curriculum_enabled:
             return
-        if "frontier" not in state:
+        if self.frontier is not None and "frontier" not in state:
             raise FileNotFoundError(f"{path} is missing or holds no filter state: this checkpoint was not "
                                     "written by a curriculum run, so its filter state cannot be restored.")
-        self.run_id = state["run_id"]
-        self.frontier.load_state_dict(state["frontier"])
+        self.run_id = state.get("run_id", self.run_id)
+        if self.frontier is not None:
+            self.frontier.load_state_dict(state["frontier"])
+        if self.predictive is not None:
+            arrays = os.path.join(checkpoint, PREDICTOR_FILE)
+            if not os.path.exists(arrays):
+                raise FileNotFoundError(f"{arrays} is missing: this checkpoint was not written with "
+                                        "curricula.predictor on, so the predictor's state cannot be restored.")
+            with np.load(arrays) as saved:
+                self.predictive.load_state_dict({k: saved[k] for k in saved.files})
         if self.audit is not None:
             self.audit.run_id = self.run_id
             removed = self.audit.rewind(state["audit"])
@@ -524,11 +655,14 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             out["influence_seconds"] = round(self.influence_check.total_seconds, 3)
         if not self.curriculum_enabled:
             return out
-        counts = self.frontier.counts()
+        if self.frontier is not None:
+            counts = self.frontier.counts()
+            out.update(active_pool=counts["active"], dropped_too_hard=counts["too_hard"],
+                       dropped_too_easy=counts["too_easy"], pool_size=self.frontier.pool_size)
+        if self.predictive is not None:
+            out.update(deferred=self.totals["deferred"], **self.predictive.metrics())
         return {
             **out,
-            "active_pool": counts["active"], "dropped_too_hard": counts["too_hard"],
-            "dropped_too_easy": counts["too_easy"], "pool_size": self.frontier.pool_size,
             "skipped": self.totals["skipped"],
             "zero_variance_share": self.totals["zero_variance_groups"] / max(self.totals["groups"], 1),
             "signal_share": self.totals["signal_rollouts"] / max(self.totals["rollouts"], 1),

@@ -2,10 +2,20 @@
 
     python scripts/bench_frontier.py                 # 3 seeds x 3 arms x 60 steps
     python scripts/bench_frontier.py --seeds 0 --steps 20   # quick look
+    python scripts/bench_frontier.py --arms trl rlvr-predict --seeds 0 1 2 3 4 --one-pass
 
 Arms: ``trl`` (plain `GRPOTrainer`), ``rlvr`` (frontier filter: drops on confidence bounds,
-zero-variance masking, over-sampling) and ``rlvr-skip`` (the same plus GRESO-style skipping
-of prompts on a zero-variance streak before rollout). All start from the same warmed-up toy
+zero-variance masking, over-sampling), ``rlvr-skip`` (the same plus GRESO-style skipping
+of prompts on a zero-variance streak before rollout) and ``rlvr-predict`` (the predictive
+frontier, ``curricula.predictor``: a pass-rate predictor pooled over each prompt's skill picks
+every batch from a window read ahead in the sampler's order; the frontier filter's drop rules
+and zero-variance masking stay on as its safety net; no over-sampling).
+
+Protocols: by default the pool holds ``--n-per-skill`` prompts per skill and prompts repeat
+(several epochs); ``--one-pass`` sizes the pool to ``--pool-factor`` (default 2) x steps x batch
+prompts, so TRL sees each prompt at most once (the usual RLVR protocol, and the one where history-only filters take no
+decision). ``--world`` picks the world (`WORLDS`); only the shipped toy world is registered
+here, another one plugs in with an entry there. All start from the same warmed-up toy
 model, see the same prompts (all skills, the hopeless one included) with the same seeds and
 the same optimizer-step budget. Prints, for each rlvr arm beside TRL:
 
@@ -26,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import statistics
@@ -40,7 +51,7 @@ import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback  # noqa: E402
 from trl import GRPOConfig, GRPOTrainer  # noqa: E402
 
-from curricula.config import CurriculaConfig, FrontierConfig  # noqa: E402
+from curricula.config import CurriculaConfig, FrontierConfig, PredictorConfig  # noqa: E402
 from rewards import VerifierSpec, make_reward_funcs  # noqa: E402
 from rlvr.config import EvalConfig  # noqa: E402
 from rlvr.evaluate import evaluate_skills  # noqa: E402
@@ -57,6 +68,41 @@ class HeldOutCurve(TrainerCallback):
     def on_step_end(self, args, state, control, model=None, **kw):
         if state.global_step % self.every == 0:
             self.points.append((state.num_input_tokens_seen, self.evaluate(model)))
+
+
+def toy_world(n_per_skill: int, eval_prompts: int):
+    """(model dir, train pool, eval rows) of the shipped toy world."""
+    model_dir = build_toy_world(progress=False)
+    return model_dir, toy_dataset("train", n_per_skill=n_per_skill, seed=0), \
+        toy_dataset("eval", n_per_skill=eval_prompts, seed=0).to_list()
+
+
+# World name -> loader(n_per_skill, eval_prompts) -> (model dir, train Dataset with id/prompt/
+# answer/skill, eval rows). Another world (other skills, other difficulty mix) plugs in here.
+WORLDS = {"toy": toy_world}
+BATCH_ROWS, GENERATIONS = 64, 8  # per generation step: 64 rollouts = 8 prompts x 8
+
+
+def one_pass_pool(world: str, steps: int, eval_prompts: int, factor: float):
+    """The world with at least ``factor`` x steps x batch training prompts (each seen at most once
+    by TRL)."""
+    need = math.ceil(factor * steps * BATCH_ROWS // GENERATIONS)
+    n = -(-need // 6)
+    while True:
+        model_dir, train, eval_rows = WORLDS[world](n, eval_prompts)
+        if len(train) >= need:
+            return model_dir, train, eval_rows
+        n += max(1, (need - len(train)) // 4)
+
+
+def curricula_for(arm: str, args) -> CurriculaConfig:
+    frontier = FrontierConfig(enabled=True, low=args.low, high=args.high, min_samples=args.min_samples,
+                              reprobe_interval=args.reprobe, mask_zero_variance=True,
+                              oversample=args.oversample and arm != "rlvr-predict",
+                              max_generation_multiplier=args.max_multiplier, oversample_draw=args.oversample_draw,
+                              skip_zero_variance=arm == "rlvr-skip")
+    predictor = PredictorConfig(enabled=arm == "rlvr-predict", window_factor=args.window_factor)
+    return CurriculaConfig(frontier=frontier, predictor=predictor)
 
 
 def run_arm(arm: str, seed: int, args, model_dir: Path, train, eval_rows, reward_funcs, weights, out: Path) -> dict:
@@ -76,8 +122,8 @@ def run_arm(arm: str, seed: int, args, model_dir: Path, train, eval_rows, reward
         return statistics.mean(acc.values())
 
     before = accuracy(model)
-    grpo = GRPOConfig(output_dir=str(out / f"{arm}-{seed}"), max_steps=args.steps, per_device_train_batch_size=64,
-                      num_generations=8, max_completion_length=8, learning_rate=args.lr, beta=0.0, logging_steps=1,
+    grpo = GRPOConfig(output_dir=str(out / f"{arm}-{seed}"), max_steps=args.steps,
+                      per_device_train_batch_size=BATCH_ROWS, num_generations=GENERATIONS, max_completion_length=8, learning_rate=args.lr, beta=0.0, logging_steps=1,
                       report_to="none", save_strategy="no", seed=seed, bf16=False, activation_checkpointing=False,
                       reward_weights=weights, disable_tqdm=True)
     curve = HeldOutCurve(target_accuracy, args.eval_every)
@@ -86,11 +132,7 @@ def run_arm(arm: str, seed: int, args, model_dir: Path, train, eval_rows, reward
     if arm == "trl":
         trainer = GRPOTrainer(**common)
     else:
-        frontier = FrontierConfig(enabled=True, low=args.low, high=args.high, min_samples=args.min_samples,
-                                  reprobe_interval=args.reprobe, mask_zero_variance=True, oversample=args.oversample,
-                                  max_generation_multiplier=args.max_multiplier, oversample_draw=args.oversample_draw,
-                                  skip_zero_variance=arm == "rlvr-skip")
-        trainer = CurriculumGRPOTrainer(curricula=CurriculaConfig(frontier=frontier), **common)
+        trainer = CurriculumGRPOTrainer(curricula=curricula_for(arm, args), **common)
     curve.points.append((0, target_accuracy(model)))
     started = time.perf_counter()
     trainer.train()
@@ -167,7 +209,16 @@ def main(argv=None) -> int:
     p.add_argument("--max-multiplier", type=float, default=2.0)
     p.add_argument("--oversample-draw", choices=["batch", "deficit"], default="batch",
                    help="over-sampling rounds generate a whole batch (DAPO) or only what is missing")
-    p.add_argument("--arms", nargs="+", default=["trl", "rlvr", "rlvr-skip"], choices=["trl", "rlvr", "rlvr-skip"])
+    p.add_argument("--arms", nargs="+", default=["trl", "rlvr", "rlvr-skip"],
+                   choices=["trl", "rlvr", "rlvr-skip", "rlvr-predict"])
+    p.add_argument("--one-pass", action="store_true",
+                   help="pool of at least steps x batch prompts: TRL sees each prompt once (no repeats)")
+    p.add_argument("--pool-factor", type=float, default=2.0,
+                   help="--one-pass pool size as a multiple of steps x batch (2: the issue's 1,600-row pool "
+                        "for 200 steps x 4 prompts)")
+    p.add_argument("--world", choices=sorted(WORLDS), default="toy")
+    p.add_argument("--window-factor", type=float, default=PredictorConfig.window_factor,
+                   help="rlvr-predict: candidate window as a multiple of the batch's prompt count")
     p.add_argument("--out", default="runs/bench_frontier")
     p.add_argument("--json", help="also write all measurements to this file")
     p.add_argument("--plot", help="also draw held-out accuracy against rollout tokens per arm (PNG)")
@@ -175,9 +226,12 @@ def main(argv=None) -> int:
     if "trl" not in args.arms:
         p.error("--arms must include trl: every ratio is measured against it")
 
-    model_dir = build_toy_world(progress=False)
-    train = toy_dataset("train", n_per_skill=args.n_per_skill, seed=0)
-    eval_rows = toy_dataset("eval", n_per_skill=args.eval_prompts, seed=0).to_list()
+    if args.one_pass:
+        model_dir, train, eval_rows = one_pass_pool(args.world, args.steps, args.eval_prompts, args.pool_factor)
+    else:
+        model_dir, train, eval_rows = WORLDS[args.world](args.n_per_skill, args.eval_prompts)
+    print(f"[bench] world {args.world}, {'one-pass' if args.one_pass else 'repeating'} protocol: {len(train)} "
+          f"training prompts for {args.steps} steps x {BATCH_ROWS // GENERATIONS} prompts", flush=True)
     reward_funcs, weights = make_reward_funcs([VerifierSpec("exact")])
     out = Path(args.out)
     results = []
@@ -190,14 +244,27 @@ def main(argv=None) -> int:
     if args.plot:
         print(f"[bench] wrote {plot_curves(results, args.arms, args.target, Path(args.plot))}")
 
+    print_report(results, args, len(train))
+    return 0
+
+
+def print_report(results: list[dict], args, n_train: int) -> None:
+    """Per seed, then the mean over seeds: (a), (b), (b'), (c), (d), (e) of each arm beside TRL."""
     by = {(r["arm"], r["seed"]): r for r in results}
     ours_arms = [a for a in args.arms if a != "trl"]
-    print(f"\n=== frontier filter vs plain TRL GRPO: toy world, {args.steps} steps, seeds {args.seeds} ===")
-    print("seed  arm        no-signal rollouts  tokens->target  target acc end  easy acc before->after  train s")
+    protocol = "one-pass" if args.one_pass else "repeating"
+    print(f"\n=== frontier filter vs plain TRL GRPO: {args.world} world, {protocol} protocol ({n_train} prompts), "
+          f"{args.steps} steps, seeds {args.seeds} ===")
+    print("seed  arm           (a) no-signal  tokens->target  (b) x TRL  (b') x TRL  (c) bookkeeping  (e) x TRL"
+          "  target acc end  easy acc before->after  train s")
     ratios = {a: [] for a in ours_arms}
     smooth_ratios = {a: [] for a in ours_arms}
     shares = {a: [] for a in ours_arms}
     easy_delta = {a: [] for a in args.arms}
+
+    def show(x, fmt="{:.2f}x"):
+        return "-" if x is None else fmt.format(x)
+
     for seed in args.seeds:
         trl_run = by[("trl", seed)]
         # The best held-out accuracy plain TRL reaches after it starts training (same seed).
@@ -211,18 +278,28 @@ def main(argv=None) -> int:
             easy_before = statistics.mean(r["before"][s] for s in args.easy)
             easy_after = statistics.mean(r["after"][s] for s in args.easy)
             easy_delta[arm].append(easy_after - easy_before)
-            print(f"{seed:>4}  {arm:<9}  {r['no_signal']:>18.1%}  {str(reached):>14}  {r['curve'][-1][1]:>14.3f}"
-                  f"  {easy_before:>10.3f} -> {easy_after:.3f}  {r['seconds']:>7.1f}")
+            ratio = smooth_ratio = share = spent = None
             if arm != "trl":
-                ratios[arm].append(None if reached is None or not t_trl else reached / t_trl)
+                ratio = None if reached is None or not t_trl else reached / t_trl
                 smooth = tokens_to_reach(running_mean([p for p in r["curve"] if p[0] > 0]), trl_smooth[-1][1])
-                smooth_ratios[arm].append(None if smooth is None else smooth / t_trl_smooth)
-                shares[arm].append(r["bookkeeping_seconds"] / r["seconds"])
+                smooth_ratio = None if smooth is None or not t_trl_smooth else smooth / t_trl_smooth
+                share = r["bookkeeping_seconds"] / r["seconds"]
+                spent = r["tokens"] / trl_run["tokens"]
+                ratios[arm].append(ratio)
+                smooth_ratios[arm].append(smooth_ratio)
+                shares[arm].append(share)
+            print(f"{seed:>4}  {arm:<12}  {r['no_signal']:>13.1%}  {str(reached):>14}  {show(ratio):>9}  "
+                  f"{show(smooth_ratio):>10}  {show(share, '{:.2%}'):>15}  {show(spent):>9}  {r['curve'][-1][1]:>14.3f}"
+                  f"  {easy_before:>10.3f} -> {easy_after:.3f}  {r['seconds']:>7.1f}")
+    print_means(by, args, ours_arms, ratios, smooth_ratios, shares, easy_delta)
 
-    def mean(xs):
-        xs = [x for x in xs if x is not None]
-        return statistics.mean(xs) if xs else float("nan")
 
+def mean(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.mean(xs) if xs else float("nan")
+
+
+def print_means(by: dict, args, ours_arms: list[str], ratios, smooth_ratios, shares, easy_delta) -> None:
     trl_no_signal = mean([by[("trl", s)]["no_signal"] for s in args.seeds])
     print("\nmeasured side by side (mean over seeds):")
     for arm in ours_arms:
@@ -243,7 +320,6 @@ def main(argv=None) -> int:
         print(f"(e) rollout tokens over the whole run (same steps): {arm}/TRL = {spent:.2f}x")
         print(f"(d) easy-skill accuracy change ({', '.join(args.easy)}): {arm} {mean(easy_delta[arm]):+.3f} vs "
               f"TRL {mean(easy_delta['trl']):+.3f}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -185,6 +185,8 @@ def test_active_count_follows_drops_and_readmissions():
         seen.update(d.decision for d in decisions)
         recount = sum(1 for s in f.table.values() if s.status == "active")
         assert f.active_count == recount and (not decisions or decisions[-1].stats["active_pool"] == recount)
+        statuses = [s.status for s in f.table.values()]  # counts() is kept, not recounted: same numbers
+        assert f.counts() == {k: statuses.count(k) for k in ("active", "too_hard", "too_easy")}
     assert {"dropped", "readmitted"} <= seen  # both directions happened
     g = FrontierFilter(f.config, IDS)
     g.load_state_dict(f.state_dict())

@@ -1,0 +1,236 @@
+"""`curricula.predictor` inside `CurriculumGRPOTrainer` on a tiny random model: first visits of a
+skill that has been all-wrong are deferred (audited with their prediction), deferred prompts come
+back, the frontier filter still drops, and the state round-trips through a checkpoint (a resumed
+run takes the same decisions as an uninterrupted one)."""
+
+import numpy as np
+import pytest
+from datasets import Dataset
+from trl import GRPOConfig
+
+from curricula.audit import read_audit
+from curricula.config import CurriculaConfig, FrontierConfig, PredictorConfig
+from rlvr.audit_report import reliability_plot
+from rlvr.toy.model import build_model
+from rlvr.toy.tokenizer import build_tokenizer
+from rlvr.trainer import PREDICTOR_FILE, CurriculumGRPOTrainer
+
+
+def pool(n_hard=24, n_easy=24):
+    rows = [{"id": f"h{i}", "prompt": f"{i}*{i}=", "answer": "x", "skill": "hard"} for i in range(n_hard)]
+    rows += [{"id": f"e{i}", "prompt": f"{i}+{i}=", "answer": "y", "skill": "easy"} for i in range(n_easy)]
+    return Dataset.from_list(rows)
+
+
+def skill_reward(prompts, completions, skill, **kw):
+    # "hard" never succeeds; "easy" on about half its completions (by the sampled first character).
+    return [0.0 if s == "hard" else float(bool(c) and ord(c[0]) % 2 == 0) for s, c in zip(skill, completions)]
+
+
+def make_trainer(tmp_path, steps=8, frontier=None, data=None, **predictor):
+    tok = build_tokenizer()
+    args = GRPOConfig(output_dir=str(tmp_path), max_steps=steps, per_device_train_batch_size=16, num_generations=4,
+                      max_completion_length=4, learning_rate=1e-3, logging_steps=1, report_to="none", seed=3,
+                      bf16=False, activation_checkpointing=False, save_strategy="steps", save_steps=4)
+    cfg = dict(enabled=True, reoffer_after=2, max_deferrals=2)
+    cfg.update(predictor)
+    curricula = CurriculaConfig(predictor=PredictorConfig(**cfg), frontier=frontier or FrontierConfig())
+    return CurriculumGRPOTrainer(model=build_model(tok, seed=0), reward_funcs=[skill_reward], args=args,
+                                 train_dataset=data if data is not None else pool(), processing_class=tok, curricula=curricula)
+
+
+def generated_ids(trainer):
+    seen = []
+    original = trainer._generate_and_score_completions
+
+    def spy(inputs):
+        seen.append(list(dict.fromkeys(x["id"] for x in inputs)))
+        return original(inputs)
+
+    trainer._generate_and_score_completions = spy
+    return seen
+
+
+def test_first_visits_of_an_all_wrong_skill_are_deferred_with_their_prediction(tmp_path):
+    # A pool larger than 8 steps of windows, and deferred prompts not due back within the run.
+    trainer = make_trainer(tmp_path, data=pool(48, 48), window_factor=2.0, reoffer_after=20)
+    batches = generated_ids(trainer)
+    trainer.train()
+    assert len(batches) == 8 and all(len(b) == 4 for b in batches)  # TRL's step count and batch shape
+    records = read_audit(tmp_path)
+    deferred = [r for r in records if r["filter"] == "predictor" and r["decision"] == "deferred"]
+    first_hard = [r for r in deferred if r["columns"] == {"skill": "hard"} and r["stats"]["visits"] == 0
+                  and r["global_step"] >= 4]
+    assert first_hard, "no first visit of the all-wrong skill was deferred"
+    for r in first_hard:
+        s = r["stats"]
+        assert s["predicted_pass_rate"] < 0.25  # the skill's pooled prior, not a blind 0.5
+        assert s["predicted_pass_rate"] == pytest.approx(s["alpha"] / (s["alpha"] + s["beta"]), abs=1e-3)
+        if s["cut"] == s["cut"]:  # NaN when every taken prompt was at its deferral cap
+            assert s["score"] <= s["cut"]
+        assert "predicted pass rate" in r["message"]
+    # Later steps roll out mostly easy prompts: the batch goes where the signal is.
+    late = [pid for b in batches[4:] for pid in b]
+    assert sum(pid.startswith("e") for pid in late) > 0.6 * len(late)  # 0.5 at random
+    logged = [log for log in trainer.state.log_history if "predictor/brier" in log]
+    assert logged and 0.0 <= logged[-1]["predictor/brier"] <= 0.25
+    assert logged[-1]["predictor/groups"] == 32  # a running total, logged as its level: 8 steps x 4 groups
+    drawn = reliability_plot(tmp_path, tmp_path / "audit.png")  # what `rlvr audit --plot` adds
+    assert drawn == tmp_path / "audit-reliability.png" and drawn.stat().st_size > 10_000
+    assert logged[-1]["predictor/mean_observed"] < logged[-1]["predictor/mean_predicted"] + 0.2
+
+
+def test_the_first_window_holds_trls_own_first_batch(tmp_path):
+    # The window is read ahead in the sampler's own order: TRL's batch for step 0 is its head.
+    trainer = make_trainer(tmp_path, steps=1)
+    offered, windows = [], []
+    prepare, select = trainer._select_predicted, trainer.predictive.select
+
+    def spy_prepare(rows):
+        offered.append({r["id"] for r in rows})
+        return prepare(rows)
+
+    def spy_select(*a, **kw):
+        selection, aside = select(*a, **kw)
+        windows.append({trainer.pool_ids[i] for i in selection.chosen.tolist() + selection.deferred.tolist()})
+        return selection, aside
+
+    trainer._select_predicted, trainer.predictive.select = spy_prepare, spy_select
+    trainer.train()
+    assert len(offered) == 1 and len(offered[0]) == 4 and offered[0] <= windows[0]
+
+
+def test_deferred_prompts_come_back(tmp_path):
+    trainer = make_trainer(tmp_path, steps=14)
+    batches = generated_ids(trainer)
+    trainer.train()
+    records = read_audit(tmp_path)
+    deferred_at = {}
+    for r in records:
+        if r["filter"] == "predictor" and r["decision"] == "deferred":
+            deferred_at.setdefault(r["prompt_id"], r["global_step"])
+    returned = [r for r in records if r["filter"] == "predictor" and r["decision"] == "kept"]
+    assert returned and {r["reason"] for r in returned} <= {"returned", "deferral_cap"}
+    back = [r["prompt_id"] for r in returned]
+    assert set(back) <= set(deferred_at)
+    rolled = {pid for b in batches for pid in b}
+    assert set(back) <= rolled  # a returned prompt was really generated for
+    forced = [r for r in returned if r["reason"] == "deferral_cap"]
+    assert all(r["stats"]["deferrals"] >= 2 for r in forced)
+
+
+def test_frontier_filter_still_drops_beside_the_predictor(tmp_path):
+    # 0 of 8 has upper bound 0.31 < low; the easy prompts (about 4 of 8) stay. A small pool, so
+    # prompts are seen several times; every window prompt taken, so only the frontier decides.
+    frontier = FrontierConfig(enabled=True, min_samples=8, low=0.4, reprobe_interval=None, min_active_fraction=0.0)
+    trainer = make_trainer(tmp_path, steps=10, frontier=frontier, data=pool(4, 8), window_factor=1.0, max_deferrals=0)
+    batches = generated_ids(trainer)
+    trainer.train()
+    dropped = {r["prompt_id"] for r in read_audit(tmp_path) if r["decision"] == "dropped"}
+    assert dropped and all(pid.startswith("h") for pid in dropped)
+    later = {pid for b in batches[1:] for pid in b}
+    for pid in dropped:
+        step = min(r["global_step"] for r in read_audit(tmp_path) if r["prompt_id"] == pid and r["decision"] == "dropped")
+        assert pid not in {p for b in batches[step + 1:] for p in b}, pid
+    assert later
+
+
+def test_state_round_trips_through_a_checkpoint_and_a_resume_decides_the_same(tmp_path):
+    reference = make_trainer(tmp_path / "ref")
+    reference.train()
+    saved = np.load(tmp_path / "ref" / "checkpoint-8" / PREDICTOR_FILE)
+    state = reference.predictive.state_dict()
+    assert set(saved.files) == set(state)
+    for key in state:
+        np.testing.assert_array_equal(saved[key], state[key], err_msg=key)
+
+    resumed = make_trainer(tmp_path / "ref")  # same folder: the audit log rewinds to checkpoint-4
+    before = [r for r in read_audit(tmp_path / "ref")]
+    resumed.train(resume_from_checkpoint=str(tmp_path / "ref" / "checkpoint-4"))
+    after = read_audit(tmp_path / "ref")
+    strip = [{k: v for k, v in r.items() if k != "time"} for r in before]
+    assert [{k: v for k, v in r.items() if k != "time"} for r in after] == strip
+    for key, value in resumed.predictive.state_dict().items():
+        np.testing.assert_array_equal(value, state[key], err_msg=key)
+
+
+@pytest.mark.slow
+def test_two_processes_choose_identical_batches(tmp_path, free_port):
+    """2 processes (gloo on CPU, the torchrun launcher of accelerate, as test_influence_check does):
+    each computes the selection on its own and they agree, step by step; the batch they generate
+    for together is the chosen one, each process its own share of it."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "--main_process_port", str(free_port),
+               str(root / "tests/rlvr/predictor_two_process_script.py"), str(tmp_path)]
+    done = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
+    ranks = [json.loads((tmp_path / f"predictor_rank{i}.json").read_text()) for i in range(2)]
+    assert len(ranks[0]["selections"]) == 6
+    assert ranks[0]["selections"] == ranks[1]["selections"]
+    assert ranks[0]["state"] == ranks[1]["state"]
+    ids = [f"h{i}" for i in range(24)] + [f"e{i}" for i in range(24)]
+    for step, selection in enumerate(ranks[0]["selections"]):
+        together = ranks[0]["generated"][step] + ranks[1]["generated"][step]
+        assert sorted(together) == sorted(ids[row] for row in selection["chosen"])  # 2 prompts per process
+    assert any(s["deferred"] for s in ranks[0]["selections"])
+
+
+@pytest.mark.slow
+def test_a_run_killed_with_sigkill_and_resumed_decides_as_an_uninterrupted_one(toy_world_path, tmp_path):
+    """`rlvr train` with the predictor on (and the frontier filter as its safety net), killed with
+    SIGKILL after its step-3 checkpoint, resumed from it: the same audit records (deferrals,
+    returns, drops) and the same final predictor state as a run that was never interrupted."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    config = yaml.safe_load((root / "configs/toy.yaml").read_text())
+    config["data"]["toy_n_per_skill"] = 24
+    config["eval"]["max_prompts_per_skill"] = 2
+    config["curricula"]["predictor"] = {"enabled": True, "reoffer_after": 2}
+    config["grpo"].update(max_steps=8, save_steps=3, per_device_train_batch_size=32, logging_steps=1)
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+    def command(out, *extra):
+        return [sys.executable, "-m", "rlvr.cli", "train", "--config", str(path), f"grpo.output_dir={out}", *extra]
+
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    done = subprocess.run(command(reference), cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = subprocess.Popen(command(killed), cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (killed / "checkpoint-3" / "trainer_state.json").exists() and run.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(run.pid, signal.SIGKILL)  # mid-run, with steps after checkpoint-3 possibly half written
+    run.wait()
+    assert run.returncode == -signal.SIGKILL and (killed / "checkpoint-3" / PREDICTOR_FILE).exists()
+    done = subprocess.run(command(killed, "--resume", str(killed / "checkpoint-3")), cwd=root, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    def records(folder):
+        return [{k: v for k, v in r.items() if k not in ("time", "run_id")} for r in read_audit(folder)]
+
+    assert len({r["run_id"] for r in read_audit(killed)}) == 1  # the resumed run kept its id
+    assert records(killed) == records(reference)
+    assert any(r["filter"] == "predictor" and r["decision"] == "deferred" for r in records(reference))
+    last = [np.load(folder / "checkpoint-6" / PREDICTOR_FILE) for folder in (reference, killed)]
+    for key in last[0].files:
+        np.testing.assert_array_equal(last[0][key], last[1][key], err_msg=key)
