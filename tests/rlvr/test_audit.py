@@ -98,7 +98,9 @@ def test_cli_exports_parquet_and_plots(tmp_path):
     assert main(["audit", str(tmp_path), "--format", "parquet", "-o", str(tmp_path / "a.parquet")]) == 0
     table = pq.read_table(tmp_path / "a.parquet").to_pylist()
     assert [(r["prompt_id"], r["decision"]) for r in table] == [("p0", "kept"), ("p1", "dropped")]
-    assert json.loads(table[1]["columns"]) == {"skill": "add2"}
+    assert table[1]["columns"] == {"skill": "add2"}  # structs, not JSON text
+    assert table[1]["stats"] == {"pass_rate": 0.5, "active_pool": 3, "pool_size": 4}
+    assert pq.read_schema(tmp_path / "a.parquet").field("stats").type.field("pass_rate").type == "double"
     assert main(["audit", str(tmp_path), "--plot", str(tmp_path / "audit.png")]) == 0
     assert (tmp_path / "audit.png").stat().st_size > 10_000
     for step in (2, 2, 4):
