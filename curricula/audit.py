@@ -174,6 +174,9 @@ class AuditLog:
         _drop_tail_records_in_segments(self.path, self.closed_records)
         self.tail_records = count_records(self.path)
         self.seq = self.closed_records + self.tail_records
+        # The tail's rows as this process wrote them (the segment is built from these, without
+        # re-reading the file); None when the tail holds records written before this process.
+        self._tail_rows: list[tuple] | None = [] if self.tail_records == 0 else None
 
     def add(self, decision, global_step: int, epoch: float) -> None:
         """Queue one decision (a `curricula.base.Decision`); written at the next `flush`."""
@@ -191,12 +194,14 @@ class AuditLog:
         """Append queued records and flush them to disk (called once per step)."""
         if not self._pending:
             return
+        rows = [audit_store.record_row(r) for r in self._pending]
         with open(self.path, "a", encoding="utf-8") as f:
-            for record in self._pending:
-                f.write(json.dumps(record, default=_json_default, separators=(",", ":")) + "\n")
+            f.write("".join(audit_store.row_line(row) for row in rows))
             # Flushed to the OS: a killed process loses nothing written. (No fsync per step: it
             # guards against power loss, costs milliseconds a step, and checkpoints rewind anyway.)
             f.flush()
+        if self._tail_rows is not None:
+            self._tail_rows.extend(rows)
         self.tail_records += len(self._pending)
         self._pending.clear()
         if self.tail_records >= self.segment_records:
@@ -206,12 +211,15 @@ class AuditLog:
         """Move every tail record into a new Parquet segment (see the class docstring)."""
         if self.tail_records == 0:
             return
-        records = [r for chunk in audit_store.iter_tail_records(self.path) for r in chunk]
-        audit_store.write_segment(self.path, self.closed_records, audit_store.records_to_table(records))
+        rows = self._tail_rows
+        if rows is None or len(rows) != self.tail_records:  # a tail this process did not write whole
+            rows = [audit_store.record_row(r) for chunk in audit_store.iter_tail_records(self.path) for r in chunk]
+        audit_store.write_segment(self.path, self.closed_records, audit_store.rows_to_table(rows))
         with open(self.path, "r+b") as f:
             f.truncate(0)
-        self.closed_records += len(records)
+        self.closed_records += len(rows)
         self.tail_records = 0
+        self._tail_rows = []
 
     def close(self) -> None:
         """End of run: write what is queued; a tail of ``min_segment_records`` or more becomes a segment."""
@@ -249,6 +257,7 @@ class AuditLog:
                                    "the log was changed outside this run.")
             _truncate_tail(self.path, offset)
         self.tail_records = count_records(self.path)
+        self._tail_rows = [] if self.tail_records == 0 else None
         self.seq = self.closed_records + self.tail_records
         return before - self.seq
 

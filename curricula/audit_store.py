@@ -36,6 +36,7 @@ SEGMENT_SCHEMA = pa.schema([
     ("predicted_pass_rate", pa.float64()),
 ])
 RECORD_FIELDS = tuple(SEGMENT_SCHEMA.names[:14])  # == curricula.audit.AUDIT_FIELDS (checked in tests)
+SCALAR_FIELDS = RECORD_FIELDS[:12]  # all but the two JSON objects, which end a record
 
 
 def json_default(obj):
@@ -49,17 +50,31 @@ def _number(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def record_row(record: dict) -> tuple:
+    """One record as a row of `SEGMENT_SCHEMA` (``stats`` and ``columns`` as JSON text)."""
+    stats, columns = record.get("stats") or {}, record.get("columns") or {}
+    skill = columns.get("skill")
+    return (*(record.get(name) for name in SCALAR_FIELDS),
+            *(json.dumps(value, separators=(",", ":"), default=json_default) for value in (stats, columns)),
+            None if skill is None else str(skill), *(_number(stats.get(key)) for key in QUERY_NUMBERS))
+
+
+def row_line(row: tuple) -> str:
+    """A row's JSONL line: the record with its fields in schema order (its JSON text written as is)."""
+    head = json.dumps(dict(zip(SCALAR_FIELDS, row)), separators=(",", ":"), default=json_default)
+    return f'{head[:-1]},"stats":{row[len(SCALAR_FIELDS)]},"columns":{row[len(SCALAR_FIELDS) + 1]}}}\n'
+
+
+def rows_to_table(rows: list[tuple]) -> pa.Table:
+    """`record_row` rows as a table of `SEGMENT_SCHEMA`."""
+    columns = list(zip(*rows)) if rows else [()] * len(SEGMENT_SCHEMA)
+    return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, SEGMENT_SCHEMA)],
+                                schema=SEGMENT_SCHEMA)
+
+
 def records_to_table(records: list[dict]) -> pa.Table:
     """Audit records (dicts of `RECORD_FIELDS`) as a table of `SEGMENT_SCHEMA`."""
-    columns = {name: [r.get(name) for r in records] for name in RECORD_FIELDS if name not in JSON_FIELDS}
-    for name in JSON_FIELDS:
-        columns[name] = [json.dumps(r.get(name) or {}, separators=(",", ":"), default=json_default)
-                         for r in records]
-    columns["skill"] = [None if (r.get("columns") or {}).get("skill") is None else str(r["columns"]["skill"])
-                        for r in records]
-    for key in QUERY_NUMBERS:
-        columns[key] = [_number((r.get("stats") or {}).get(key)) for r in records]
-    return pa.Table.from_pydict(columns, schema=SEGMENT_SCHEMA)
+    return rows_to_table([record_row(r) for r in records])
 
 
 def table_to_records(table: pa.Table) -> list[dict]:

@@ -21,18 +21,24 @@ SUBCOMMANDS = {
 }
 
 
-def _module_subcommands(sub) -> dict:
+def _module_exists(module: str) -> bool:
+    """Whether ``module`` is installed, found without importing its package (`rlvr.influence`
+    imports torch: seconds that every `rlvr audit` would pay for nothing)."""
     import importlib.util
+    from pathlib import Path
 
+    top, *packages, leaf = module.split(".")
+    spec = importlib.util.find_spec(top)
+    if spec is None:
+        return False
+    folders = [Path(loc).joinpath(*packages) for loc in spec.submodule_search_locations or []]
+    return any((f / f"{leaf}.py").is_file() or (f / leaf / "__init__.py").is_file() for f in folders)
+
+
+def _module_subcommands(sub) -> dict:
     found = {}
     for name, (module, help_text) in SUBCOMMANDS.items():
-        if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None:
-            continue
-        try:
-            spec = importlib.util.find_spec(module)
-        except ModuleNotFoundError:
-            spec = None
-        if spec is None:
+        if not _module_exists(module):
             continue
         parser = sub.add_parser(name, help=help_text, description=help_text)
         found[name] = (module, parser)
