@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SKILLS = ("add2", "mul3x3", "sub4", "div2", "gcd", "mod7")
-QUERIES = ("summary", "dropped", "prompt")
+QUERIES = ("summary", "dropped", "prompt", "html")
 
 
 def frontier_decisions(count: int, prompts: int, seed: int = 0) -> list[tuple[int, object]]:
@@ -126,7 +126,8 @@ def query_child(query: str, log: Path, old: bool, prompt: str) -> None:
         from rlvr.cli import main
 
         extra = {"summary": [], "dropped": ["--dropped", "--format", "csv", "-o", str(sink)],
-                 "prompt": ["--prompt", prompt, "--format", "csv", "-o", str(sink)]}[query]
+                 "prompt": ["--prompt", prompt, "--format", "csv", "-o", str(sink)],
+                 "html": ["--html", str(log.parent / "report.html")]}[query]
         with contextlib.redirect_stdout(io.StringIO()):
             main(["audit", str(log), *extra])
     seconds = time.perf_counter() - started
@@ -156,6 +157,31 @@ def _old_summary(records: list[dict]) -> None:
     assert counts and status
 
 
+def browser_load(page_path: Path) -> str:
+    """Seconds until the page is ready (data inflated, table drawn) in headless chromium, and a search."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return "browser: playwright not installed"
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(profile, executable_path="/usr/bin/chromium", args=args)
+        page = context.new_page()
+        started = time.perf_counter()
+        page.goto(page_path.as_uri())
+        page.wait_for_selector("body[data-ready='1']", timeout=600_000)
+        loaded = time.perf_counter() - started
+        started = time.perf_counter()
+        page.fill("#search", "too_hard")
+        page.wait_for_function("(([a, b]) => a !== b.split(' ')[0])("
+                               "document.getElementById('shown').textContent.split(' of '))", timeout=600_000)
+        searched = time.perf_counter() - started
+        rows = page.locator(".row").count()
+        context.close()
+    return f"browser ready in {loaded:.1f} s, search {searched:.2f} s (incl. 0.12 s debounce), {rows} rows in the DOM"
+
+
 def bench_size(size: int, template: list, old_max: int, work: Path) -> list[str]:
     folder = work / f"n{size}"
     shutil.rmtree(folder, ignore_errors=True)
@@ -172,7 +198,9 @@ def bench_size(size: int, template: list, old_max: int, work: Path) -> list[str]
     for query in QUERIES:
         new = run_query(query, folder / "new", False, prompt)
         line = f"    {query:8s} new {new['seconds']:7.2f} s {new['peak_mb']:6d} MB"
-        if old:
+        if query == "html":
+            line += f"   page {disk_bytes(folder / 'report.html') / 1e6:.1f} MB, " + browser_load(folder / "report.html")
+        elif old:
             was = run_query(query, folder / "old.jsonl", True, prompt)
             assert was["rows"] == new["rows"], (query, was, new)  # the same answer
             line += (f"   old {was['seconds']:7.2f} s {was['peak_mb']:6d} MB   "
