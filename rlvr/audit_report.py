@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import sys
-from collections import Counter, defaultdict
 from pathlib import Path
 
 from curricula import audit_store
@@ -89,111 +88,17 @@ def render(records: list[dict], fmt: str) -> str | bytes:
 
 def plot(records: list[dict], out: str | Path) -> Path:
     """Write `figure` of ``records`` to ``out`` (PNG)."""
-    import matplotlib.pyplot as plt
+    from rlvr.audit_plot import save
 
-    fig = figure(records)
-    out = Path(out)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
-
-
-MAX_HEATMAP_SKILLS = 8  # more skills than this: the largest 7, then one panel for the rest
+    return save(figure(records), out)
 
 
 def figure(records: list[dict]):
-    """Top row: one pass-rate heatmap per skill (visited prompts over steps, one shared colour
-    scale and colorbar). Bottom row: active pool and pre-rollout skips over steps, and drop
-    decisions by reason and skill."""
-    import matplotlib
+    """`rlvr.audit_plot.figure` of a list of records."""
+    from rlvr.audit_plot import PlotData
+    from rlvr.audit_plot import figure as draw
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    frontier = [r for r in records if r["filter"] == "frontier"]
-    visits = _rates_by_skill(frontier)
-    fig = plt.figure(figsize=(15, 8.4), layout="constrained")
-    top, bottom = fig.subfigures(2, 1)
-    heat_axes = top.subplots(1, max(1, len(visits)), squeeze=False)[0]
-    _heatmaps(top, heat_axes, visits)
-    pool_axis, drop_axis = bottom.subplots(1, 2)
-    _pool_panel(pool_axis, frontier)
-    _drops_panel(drop_axis, frontier)
-    return fig
-
-
-def _rates_by_skill(frontier: list[dict]) -> dict[str, list[tuple[int, float]]]:
-    """(step, pass rate) of every visit with a pass rate, per skill; small skills beyond the
-    `MAX_HEATMAP_SKILLS` - 1 largest are pooled as ``other``."""
-    by_skill: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for r in frontier:
-        if r["stats"].get("pass_rate") is not None:
-            by_skill[str(r["columns"].get("skill", "-"))].append((r["global_step"], r["stats"]["pass_rate"]))
-    if len(by_skill) <= MAX_HEATMAP_SKILLS:
-        return dict(sorted(by_skill.items()))
-    ranked = sorted(by_skill, key=lambda s: -len(by_skill[s]))
-    kept = {s: by_skill[s] for s in sorted(ranked[:MAX_HEATMAP_SKILLS - 1])}
-    kept["other"] = [v for s in ranked[MAX_HEATMAP_SKILLS - 1:] for v in by_skill[s]]
-    return kept
-
-
-def _heatmaps(fig, axes, visits: dict) -> None:
-    """One heatmap per skill over the same step bins and colour scale, with one colorbar."""
-    from matplotlib.colors import Normalize
-
-    points = [p for values in visits.values() for p in values]
-    if not points:
-        axes[0].set(title="pass rate of visited prompts (no pass rates recorded)", xlabel="step")
-        return
-    steps = [s for s, _ in points]
-    bins = [max(1, min(40, len(set(steps)))), 10]
-    extent = [[min(steps), max(steps) + 1], [0, 1]]
-    import numpy as np
-
-    counts = {skill: np.histogram2d([s for s, _ in v], [r for _, r in v], bins=bins, range=extent)[0]
-              for skill, v in visits.items()}
-    norm = Normalize(0, max(c.max() for c in counts.values()))
-    mesh = None
-    for axis, (skill, values) in zip(axes, visits.items()):
-        mesh = axis.hist2d([s for s, _ in values], [r for _, r in values], bins=bins, range=extent, cmap="Blues",
-                           norm=norm)[3]
-        axis.set(title=f"{skill}: pass rate of visited prompts", xlabel="step")
-    axes[0].set_ylabel("pass rate (since admission)")
-    fig.colorbar(mesh, ax=list(axes), label="visits per cell")
-
-
-def _pool_panel(axis, frontier: list[dict]) -> None:
-    pool = {}
-    for r in frontier:
-        if "active_pool" in r["stats"]:
-            pool[r["global_step"]] = r["stats"]["active_pool"]
-    if pool:
-        xs = sorted(pool)
-        axis.step(xs, [pool[x] for x in xs], where="post", label="active")
-        size = frontier[-1]["stats"].get("pool_size")
-        if size:
-            axis.axhline(size, color="grey", ls="--", lw=0.8, label=f"pool size {size}")
-    skipped = Counter(r["global_step"] for r in frontier if r["decision"] == "skipped")
-    if skipped:  # pre-rollout skips per step (skip_zero_variance)
-        xs = sorted({r["global_step"] for r in frontier})
-        axis.bar(xs, [skipped.get(x, 0) for x in xs], color="tab:orange", alpha=0.6, label="skipped this step")
-    if pool or skipped:
-        axis.legend()
-    axis.set(title="active pool and skips", xlabel="step", ylabel="prompts")
-
-
-def _drops_panel(axis, frontier: list[dict]) -> None:
-    reasons = Counter((r["reason"], str(r["columns"].get("skill", "-"))) for r in frontier if r["decision"] == "dropped")
-    if reasons:
-        skills = sorted({s for _, s in reasons})
-        kinds = sorted({k for k, _ in reasons})
-        bottom = [0] * len(skills)
-        for kind in kinds:
-            heights = [reasons.get((kind, s), 0) for s in skills]
-            axis.bar(skills, heights, bottom=bottom, label=kind)
-            bottom = [b + h for b, h in zip(bottom, heights)]
-        axis.legend()
-    axis.set(title="drop decisions by reason and skill", ylabel="decisions")
+    return draw(PlotData.from_records(records))
 
 
 def main(args) -> int:
@@ -211,8 +116,10 @@ def main(args) -> int:
             print(f"rlvr audit: {missing}", file=sys.stderr)
             return 1
     if args.plot:
-        chosen = [r for t in audit_query.scan(path, selection) for r in audit_store.table_to_records(t)]
-        print(f"wrote {plot(chosen, args.plot)}")
+        from rlvr.audit_plot import PlotData, save
+        from rlvr.audit_plot import figure as draw
+
+        print(f"wrote {save(draw(PlotData.from_log(path, selection)), args.plot)}")
     if getattr(args, "html", None):
         from rlvr.audit_html import write_html
 

@@ -105,3 +105,23 @@ def test_cli_lists_across_segments_with_one_header(tmp_path, capsys):
     assert sum(line.startswith("schema_version") for line in lines) == 1
     assert main(["audit", str(tmp_path), "--prompt", "p999"]) == 1
     assert "p999" in capsys.readouterr().err
+
+
+def test_plot_data_streamed_from_the_log_equals_that_of_the_records(tmp_path):
+    import numpy as np
+
+    from rlvr.audit_plot import PlotData
+
+    random_log(tmp_path)
+    records = read_audit(tmp_path)
+    for case in (dict(run_id=None), dict(run_id="latest", steps="20:60")):
+        selection = resolve(tmp_path, Selection(**case))
+        chosen = select(records, run_id=case["run_id"], steps=case.get("steps"))
+        streamed, listed = PlotData.from_log(tmp_path, selection), PlotData.from_records(chosen)
+        assert streamed.step_range == listed.step_range and sorted(streamed.heat) == ["add", "mul"]
+        for skill in listed.heat:
+            assert np.array_equal(streamed.heat[skill], listed.heat[skill])
+        assert sum(c.sum() for c in streamed.heat.values()) == sum(
+            1 for r in chosen if r["filter"] == "frontier" and r["stats"]["pass_rate"] is not None)
+        assert (streamed.pool, streamed.skipped, streamed.drops, streamed.steps) == \
+            (listed.pool, listed.skipped, listed.drops, listed.steps)
