@@ -58,7 +58,8 @@ def _audit_parser(sub) -> None:
     p.add_argument("--run", default="latest", help="Run id, 'latest' (default) or 'all'.")
     p.add_argument("--format", default="table", choices=["table", "csv", "json", "parquet"])
     p.add_argument("--output", "-o", help="Write the listing to this file.")
-    p.add_argument("--plot", metavar="FILE.png", help="Plot pass rates, active pool and drops by reason.")
+    p.add_argument("--plot", metavar="FILE.png", help="Plot per-skill pass-rate heatmaps (one colour scale, with a "
+                                                     "colorbar), the active pool and skips, drops by reason.")
     p.add_argument("--html", metavar="FILE.html", help="Write one self-contained page to browse the audit offline: "
                                                      "a searchable, sortable prompt table and each prompt's timeline.")
 
