@@ -47,12 +47,9 @@ def parse_steps(steps: str | None) -> tuple[int | None, int | None]:
 def latest_run_id(path: Path) -> str | None:
     """The run id of the log's last record (the run `--run latest` means)."""
     path = audit_tail_path(path)
-    if path.exists() and path.stat().st_size:
-        last = None
-        for records in audit_store.iter_tail_records(path):
-            last = records[-1]
-        if last is not None:
-            return last["run_id"]
+    last = _last_complete_line(path)
+    if last is not None:
+        return json.loads(last)["run_id"]
     found = audit_store.segments(path)
     if not found:
         return None
@@ -60,6 +57,24 @@ def latest_run_id(path: Path) -> str | None:
 
     run_ids = pq.read_table(found[-1][2], columns=["run_id"]).column("run_id")
     return run_ids[len(run_ids) - 1].as_py()
+
+
+def _last_complete_line(path: Path, block: int = 1 << 16) -> bytes | None:
+    """The last newline-terminated line of ``path``, read from the end (a long old log is not parsed)."""
+    if not path.exists():
+        return None
+    with open(path, "rb") as f:
+        end = f.seek(0, 2)
+        data = b""
+        while end > 0:
+            start = max(0, end - block)
+            f.seek(start)
+            data = f.read(end - start) + data
+            end = start
+            complete = data[: data.rfind(b"\n") + 1]  # drop a torn tail
+            if complete.count(b"\n") >= 2 or (end == 0 and complete):
+                return complete.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    return None
 
 
 def _mask(table: pa.Table, selection: Selection) -> pa.ChunkedArray | None:

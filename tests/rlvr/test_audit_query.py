@@ -125,3 +125,14 @@ def test_plot_data_streamed_from_the_log_equals_that_of_the_records(tmp_path):
             1 for r in chosen if r["filter"] == "frontier" and r["stats"]["pass_rate"] is not None)
         assert (streamed.pool, streamed.skipped, streamed.drops, streamed.steps) == \
             (listed.pool, listed.skipped, listed.drops, listed.steps)
+
+
+def test_latest_run_is_read_from_the_end_of_the_tail(tmp_path):
+    from rlvr.audit_query import _last_complete_line
+
+    path = tmp_path / "audit.jsonl"
+    cases = [(b"", None), (b'{"a":1}\n', b'{"a":1}'), (b'{"a":1}\n{"b":2}\n{"c"', b'{"b":2}'),
+             (b"x" * 7000 + b"\n" + b"y" * 7000 + b"\n", b"y" * 7000), (b'{"a', None)]
+    for content, last in cases:
+        path.write_bytes(content)
+        assert _last_complete_line(path, block=1000) == last
