@@ -144,8 +144,9 @@ class AuditLog:
 
     Records are appended to ``run_dir/audit.jsonl`` (the open tail) and flushed every step. Once
     the tail holds ``segment_records`` records, a flush moves them into a zstd Parquet segment
-    (`curricula.audit_store`): about 10x smaller on disk and read column by column. `close`
-    does the same for what is left (when it is at least ``min_segment_records``).
+    (`curricula.audit_store`): a small fraction of the JSONL bytes (measured in the README) and
+    read column by column. `close` does the same for what is left (when it is at least
+    ``min_segment_records``).
 
     Crash safety: a segment is written to a temporary file and renamed into place, then the tail
     is emptied; a kill between the two leaves the tail's records in both places, and the next
