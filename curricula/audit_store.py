@@ -154,3 +154,14 @@ def iter_tables(log_path: Path, columns: list[str] | None = None, chunk: int = 5
     for records in iter_tail_records(Path(log_path), chunk):
         table = records_to_table(records)
         yield table.select(columns) if columns is not None else table
+
+
+def iter_sources(log_path: Path, chunk: int = 50_000) -> Iterator:
+    """Like `iter_tables`, but each item is ``read(columns)``: a query can read a segment's key
+    columns first and skip the rest of a segment with nothing it wants."""
+    for _, _, path in segments(log_path):
+        yield lambda columns, path=path: pq.read_table(path, columns=columns)
+    for records in iter_tail_records(Path(log_path), chunk):
+        table = records_to_table(records)
+        yield lambda columns, table=table: table.select(columns) if columns is not None else table
+

@@ -110,24 +110,54 @@ def resolve(path: Path, selection: Selection) -> Selection:
     return selection
 
 
+KEY_COLUMNS = ["run_id", "decision", "prompt_id", "filter", "global_step"]  # what a `Selection` tests
+
+
 def scan(path: Path, selection: Selection, columns: list[str] | None = None) -> Iterator[pa.Table]:
-    """The records matching a resolved ``selection``, as tables in record order (empty ones left out)."""
-    needed = None
-    if columns is not None:
-        needed = list(dict.fromkeys(columns + ["run_id", "decision", "prompt_id", "filter", "global_step"]))
-    for table in audit_store.iter_tables(audit_tail_path(path), columns=needed):
-        mask = _mask(table, selection)
+    """The records matching a resolved ``selection``, as tables in record order (empty ones left out).
+
+    A selective query (one prompt, one decision) reads only the key columns of a segment holding
+    no match; the other columns (messages, stats) are read where a match is.
+    """
+    for read in audit_store.iter_sources(audit_tail_path(path)):
+        keys = read(KEY_COLUMNS if columns is None else list(dict.fromkeys(columns + KEY_COLUMNS)))
+        mask = _mask(keys, selection)
+        if mask is not None and not pc.any(mask).as_py():
+            continue
+        table = keys if columns is not None else read(None)
         if mask is not None:
             table = table.filter(mask)
         if table.num_rows:
             yield table.select(columns) if columns is not None else table
 
 
-def _last_per_key(acc: pa.Table | None, new: pa.Table, key: str, value: str) -> pa.Table:
-    """Per ``key``, the last ``value`` over ``acc`` then ``new`` (both in record order)."""
-    both = new if acc is None else pa.concat_tables([acc, new])
-    last = both.group_by(key, use_threads=False).aggregate([(value, "last")])  # ordered: needs one thread
-    return last.rename_columns([value if name == f"{value}_last" else name for name in last.column_names])
+class LastPerKey:
+    """Per key, the last value seen, fed table by table in record order.
+
+    Tables are reduced to their last row per key at once, and merged into the running result 16
+    at a time: the running result (one row per prompt) is regrouped every 16 tables, not every table.
+    """
+
+    def __init__(self, key: str, value: str, batch: int = 16):
+        self.key, self.value, self.batch = key, value, batch
+        self.pending: list[pa.Table] = []
+        self.result: pa.Table | None = None
+
+    def _last(self, tables: list[pa.Table]) -> pa.Table:
+        last = pa.concat_tables(tables).group_by(self.key, use_threads=False).aggregate([(self.value, "last")])
+        return last.rename_columns([self.key, self.value])  # ordered "last": needs one thread
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self.pending.append(self._last([table.select([self.key, self.value])]))
+        if len(self.pending) >= self.batch:
+            self.merge()
+
+    def merge(self) -> pa.Table | None:
+        if self.pending:
+            self.result = self._last(([self.result] if self.result is not None else []) + self.pending)
+            self.pending = []
+        return self.result
 
 
 @dataclass
@@ -156,8 +186,8 @@ def _status_rows(table: pa.Table) -> tuple[pa.Table, pa.Array]:
 def summarize(path: Path, run_id: str | None = "latest") -> Summary:
     """Stream the log once and summarise the records of ``run_id`` (see `Summary`)."""
     selection = resolve(path, Selection(run_id=run_id))
-    counts, records, first, last = Counter(), 0, None, None
-    strong = skills = kept = None
+    counts, records, first, last, kept = Counter(), 0, None, None, None
+    strong, skills = LastPerKey("prompt_id", "status"), LastPerKey("prompt_id", "skill")
     for table in scan(path, selection, columns=SUMMARY_COLUMNS):
         records += table.num_rows
         steps = table.column("global_step")
@@ -168,13 +198,11 @@ def summarize(path: Path, run_id: str | None = "latest") -> Summary:
                                                                          "prompt_id_count"))):
             counts[(f, d, r)] += n
         rows, kept_ids = _status_rows(table)
-        if rows.num_rows:
-            strong = _last_per_key(strong, rows, "prompt_id", "status")
+        strong.add(rows)
         kept = kept_ids if kept is None else pc.unique(pa.concat_arrays([kept, kept_ids]))
-        skill = pc.fill_null(table.column("skill"), "-")
-        skills = _last_per_key(skills, pa.table({"prompt_id": table.column("prompt_id"), "skill": skill}),
-                               "prompt_id", "skill")
-    return Summary(selection.run_id, records, first, last, counts, _status_by_skill(strong, kept, skills))
+        skills.add(pa.table({"prompt_id": table.column("prompt_id"), "skill": pc.fill_null(table.column("skill"), "-")}))
+    return Summary(selection.run_id, records, first, last, counts,
+                   _status_by_skill(strong.merge(), kept, skills.merge()))
 
 
 def _status_by_skill(strong: pa.Table | None, kept: pa.Array | None, skills: pa.Table | None) -> Counter:

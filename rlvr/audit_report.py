@@ -166,11 +166,11 @@ def _unknown_prompt(path: Path, prompt_id: str, run_id: str | None, where) -> st
     """Why ``prompt_id`` has no history in the resolved run (with the closest ids), or ``None``."""
     import difflib
 
-    from rlvr.audit_query import prompt_ids
+    from rlvr.audit_query import Selection, prompt_ids, scan
 
+    if next(scan(path, Selection(run_id=run_id, prompt=prompt_id), columns=["prompt_id"]), None) is not None:
+        return None  # found: stops at the first segment holding it, reading only the key columns
     in_run = prompt_ids(path, run_id)
-    if prompt_id in in_run:
-        return None
     message = f"prompt {prompt_id!r} is not in the audit log {where}"
     if run_id is not None:
         message += f" (run {run_id})"
