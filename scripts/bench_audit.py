@@ -94,6 +94,37 @@ def _records(run_dir: Path):
         yield from audit_store.table_to_records(table)
 
 
+def random_valued_bytes(size: int, seed: int = 0) -> float:
+    """Bytes per decision of a log whose numbers, hashes and messages are all random (the least
+    compressible audit log), with the decision mix of the issue's logs (59% kept)."""
+    from curricula.audit import AuditLog
+    from curricula.base import Decision
+
+    rng = random.Random(seed)
+    ids = [f"skill{i % 7}-{rng.getrandbits(40):010x}" for i in range(100_000)]
+    kinds = ["kept"] * 59 + ["dropped"] * 15 + ["probed"] * 14 + ["readmitted"] * 4 + ["skipped"] * 8
+    folder = Path(tempfile.mkdtemp(prefix="bench_audit_random_"))
+    log = AuditLog(folder, "random")
+    for i in range(size):
+        pid, what, successes = rng.choice(ids), rng.choice(kinds), rng.randint(0, 64)
+        lower, upper = sorted((round(rng.random(), 4), round(rng.random(), 4)))
+        stats = {"successes": successes, "trials": 64, "unscored": rng.randint(0, 3), "visits": rng.randint(1, 30),
+                 "pass_rate": round(rng.random(), 4), "zero_variance_streak": rng.randint(0, 5), "lower": lower,
+                 "upper": upper, "low": 0.05, "high": 0.95, "confidence": 0.95, "bound": "beta",
+                 "active_pool": rng.randint(50_000, 100_000), "pool_size": 100_000}
+        message = (f"{what}: {successes} of 64 correct over {stats['visits']} visit(s), pass-rate bounds "
+                   f"[{lower:.4f}, {upper:.4f}]")
+        reason = rng.choice(["in_frontier", "too_hard", "too_easy", "reprobe_unchanged"])
+        log.add(Decision("frontier", pid, what, reason, message, stats, {"skill": pid.split("-")[0], "source": "gsm8k"},
+                         f"{rng.getrandbits(48):012x}"), i // 512, 0.0)
+        if i % 512 == 511:
+            log.flush()
+    log.close()
+    size_on_disk = disk_bytes(folder)
+    shutil.rmtree(folder)
+    return size_on_disk / size
+
+
 def disk_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
 
@@ -219,6 +250,8 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=100_000)
     parser.add_argument("--template", type=int, default=200_000, help="real frontier decisions replayed")
     parser.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
+    parser.add_argument("--random-valued", type=int, metavar="N",
+                        help="only: bytes per decision of N decisions with random numbers and messages")
     parser.add_argument("--query", choices=QUERIES, help=argparse.SUPPRESS)
     parser.add_argument("--log", help=argparse.SUPPRESS)
     parser.add_argument("--old", action="store_true", help=argparse.SUPPRESS)
@@ -226,6 +259,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.query:
         return query_child(args.query, Path(args.log), args.old, args.prompt)
+    if args.random_valued:
+        print(f"random-valued log, {args.random_valued:,} decisions: "
+              f"{random_valued_bytes(args.random_valued):.1f} bytes/decision")
+        return None
     started = time.perf_counter()
     template = frontier_decisions(args.template, args.prompts)
     mix = {}
