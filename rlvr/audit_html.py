@@ -100,7 +100,7 @@ def _layout(collected: dict) -> tuple[bytes, dict]:
         "pass": arrays["pass"][order], "pred": arrays["pred"][order],
         "reason": arrays["reason"][order].astype(np.uint16),
         "filter": arrays["filter"][order].astype(np.uint8), "decision": arrays["decision"][order].astype(np.uint8),
-        "prompt_ids": "\n".join(codes["prompt"].names()).encode(),
+        "prompt_ids": "\n".join(p.replace("\n", " ") for p in codes["prompt"].names()).encode(),
         "messages": "\n".join(t for _, t in messages).encode(),
     }
     blob, toc = bytearray(), {}
@@ -135,7 +135,9 @@ def page_data(path: Path, run_id: str | None) -> tuple[dict, bytes]:
 def render_page(meta: dict, blob: bytes) -> str:
     """The page: the template with the metadata and the compressed blob inlined."""
     packed = base64.b64encode(gzip.compress(blob, compresslevel=9, mtime=0)).decode()
-    text = json.dumps(meta, separators=(",", ":")).replace("</", "<\\/")  # cannot close the script tag
+    # "<" only occurs inside JSON strings, where \u003c means the same: the text cannot close the
+    # script element or open a comment in it, whatever reasons or skills a log holds.
+    text = json.dumps(meta, separators=(",", ":")).replace("<", "\\u003c")
     page = PAGE_TEMPLATE.read_text(encoding="utf-8")
     return page.replace("/*AUDIT_META*/null", text).replace("AUDIT_BLOB", packed)
 

@@ -131,3 +131,20 @@ def test_a_100k_prompt_page_keeps_only_the_visible_rows(tmp_path):
         page.wait_for_function("document.getElementById('shown').textContent.startsWith('1031 of')")
         assert page.errors == []
 
+
+
+def test_markup_in_ids_reasons_and_messages_is_shown_as_text(tmp_path):
+    log = AuditLog(tmp_path, "run-<b>")
+    nasty = "</script><script>document.title='owned'</script><!--"
+    log.add(Decision("frontier", "<img src=x onerror=alert(1)>", "dropped", nasty, nasty + " message",
+                     {"pass_rate": 0.0}, {"skill": "<i>s</i>"}, "h"), 0, 0.0)
+    log.flush()
+    report = tmp_path / "report.html"
+    assert main(["audit", str(tmp_path), "--html", str(report)]) == 0
+    with browser_page() as page:
+        page.goto(report.as_uri())
+        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        assert page.title() == "rlvr audit" and page.errors == [] and page.locator("img").count() == 0
+        page.locator(".row").first.click()
+        assert nasty + " message" in page.inner_text("#timeline")
+        assert "<img src=x onerror=alert(1)>" in page.inner_text("#viewport")
