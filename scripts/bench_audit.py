@@ -274,6 +274,8 @@ def main() -> None:
     work = Path(args.work or tempfile.mkdtemp(prefix="bench_audit_"))
     for size in args.sizes:
         bench_size(size, template, args.old_max, work)
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
