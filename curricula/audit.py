@@ -1,12 +1,15 @@
-"""The audit log: one append-only JSONL file, one schema, written by one process.
+"""The audit log: append-only, one schema, written by one process.
 
-Every curriculum decision becomes one record (see `AUDIT_FIELDS`). The file is flushed after
-every step, so a killed run loses at most the step in flight. A checkpoint stores how many
-records (and bytes) the log held when it was saved; resuming truncates the log back to that
-point, so the steps the resumed run redoes are written once, not twice.
+Every curriculum decision becomes one record (see `AUDIT_FIELDS`). Records are appended to
+``audit.jsonl`` and flushed after every step, so a killed run loses at most the step in flight;
+long logs move closed steps into zstd Parquet segments (``audit.segments/``, see
+`curricula.audit_store`). A checkpoint stores how many records the log held when it was saved;
+resuming cuts the log back to that point, so the steps the resumed run redoes are written
+once, not twice.
 
-The log loads with pandas (``pd.read_json(path, lines=True)``) or `datasets`
-(``load_dataset("json", data_files=path)``); `rlvr audit RUN_DIR` summarises it.
+`read_audit` returns the records as dicts; `curricula.audit_store.iter_tables` streams them as
+Arrow tables (``pd.concat(t.to_pandas() for t in iter_tables(path))``); `rlvr audit RUN_DIR`
+summarises them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ import time
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
+
+import pyarrow.parquet as pq
+
+from curricula import audit_store
 
 SCHEMA_VERSION = 1
 AUDIT_FILE = "audit.jsonl"
@@ -135,18 +142,42 @@ def _before_checkpoint(record: dict, step: int) -> bool:
 class AuditLog:
     """The run's audit log. Create it on the main process only; other processes pass ``None``.
 
+    Records are appended to ``run_dir/audit.jsonl`` (the open tail) and flushed every step. Once
+    the tail holds ``segment_records`` records, a flush moves them into a zstd Parquet segment
+    (`curricula.audit_store`): a small fraction of the JSONL bytes (measured in the README) and
+    read column by column. `close` does the same for what is left (when it is at least
+    ``min_segment_records``).
+
+    Crash safety: a segment is written to a temporary file and renamed into place, then the tail
+    is emptied; a kill between the two leaves the tail's records in both places, and the next
+    open drops them from the tail (every record carries its ``seq``).
+
     Args:
-        run_dir: The run's output directory; the log is ``run_dir/audit.jsonl``.
+        run_dir: The run's output directory; the log is ``run_dir/audit.jsonl`` plus
+            ``run_dir/audit.segments/``.
         run_id: Identifies the run in every record.
+        segment_records: Tail size at which a flush writes a segment.
+        min_segment_records: Smallest tail `close` turns into a segment (a short log stays
+            plain JSONL, where ``head`` and ``grep`` work).
     """
 
-    def __init__(self, run_dir: str | os.PathLike, run_id: str):
+    def __init__(self, run_dir: str | os.PathLike, run_id: str, segment_records: int = 50_000,
+                 min_segment_records: int = 1_000):
         self.path = Path(run_dir) / AUDIT_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.run_id = run_id
+        self.segment_records = segment_records
+        self.min_segment_records = min_segment_records
         self._pending: list[dict] = []
         drop_torn_tail(self.path)
-        self.seq = count_records(self.path)
+        audit_store.remove_partial_segments(self.path)
+        self.closed_records = _segments_end(self.path)
+        _drop_tail_records_in_segments(self.path, self.closed_records)
+        self.tail_records = count_records(self.path)
+        self.seq = self.closed_records + self.tail_records
+        # The tail's rows as this process wrote them (the segment is built from these, without
+        # re-reading the file); None when the tail holds records written before this process.
+        self._tail_rows: list[tuple] | None = [] if self.tail_records == 0 else None
 
     def add(self, decision, global_step: int, epoch: float) -> None:
         """Queue one decision (a `curricula.base.Decision`); written at the next `flush`."""
@@ -164,44 +195,126 @@ class AuditLog:
         """Append queued records and flush them to disk (called once per step)."""
         if not self._pending:
             return
+        rows = [audit_store.record_row(r) for r in self._pending]
         with open(self.path, "a", encoding="utf-8") as f:
-            for record in self._pending:
-                f.write(json.dumps(record, default=_json_default) + "\n")
+            f.write("".join(audit_store.row_line(row) for row in rows))
             # Flushed to the OS: a killed process loses nothing written. (No fsync per step: it
             # guards against power loss, costs milliseconds a step, and checkpoints rewind anyway.)
             f.flush()
+        if self._tail_rows is not None:
+            self._tail_rows.extend(rows)
+        self.tail_records += len(self._pending)
         self._pending.clear()
+        if self.tail_records >= self.segment_records:
+            self.close_segment()
+
+    def close_segment(self) -> None:
+        """Move every tail record into a new Parquet segment (see the class docstring)."""
+        if self.tail_records == 0:
+            return
+        rows = self._tail_rows
+        if rows is None or len(rows) != self.tail_records:  # a tail this process did not write whole
+            rows = [audit_store.record_row(r) for chunk in audit_store.iter_tail_records(self.path) for r in chunk]
+        audit_store.write_segment(self.path, self.closed_records, audit_store.rows_to_table(rows))
+        with open(self.path, "r+b") as f:
+            f.truncate(0)
+        self.closed_records += len(rows)
+        self.tail_records = 0
+        self._tail_rows = []
+
+    def close(self) -> None:
+        """End of run: write what is queued; a tail of ``min_segment_records`` or more becomes a segment."""
+        self.flush()
+        if self.tail_records >= self.min_segment_records:
+            self.close_segment()
 
     def position(self) -> dict:
-        """Where the log stands (saved with a checkpoint): records and bytes on disk."""
+        """Where the log stands (saved with a checkpoint): records in all, in segments, tail bytes."""
         self.flush()
         size = self.path.stat().st_size if self.path.exists() else 0
-        return {"records": self.seq, "bytes": size}
+        return {"records": self.seq, "bytes": size, "segment_records": self.closed_records}
 
     def rewind(self, position: dict) -> int:
-        """Truncate the log to a checkpoint's position; returns how many records were removed.
+        """Cut the log back to a checkpoint's position; returns how many records were removed.
 
         The removed records describe steps after the checkpoint, which the resumed run redoes
-        and records again; keeping them would write those steps twice.
+        and records again; keeping them would write those steps twice. Each cut leaves a whole
+        prefix of the log, so a kill in the middle of rewinding is undone by rewinding again.
         """
         self._pending.clear()
-        if not self.path.exists():
-            self.seq = 0
-            return 0
-        before = count_records(self.path)
-        with open(self.path, "r+b") as f:
-            f.truncate(position["bytes"])
-        self.seq = count_records(self.path)
-        if self.seq != position["records"]:
-            raise RuntimeError(f"Audit log {self.path} holds {self.seq} records after rewinding to the checkpoint, "
-                               f"which recorded {position['records']}; the log was changed outside this run.")
+        target, before = position["records"], self.seq
+        if target > before:
+            raise RuntimeError(f"Audit log {self.path} holds {before} records, fewer than the checkpoint's "
+                               f"{target}; the log was changed outside this run.")
+        if target < self.closed_records:
+            _truncate_tail(self.path, 0)
+            self.closed_records = _cut_segments(self.path, target)
+        else:
+            keep = target - self.closed_records
+            offset = _tail_offset(self.path, keep)
+            same_tail = position.get("segment_records", 0) == self.closed_records
+            if offset is None or (same_tail and "bytes" in position and offset != position["bytes"]):
+                raise RuntimeError(f"Audit log {self.path} does not match the checkpoint's position {position}; "
+                                   "the log was changed outside this run.")
+            _truncate_tail(self.path, offset)
+        self.tail_records = count_records(self.path)
+        self._tail_rows = [] if self.tail_records == 0 else None
+        self.seq = self.closed_records + self.tail_records
         return before - self.seq
 
 
-def _json_default(obj):
-    if hasattr(obj, "item"):
-        return obj.item()
-    return str(obj)
+def _segments_end(path: Path) -> int:
+    """Records held by the segments of the log whose tail is ``path`` (checked to be contiguous)."""
+    end = 0
+    for first, rows, seg in audit_store.segments(path):
+        if first != end:
+            raise RuntimeError(f"Audit segment {seg} starts at record {first}, expected {end}; "
+                               "the log was changed outside rlvr.")
+        end = first + rows
+    return end
+
+
+def _drop_tail_records_in_segments(path: Path, closed: int) -> None:
+    """After a kill between writing a segment and emptying the tail, drop the tail's copies."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, encoding="utf-8") as f:
+        first = json.loads(f.readline())["seq"]
+    if first < closed:
+        _truncate_tail(path, 0)  # a segment always takes the whole tail
+
+
+def _tail_offset(path: Path, lines: int) -> int | None:
+    """Byte offset just after the first ``lines`` complete lines of ``path`` (None: it has fewer)."""
+    if lines == 0:
+        return 0
+    offset = 0
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, start=1):
+            offset += len(line)
+            if number == lines:
+                return offset if line.endswith(b"\n") else None
+    return None
+
+
+def _truncate_tail(path: Path, size: int) -> None:
+    if path.exists():
+        with open(path, "r+b") as f:
+            f.truncate(size)
+
+
+def _cut_segments(path: Path, target: int) -> int:
+    """Keep the segments' first ``target`` records: later segments go, last first; one may be cut short."""
+    for first, rows, seg in reversed(audit_store.segments(path)):
+        if first >= target:
+            seg.unlink()
+        elif first + rows > target:
+            table = pq.read_table(seg).slice(0, target - first)
+            audit_store.write_segment(path, first, table)  # replaces it whole
+    return _segments_end(path)
+
+
+_json_default = audit_store.json_default
 
 
 def drop_torn_tail(path: Path) -> None:
@@ -226,19 +339,20 @@ def count_records(path: Path) -> int:
 
 
 def read_audit(path: str | os.PathLike) -> list[dict]:
-    """All complete records of an audit log (a file, or a run directory holding one)."""
+    """All complete records of an audit log (a run directory, or its ``audit.jsonl``): segments, then tail.
+
+    For long logs use `audit_tail_path` with `curricula.audit_store.iter_tables`, which reads a
+    segment at a time and only the columns asked for.
+    """
+    path = audit_tail_path(path)
+    return [r for table in audit_store.iter_tables(path) for r in audit_store.table_to_records(table)]
+
+
+def audit_tail_path(path: str | os.PathLike) -> Path:
+    """The ``audit.jsonl`` of a run directory (or the file given); FileNotFoundError when there is no log."""
     path = Path(path)
     if path.is_dir():
         path = path / AUDIT_FILE
-    if not path.exists():
+    if not path.exists() and not audit_store.segments(path):
         raise FileNotFoundError(f"No audit log at {path}.")
-    records = []
-    with open(path, encoding="utf-8") as f:
-        for line_number, line in enumerate(f):
-            if not line.endswith("\n"):
-                break  # torn last line of a killed run
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path} line {line_number + 1} is not valid JSON: {err}") from err
-    return records
+    return path

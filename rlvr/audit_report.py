@@ -6,10 +6,10 @@ import csv
 import io
 import json
 import sys
-from collections import Counter, defaultdict
 from pathlib import Path
 
-from curricula.audit import AUDIT_FIELDS, read_audit
+from curricula import audit_store
+from curricula.audit import AUDIT_FIELDS, audit_tail_path
 
 
 def select(records: list[dict], run_id: str | None = "latest", dropped: bool = False, prompt: str | None = None,
@@ -43,25 +43,6 @@ def select(records: list[dict], run_id: str | None = "latest", dropped: bool = F
     return out
 
 
-def unknown_prompt_message(records: list[dict], prompt_id: str, run_id: str | None, where) -> str | None:
-    """Why ``prompt_id`` has no history in the selected run (with the closest ids), or ``None``."""
-    import difflib
-
-    in_run = {r["prompt_id"] for r in select(records, run_id=run_id)}
-    if prompt_id in in_run:
-        return None
-    message = f"prompt {prompt_id!r} is not in the audit log {where}"
-    if run_id is not None and records:
-        message += f" (run {records[-1]['run_id'] if run_id == 'latest' else run_id})"
-        if any(r["prompt_id"] == prompt_id for r in records):
-            return message + "; it is in another run's records: add --run all."
-    close = difflib.get_close_matches(prompt_id, sorted(in_run), n=3, cutoff=0.6)
-    if close:
-        return message + "; did you mean " + " or ".join(repr(c) for c in close) + "?"
-    return message + (f"; its {len(in_run)} prompt ids are listed by `rlvr audit {where} --format csv` "
-                      "(column prompt_id). Prompts are recorded when a filter decides on them.")
-
-
 def _table(headers: list[str], rows: list[list]) -> str:
     cells = [headers] + [[str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
@@ -71,37 +52,13 @@ def _table(headers: list[str], rows: list[list]) -> str:
 
 
 def summary_table(path, run_id: str | None = "latest") -> str:
-    """Counts by filter, decision, reason and skill, plus the final state of every prompt."""
-    records = select(read_audit(path), run_id=run_id)
-    if not records:
-        return "audit log: no records"
-    head = records[0]
-    by_decision = Counter((r["filter"], r["decision"], r["reason"]) for r in records)
-    lines = [f"=== audit: run {head['run_id']}, {len(records)} records, steps "
-             f"{records[0]['global_step']}..{records[-1]['global_step']} ===",
-             _table(["filter", "decision", "reason", "records"],
-                    [[f, d, r, n] for (f, d, r), n in sorted(by_decision.items())])]
-    # Final status per prompt (frontier): the last drop/readmit decides.
-    status: dict[str, str] = {}
-    skill_of: dict[str, str] = {}
-    for r in records:
-        skill_of[r["prompt_id"]] = str(r["columns"].get("skill", "-"))
-        if r["filter"] != "frontier":
-            continue
-        if r["decision"] == "dropped":
-            status[r["prompt_id"]] = f"dropped ({r['reason']})"
-        elif r["decision"] in ("readmitted", "kept") and r["prompt_id"] not in status:
-            status[r["prompt_id"]] = "active"
-        elif r["decision"] == "readmitted":
-            status[r["prompt_id"]] = "active"
-    if status:
-        per_skill: dict[str, Counter] = defaultdict(Counter)
-        for pid, s in status.items():
-            per_skill[skill_of[pid]][s] += 1
-        kinds = sorted({k for c in per_skill.values() for k in c})
-        lines.append("prompts by skill and final status (seen so far):")
-        lines.append(_table(["skill"] + kinds, [[sk] + [c.get(k, 0) for k in kinds] for sk, c in sorted(per_skill.items())]))
-    return "\n".join(lines)
+    """Counts by filter, decision, reason and skill, plus the final state of every prompt.
+
+    Streams the log column by column (`rlvr.audit_query.summarize`): seconds at 10M decisions.
+    """
+    from rlvr.audit_query import summarize, summary_text
+
+    return summary_text(summarize(path, run_id))
 
 
 def render(records: list[dict], fmt: str) -> str | bytes:
@@ -115,13 +72,12 @@ def render(records: list[dict], fmt: str) -> str | bytes:
         for r in records:
             writer.writerow({k: json.dumps(r[k]) if isinstance(r.get(k), dict) else r.get(k) for k in AUDIT_FIELDS})
         return buf.getvalue()
-    if fmt == "parquet":
+    if fmt == "parquet":  # stats and columns as structs (rlvr.audit_query.export_parquet streams long logs)
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        flat = [{k: json.dumps(r[k]) if isinstance(r.get(k), dict) else r.get(k) for k in AUDIT_FIELDS} for r in records]
         buf = io.BytesIO()
-        pq.write_table(pa.Table.from_pylist(flat), buf)
+        pq.write_table(pa.Table.from_pylist([{k: r.get(k) for k in AUDIT_FIELDS} for r in records]), buf)
         return buf.getvalue()
     if fmt == "table":
         rows = [[r["global_step"], r["prompt_id"], r["columns"].get("skill", "-"), r["filter"], r["decision"],
@@ -132,95 +88,80 @@ def render(records: list[dict], fmt: str) -> str | bytes:
 
 def plot(records: list[dict], out: str | Path) -> Path:
     """Write `figure` of ``records`` to ``out`` (PNG)."""
-    import matplotlib.pyplot as plt
+    from rlvr.audit_plot import save
 
-    fig = figure(records)
-    out = Path(out)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save(figure(records), out)
 
 
 def figure(records: list[dict]):
-    """Three panels: pass-rate distribution of visited prompts over steps, active pool size and
-    pre-rollout skips over steps, and dropped prompts by reason."""
-    import matplotlib
+    """`rlvr.audit_plot.figure` of a list of records."""
+    from rlvr.audit_plot import PlotData
+    from rlvr.audit_plot import figure as draw
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    frontier = [r for r in records if r["filter"] == "frontier"]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-
-    steps = [r["global_step"] for r in frontier if r["stats"].get("pass_rate") is not None]
-    rates = [r["stats"]["pass_rate"] for r in frontier if r["stats"].get("pass_rate") is not None]
-    if steps:
-        axes[0].hist2d(steps, rates, bins=[max(1, min(40, len(set(steps)))), 10], range=[[min(steps), max(steps) + 1], [0, 1]],
-                       cmap="Blues")
-    axes[0].set(title="pass rate of visited prompts", xlabel="step", ylabel="pass rate (since admission)")
-
-    pool = {}
-    for r in frontier:
-        if "active_pool" in r["stats"]:
-            pool[r["global_step"]] = r["stats"]["active_pool"]
-    if pool:
-        xs = sorted(pool)
-        axes[1].step(xs, [pool[x] for x in xs], where="post", label="active")
-        size = frontier[-1]["stats"].get("pool_size")
-        if size:
-            axes[1].axhline(size, color="grey", ls="--", lw=0.8, label=f"pool size {size}")
-    skipped = Counter(r["global_step"] for r in frontier if r["decision"] == "skipped")
-    if skipped:  # pre-rollout skips per step (skip_zero_variance)
-        xs = sorted({r["global_step"] for r in frontier})
-        axes[1].bar(xs, [skipped.get(x, 0) for x in xs], color="tab:orange", alpha=0.6, label="skipped this step")
-    if pool or skipped:
-        axes[1].legend()
-    axes[1].set(title="active pool and skips", xlabel="step", ylabel="prompts")
-
-    reasons = Counter((r["reason"], str(r["columns"].get("skill", "-"))) for r in frontier if r["decision"] == "dropped")
-    if reasons:
-        skills = sorted({s for _, s in reasons})
-        kinds = sorted({k for k, _ in reasons})
-        bottom = [0] * len(skills)
-        for kind in kinds:
-            heights = [reasons.get((kind, s), 0) for s in skills]
-            axes[2].bar(skills, heights, bottom=bottom, label=kind)
-            bottom = [b + h for b, h in zip(bottom, heights)]
-        axes[2].legend()
-    axes[2].set(title="drop decisions by reason and skill", ylabel="decisions")
-    fig.tight_layout()
-    return fig
+    return draw(PlotData.from_records(records))
 
 
 def main(args) -> int:
     """`rlvr audit` entry (args from rlvr.cli)."""
-    records = read_audit(args.run_dir)
-    run = None if args.run == "all" else args.run
+    from rlvr import audit_query
+
+    path = audit_tail_path(args.run_dir)
+    wanted = audit_query.Selection(run_id=None if args.run == "all" else args.run,
+                                   decision="dropped" if args.dropped else args.decision, prompt=args.prompt,
+                                   filter_name=args.filter, steps=args.steps)
+    selection = audit_query.resolve(path, wanted)
     if args.prompt is not None:
-        missing = unknown_prompt_message(records, args.prompt, run, args.run_dir)
+        missing = _unknown_prompt(path, args.prompt, selection.run_id, args.run_dir)
         if missing:
             print(f"rlvr audit: {missing}", file=sys.stderr)
             return 1
-    chosen = select(records, run_id=run, dropped=args.dropped, prompt=args.prompt, steps=args.steps,
-                    filter_name=args.filter, decision=args.decision)
     if args.plot:
-        print(f"wrote {plot(chosen, args.plot)}")
+        from rlvr.audit_plot import PlotData, save
+        from rlvr.audit_plot import figure as draw
+
+        print(f"wrote {save(draw(PlotData.from_log(path, selection)), args.plot)}")
         drawn = reliability_plot(args.run_dir, args.plot)
         if drawn is not None:
             print(f"wrote {drawn}")
+    if getattr(args, "html", None):
+        from rlvr.audit_html import write_html
+
+        print(f"wrote {write_html(path, args.html, run_id=selection.run_id)}")
     listing = (args.dropped or args.prompt is not None or args.steps is not None or args.filter is not None
                or args.decision is not None or args.format != "table")
     if not listing:
-        print(summary_table(args.run_dir, run_id=run))
+        if not (args.plot or getattr(args, "html", None)):
+            print(summary_table(path, run_id=selection.run_id))
         return 0
-    out = render(chosen, args.format)
-    if args.output:
-        Path(args.output).write_bytes(out if isinstance(out, bytes) else out.encode())
-        print(f"wrote {len(chosen)} records to {args.output}")
-    elif isinstance(out, bytes):
-        raise ValueError("--format parquet needs --output FILE")
-    else:
-        sys.stdout.write(out)
+    return _list(path, selection, args.format, args.output)
+
+
+def _list(path: Path, selection, fmt: str, output: str | None) -> int:
+    """Write the selected records in ``fmt``, a segment at a time, to ``output`` or stdout."""
+    from rlvr import audit_query
+
+    if fmt == "parquet":
+        if not output:
+            raise ValueError("--format parquet needs --output FILE")
+        written = audit_query.export_parquet(path, selection, output)
+        print(f"wrote {written} records to {output}")
+        return 0
+    if fmt not in ("table", "csv", "json"):
+        raise ValueError(f"unknown format {fmt!r}; use table, csv, json or parquet")
+    sink = open(output, "w", encoding="utf-8") if output else sys.stdout
+    written = 0
+    try:
+        for number, table in enumerate(audit_query.scan(path, selection)):
+            text = render(audit_store.table_to_records(table), fmt)
+            if number and fmt in ("csv", "table"):
+                text = text.split("\n", 2 if fmt == "table" else 1)[-1]  # the header once
+            sink.write(text)
+            written += table.num_rows
+    finally:
+        if output:
+            sink.close()
+    if output:
+        print(f"wrote {written} records to {output}")
     return 0
 
 
@@ -247,3 +188,24 @@ def reliability_plot(run_dir: str | Path, plot_path: str | Path) -> Path | None:
     out = plot_path.with_name(f"{plot_path.stem}-reliability.png")
     fig.savefig(out, dpi=110)
     return out
+
+
+def _unknown_prompt(path: Path, prompt_id: str, run_id: str | None, where) -> str | None:
+    """Why ``prompt_id`` has no history in the resolved run (with the closest ids), or ``None``."""
+    import difflib
+
+    from rlvr.audit_query import Selection, prompt_ids, scan
+
+    if next(scan(path, Selection(run_id=run_id, prompt=prompt_id), columns=["prompt_id"]), None) is not None:
+        return None  # found: stops at the first segment holding it, reading only the key columns
+    in_run = prompt_ids(path, run_id)
+    message = f"prompt {prompt_id!r} is not in the audit log {where}"
+    if run_id is not None:
+        message += f" (run {run_id})"
+        if prompt_id in prompt_ids(path, None):
+            return message + "; it is in another run's records: add --run all."
+    close = difflib.get_close_matches(prompt_id, sorted(in_run), n=3, cutoff=0.6)
+    if close:
+        return message + "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+    return message + (f"; its {len(in_run)} prompt ids are listed by `rlvr audit {where} --format csv` "
+                      "(column prompt_id). Prompts are recorded when a filter decides on them.")

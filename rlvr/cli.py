@@ -21,18 +21,24 @@ SUBCOMMANDS = {
 }
 
 
-def _module_subcommands(sub) -> dict:
+def _module_exists(module: str) -> bool:
+    """Whether ``module`` is installed, found without importing its package (`rlvr.influence`
+    imports torch: seconds that every `rlvr audit` would pay for nothing)."""
     import importlib.util
+    from pathlib import Path
 
+    top, *packages, leaf = module.split(".")
+    spec = importlib.util.find_spec(top)
+    if spec is None:
+        return False
+    folders = [Path(loc).joinpath(*packages) for loc in spec.submodule_search_locations or []]
+    return any((f / f"{leaf}.py").is_file() or (f / leaf / "__init__.py").is_file() for f in folders)
+
+
+def _module_subcommands(sub) -> dict:
     found = {}
     for name, (module, help_text) in SUBCOMMANDS.items():
-        if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None:
-            continue
-        try:
-            spec = importlib.util.find_spec(module)
-        except ModuleNotFoundError:
-            spec = None
-        if spec is None:
+        if not _module_exists(module):
             continue
         parser = sub.add_parser(name, help=help_text, description=help_text)
         found[name] = (module, parser)
@@ -52,7 +58,10 @@ def _audit_parser(sub) -> None:
     p.add_argument("--run", default="latest", help="Run id, 'latest' (default) or 'all'.")
     p.add_argument("--format", default="table", choices=["table", "csv", "json", "parquet"])
     p.add_argument("--output", "-o", help="Write the listing to this file.")
-    p.add_argument("--plot", metavar="FILE.png", help="Plot pass rates, active pool and drops by reason.")
+    p.add_argument("--plot", metavar="FILE.png", help="Plot per-skill pass-rate heatmaps (one colour scale, with a "
+                                                     "colorbar), the active pool and skips, drops by reason.")
+    p.add_argument("--html", metavar="FILE.html", help="Write one self-contained page to browse the audit offline: "
+                                                     "a searchable, sortable prompt table and each prompt's timeline.")
 
 
 def add_toy_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,7 @@ uses online, and writes:
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 import uuid
@@ -84,7 +85,7 @@ def run(args) -> int:
 
 
 # What `run` writes; an earlier run's copies would be appended to (the audit log) or mixed in.
-OUTPUTS = ("audit.jsonl", "filtered.jsonl", "pass_rates.jsonl", "verifier_errors.jsonl")
+OUTPUTS = ("audit.jsonl", "audit.segments", "filtered.jsonl", "pass_rates.jsonl", "verifier_errors.jsonl")
 
 
 def prepare_out_dir(out: Path, overwrite: bool) -> Path:
@@ -97,7 +98,7 @@ def prepare_out_dir(out: Path, overwrite: bool) -> Path:
                              f"({', '.join(p.name for p in earlier)}): pass --overwrite to replace them, "
                              "or choose another --out.")
     for path in earlier:
-        path.unlink()
+        shutil.rmtree(path) if path.is_dir() else path.unlink()  # audit.segments is a folder
     out.mkdir(parents=True, exist_ok=True)
     return out
 

@@ -39,7 +39,7 @@ RUN_FILE = "rlvr_run.json"
 CONFIG_FILE = "rlvr_config.yaml"
 CHECKPOINT_STATE_FILE = "rlvr_curriculum_state.json"  # written by rlvr.trainer with every checkpoint
 # A previous run's files: what makes a directory "taken" and what --overwrite deletes.
-RUN_FILE_PATTERNS = (RUN_FILE, CONFIG_FILE, "audit.jsonl", "summary.json", "bad_rows.jsonl",
+RUN_FILE_PATTERNS = (RUN_FILE, CONFIG_FILE, "audit.jsonl", "audit.segments", "summary.json", "bad_rows.jsonl",
                      "verifier_errors.rank*.jsonl", "excluded.rank*.json", "final", "checkpoint-*", "runs")
 # Config fields that do not change what is trained: how long, where, and what is logged or saved.
 UNFINGERPRINTED = {

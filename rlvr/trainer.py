@@ -670,6 +670,13 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             "audit_log": str(self.audit.path) if self.audit is not None else None,
         }
 
+    def train(self, *args, **kwargs):
+        """TRL's training loop; then the audit log's tail becomes a compact segment (`AuditLog.close`)."""
+        result = super().train(*args, **kwargs)
+        if self.audit is not None:
+            self.audit.close()
+        return result
+
     def curriculum_report(self) -> str:
         if self.audit is None:
             return ""

@@ -5,7 +5,7 @@ import pytest
 
 from curricula.audit import AUDIT_FIELDS, AuditLog, read_audit
 from curricula.base import Decision
-from rlvr.audit_report import render, select, summary_table
+from rlvr.audit_report import figure, render, select, summary_table
 
 
 def decision(pid, what="kept", reason="in_frontier", skill="add2"):
@@ -98,7 +98,9 @@ def test_cli_exports_parquet_and_plots(tmp_path):
     assert main(["audit", str(tmp_path), "--format", "parquet", "-o", str(tmp_path / "a.parquet")]) == 0
     table = pq.read_table(tmp_path / "a.parquet").to_pylist()
     assert [(r["prompt_id"], r["decision"]) for r in table] == [("p0", "kept"), ("p1", "dropped")]
-    assert json.loads(table[1]["columns"]) == {"skill": "add2"}
+    assert table[1]["columns"] == {"skill": "add2"}  # structs, not JSON text
+    assert table[1]["stats"] == {"pass_rate": 0.5, "active_pool": 3, "pool_size": 4}
+    assert pq.read_schema(tmp_path / "a.parquet").field("stats").type.field("pass_rate").type == "double"
     assert main(["audit", str(tmp_path), "--plot", str(tmp_path / "audit.png")]) == 0
     assert (tmp_path / "audit.png").stat().st_size > 10_000
     for step in (2, 2, 4):
@@ -106,10 +108,31 @@ def test_cli_exports_parquet_and_plots(tmp_path):
     log.flush()
     from rlvr.audit_report import figure
 
-    bars = figure(read_audit(tmp_path)).axes[1].containers  # skips per step, beside the pool
+    bars = panel(figure(read_audit(tmp_path)), "active pool and skips").containers  # skips per step
     assert [[rect.get_height() for rect in c] for c in bars] == [[0, 0, 2, 1]]
-    assert figure(read_audit(tmp_path)[:2]).axes[1].containers == []
+    assert panel(figure(read_audit(tmp_path)[:2]), "active pool and skips").containers == []
     assert main(["audit", str(tmp_path / "missing")]) == 2
+
+
+def panel(fig, title):
+    return next(axis for axis in fig.axes if axis.get_title().endswith(title))
+
+
+def test_heatmap_is_split_by_skill_with_one_colour_scale_and_a_colorbar(tmp_path):
+    log = AuditLog(tmp_path, "run")
+    for step in range(4):
+        for i in range(3):  # add2 visited three times a step, mul3 once
+            log.add(decision(f"a{i}"), step, 0)
+        log.add(Decision("frontier", "m0", "kept", "in_frontier", "m", {"pass_rate": 0.95}, {"skill": "mul3"}), step, 0)
+    log.flush()
+    fig = figure(read_audit(tmp_path))
+    add2 = panel(fig, "add2: pass rate of visited prompts")
+    mul3 = panel(fig, "mul3: pass rate of visited prompts")
+    colorbars = [axis for axis in fig.axes if axis.get_ylabel() == "visits per cell"]
+    assert len(colorbars) == 1
+    mesh_add2, mesh_mul3 = add2.collections[0], mul3.collections[0]
+    assert mesh_add2.norm is mesh_mul3.norm and mesh_add2.norm.vmax == 3  # shared scale: the busiest cell
+    assert mesh_add2.get_array().max() == 3 and mesh_mul3.get_array().max() == 1
 
 
 def test_cli_lists_one_kind_of_decision(tmp_path, capsys):
