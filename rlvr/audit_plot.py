@@ -148,7 +148,8 @@ def _heatmaps(fig, axes, heat: dict[str, np.ndarray], data: PlotData) -> None:
     mesh = None
     for axis, (skill, counts) in zip(axes, heat.items()):
         mesh = axis.pcolormesh(x_edges, y_edges, counts.T, cmap="Blues", norm=norm)
-        axis.set(title=f"{skill}: pass rate of visited prompts", xlabel="step")
+        axis.set(title=skill, xlabel="step")
+    fig.suptitle("pass rate of visited prompts, per skill")
     axes[0].set_ylabel("pass rate (since admission)")
     fig.colorbar(mesh, ax=list(axes), label="visits per cell")
 
