@@ -126,8 +126,8 @@ def test_heatmap_is_split_by_skill_with_one_colour_scale_and_a_colorbar(tmp_path
         log.add(Decision("frontier", "m0", "kept", "in_frontier", "m", {"pass_rate": 0.95}, {"skill": "mul3"}), step, 0)
     log.flush()
     fig = figure(read_audit(tmp_path))
-    add2 = panel(fig, "add2: pass rate of visited prompts")
-    mul3 = panel(fig, "mul3: pass rate of visited prompts")
+    add2 = panel(fig, "add2")
+    mul3 = panel(fig, "mul3")
     colorbars = [axis for axis in fig.axes if axis.get_ylabel() == "visits per cell"]
     assert len(colorbars) == 1
     mesh_add2, mesh_mul3 = add2.collections[0], mul3.collections[0]
