@@ -166,6 +166,11 @@ def apply_flag(tree: dict, key: str, value: Any, sections: tuple[str, ...]) -> N
     if path[0] == "grpo" and not isinstance(value, list) and _is_list_field(path[-1]):
         value = [value]  # `--report_to wandb`: one value of a list field
     _set(tree, path, value, f"--{key}", replace=True)
+    data = tree.get("data") or {}
+    if key == "dataset_name" and "eval" not in data:
+        data["eval"] = None  # as in a flat recipe: the toy world's eval set says nothing of this dataset
+    if key == "dataset_test_split" and data.get("eval") is None:
+        data["eval"] = data.get("train")
 
 
 def _is_list_field(name: str) -> bool:

@@ -57,6 +57,15 @@ def test_a_hub_recipe_maps_dataset_keys_and_evaluates_only_on_a_named_test_split
     assert (data["eval"], data["eval_split"]) == ("openai/gsm8k", "test")
 
 
+def test_dataset_flags_map_like_the_recipe_keys():
+    data = resolved(["--config", str(SECTIONED), "--dataset_name", "openai/gsm8k", "--dataset_config", "main"])["data"]
+    assert (data["train"], data["dataset_config"], data["eval"]) == ("openai/gsm8k", "main", "toy")  # eval: toy, set
+    data = config_to_dict(load_config(None, [("dataset_name", "openai/gsm8k")]))["data"]
+    assert data["eval"] is None
+    data = config_to_dict(load_config(None, [("dataset_name", "openai/gsm8k"), ("dataset_test_split", "test")]))["data"]
+    assert (data["eval"], data["eval_split"]) == ("openai/gsm8k", "test")
+
+
 @pytest.mark.parametrize("text, message", [
     ("lerning_rate: 1.0e-5\n", r"Unknown key 'lerning_rate' in '.*'\. Did you mean 'learning_rate'\?"),
     ("num_generation: 4\n", r"Unknown key 'num_generation' in '.*'\. Did you mean 'num_generations'\?"),
