@@ -35,7 +35,20 @@ def test_rows_carry_what_the_verifier_needs_and_are_seeded():
     assert held_out.dataset[0]["id"] == "chain_sum-s1-0"  # the eval split's default seed differs from train's
 
 
+def test_a_curriculum_level_sets_the_difficulty_and_options_beside_it_win():
+    def terms(spec):
+        rows = load_prompts(spec, DataConfig(train=spec, eval=None)).dataset.to_list()
+        return rows, [json.loads(r["reasoning_gym_entry"])["metadata"]["num_terms"] for r in rows]
+
+    easy_rows, easy = terms("reasoning_gym:chain_sum?size=40&level=0")
+    _, hard = terms("reasoning_gym:chain_sum?size=40&level=3")
+    _, pinned = terms("reasoning_gym:chain_sum?size=40&level=3&max_terms=2")
+    assert max(easy) <= 2 < max(hard) and max(pinned) == 2
+    assert easy_rows[0]["id"] == "chain_sum-L0-s0-0"
+
+
 @pytest.mark.parametrize("spec, message", [
+    ("reasoning_gym:chain_sum?level=99", r"level must be an integer from 0 to \d+ for task 'chain_sum', got 99"),
     ("reasoning_gym:chain_sun", r"unknown reasoning-gym task 'chain_sun'\. Did you mean 'chain_sum'\?"),
     ("reasoning_gym:chain_sum?min_term=2", r"task 'chain_sum' has no option 'min_term'\. Did you mean 'min_terms'\?"),
     ("reasoning_gym:chain_sum?size=0", r"invalid options for task 'chain_sum'"),
