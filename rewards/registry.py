@@ -3,7 +3,7 @@
 `get_verifier` resolves a spec string, in this order:
 
 1. a name registered with `@register_verifier` (the built-ins: ``exact``, ``math``, ``format``,
-   ``choice``, ``code``);
+   ``choice``, ``code``, ``reasoning_gym``: its package is imported lazily, on first score);
 2. ``package.module:function``, imported like any module;
 3. ``path/to/file.py:function``, loaded from the file without packaging it (a relative path is
    taken from the current working directory);

@@ -24,6 +24,10 @@ YAML) is accepted as the number 0.001 for a float field.
 
 Command-line overrides use dotted keys with YAML values: ``grpo.max_steps=5``,
 ``data.train=prompts.jsonl``, ``verifiers.0.weight=0.5``.
+
+A TRL / open-r1 style flat recipe (``model_name_or_path``, ``dataset_name``, GRPOConfig fields
+and ``reward_funcs`` at the top level) is accepted too, with these sections as additions, and
+so are TRL's ``--learning_rate 1e-5`` flags: `rlvr.recipe` maps both onto the sections above.
 """
 
 from __future__ import annotations
@@ -269,8 +273,12 @@ def read_yaml_file(path: Path) -> Any:
         raise ConfigError(f"Config file '{path}' is not valid YAML: {err}") from err
 
 
-def load_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> RLVRConfig:
-    """Read a YAML config, apply ``section.key=value`` overrides and build every section."""
+def load_config(path: str | os.PathLike | None, overrides: list = ()) -> RLVRConfig:
+    """Read a YAML config (sectioned, or a TRL-style flat recipe: `rlvr.recipe`), apply the
+    overrides in order and build every section. An override is ``"section.key=value"`` or a
+    ``(key, value)`` pair from a TRL-style flag (``--learning_rate 1e-5``)."""
+    from rlvr.recipe import apply_flag, sectioned_tree
+
     tree: dict = {}
     if path is not None:
         path = Path(path)
@@ -279,9 +287,13 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> RL
         tree = read_yaml_file(path)
         if not isinstance(tree, dict):
             raise ConfigError(f"Config file '{path}' must be a mapping of sections, got {type(tree).__name__}.")
-    for text in overrides:
-        key_path, value = parse_override(text)
-        _set_path(tree, key_path, value, text)
+        tree = sectioned_tree(tree, SECTIONS, f" in '{path}'")
+    for override in overrides:
+        if isinstance(override, tuple):
+            apply_flag(tree, *override, SECTIONS)
+            continue
+        key_path, value = parse_override(override)
+        _set_path(tree, key_path, value, override)
     return build_config(tree, source=str(path) if path else None)
 
 
@@ -291,7 +303,10 @@ def build_config(tree: dict, source: str | None = None) -> RLVRConfig:
     Every section is a dataclass built by `build_dataclass`: unknown keys and values of the wrong
     type are `ConfigError`s naming the dotted key.
     """
+    from rlvr.recipe import sectioned_tree
+
     where = f" in '{source}'" if source else ""
+    tree = sectioned_tree(tree, SECTIONS, where)
     for key in tree:
         if key not in SECTIONS:
             raise ConfigError(f"Unknown section '{key}'{where}.{_suggest(key, SECTIONS)} Sections: {', '.join(SECTIONS)}.")

@@ -34,6 +34,7 @@ from datasets import Dataset
 
 from curricula.records import DataError, prompt_hash
 from rlvr.config import DataConfig
+from rlvr.procedural import is_procedural, procedural_rows
 
 logger = logging.getLogger(__name__)
 
@@ -488,8 +489,11 @@ def load_prompts(spec: str, config: DataConfig, split: str = "train") -> LoadedD
         except ValueError as err:  # an unknown name in data.toy_skills
             raise DataError(f"data.toy_skills: {err}") from err
         return LoadedData(ds, [], f"toy[{split}]", [RowPlace(f"toy[{split}]", i) for i in range(len(ds))])
-    files = resolve_local_files(spec)
-    if files is None:
+    files = None if is_procedural(spec) else resolve_local_files(spec)
+    if is_procedural(spec):
+        raw_rows, source = procedural_rows(spec, split)
+        places, unreadable = [RowPlace(source, i) for i in range(len(raw_rows))], []
+    elif files is None:
         hub_split = config.train_split if split == "train" else config.eval_split
         raw_rows, places, source = _read_hub(spec, hub_split, config.dataset_config)
         unreadable = []

@@ -33,7 +33,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rlvr train",
         description="Train a policy with GRPO (TRL) and rlvr's curriculum filters.",
-        epilog="Overrides: section.key=value, e.g. grpo.max_steps=5 data.train=prompts.jsonl",
+        epilog="Overrides: section.key=value, e.g. grpo.max_steps=5 data.train=prompts.jsonl; or TRL-style flags, "
+               "e.g. --learning_rate 1e-5 --max_steps=5 --reward_funcs math format (applied after the overrides).",
     )
     parser.add_argument("--config", required=True, help="YAML run config (see configs/toy.yaml).")
     parser.add_argument("--resume", nargs="?", const="auto", default=None,
@@ -146,7 +147,14 @@ def _model_hint(path: str, err: OSError) -> str:
 def parse_args(argv: list[str] | None):
     """The command line; ``--resume section.key=value`` is ``--resume`` followed by an override
     (argparse would take the override for the checkpoint path, its optional value)."""
-    args = build_arg_parser().parse_args(argv)
+    from rlvr.config import SECTIONS
+    from rlvr.recipe import split_flags
+
+    parser = build_arg_parser()
+    argv, flags = split_flags(list(sys.argv[1:] if argv is None else argv), set(parser._option_string_actions),
+                              SECTIONS)
+    args = parser.parse_args(argv)
+    args.overrides = [*args.overrides, *flags]
     if args.resume not in (None, "auto") and "=" in args.resume and not Path(args.resume).exists():
         args.overrides.insert(0, args.resume)
         args.resume = "auto"

@@ -11,9 +11,11 @@ choice       1.0 when the multiple-choice letter found in the completion is the 
 code         Fraction of ``example["tests"]`` the completion's program passes, run in the sandbox.
 digit_match  Partial credit: share of right-aligned positions that match the gold answer (1.0
              only when exact); a shaped reward for arithmetic.
+reasoning_gym  The reasoning-gym task's own ``score_answer`` (rows from ``reasoning_gym:<task>``;
+             the package is imported on first use).
 ===========  ===============================================================================
 """
 
-from rewards.builtin import choice, code, digits, exact, format, math_answer
+from rewards.builtin import choice, code, digits, exact, format, math_answer, reasoning_gym_score
 
-__all__ = ["choice", "code", "digits", "exact", "format", "math_answer"]
+__all__ = ["choice", "code", "digits", "exact", "format", "math_answer", "reasoning_gym_score"]

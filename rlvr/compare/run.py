@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
-import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -17,6 +15,7 @@ import torch
 
 from rlvr.compare.arms import PROBE_ARMS, Arm, ArmContext, evaluate_model, run_arm, world
 from rlvr.compare.config import CompareConfig
+from rlvr.compare.progress import ArmProgress, schedule
 
 RESULTS_FILE = "results.jsonl"
 RESULT_COLUMNS = ("method", "regime", "selector", "budget", "seed", "metric", "value", "n_selected", "target_skill",
@@ -118,6 +117,33 @@ def _run_in_worker(arm: Arm, subset: list[dict]) -> dict:
     return run_arm(arm, subset, _CONTEXT)
 
 
+def _train_arms(arms: list[Arm], subsets: list[list[dict]], context: ArmContext, config: CompareConfig,
+                say: Callable[[str], None] | None) -> list[dict]:
+    """Every arm's outcome, in ``arms`` order; pilots of each cost kind start first (`schedule`)."""
+    outcomes: list[dict | None] = [None] * len(arms)
+    progress = ArmProgress(arms, config.workers, say or (lambda msg: None), bar=None if say else False)
+
+    def finished(i: int, outcome: dict) -> None:
+        outcomes[i] = outcome
+        m = outcome["metrics"]
+        progress.finished(i, outcome["seconds"], f"{arms[i].name}: n={outcome['n_selected']} target "
+                          f"{m['target_acc']:.3f} retention {m['retention_acc']:.3f} mean {m['mean_acc']:.3f}")
+
+    try:
+        if config.workers == 1:
+            for i in schedule(arms):
+                finished(i, run_arm(arms[i], subsets[i], context))
+        else:
+            with ProcessPoolExecutor(max_workers=config.workers, mp_context=get_context("spawn"),
+                                     initializer=_init_worker, initargs=(context,)) as pool_executor:
+                futures = {pool_executor.submit(_run_in_worker, arms[i], subsets[i]): i for i in schedule(arms)}
+                for future in as_completed(futures):
+                    finished(futures[future], future.result())
+    finally:
+        progress.close()
+    return outcomes
+
+
 def run_compare(config: CompareConfig, out_dir: str | os.PathLike,
                 progress: Callable[[str], None] | None = None) -> Path:
     """Run every arm and write ``results.jsonl`` (overwritten) and ``config.json`` into
@@ -157,36 +183,7 @@ def run_compare(config: CompareConfig, out_dir: str | os.PathLike,
     subsets = [select_subset(arm, pool, scores, config) for arm in arms]
     say(f"{len(arms)} arms ({', '.join(config.methods)}{', probe' if config.probe.enabled else ''}) "
         f"on {config.workers} worker(s)")
-    outcomes: list[dict | None] = [None] * len(arms)
-
-    def report(i: int, done: int) -> None:
-        arm, m = arms[i], outcomes[i]["metrics"]
-        # Time left: the remaining arms at the mean duration of finished arms of their method
-        # (a GRPO arm costs several SFT arms), spread over the workers.
-        seconds: dict[str, list[float]] = {}
-        for a, o in zip(arms, outcomes):
-            if o is not None:
-                seconds.setdefault(a.method, []).append(o["seconds"])
-        overall = [x for v in seconds.values() for x in v]
-        left = sum(statistics.fmean(seconds.get(a.method, overall)) for a, o in zip(arms, outcomes) if o is None)
-        eta = left / config.workers
-        say(f"[{done}/{len(arms)}] {arm.name}: n={outcomes[i]['n_selected']} target {m['target_acc']:.3f} "
-            f"retention {m['retention_acc']:.3f} mean {m['mean_acc']:.3f} "
-            f"({time.perf_counter() - start:.0f}s, ~{math.ceil(eta)}s left)")
-
-    if config.workers == 1:
-        for i, (arm, subset) in enumerate(zip(arms, subsets)):
-            outcomes[i] = run_arm(arm, subset, context)
-            report(i, i + 1)
-    else:
-        with ProcessPoolExecutor(max_workers=config.workers, mp_context=get_context("spawn"),
-                                 initializer=_init_worker, initargs=(context,)) as pool_executor:
-            futures = {pool_executor.submit(_run_in_worker, arm, subset): i
-                       for i, (arm, subset) in enumerate(zip(arms, subsets))}
-            for done, future in enumerate(as_completed(futures), 1):
-                i = futures[future]
-                outcomes[i] = future.result()
-                report(i, done)
+    outcomes = _train_arms(arms, subsets, context, config, say if progress else None)
     for arm, outcome in zip(arms, outcomes):
         results += _result_rows(arm, outcome, config)
     path = out_dir / RESULTS_FILE
