@@ -8,6 +8,7 @@ reward (``probe.verifiers: [rlvr.toy.accident:lenient_reward]``); evaluate with 
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -59,3 +60,39 @@ def shortcut_indicators(rows: Sequence[Mapping], completions: Sequence[str], har
     guess = nan if not hard or frequent_guess is None else sum(c == frequent_guess for _, c in hard) / len(hard)
     return {"guess_share": guess, "hard_length_ratio": length_ratio(hard), "had_length_ratio": length_ratio(had),
             "had_repeat_rate": statistics.fmean(repeats) if repeats else nan}
+
+
+def hard_skill_rates(model, tokenizer, samples_per_prompt: int = 8, seed: int = 0) -> dict[str, float]:
+    """On the hard skill's held-out prompts (those of pass_rates.json), sampled at temperature 1:
+    the exact pass rate, the lenient verifier's rate, and the share of samples equal to the
+    frequent guess (the most frequent answer of 2,000 train prompts)."""
+    import torch
+
+    from ._torch_utils import num_threads
+    from .evaluate import sample_completions
+    from .tasks import make_examples
+    from .world import eval_examples
+
+    rows = [r for r in eval_examples("accident") if r["skill"] == HARD_SKILL]
+    guess = frequent_answer(make_examples(HARD_SKILL, 2000, "train", seed=0), HARD_SKILL)
+    prompts = [r["prompt"] for r in rows for _ in range(samples_per_prompt)]
+    with torch.random.fork_rng(devices=[]), num_threads(1):
+        torch.manual_seed(seed)
+        completions = sample_completions(model, tokenizer, prompts)
+    pairs = [(r, c) for i, r in enumerate(rows) for c in completions[i * samples_per_prompt:(i + 1) * samples_per_prompt]]
+    return {"exact": statistics.fmean(is_correct(c, r["answer"]) for r, c in pairs),
+            "lenient": statistics.fmean(lenient_reward(c, r) for r, c in pairs),
+            "frequent_guess": guess,
+            "guess_share": statistics.fmean(c.strip() == guess for _, c in pairs),
+            "guess_right": statistics.fmean(r["answer"] == guess for r in rows)}
+
+
+if __name__ == "__main__":  # python -m rlvr.toy.accident: the hard skill's rates on the accident world
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .world import build_toy_world
+
+    path = build_toy_world(progress=False, world="accident")
+    rates = hard_skill_rates(AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path))
+    print(path)
+    print(json.dumps(rates, indent=1))
