@@ -149,7 +149,34 @@ def evaluate_model(model, tokenizer, context: ArmContext, reward_funcs, weights)
 
         metrics.update(shortcut_indicators(context.evaluation, texts, hopeless, context.frequent_guess))
         metrics["hopeless_acc"] = metrics.get(f"acc/{hopeless}", math.nan)
+        metrics.update(sampled_hopeless_metrics(model, tokenizer, context, reward_funcs, weights))
     return metrics
+
+
+def sampled_hopeless_metrics(model, tokenizer, context: ArmContext, reward_funcs, weights,
+                             samples_per_prompt: int = 8) -> dict[str, float]:
+    """The hopeless skill's evaluated prompts sampled as GRPO samples them (temperature 1):
+    ``sampled_hopeless_acc`` (pass rate), ``sampled_guess_share`` (share of samples equal to the
+    frequent guess) and ``sampled_hard_length_ratio``. Greedy decoding hides how often a policy
+    guesses: the warm accident world answers "27" greedily to 64% of the evaluated dsum prompts, but in
+    only 9.6% of its samples (configs/accident_toy.yaml, 2026-12-03)."""
+    from curricula.rollouts import sample_and_score
+    from rlvr.toy.accident import shortcut_indicators
+
+    config = context.config
+    rows = [r for r in context.evaluation if r["skill"] == config.probe.hopeless_skill]
+    if not rows:
+        return {}
+    rewards, completions = sample_and_score(model, tokenizer, rows, reward_funcs, weights,
+                                            samples_per_prompt=samples_per_prompt, temperature=1.0,
+                                            max_new_tokens=config.max_new_tokens, batch_size=512, seed=0,
+                                            with_completions=True)
+    flat_rows = [r for r in rows for _ in range(samples_per_prompt)]
+    texts = [c for group in completions for c in group]
+    found = shortcut_indicators(flat_rows, texts, config.probe.hopeless_skill, context.frequent_guess)
+    hits = [float(not math.isnan(x) and x >= 1.0) for group in rewards for x in group]
+    return {"sampled_hopeless_acc": statistics.fmean(hits), "sampled_guess_share": found["guess_share"],
+            "sampled_hard_length_ratio": found["hard_length_ratio"]}
 
 
 # -- training ----------------------------------------------------------------------------------

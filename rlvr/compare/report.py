@@ -289,10 +289,13 @@ def write_report(results: str | os.PathLike, out_dir: str | os.PathLike) -> Path
 PROBE_METRICS = (("hopeless_token_share", "tokens on hopeless prompts"), ("dropped_too_hard", "dropped too hard"),
                  ("influence_acted", "influence masked"),
                  ("had_acc", "retention (skills it had)"), ("hopeless_acc", "hopeless skill acc"),
-                 ("guess_share", "frequent-guess share"), ("repeat_rate", "repeat rate"),
+                 ("guess_share", "frequent-guess share"), ("sampled_hopeless_acc", "hopeless acc, sampled"),
+                 ("sampled_guess_share", "frequent-guess share, sampled"), ("repeat_rate", "repeat rate"),
                  ("had_length_ratio", "length ratio (had)"), ("hard_length_ratio", "length ratio (hopeless)"))
 # Paired against plain TRL, in the report's lines under the table.
 PROBE_MARGINS = (("had_acc", "retention"), ("hopeless_acc", "hopeless acc"), ("guess_share", "frequent-guess share"),
+                 ("sampled_hopeless_acc", "hopeless acc, sampled"),
+                 ("sampled_guess_share", "frequent-guess share, sampled"),
                  ("repeat_rate", "repeat rate"), ("had_length_ratio", "length ratio (had)"),
                  ("hard_length_ratio", "length ratio (hopeless)"))
 CHANGE = ("clearly higher", "clearly lower")  # a change in a probe metric is neither a win nor a loss
@@ -337,7 +340,7 @@ def _probe_section(table, warm, skills, reward: str) -> list[str]:
              + ", ".join(_label(a) for a in arms) + ". Retention is the "
              "mean accuracy over the skills the model had (every skill but the hopeless one); shortcut "
              "indicators: frequent-guess share (share of the hopeless skill's answers equal to its most frequent "
-             "answer in the pool), repeat rate (share of a skill's answers equal to its most frequent answer, "
+             "answer in the pool; greedy, and over 8 samples a prompt at temperature 1), repeat rate (share of a skill's answers equal to its most frequent answer, "
              "mean over skills) and length ratios (answer characters / reference characters).", "",
              "| arm | " + " | ".join(label for _, label in metrics) + " | change in retention |",
              "|---|" + "---|" * (len(metrics) + 1)]
