@@ -142,3 +142,29 @@ def test_shipped_accident_world_is_package_data():
     files = [f"shipped_worlds/accident/{p.name}" for p in folder.iterdir()]
     assert len(files) == 8 and sum(p.stat().st_size for p in folder.iterdir()) < 3_000_000
     assert [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)] == []
+
+
+@pytest.mark.slow
+def test_probe_on_the_accident_world_runs_the_influence_arm(tmp_path, one_torch_thread):
+    """A tiny probe-only comparison on the shipped accident world: the influence arm checks every
+    step and records what it masked; the shortcut indicators use dsum's frequent answer."""
+    from rlvr.compare import load_config, read_results, run_compare, write_report
+
+    config = load_config(None, world="accident", methods=[], seeds=[0], pool_n_per_skill=4, eval_n_per_skill=8,
+                         n_targets=4, grpo_tokens=300, grpo_prompts_per_step=4, grpo_generations=4, workers=1,
+                         probe={"arms": ["plain", "influence"], "hopeless_skill": "dsum", "max_rows_per_skill": 4,
+                                "verifiers": ["rlvr.toy.accident:lenient_reward"],
+                                "influence": {"action": "drop", "every_n_steps": 1, "threshold": 1.0,
+                                              "targets_per_skill": 2, "dim": 256}})
+    rows = read_results(run_compare(config, tmp_path))
+    value = {(r["selector"], r["metric"]): r["value"] for r in rows}
+    # threshold 1.0: every prompt with a non-zero gradient is "anti-aligned", so the check acts
+    assert value[("influence", "influence_acted")] > 0
+    assert 0 <= value[("influence", "influence_acted_hopeless")] <= value[("influence", "influence_acted")]
+    assert ("plain", "influence_acted") not in value
+    for arm in ("warm_start", "plain", "influence"):
+        assert 0.0 <= value[(arm, "guess_share")] <= 1.0 and 0.0 <= value[(arm, "sampled_guess_share")] <= 1.0
+        assert value[(arm, "hopeless_acc")] == value[(arm, "acc/dsum")]
+    assert {r["reward"] for r in rows if r["regime"] == "probe"} == {"rlvr.toy.accident:lenient_reward"}
+    text = write_report(tmp_path / "results.jsonl", tmp_path).read_text()
+    assert "in-training influence check" in text and "influence vs plain, paired" in text
