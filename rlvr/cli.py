@@ -68,6 +68,9 @@ def add_toy_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``rlvr toy`` and ``python -m rlvr.toy`` (here, so that parsing imports no torch)."""
     parser.add_argument("--cache-dir", default=None, help="where built worlds go; default: $RLVR_CACHE or ~/.cache/rlvr")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--world", default=None,
+                        help="the world variant: default, or accident (a hard skill with accidental successes); "
+                             "see rlvr/toy/variants.py")
     parser.add_argument("--source", choices=("auto", "shipped", "built"), default=None,
                         help="the world shipped with the package, or one built from the recipe on this machine "
                              "(default: $RLVR_TOY_WORLD, else auto: the shipped one when it fits the seed and recipe)")

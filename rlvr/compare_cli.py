@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grpo-tokens", dest="grpo_tokens", type=int, help="Override GRPO's generated tokens per arm.")
     parser.add_argument("--target", dest="target_skill", help="Override the target skill.")
     parser.add_argument("--workers", type=int, help="Arms trained in parallel processes.")
+    parser.add_argument("--world", help="Override the toy world variant (default, accident).")
     parser.add_argument("--no-probe", action="store_true", help="Skip the too-hard probe.")
     parser.add_argument("--probe-only", action="store_true", help="Run the too-hard probe alone (methods: []).")
     parser.add_argument("--probe-reward", nargs="+", metavar="VERIFIER",
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)
     overrides = {k: getattr(args, k) for k in ("seeds", "selectors", "budgets", "methods", "regimes", "steps",
-                                               "grpo_tokens", "target_skill", "workers")
+                                               "grpo_tokens", "target_skill", "workers", "world")
                  if getattr(args, k, None) is not None}
     if args.probe_only:
         if args.no_probe:

@@ -15,14 +15,49 @@ import time
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
-from rlvr.compare.config import CompareConfig
+from rlvr.compare.config import CompareConfig, ProbeConfig
 
-PROBE_ARMS = ("plain", "frontier", "without_hopeless")
+
+@dataclass(frozen=True)
+class ProbeArm:
+    """One kind of too-hard-probe arm (GRPO on the probe's pool, equal generated tokens).
+
+    Attributes:
+        label: How the report names it.
+        removes_hopeless: Train on the pool minus the hopeless skill.
+        frontier: Turn rlvr's frontier filter on (``probe.low``/``high``/``min_samples``...).
+        influence: Turn the in-training influence check on (``probe.influence``).
+    """
+
+    label: str
+    removes_hopeless: bool = False
+    frontier: bool = False
+    influence: bool = False
+
+
+# The probe's arms, by the name configs use (``probe.arms``). A new arm is one entry here plus,
+# if it needs trainer settings the flags above do not cover, a branch in `probe_training`
+# (e.g. the predictive frontier of curricula.predictor once the trainer takes it).
+PROBE_ARMS: dict[str, ProbeArm] = {
+    "plain": ProbeArm("plain TRL, hopeless prompts kept"),
+    "frontier": ProbeArm("rlvr frontier filter", frontier=True),
+    "influence": ProbeArm("in-training influence check", influence=True),
+    "without_hopeless": ProbeArm("hopeless skill removed by hand", removes_hopeless=True),
+}
+
+
+def check_probe_arms(probe: ProbeConfig) -> None:
+    """Unknown arm names, or influence settings the check rejects, are errors now, not in an arm."""
+    unknown = [a for a in probe.arms if a not in PROBE_ARMS]
+    if unknown:
+        raise ValueError(f"unknown probe.arms {unknown}; known: {list(PROBE_ARMS)}.")
+    if any(PROBE_ARMS[a].influence for a in probe.arms):
+        influence_config(probe, skills=[])
 
 
 @dataclass(frozen=True)
@@ -57,6 +92,8 @@ class ArmContext:
     model_path: str
     evaluation: list[dict]
     out_dir: str
+    targets: list[dict] = field(default_factory=list)  # held-out influence targets, every skill
+    frequent_guess: str | None = None  # the hopeless skill's frequent answer (guess_share)
 
 
 # -- evaluation --------------------------------------------------------------------------------
@@ -105,8 +142,41 @@ def evaluate_model(model, tokenizer, context: ArmContext, reward_funcs, weights)
                                             max_new_tokens=config.max_new_tokens, batch_size=512, seed=0,
                                             with_completions=True)
     hopeless = config.probe.hopeless_skill if config.probe.enabled else None
-    return arm_metrics(context.evaluation, [c[0] for c in completions], [r[0] for r in rewards],
-                       config.target_skill, hopeless)
+    texts = [c[0] for c in completions]
+    metrics = arm_metrics(context.evaluation, texts, [r[0] for r in rewards], config.target_skill, hopeless)
+    if hopeless is not None:
+        from rlvr.toy.accident import shortcut_indicators
+
+        metrics.update(shortcut_indicators(context.evaluation, texts, hopeless, context.frequent_guess))
+        metrics["hopeless_acc"] = metrics.get(f"acc/{hopeless}", math.nan)
+        metrics.update(sampled_hopeless_metrics(model, tokenizer, context, reward_funcs, weights))
+    return metrics
+
+
+def sampled_hopeless_metrics(model, tokenizer, context: ArmContext, reward_funcs, weights,
+                             samples_per_prompt: int = 8) -> dict[str, float]:
+    """The hopeless skill's evaluated prompts sampled as GRPO samples them (temperature 1):
+    ``sampled_hopeless_acc`` (pass rate), ``sampled_guess_share`` (share of samples equal to the
+    frequent guess) and ``sampled_hard_length_ratio``. Greedy decoding hides how often a policy
+    guesses: the warm accident world answers "27" greedily to 64% of the evaluated dsum prompts, but in
+    only 9.6% of its samples (configs/accident_toy.yaml, 2026-12-03)."""
+    from curricula.rollouts import sample_and_score
+    from rlvr.toy.accident import shortcut_indicators
+
+    config = context.config
+    rows = [r for r in context.evaluation if r["skill"] == config.probe.hopeless_skill]
+    if not rows:
+        return {}
+    rewards, completions = sample_and_score(model, tokenizer, rows, reward_funcs, weights,
+                                            samples_per_prompt=samples_per_prompt, temperature=1.0,
+                                            max_new_tokens=config.max_new_tokens, batch_size=512, seed=0,
+                                            with_completions=True)
+    flat_rows = [r for r in rows for _ in range(samples_per_prompt)]
+    texts = [c for group in completions for c in group]
+    found = shortcut_indicators(flat_rows, texts, config.probe.hopeless_skill, context.frequent_guess)
+    hits = [float(not math.isnan(x) and x >= 1.0) for group in rewards for x in group]
+    return {"sampled_hopeless_acc": statistics.fmean(hits), "sampled_guess_share": found["guess_share"],
+            "sampled_hard_length_ratio": found["hard_length_ratio"]}
 
 
 # -- training ----------------------------------------------------------------------------------
@@ -152,11 +222,43 @@ def grpo_dataset(subset: Sequence[dict], min_rows: int):
     return Dataset.from_list(rows + copies)
 
 
+def influence_config(probe: ProbeConfig, skills: Sequence[str]):
+    """The influence arm's `InfluenceCheckConfig`: ``probe.influence`` protecting ``skills``."""
+    from curricula.influence.check import InfluenceCheckConfig
+
+    values = {"protected_skills": list(skills) or None, **probe.influence, "enabled": True}
+    try:
+        return InfluenceCheckConfig(**values)
+    except TypeError as err:
+        raise ValueError(f"probe.influence: {err}") from err
+
+
+def probe_training(arm: Arm, context: ArmContext):
+    """``(frontier, influence_check)`` of a probe arm (either may be None)."""
+    from curricula.config import FrontierConfig
+    from curricula.influence.check import InfluenceCheck
+
+    kind, probe = PROBE_ARMS[arm.selector], context.config.probe
+    frontier = check = None
+    if kind.frontier:
+        frontier = FrontierConfig(enabled=True, low=probe.low, high=probe.high, min_samples=probe.min_samples,
+                                  reprobe_interval=probe.reprobe_interval)
+    if kind.influence:
+        had = sorted({str(r["skill"]) for r in context.targets} - {probe.hopeless_skill})
+        check_config = influence_config(probe, had)
+        from curricula.influence.check import select_target_rows
+
+        check = InfluenceCheck(check_config, targets=select_target_rows(context.targets, check_config))
+    return frontier, check
+
+
 def train_grpo(warm_model, tokenizer, subset: Sequence[dict], config: CompareConfig, seed: int, output_dir: Path,
-               reward_funcs, weights, frontier=None):
+               reward_funcs, weights, frontier=None, influence_check=None):
     """A copy of the warm model after TRL's GRPO on ``subset`` until ``config.grpo_tokens``
     completion tokens were generated (equal generated tokens for every arm); ``frontier`` (a
-    `FrontierConfig`) turns rlvr's frontier filter on, with its audit log in ``output_dir``."""
+    `FrontierConfig`) turns rlvr's frontier filter on, ``influence_check`` (a
+    `curricula.influence.InfluenceCheck`) the in-training influence check, each with its audit
+    log in ``output_dir``."""
     from transformers.trainer_callback import PrinterCallback
     from trl import GRPOConfig
 
@@ -177,7 +279,8 @@ def train_grpo(warm_model, tokenizer, subset: Sequence[dict], config: CompareCon
     curricula = CurriculaConfig(frontier=frontier) if frontier is not None else None
     trainer = CurriculumGRPOTrainer(model=copy.deepcopy(warm_model), reward_funcs=reward_funcs, args=args,
                                     train_dataset=grpo_dataset(subset, config.grpo_prompts_per_step),
-                                    processing_class=tokenizer, curricula=curricula, run_id=output_dir.name)
+                                    processing_class=tokenizer, curricula=curricula, run_id=output_dir.name,
+                                    influence_check=influence_check)
     trainer.add_callback(GeneratedTokenBudget(trainer, config.grpo_tokens))
     trainer.remove_callback(PrinterCallback)  # one progress line per arm is printed by the caller
     trainer.train()
@@ -188,6 +291,11 @@ def train_grpo(warm_model, tokenizer, subset: Sequence[dict], config: CompareCon
     if trainer.frontier is not None:
         counts = trainer.frontier.counts()
         info.update(dropped_too_hard=counts["too_hard"], dropped_too_easy=counts["too_easy"])
+    if influence_check is not None:
+        info["influence_acted"] = sum(len(r.acted) for r in influence_check.history)
+        acted_hopeless = sum(1 for r in influence_check.history for g, _, _ in r.acted
+                             if r.columns and r.columns[g].get("skill") == hopeless)
+        info["influence_acted_hopeless"] = acted_hopeless
     model = trainer.accelerator.unwrap_model(trainer.model)
     model.eval()
     return model, info
@@ -225,7 +333,6 @@ def world(context: ArmContext, loaded: tuple | None = None):
 
 def run_arm(arm: Arm, subset: Sequence[dict], context: ArmContext) -> dict:
     """Train one arm and evaluate it: ``{"arm": asdict(arm), "n_selected", "metrics", "info"}``."""
-    from curricula.config import FrontierConfig
     from rlvr.toy._torch_utils import num_threads
 
     started = time.perf_counter()
@@ -235,15 +342,13 @@ def run_arm(arm: Arm, subset: Sequence[dict], context: ArmContext) -> dict:
         if arm.method == "sft":
             model, info = train_sft(warm, tokenizer, subset, config, arm.seed)
         else:
-            frontier, rewards = None, (funcs, weights)
+            frontier = check = None
+            rewards = (funcs, weights)
             if arm.regime == "probe":
                 rewards = _WORKER["probe_rewards"]
-            if arm.selector == "frontier":
-                p = config.probe
-                frontier = FrontierConfig(enabled=True, low=p.low, high=p.high, min_samples=p.min_samples,
-                                          reprobe_interval=p.reprobe_interval)
+                frontier, check = probe_training(arm, context)
             model, info = train_grpo(warm, tokenizer, subset, config, arm.seed,
-                                     Path(context.out_dir) / "arms" / arm.name, *rewards, frontier)
+                                     Path(context.out_dir) / "arms" / arm.name, *rewards, frontier, check)
         metrics = evaluate_model(model, tokenizer, context, funcs, weights)
     share = sum(r["skill"] == config.target_skill for r in subset) / len(subset) if subset else math.nan
     metrics["target_share"] = share

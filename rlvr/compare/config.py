@@ -17,15 +17,24 @@ class ProbeConfig:
     """The too-hard probe: GRPO on a pool that includes a hopeless skill, with and without the
     frontier filter, under equal generated tokens.
 
-    Arms (each trained once per seed from the warm model, on the whole pool):
+    Arms (each trained once per seed from the warm model; `rlvr.compare.arms.PROBE_ARMS`):
 
     - ``plain``: TRL's GRPO on every prompt, the hopeless ones included;
     - ``frontier``: the same pool with rlvr's frontier filter on (it drops prompts whose pass
       rate is confidently below ``low``, re-probes them, and spends their rollouts on others);
+    - ``influence``: the same pool with the in-training influence check on (``influence``
+      settings): prompts whose policy gradient pulls away from a skill the model had are masked
+      or down-weighted;
     - ``without_hopeless``: the pool minus the hopeless skill (what a perfect filter would do).
 
     Args:
         enabled: Run the probe.
+        arms: The arms to train, by name (`rlvr.compare.arms.PROBE_ARMS`).
+        influence: The ``influence`` arm's `curricula.influence.check.InfluenceCheckConfig`
+            settings (``enabled`` is implied); its targets are the comparison's held-out influence
+            targets of every skill but the hopeless one.
+        frequent_guess: The hopeless skill's frequent answer, for the ``guess_share`` indicator
+            (``None``: the most frequent answer of the hopeless skill's rows in the pool).
         hopeless_skill: The skill the model cannot do (toy: ``mul3x3``, pass rate 0). Retention
             is measured on every other skill (the skills the model already had).
         max_rows_per_skill: The probe's pool: the first rows of each skill of the comparison's
@@ -45,6 +54,9 @@ class ProbeConfig:
     """
 
     enabled: bool = True
+    arms: list[str] = field(default_factory=lambda: ["plain", "frontier", "without_hopeless"])
+    influence: dict = field(default_factory=lambda: {"action": "drop", "every_n_steps": 1, "threshold": -0.1})
+    frequent_guess: str | None = None
     hopeless_skill: str = "mul3x3"
     max_rows_per_skill: int | None = 16
     low: float = 0.15
@@ -61,6 +73,8 @@ class CompareConfig:
 
     Args:
         model: ``toy`` (the self-built toy world) or a local directory / Hub name of a causal LM.
+        world: The toy world variant (`rlvr.toy.variants.WORLDS`) that ``toy`` model, pool and
+            eval come from: ``default`` or ``accident``.
         pool: Training pool: ``toy`` (the toy train split, ``pool_n_per_skill`` rows per skill)
             or a data file (``.jsonl``/``.json``/``.parquet``/``.csv``) with ``prompt``, ``answer``
             and ``skill`` columns (``id`` is added when missing).
@@ -107,6 +121,7 @@ class CompareConfig:
     """
 
     model: str = "toy"
+    world: str = "default"
     pool: str = "toy"
     eval: str = "toy"
     verifiers: list = field(default_factory=lambda: ["exact"])
@@ -144,6 +159,11 @@ class CompareConfig:
 
         if isinstance(self.probe, dict):
             self.probe = _build(ProbeConfig, self.probe, "probe")
+        from rlvr.compare.arms import check_probe_arms
+        from rlvr.toy.variants import get_world
+
+        get_world(self.world)
+        check_probe_arms(self.probe)
         for name in self.selectors:
             get_selector(name)
         for value, known, what in ((self.methods, METHODS, "methods"), (self.regimes, REGIMES, "regimes")):

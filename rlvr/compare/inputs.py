@@ -40,14 +40,14 @@ def load_world(config: CompareConfig):
     """``(model, tokenizer, path)``: the toy world (built on first use) or a local/Hub model."""
     from rlvr.influence.pipeline import load_model
 
-    return load_model(config.model, seed=config.world_seed)
+    return load_model(config.model, seed=config.world_seed, world=config.world)
 
 
 def build_pool(config: CompareConfig) -> list[dict]:
     from rlvr.influence.pipeline import load_rows
 
     if config.pool == "toy":
-        return load_rows("toy:train", n_per_skill=config.pool_n_per_skill, seed=config.pool_seed)
+        return load_rows("toy:train", n_per_skill=config.pool_n_per_skill, seed=config.pool_seed, world=config.world)
     return load_rows(config.pool)
 
 
@@ -57,7 +57,8 @@ def held_out(config: CompareConfig) -> HeldOut:
     from rlvr.influence.pipeline import load_rows
 
     per_skill = config.n_targets + config.eval_n_per_skill
-    rows = (load_rows("toy:eval", n_per_skill=per_skill, seed=config.eval_seed) if config.eval == "toy"
+    rows = (load_rows("toy:eval", n_per_skill=per_skill, seed=config.eval_seed, world=config.world)
+            if config.eval == "toy"
             else load_rows(config.eval))
     by_skill: dict[str, list[dict]] = defaultdict(list)
     for row in rows:

@@ -289,11 +289,18 @@ def write_report(results: str | os.PathLike, out_dir: str | os.PathLike) -> Path
 
 
 # -- the too-hard probe ------------------------------------------------------------------------
-PROBE_LABELS = {"plain": "plain TRL, hopeless prompts kept", "frontier": "rlvr frontier filter",
-                "without_hopeless": "hopeless skill removed by hand"}
 PROBE_METRICS = (("hopeless_token_share", "tokens on hopeless prompts"), ("dropped_too_hard", "dropped too hard"),
-                 ("had_acc", "retention (skills it had)"), ("mean_acc", "mean acc"),
-                 ("repeat_rate", "repeat rate"), ("length_ratio", "length ratio"))
+                 ("influence_acted", "influence masked"),
+                 ("had_acc", "retention (skills it had)"), ("hopeless_acc", "hopeless skill acc"),
+                 ("guess_share", "frequent-guess share"), ("sampled_hopeless_acc", "hopeless acc, sampled"),
+                 ("sampled_guess_share", "frequent-guess share, sampled"), ("repeat_rate", "repeat rate"),
+                 ("had_length_ratio", "length ratio (had)"), ("hard_length_ratio", "length ratio (hopeless)"))
+# Paired against plain TRL, in the report's lines under the table.
+PROBE_MARGINS = (("had_acc", "retention"), ("hopeless_acc", "hopeless acc"), ("guess_share", "frequent-guess share"),
+                 ("sampled_hopeless_acc", "hopeless acc, sampled"),
+                 ("sampled_guess_share", "frequent-guess share, sampled"),
+                 ("repeat_rate", "repeat rate"), ("had_length_ratio", "length ratio (had)"),
+                 ("hard_length_ratio", "length ratio (hopeless)"))
 CHANGE = ("clearly higher", "clearly lower")  # a change in a probe metric is neither a win nor a loss
 
 
@@ -301,45 +308,63 @@ def _probe(table, arm: str, metric: str) -> Cell:
     return table.get(("grpo", "probe", arm, 1.0, metric), {})
 
 
+def _probe_arms(table) -> list[str]:
+    """The probe arms in the results, in `PROBE_ARMS` order (arms it does not know last)."""
+    from rlvr.compare.arms import PROBE_ARMS
+
+    found = list(dict.fromkeys(k[2] for k in table if k[:2] == ("grpo", "probe")))
+    return sorted(found, key=lambda a: (list(PROBE_ARMS).index(a) if a in PROBE_ARMS else len(PROBE_ARMS), a))
+
+
+def _label(arm: str) -> str:
+    from rlvr.compare.arms import PROBE_ARMS
+
+    return PROBE_ARMS[arm].label if arm in PROBE_ARMS else arm
+
+
 def _probe_headline(table) -> str:
-    had = paired(_probe(table, "frontier", "had_acc"), _probe(table, "plain", "had_acc"))
-    rep = paired(_probe(table, "frontier", "repeat_rate"), _probe(table, "plain", "repeat_rate"))
     share = stats(_probe(table, "plain", "hopeless_token_share"))[0]
+    parts = []
+    for arm in _probe_arms(table):
+        if arm != "plain":
+            had = paired(_probe(table, arm, "had_acc"), _probe(table, "plain", "had_acc"))
+            parts.append(f"{arm} {margin(had, *CHANGE)}")
     return (f"**Too-hard probe (GRPO, equal generated tokens):** plain TRL spent {share:.1%} of its tokens on "
-            f"hopeless prompts; the frontier filter changed retention on the skills the model had by "
-            f"{margin(had, *CHANGE)} and the repeat rate by {margin(rep, *CHANGE)}.")
+            "hopeless prompts; change in retention on the skills the model had, against plain TRL: "
+            + ("; ".join(parts) or "no other arm") + ".")
 
 
 def _probe_section(table, warm, skills, reward: str) -> list[str]:
-    arms = [a for a in ("plain", "frontier", "without_hopeless") if _probe(table, a, "had_acc")]
+    arms = _probe_arms(table)
+    metrics = [(m, label) for m, label in PROBE_METRICS if any(_probe(table, a, m) for a in arms)]
     lines = ["## Too-hard probe", "",
              "GRPO from the warm model on the probe's pool, the hopeless skill included, under equal generated "
              f"tokens, trained on the reward `{reward}` (accuracy is always scored by the comparison's verifiers): "
-             "plain TRL, rlvr's frontier filter, and the pool without the hopeless skill. Retention is the "
+             + ", ".join(_label(a) for a in arms) + ". Retention is the "
              "mean accuracy over the skills the model had (every skill but the hopeless one); shortcut "
-             "indicators: repeat rate (share of a skill's answers equal to its most frequent answer, mean over "
-             "skills) and length ratio (answer characters / reference characters).", "",
-             "| arm | " + " | ".join(label for _, label in PROBE_METRICS) + " | change in retention |",
-             "|---|" + "---|" * (len(PROBE_METRICS) + 1)]
+             "indicators: frequent-guess share (share of the hopeless skill's answers equal to its most frequent "
+             "answer in the pool; greedy, and over 8 samples a prompt at temperature 1), repeat rate (share of a skill's answers equal to its most frequent answer, "
+             "mean over skills) and length ratios (answer characters / reference characters).", "",
+             "| arm | " + " | ".join(label for _, label in metrics) + " | change in retention |",
+             "|---|" + "---|" * (len(metrics) + 1)]
     warm_had = stats(warm.get("had_acc"))[0]
     for arm in arms:
         had = stats(_probe(table, arm, "had_acc"))[0]
-        lines.append(f"| {PROBE_LABELS[arm]} | " + " | ".join(fmt(_probe(table, arm, m)) for m, _ in PROBE_METRICS)
+        lines.append(f"| {_label(arm)} | " + " | ".join(fmt(_probe(table, arm, m)) for m, _ in metrics)
                      + f" | {had - warm_had:+.3f} |")
     if warm:
-        lines.append("| warm start | - | - | " + " | ".join(fmt(warm.get(m)) for m in
-                                                          ("had_acc", "mean_acc", "repeat_rate", "length_ratio"))
+        lines.append("| warm start | " + " | ".join(fmt(warm.get(m)) if m in warm else "-" for m, _ in metrics)
                      + " | - |")
     lines += ["", "| arm | " + " | ".join(skills) + " |", "|---|" + "---|" * len(skills)]
     for arm in arms:
         lines.append(f"| {arm} | " + " | ".join(fmt(_probe(table, arm, f"acc/{s}")) for s in skills) + " |")
-    for a, b in (("frontier", "plain"), ("without_hopeless", "plain")):
-        if a in arms and b in arms:
-            lines.append("")
-            diffs = [f"{label} {margin(paired(_probe(table, a, m), _probe(table, b, m)), *CHANGE)}"
-                     for m, label in (("had_acc", "retention"), ("repeat_rate", "repeat rate"),
-                                      ("length_ratio", "length ratio"))]
-            lines.append(f"- {a} vs {b}, paired (95% interval): " + ", ".join(diffs) + ".")
+    if "plain" in arms:
+        for arm in arms:
+            if arm == "plain":
+                continue
+            diffs = [f"{label} {margin(paired(_probe(table, arm, m), _probe(table, 'plain', m)), *CHANGE)}"
+                     for m, label in PROBE_MARGINS if _probe(table, arm, m)]
+            lines += ["", f"- {arm} vs plain, paired (95% interval): " + ", ".join(diffs) + "."]
     lines += ["", f"![too-hard probe]({PLOT_FILES['probe']})", ""]
     return lines
 
@@ -421,14 +446,15 @@ def _draw_budget_bars(ax, table, method, regime, metric, selectors, budgets) -> 
 
 def _plot_probe(table, warm, path: Path) -> None:
     plt = _pyplot()
-    metrics = [m for m in PROBE_METRICS if m[0] != "dropped_too_hard"]
-    arms = [a for a in ("plain", "frontier", "without_hopeless") if _probe(table, a, "had_acc")]
+    arms = _probe_arms(table)
+    metrics = [m for m in PROBE_METRICS if m[0] not in ("dropped_too_hard", "influence_acted")
+               and any(_probe(table, a, m[0]) for a in arms)]
     fig, ax = plt.subplots(figsize=(9, 4))
     width = 0.8 / max(len(arms), 1)
     for j, arm in enumerate(arms):
         values = [stats(_probe(table, arm, m)) for m, _ in metrics]
         ax.bar([i + j * width for i in range(len(metrics))], [v[0] for v in values], width,
-               yerr=[v[1] for v in values], capsize=3, label=PROBE_LABELS[arm])
+               yerr=[v[1] for v in values], capsize=3, label=_label(arm))
     for i, (m, _) in enumerate(metrics):
         if m in warm:
             ax.hlines(stats(warm[m])[0], i - width / 2, i + width * (len(arms) - 0.5), colors="grey", linestyles="--")

@@ -21,7 +21,8 @@ RESULTS_FILE = "results.jsonl"
 RESULT_COLUMNS = ("method", "regime", "selector", "budget", "seed", "metric", "value", "n_selected", "target_skill",
                   "steps", "batch_size", "gen_tokens")
 BASELINE = "warm_start"  # the warmed-up model itself, no training
-INFO_METRICS = ("hopeless_token_share", "dropped_too_hard", "dropped_too_easy")
+INFO_METRICS = ("hopeless_token_share", "dropped_too_hard", "dropped_too_easy", "influence_acted",
+                "influence_acted_hopeless")
 
 
 def needs_target(selector: str) -> bool:
@@ -45,7 +46,7 @@ def plan_arms(config: CompareConfig) -> list[Arm]:
                     for budget in ([1.0] if name == "full" else budgets):
                         arms.append(Arm(method, regime, name, budget, seed))
     if config.probe.enabled:
-        arms += [Arm("grpo", "probe", name, 1.0, seed) for seed in config.seeds for name in PROBE_ARMS]
+        arms += [Arm("grpo", "probe", name, 1.0, seed) for seed in config.seeds for name in config.probe.arms]
     return arms
 
 
@@ -62,7 +63,7 @@ def select_subset(arm: Arm, pool: list[dict], scores: dict[str, dict], config: C
 
     if arm.regime == "probe":
         rows = probe_pool(pool, config)
-        if arm.selector == "without_hopeless":
+        if PROBE_ARMS[arm.selector].removes_hopeless:
             return [r for r in rows if r["skill"] != config.probe.hopeless_skill]
         return rows
     regime_scores = scores["targeted" if arm.regime == "both" else arm.regime]
@@ -87,6 +88,15 @@ def _score_all(model, tokenizer, pool, held, config: CompareConfig, say) -> dict
                                               ["influence"], config, influence_skill=skill))
     say(f"scores: {', '.join(names) or 'none'} ({time.perf_counter() - started:.0f}s)")
     return out
+
+
+def _frequent_guess(pool: list[dict], config: CompareConfig) -> str | None:
+    """``probe.frequent_guess``, else the hopeless skill's most frequent answer in the pool."""
+    from rlvr.toy.accident import frequent_answer
+
+    if not config.probe.enabled:
+        return None
+    return config.probe.frequent_guess or frequent_answer(pool, config.probe.hopeless_skill)
 
 
 def _result_rows(arm: Arm, result: dict, config: CompareConfig) -> list[dict]:
@@ -170,7 +180,7 @@ def run_compare(config: CompareConfig, out_dir: str | os.PathLike,
         scores = _score_all(model, tokenizer, pool, held, config, say)
         (out_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
         context = ArmContext(config=config, model_path=str(model_path), evaluation=held.evaluation,
-                             out_dir=str(out_dir))
+                             out_dir=str(out_dir), targets=held.targets, frequent_guess=_frequent_guess(pool, config))
         _, _, funcs, weights = world(context, loaded=(model, tokenizer))
         warm = evaluate_model(model, tokenizer, context, funcs, weights)
     results: list[dict] = []

@@ -31,14 +31,18 @@ MODES = ("fast", "less")
 
 
 # -- inputs ------------------------------------------------------------------------------------
-def load_rows(spec: str, n_per_skill: int = 64, seed: int = 0, skills: Sequence[str] | None = None) -> list[dict]:
+def load_rows(spec: str, n_per_skill: int = 64, seed: int = 0, skills: Sequence[str] | None = None,
+              world: str | None = None) -> list[dict]:
     """Rows with ``id``, ``prompt``, ``answer``, ``skill`` from ``toy``, ``toy:train``,
-    ``toy:eval`` or a data file (``.jsonl``/``.json``/``.parquet``/``.csv``)."""
+    ``toy:eval`` (the skills of toy world ``world``, default: the default world) or a data file
+    (``.jsonl``/``.json``/``.parquet``/``.csv``)."""
     if spec in ("toy", "toy:train", "toy:eval"):
-        from rlvr.toy import SKILLS, make_examples
+        from rlvr.toy import make_examples
+        from rlvr.toy.variants import get_world
 
         split = "eval" if spec == "toy:eval" else "train"
-        return [row for skill in (skills or SKILLS) for row in make_examples(skill, n_per_skill, split, seed)]
+        return [row for skill in (skills or get_world(world).skills)
+                for row in make_examples(skill, n_per_skill, split, seed)]
     from rlvr.config import DataConfig
     from rlvr.data import load_prompts
 
@@ -71,16 +75,16 @@ def first_per_skill(rows: Sequence[dict], limit: int | None) -> list[dict]:
     return [row for skill in sorted(by_skill) for row in by_skill[skill]]
 
 
-def load_model(spec: str, seed: int = 0):
-    """``(model, tokenizer, path)``; ``toy`` builds (or loads) the toy world, a directory with
-    ``adapter_config.json`` loads a peft adapter with its LoRA weights trainable."""
+def load_model(spec: str, seed: int = 0, world: str | None = None):
+    """``(model, tokenizer, path)``; ``toy`` builds (or loads) the toy world (variant ``world``),
+    a directory with ``adapter_config.json`` loads a peft adapter with its LoRA weights trainable."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = spec
     if spec == "toy":
         from rlvr.toy import build_toy_world
 
-        path = str(build_toy_world(seed=seed))
+        path = str(build_toy_world(seed=seed, world=world))
     if os.path.exists(os.path.join(path, "adapter_config.json")):
         from peft import AutoPeftModelForCausalLM
 

@@ -19,16 +19,19 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     from . import build_toy_world, format_pass_rate_table, load_pass_rates, measure_world, recipe_hash
     from .shipped import ship_world
+    from .world import shipped_dir
 
+    world = getattr(args, "world", None)
     source = "built" if args.ship else args.source
-    path = build_toy_world(args.cache_dir, seed=args.seed, force=args.rebuild, progress=not args.quiet, source=source)
+    path = build_toy_world(args.cache_dir, seed=args.seed, force=args.rebuild, progress=not args.quiet, source=source,
+                           world=world)
     if args.ship:
-        path = ship_world(path, recipe_hash(args.seed), args.seed)
+        path = ship_world(path, recipe_hash(args.seed, world), args.seed, dest=shipped_dir(world))
         print(f"Shipped the world built in the cache to {path}")
     if args.remeasure:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        rates = measure_world(AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path))
+        rates = measure_world(AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path), world)
     else:
         rates = load_pass_rates(path)
     print(path)

@@ -12,6 +12,12 @@ Formats (the model completes the prompt with the answer, then EOS)::
     sub      "82-45="      -> "37"       two-digit operands, a >= b
     mul1x2   "7*45="       -> "315"      one-digit (2-9) times two-digit (10-99)
     mul3x3   "123*456="    -> "56088"    three-digit times three-digit
+    dsum     "s:123*456="  -> "27"       digit sum of a three-digit x three-digit product
+
+``dsum`` belongs to the ``accident`` world only (see ``rlvr.toy.variants``): its answers cluster
+(27 is the answer to 12% of its prompts, 18 to 10%), so a policy that cannot multiply is still
+sometimes right by guessing the frequent answer: the accidental success the default world lacks.
+``SKILLS`` lists the default world's skills; ``SKILL_REGISTRY`` every skill of every world.
 """
 
 from __future__ import annotations
@@ -65,6 +71,15 @@ def _mul3x3(rng: random.Random) -> tuple[str, str]:
     return _binop("*", rng.randint(100, 999), rng.randint(100, 999))
 
 
+def digit_sum(n: int) -> int:
+    return sum(int(d) for d in str(n))
+
+
+def _dsum(rng: random.Random) -> tuple[str, str]:
+    a, b = rng.randint(100, 999), rng.randint(100, 999)
+    return f"s:{a}*{b}=", str(digit_sum(a * b))
+
+
 def _grid(op: str, ra: range, rb: range, keep=lambda a, b: True):
     def gen() -> Iterator[tuple[str, str]]:
         for a in ra:
@@ -82,9 +97,11 @@ _SKILL_LIST = [
     Skill("sub", _sub, _grid("-", range(10, 100), range(10, 100), lambda a, b: a >= b)),
     Skill("mul1x2", _mul1x2, _grid("*", range(2, 10), range(10, 100))),
     Skill("mul3x3", _mul3x3),
+    Skill("dsum", _dsum),
 ]
 SKILL_REGISTRY: dict[str, Skill] = {s.name: s for s in _SKILL_LIST}
-SKILLS: tuple[str, ...] = tuple(SKILL_REGISTRY)
+# The default world's skills (its recipe hash depends on this tuple: do not add to it).
+SKILLS: tuple[str, ...] = ("copy", "add1", "add2", "sub", "mul1x2", "mul3x3")
 
 
 def split_of(prompt: str) -> str:
@@ -100,7 +117,7 @@ def example_id(skill: str, prompt: str) -> str:
 
 def _check(skill: str, split: str) -> Skill:
     if skill not in SKILL_REGISTRY:
-        raise ValueError(f"unknown skill {skill!r}; expected one of {SKILLS}")
+        raise ValueError(f"unknown skill {skill!r}; expected one of {tuple(SKILL_REGISTRY)}")
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     return SKILL_REGISTRY[skill]

@@ -17,9 +17,10 @@ import torch
 from .evaluate import DEFAULT_MAX_NEW_TOKENS, PassRates, measure_pass_rates
 from .model import MODEL_KWARGS, build_model
 from .shipped import MANIFEST_FILE, SHIPPED_DIR, RecipeMismatchError, ToyWorldError, cpu_name, verify_world
-from .tasks import EVAL_PERCENT, SKILLS, make_examples
+from .tasks import EVAL_PERCENT, make_examples
 from .tokenizer import CHARS, SPECIAL_TOKENS, build_tokenizer
-from .training import WARMUP_RECIPE, warmup
+from .training import warmup
+from .variants import DEFAULT_WORLD, get_world
 
 # Bump when code changes what gets built in a way the fingerprint below does not see.
 RECIPE_VERSION = 1
@@ -40,37 +41,45 @@ WORLD_FILE = "toy_world.json"
 _REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", PASS_RATES_FILE, WORLD_FILE)
 
 
-def toy_dataset(split: str = "train", n_per_skill: int = 64, seed: int = 0, skills=None) -> datasets.Dataset:
-    """Examples of every skill (or of ``skills``), grouped by skill in ``SKILLS`` order.
+def toy_dataset(split: str = "train", n_per_skill: int = 64, seed: int = 0, skills=None,
+                world: str | None = None) -> datasets.Dataset:
+    """Examples of every skill of ``world`` (default: the default world; or of ``skills``),
+    grouped by skill in the world's order.
 
     Columns: id, prompt, answer, skill. ``n_per_skill`` is capped by small prompt spaces (add1).
     """
-    rows = [ex for s in (SKILLS if skills is None else skills) for ex in make_examples(s, n_per_skill, split, seed)]
+    skills = get_world(world).skills if skills is None else skills
+    rows = [ex for s in skills for ex in make_examples(s, n_per_skill, split, seed)]
     columns = {k: [r[k] for r in rows] for k in ("id", "prompt", "answer", "skill")}
     return datasets.Dataset.from_dict(columns)
 
 
-def recipe_fingerprint(seed: int = 0) -> dict:
-    """Everything that determines the built world (the cache folder is named by its hash)."""
+def recipe_fingerprint(seed: int = 0, world: str | None = None) -> dict:
+    """Everything that determines the built world (the cache folder is named by its hash).
+
+    The default world's fingerprint has no ``world`` key: it is the one it was shipped with."""
+    variant = get_world(world)
+    named = {} if variant.name == DEFAULT_WORLD else {"world": variant.name}
     return {
+        **named,
         "version": RECIPE_VERSION,
         "seed": seed,
-        "warmup": WARMUP_RECIPE,
+        "warmup": variant.warmup,
         "model": MODEL_KWARGS,
         "vocab": list(SPECIAL_TOKENS) + list(CHARS),
-        "skills": list(SKILLS),
+        "skills": list(variant.skills),
         "eval_percent": EVAL_PERCENT,
         "eval": EVAL_SETTINGS,
         # A few generated examples, so that a change to a task generator invalidates the cache.
         "samples": {
             s: [ex["prompt"] + ex["answer"] for split in ("train", "eval") for ex in make_examples(s, 3, split, seed=0)]
-            for s in SKILLS
+            for s in variant.skills
         },
     }
 
 
-def recipe_hash(seed: int = 0) -> str:
-    blob = json.dumps(recipe_fingerprint(seed), sort_keys=True).encode()
+def recipe_hash(seed: int = 0, world: str | None = None) -> str:
+    blob = json.dumps(recipe_fingerprint(seed, world), sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:10]
 
 
@@ -80,9 +89,11 @@ def default_cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "rlvr"
 
 
-def toy_world_dir(cache_dir: str | os.PathLike | None = None, seed: int = 0) -> Path:
+def toy_world_dir(cache_dir: str | os.PathLike | None = None, seed: int = 0, world: str | None = None) -> Path:
     root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    return root / f"toy-world-seed{seed}-{recipe_hash(seed)}"
+    name = get_world(world).name
+    prefix = "toy-world" if name == DEFAULT_WORLD else f"toy-world-{name}"
+    return root / f"{prefix}-seed{seed}-{recipe_hash(seed, world)}"
 
 
 def is_built(path: str | os.PathLike) -> bool:
@@ -97,35 +108,37 @@ def load_pass_rates(path: str | os.PathLike) -> PassRates:
     return PassRates(data["pass_rates"], data["n_prompts"], data["samples_per_prompt"])
 
 
-def eval_examples() -> list[dict]:
+def eval_examples(world: str | None = None) -> list[dict]:
     """The held-out prompts pass_rates.json is measured on."""
     e = EVAL_SETTINGS
-    return [ex for s in SKILLS for ex in make_examples(s, e["n_per_skill"], e["split"], e["examples_seed"])]
+    return [ex for s in get_world(world).skills
+            for ex in make_examples(s, e["n_per_skill"], e["split"], e["examples_seed"])]
 
 
-def measure_world(model, tokenizer) -> PassRates:
+def measure_world(model, tokenizer, world: str | None = None) -> PassRates:
     """Pass rates with the settings of pass_rates.json."""
     e = EVAL_SETTINGS
     return measure_pass_rates(
-        model, tokenizer, eval_examples(),
+        model, tokenizer, eval_examples(world),
         samples_per_prompt=e["samples_per_prompt"], temperature=e["temperature"],
         max_new_tokens=e["max_new_tokens"], seed=e["sampling_seed"],
     )  # fmt: skip
 
 
-def _build_into(out: Path, seed: int, progress: bool) -> None:
+def _build_into(out: Path, seed: int, progress: bool, world: str | None = None) -> None:
+    variant = get_world(world)
     tokenizer = build_tokenizer()
     model = build_model(tokenizer, seed=seed)
     n_params = sum(p.numel() for p in model.parameters())
     if progress:
-        print(f"Building the toy world in {out.parent} ({n_params:,} parameters, seed {seed})")
-    log = warmup(model, tokenizer, seed=seed, progress=progress)
-    rates = measure_world(model, tokenizer)
+        print(f"Building the {variant.name} toy world in {out.parent} ({n_params:,} parameters, seed {seed})")
+    log = warmup(model, tokenizer, recipe=variant.warmup, seed=seed, progress=progress)
+    rates = measure_world(model, tokenizer, world)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     (out / WORLD_FILE).write_text(json.dumps({
-        "recipe_hash": recipe_hash(seed),
-        "recipe": recipe_fingerprint(seed),
+        "recipe_hash": recipe_hash(seed, world),
+        "recipe": recipe_fingerprint(seed, world),
         "n_params": n_params,
         "torch": torch.__version__,
         "cpu": cpu_name(),
@@ -137,7 +150,7 @@ def _build_into(out: Path, seed: int, progress: bool) -> None:
         "n_prompts": rates.n_prompts,
         "samples_per_prompt": rates.samples_per_prompt,
         "settings": EVAL_SETTINGS,
-        "recipe_hash": recipe_hash(seed),
+        "recipe_hash": recipe_hash(seed, world),
     }, indent=1))  # fmt: skip
 
 
@@ -154,20 +167,27 @@ def toy_world_source(source: str | None = None) -> str:
     return value
 
 
-def shipped_seed() -> int | None:
+def shipped_dir(world: str | None = None) -> Path:
+    """Where ``world`` ships in the package (the default world: ``SHIPPED_DIR``)."""
+    variant = get_world(world)
+    return SHIPPED_DIR if variant.name == DEFAULT_WORLD else variant.shipped_dir
+
+
+def shipped_seed(world: str | None = None) -> int | None:
     """The seed of the world shipped with the package (None: the package ships none)."""
     try:
-        return json.loads((SHIPPED_DIR / MANIFEST_FILE).read_text()).get("seed")
+        return json.loads((shipped_dir(world) / MANIFEST_FILE).read_text()).get("seed")
     except (OSError, ValueError):
         return None
 
 
-def shipped_toy_world(seed: int = 0) -> Path:
+def shipped_toy_world(seed: int = 0, world: str | None = None) -> Path:
     """The shipped world's folder, after checking every file's SHA-256 and the recipe hash."""
-    if shipped_seed() is None:
-        raise ToyWorldError(f"{SHIPPED_DIR / MANIFEST_FILE}: no shipped toy world in this install")
-    verify_world(SHIPPED_DIR, recipe_hash(seed), seed)
-    return SHIPPED_DIR
+    folder = shipped_dir(world)
+    if shipped_seed(world) is None:
+        raise ToyWorldError(f"{folder / MANIFEST_FILE}: no shipped toy world in this install")
+    verify_world(folder, recipe_hash(seed, world), seed)
+    return folder
 
 
 def build_toy_world(
@@ -176,6 +196,7 @@ def build_toy_world(
     force: bool = False,
     progress: bool = True,
     source: str | None = None,
+    world: str | None = None,
 ) -> Path:
     """The directory of the warmed-up toy world: the shipped one, or one built into the cache.
 
@@ -191,24 +212,25 @@ def build_toy_world(
       - ``"built"``: built from the recipe on this machine into ``cache_dir`` on first use, then
         cached. Builds differ across CPUs, so figures from them hold on this machine only.
     ``force`` rebuilds into the cache even if cached (``rlvr toy --rebuild``).
+    ``world`` names the variant (`rlvr.toy.variants.WORLDS`; None: the default world).
     """
     source = toy_world_source(source)
     if not force and source != "built":
-        if source == "shipped" or shipped_seed() == seed:
+        if source == "shipped" or shipped_seed(world) == seed:
             try:
-                return shipped_toy_world(seed)
+                return shipped_toy_world(seed, world)
             except RecipeMismatchError as err:
                 if source == "shipped":
                     raise
                 warnings.warn(f"{err}. Using a world built on this machine instead.", RuntimeWarning, stacklevel=2)
-    return _build_cached(cache_dir, seed, force, progress)
+    return _build_cached(cache_dir, seed, force, progress, world)
 
 
-def _build_cached(cache_dir, seed: int, force: bool, progress: bool) -> Path:
+def _build_cached(cache_dir, seed: int, force: bool, progress: bool, world: str | None = None) -> Path:
     """Build into the cache unless already there. The build is written to a temporary directory
     and moved into place with one ``os.replace``, so an interrupted build never leaves a directory
     that looks complete."""
-    path = toy_world_dir(cache_dir, seed)
+    path = toy_world_dir(cache_dir, seed, world)
     if not force and is_built(path):
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -217,7 +239,7 @@ def _build_cached(cache_dir, seed: int, force: bool, progress: bool) -> Path:
         umask = os.umask(0)
         os.umask(umask)
         tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private
-        _build_into(tmp, seed, progress)
+        _build_into(tmp, seed, progress, world)
         if path.exists():  # force, or a half-built leftover: set it aside first
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
             os.replace(path, old / "world")

@@ -218,7 +218,7 @@ def test_cache_is_reused(tmp_path, monkeypatch):
     assert weights.stat().st_mtime_ns == mtime
 
 
-def _fake_build(out, seed, progress):
+def _fake_build(out, seed, progress, world=None):
     (out / "model.safetensors").write_text("fake")
     (out / "config.json").write_text("{}")
     (out / "tokenizer.json").write_text("{}")
@@ -229,7 +229,7 @@ def _fake_build(out, seed, progress):
 
 
 def test_cache_writes_are_atomic(tmp_path, monkeypatch):
-    def killed(out, seed, progress):
+    def killed(out, seed, progress, world=None):
         (out / "model.safetensors").write_text("half")
         raise KeyboardInterrupt
 
@@ -267,7 +267,7 @@ SHIPPED_RATES = {"copy": 0.9560546875, "add1": 0.8863636363636364, "add2": 0.520
                  "mul1x2": 0.173828125, "mul3x3": 0.0}  # fmt: skip
 
 
-def _no_build(out, seed, progress):
+def _no_build(out, seed, progress, world=None):
     raise AssertionError(f"the toy world was built (seed {seed}) instead of loaded")
 
 
@@ -327,7 +327,7 @@ def test_recipe_change_warns_and_builds_into_the_cache(shipped_copy, tmp_path, m
     new_hash = toy.recipe_hash(0)
     assert new_hash != "7363080216"
     built = []
-    monkeypatch.setattr(toy_world_module, "_build_into", lambda out, seed, progress: (built.append(seed),
+    monkeypatch.setattr(toy_world_module, "_build_into", lambda out, seed, progress, world=None: (built.append(seed),
                                                                                        _fake_build(out, seed, progress)))  # fmt: skip
     cache = tmp_path / "cache"
     with pytest.raises(toy.RecipeMismatchError, match=f"built from recipe 7363080216 .*current code's recipe is "
