@@ -32,12 +32,15 @@ class ProbeArm:
         removes_hopeless: Train on the pool minus the hopeless skill.
         frontier: Turn rlvr's frontier filter on (``probe.low``/``high``/``min_samples``...).
         influence: Turn the in-training influence check on (``probe.influence``).
+        predictor: Turn the pass-rate predictor and pre-rollout selection on
+            (`curricula.config.PredictorConfig` defaults, prompts pooled by ``skill``).
     """
 
     label: str
     removes_hopeless: bool = False
     frontier: bool = False
     influence: bool = False
+    predictor: bool = False
 
 
 # The probe's arms, by the name configs use (``probe.arms``). A new arm is one entry here plus,
@@ -47,6 +50,8 @@ PROBE_ARMS: dict[str, ProbeArm] = {
     "plain": ProbeArm("plain TRL, hopeless prompts kept"),
     "frontier": ProbeArm("rlvr frontier filter", frontier=True),
     "influence": ProbeArm("in-training influence check", influence=True),
+    "predictive_frontier": ProbeArm("rlvr predictive frontier (predictor + frontier filter)", frontier=True,
+                                    predictor=True),
     "without_hopeless": ProbeArm("hopeless skill removed by hand", removes_hopeless=True),
 }
 
@@ -234,35 +239,36 @@ def influence_config(probe: ProbeConfig, skills: Sequence[str]):
 
 
 def probe_training(arm: Arm, context: ArmContext):
-    """``(frontier, influence_check)`` of a probe arm (either may be None)."""
-    from curricula.config import FrontierConfig
+    """``(curricula, influence_check)`` of a probe arm: a `CurriculaConfig` (or None) and a
+    `curricula.influence.InfluenceCheck` (or None)."""
+    from curricula.config import CurriculaConfig, FrontierConfig, PredictorConfig
     from curricula.influence.check import InfluenceCheck
 
     kind, probe = PROBE_ARMS[arm.selector], context.config.probe
-    frontier = check = None
-    if kind.frontier:
-        frontier = FrontierConfig(enabled=True, low=probe.low, high=probe.high, min_samples=probe.min_samples,
-                                  reprobe_interval=probe.reprobe_interval)
+    curricula = check = None
+    if kind.frontier or kind.predictor:
+        frontier = FrontierConfig(enabled=kind.frontier, low=probe.low, high=probe.high,
+                                  min_samples=probe.min_samples, reprobe_interval=probe.reprobe_interval)
+        curricula = CurriculaConfig(frontier=frontier, predictor=PredictorConfig(enabled=kind.predictor))
     if kind.influence:
         had = sorted({str(r["skill"]) for r in context.targets} - {probe.hopeless_skill})
         check_config = influence_config(probe, had)
         from curricula.influence.check import select_target_rows
 
         check = InfluenceCheck(check_config, targets=select_target_rows(context.targets, check_config))
-    return frontier, check
+    return curricula, check
 
 
 def train_grpo(warm_model, tokenizer, subset: Sequence[dict], config: CompareConfig, seed: int, output_dir: Path,
-               reward_funcs, weights, frontier=None, influence_check=None):
+               reward_funcs, weights, curricula=None, influence_check=None):
     """A copy of the warm model after TRL's GRPO on ``subset`` until ``config.grpo_tokens``
-    completion tokens were generated (equal generated tokens for every arm); ``frontier`` (a
-    `FrontierConfig`) turns rlvr's frontier filter on, ``influence_check`` (a
+    completion tokens were generated (equal generated tokens for every arm); ``curricula`` (a
+    `CurriculaConfig`) turns rlvr's filters on, ``influence_check`` (a
     `curricula.influence.InfluenceCheck`) the in-training influence check, each with its audit
     log in ``output_dir``."""
     from transformers.trainer_callback import PrinterCallback
     from trl import GRPOConfig
 
-    from curricula.config import CurriculaConfig
     from rlvr.trainer import CurriculumGRPOTrainer, GeneratedTokenBudget
 
     batch = config.grpo_prompts_per_step * config.grpo_generations
@@ -276,7 +282,6 @@ def train_grpo(warm_model, tokenizer, subset: Sequence[dict], config: CompareCon
         max_steps=math.ceil(config.grpo_tokens / batch) + 1,
         logging_strategy="no", save_strategy="no", report_to="none", seed=seed,
         activation_checkpointing=False, reward_weights=list(weights), disable_tqdm=True)
-    curricula = CurriculaConfig(frontier=frontier) if frontier is not None else None
     trainer = CurriculumGRPOTrainer(model=copy.deepcopy(warm_model), reward_funcs=reward_funcs, args=args,
                                     train_dataset=grpo_dataset(subset, config.grpo_prompts_per_step),
                                     processing_class=tokenizer, curricula=curricula, run_id=output_dir.name,
@@ -342,13 +347,13 @@ def run_arm(arm: Arm, subset: Sequence[dict], context: ArmContext) -> dict:
         if arm.method == "sft":
             model, info = train_sft(warm, tokenizer, subset, config, arm.seed)
         else:
-            frontier = check = None
+            curricula = check = None
             rewards = (funcs, weights)
             if arm.regime == "probe":
                 rewards = _WORKER["probe_rewards"]
-                frontier, check = probe_training(arm, context)
+                curricula, check = probe_training(arm, context)
             model, info = train_grpo(warm, tokenizer, subset, config, arm.seed,
-                                     Path(context.out_dir) / "arms" / arm.name, *rewards, frontier, check)
+                                     Path(context.out_dir) / "arms" / arm.name, *rewards, curricula, check)
         metrics = evaluate_model(model, tokenizer, context, funcs, weights)
     share = sum(r["skill"] == config.target_skill for r in subset) / len(subset) if subset else math.nan
     metrics["target_share"] = share

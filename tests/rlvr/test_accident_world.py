@@ -129,6 +129,25 @@ def test_probe_arms_come_from_the_config():
         load_config(None, methods=[], world="acident")
 
 
+def test_probe_arms_build_the_curricula_they_name():
+    """plain: TRL (no curricula); frontier: the filter alone; predictive_frontier: the filter
+    with the pass-rate predictor selecting batches before rollout."""
+    from rlvr.compare import load_config
+    from rlvr.compare.arms import Arm, ArmContext, probe_training
+
+    config = load_config(None, methods=[], world="accident",
+                         probe={"arms": ["plain", "frontier", "predictive_frontier"], "hopeless_skill": "dsum",
+                                "low": 0.2})
+    context = ArmContext(config=config, model_path="", evaluation=[], out_dir="")
+    built = {name: probe_training(Arm("grpo", "probe", name, 1.0, 0), context)[0]
+             for name in ("plain", "frontier", "predictive_frontier")}
+    assert built["plain"] is None
+    assert built["frontier"].frontier.enabled and built["frontier"].frontier.low == 0.2
+    assert not built["frontier"].predictor.enabled
+    assert built["predictive_frontier"].predictor.enabled and built["predictive_frontier"].frontier.enabled
+    assert built["predictive_frontier"].predictor.group_columns == ["skill"]
+
+
 def test_shipped_accident_world_is_package_data():
     import fnmatch
     import tomllib
