@@ -111,15 +111,12 @@ def format_summary(result) -> str:
 
 
 def load_student(spec: str, device: str | None = None):
-    """``(model, tokenizer, name)``; ``spec`` is ``"toy"`` (the toy world), a folder or a Hub name."""
+    """``(model, tokenizer, name)``; ``spec`` is a registered model (`rlvr.sources`: ``"toy"``,
+    the toy world), a folder or a Hub name."""
     from curricula.compat.run import load_student as load_student_from
+    from rlvr.sources import MODELS, resolve_model
 
-    path = None
-    if spec == "toy":
-        from rlvr.toy import build_toy_world
-
-        path = str(build_toy_world())
-    return load_student_from(spec, device, path=path)
+    return load_student_from(spec, device, path=resolve_model(spec) if spec in MODELS else None)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from rlvr.compare.config import CompareConfig
+from rlvr.sources import data_source, source_rows
 
 
 @dataclass
@@ -46,8 +47,8 @@ def load_world(config: CompareConfig):
 def build_pool(config: CompareConfig) -> list[dict]:
     from rlvr.influence.pipeline import load_rows
 
-    if config.pool == "toy":
-        return load_rows("toy:train", n_per_skill=config.pool_n_per_skill, seed=config.pool_seed)
+    if data_source(config.pool) is not None:
+        return source_rows(config.pool, split="train", n_per_skill=config.pool_n_per_skill, seed=config.pool_seed)
     return load_rows(config.pool)
 
 
@@ -57,8 +58,8 @@ def held_out(config: CompareConfig) -> HeldOut:
     from rlvr.influence.pipeline import load_rows
 
     per_skill = config.n_targets + config.eval_n_per_skill
-    rows = (load_rows("toy:eval", n_per_skill=per_skill, seed=config.eval_seed) if config.eval == "toy"
-            else load_rows(config.eval))
+    rows = (source_rows(config.eval, split="eval", n_per_skill=per_skill, seed=config.eval_seed)
+            if data_source(config.eval) is not None else load_rows(config.eval))
     by_skill: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         by_skill[str(row["skill"])].append(row)

@@ -25,6 +25,7 @@ from curricula.influence.scores import (
     skill_scores,
 )
 from curricula.influence.store import FeatureStore, extract_to_store
+from rlvr.sources import data_source, resolve_model, source_rows
 
 FEATURE_KINDS = ("nll", "policy_gradient")
 MODES = ("fast", "less")
@@ -32,13 +33,11 @@ MODES = ("fast", "less")
 
 # -- inputs ------------------------------------------------------------------------------------
 def load_rows(spec: str, n_per_skill: int = 64, seed: int = 0, skills: Sequence[str] | None = None) -> list[dict]:
-    """Rows with ``id``, ``prompt``, ``answer``, ``skill`` from ``toy``, ``toy:train``,
-    ``toy:eval`` or a data file (``.jsonl``/``.json``/``.parquet``/``.csv``)."""
-    if spec in ("toy", "toy:train", "toy:eval"):
-        from rlvr.toy import SKILLS, make_examples
-
-        split = "eval" if spec == "toy:eval" else "train"
-        return [row for skill in (skills or SKILLS) for row in make_examples(skill, n_per_skill, split, seed)]
+    """Rows with ``id``, ``prompt``, ``answer``, ``skill`` from a registered data source
+    (`rlvr.sources`: ``toy``, ``toy:train``, ``toy:eval``) or a data file
+    (``.jsonl``/``.json``/``.parquet``/``.csv``)."""
+    if data_source(spec) is not None:
+        return source_rows(spec, split="train", n_per_skill=n_per_skill, seed=seed, skills=skills or None)
     from rlvr.config import DataConfig
     from rlvr.data import load_prompts
 
@@ -72,15 +71,12 @@ def first_per_skill(rows: Sequence[dict], limit: int | None) -> list[dict]:
 
 
 def load_model(spec: str, seed: int = 0):
-    """``(model, tokenizer, path)``; ``toy`` builds (or loads) the toy world, a directory with
-    ``adapter_config.json`` loads a peft adapter with its LoRA weights trainable."""
+    """``(model, tokenizer, path)``; a registered model (`rlvr.sources`: ``toy`` builds or loads
+    the toy world), a directory with ``adapter_config.json`` loads a peft adapter with its LoRA
+    weights trainable."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path = spec
-    if spec == "toy":
-        from rlvr.toy import build_toy_world
-
-        path = str(build_toy_world(seed=seed))
+    path = resolve_model(spec, seed=seed)
     if os.path.exists(os.path.join(path, "adapter_config.json")):
         from peft import AutoPeftModelForCausalLM
 
