@@ -29,7 +29,6 @@ Command-line overrides use dotted keys with YAML values: ``grpo.max_steps=5``,
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any
 
 import yaml
 
+from rewards.registries import did_you_mean as _suggest
 from rlvr.config_types import ConfigError, build_dataclass
 
 __all__ = ["ConfigError", "DataConfig", "EvalConfig", "RLVRConfig", "build_config", "load_config"]
@@ -166,11 +166,6 @@ class RLVRConfig:
 
 # --------------------------------------------------------------------------------------------
 # Loading
-
-
-def _suggest(key: str, known) -> str:
-    close = difflib.get_close_matches(key, list(known), n=1)
-    return f" Did you mean '{close[0]}'?" if close else ""
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

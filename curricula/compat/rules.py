@@ -25,16 +25,15 @@ command line.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from curricula.base import DROPPED, KEPT, Decision
 from curricula.likelihood import EncodedPair, StudentLikelihood, TargetNLL
+from rewards.registries import did_you_mean as _suggest
 
 FILTER_NAME = "compat"
 
@@ -195,11 +194,6 @@ class CompatConfig:
             raise ValueError(f"'{path}' must be a mapping with a 'compat:' section of keys.")
         values = {**(tree.get("compat") or {}), **(overrides or {})}
         return cls.from_dict(values, where=f"compat (in {path})")
-
-
-def _suggest(key: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(key, list(known), n=1)
-    return f" Did you mean '{close[0]}'?" if close else ""
 
 
 # ------------------------------------------------------------------------------------------------

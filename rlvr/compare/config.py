@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from rewards.registries import check_known_keys
 
 METHODS = ("sft", "grpo")
 REGIMES = ("targeted", "general")
@@ -173,12 +174,7 @@ class CompareConfig:
 
 
 def _build(cls, values: dict, where: str):
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        hints = [f"{k!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(k, known, n=1))
-                 else repr(k) for k in unknown]
-        raise ValueError(f"unknown {where} settings {', '.join(hints)}; known: {sorted(known)}.")
+    check_known_keys(values, [f.name for f in dataclasses.fields(cls)], where)
     return cls(**values)
 
 
