@@ -3,8 +3,6 @@
 import json
 
 import pytest
-import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from curricula.audit import read_audit
 from curricula.compat import CompatConfig
@@ -20,15 +18,10 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def student(tmp_path_factory):
+def student(tmp_path_factory, tiny_llama):
     """A random one-layer Llama with the toy character tokenizer, saved like any model folder."""
     tokenizer = build_tokenizer()
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id)
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(config).eval()
+    model = tiny_llama(tokenizer, layers=1, heads=2).eval()
     path = tmp_path_factory.mktemp("student")
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
