@@ -242,3 +242,12 @@ def read_audit(path: str | os.PathLike) -> list[dict]:
             except json.JSONDecodeError as err:
                 raise ValueError(f"{path} line {line_number + 1} is not valid JSON: {err}") from err
     return records
+
+
+def new_run_id(prefix: str = "") -> str:
+    """A run id for audit records: ``[prefix-]YYYYmmdd-HHMMSS-xxxxxx`` (local time, 6 random hex digits,
+    so two runs started in the same second differ). Every command and the trainer mint theirs here."""
+    import uuid
+
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    return f"{prefix}-{stamp}" if prefix else stamp

@@ -24,14 +24,13 @@ import dataclasses
 import hashlib
 import json
 import os
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curricula.audit import AuditLog, drop_torn_tail
+from curricula.audit import AuditLog, drop_torn_tail, new_run_id
 from curricula.base import KEPT
 from curricula.compat.data import (
     EMPTY_AFTER_TOKENIZATION,
@@ -402,7 +401,7 @@ def run_compat(data: Any, out_dir: str | os.PathLike, config: CompatConfig | Non
     else:
         # A fresh scoring run; an earlier run's decisions (if any) are still replaced, not doubled.
         kept_start = {"audit_start": state["audit_start"]} if "audit_start" in state else {}
-        state = {"run_id": f"compat-{time.strftime('%Y%m%d-%H%M%S')}", "fingerprint": fingerprint, **kept_start}
+        state = {"run_id": new_run_id("compat"), "fingerprint": fingerprint, **kept_start}
         _write_state(out, state)
 
     scored_now = score_dataset(data, likelihood, config, out / SCORES_FILE, progress, on_chunk)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,7 +238,7 @@ def write_scores(path: str | os.PathLike, rows: Sequence[dict], scores: Influenc
 def write_selection(out_dir: str | os.PathLike, rows: Sequence[dict], scores: InfluenceScores,
                     selected: torch.Tensor, fraction_text: str, aggregate: str, run_id: str | None = None) -> Path:
     """``selected.jsonl`` (selected rows, dataset order) and one audit record per row."""
-    from curricula.audit import AuditLog
+    from curricula.audit import AuditLog, new_run_id
     from curricula.base import DROPPED, KEPT, Decision
     from rlvr.data import prompt_hash
 
@@ -248,7 +247,7 @@ def write_selection(out_dir: str | os.PathLike, rows: Sequence[dict], scores: In
     order = sorted(range(len(rows)), key=lambda i: (-float(scores.score[i]), i))
     rank = {i: r + 1 for r, i in enumerate(order)}
     cutoff = min(float(scores.score[i]) for i in chosen)
-    audit = AuditLog(out_dir, run_id or f"influence-{time.strftime('%Y%m%d-%H%M%S')}")
+    audit = AuditLog(out_dir, run_id or new_run_id("influence"))
     path = out_dir / "selected.jsonl"
     with open(path, "w") as f:
         for i, row in enumerate(rows):
