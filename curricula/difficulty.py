@@ -38,7 +38,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from curricula.base import GroupResult
+from curricula.base import GroupResult, count_successes
 from rewards.registries import Registry, import_target
 
 HARDER, EASIER, MORE_ALIGNED = "harder", "easier", "more aligned"
@@ -167,8 +167,7 @@ class PassRateScorer:
                 self.counts[str(pid)] = (int(get("total_successes")), int(get("total_trials")))
         else:
             for pid, rewards in rollouts.items():
-                scored = [r for r in rewards if r is not None and not math.isnan(r)]
-                self.counts[str(pid)] = (sum(1 for r in scored if r >= success_threshold), len(scored))
+                self.counts[str(pid)] = count_successes(rewards, success_threshold)[:2]
 
     def __call__(self, rows: Sequence[dict]) -> list[float]:
         return [pass_rate(*self.counts.get(str(r["id"]), (0, 0))) for r in rows]
@@ -221,10 +220,10 @@ class ForgettingTracker:
 
     def observe(self, groups: Sequence[GroupResult], step: int = 0, epoch: float = 0.0) -> list:
         for group in groups:
-            scored = [r for r in group.rewards if not math.isnan(r)]
-            if not scored:
+            successes, trials, _ = count_successes(group.rewards, self.success_threshold)
+            if not trials:
                 continue
-            rate = sum(1 for r in scored if r >= self.success_threshold) / len(scored)
+            rate = successes / trials
             self.history.setdefault(group.prompt_id, []).append(rate >= self.solved_threshold)
         return []
 

@@ -31,6 +31,7 @@ from curricula.base import KEPT, MASKED, Decision
 from curricula.influence.batching import encode_rows, sequences_from_grpo_output
 from curricula.influence.features import FeatureConfig, GradientFeaturizer, policy_gradient_features
 from curricula.influence.scores import cosine_matrix, skill_scores
+from curricula.records import rows_by_skill
 
 logger = logging.getLogger(__name__)
 
@@ -157,13 +158,7 @@ def select_target_rows(rows: list[dict], config: InfluenceCheckConfig) -> list[d
     """The first ``config.targets_per_skill`` rows of each protected skill, by skill; ``rows`` are
     the rows of ``config.targets`` (loaded by `rlvr.influence.pipeline.load_target_rows`)."""
     wanted = config.protected_skills
-    by_skill: dict[str, list[dict]] = {}
-    for row in rows:
-        skill = str(row.get("skill"))
-        if wanted is None or skill in wanted:
-            bucket = by_skill.setdefault(skill, [])
-            if len(bucket) < config.targets_per_skill:
-                bucket.append(row)
+    by_skill = rows_by_skill(rows, config.targets_per_skill, skills=wanted)
     missing = [s for s in (wanted or []) if s not in by_skill]
     if missing or not by_skill:
         raise ValueError(f"influence targets '{config.targets}' have no example of protected skill(s) "

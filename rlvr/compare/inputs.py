@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import copy
 import random
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
+from curricula.records import rows_by_skill
 from rlvr.compare.config import CompareConfig
 from rlvr.sources import data_source, source_rows
 
@@ -60,9 +60,7 @@ def held_out(config: CompareConfig) -> HeldOut:
     per_skill = config.n_targets + config.eval_n_per_skill
     rows = (source_rows(config.eval, split="eval", n_per_skill=per_skill, seed=config.eval_seed)
             if data_source(config.eval) is not None else load_rows(config.eval))
-    by_skill: dict[str, list[dict]] = defaultdict(list)
-    for row in rows:
-        by_skill[str(row["skill"])].append(row)
+    by_skill = rows_by_skill(rows)
     if config.target_skill not in by_skill:
         raise ValueError(f"target_skill {config.target_skill!r} is not a skill of the held-out rows "
                          f"({config.eval}); skills there: {sorted(by_skill)}.")

@@ -61,11 +61,9 @@ def load_target_rows(config) -> list[dict]:
 
 def first_per_skill(rows: Sequence[dict], limit: int | None) -> list[dict]:
     """The first ``limit`` rows of each skill (all when ``limit`` is None), skill by skill."""
-    by_skill: dict[str, list[dict]] = {}
-    for row in rows:
-        bucket = by_skill.setdefault(str(row["skill"]), [])
-        if limit is None or len(bucket) < limit:
-            bucket.append(row)
+    from curricula.records import rows_by_skill
+
+    by_skill = rows_by_skill(rows, limit)
     return [row for skill in sorted(by_skill) for row in by_skill[skill]]
 
 
