@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -190,32 +189,3 @@ def figure(records: list[dict]):
     axes[2].set(title="drop decisions by reason and skill", ylabel="decisions")
     fig.tight_layout()
     return fig
-
-
-def main(args) -> int:
-    """`rlvr audit` entry (args from rlvr.cli)."""
-    records = read_audit(args.run_dir)
-    run = None if args.run == "all" else args.run
-    if args.prompt is not None:
-        missing = unknown_prompt_message(records, args.prompt, run, args.run_dir)
-        if missing:
-            print(f"rlvr audit: {missing}", file=sys.stderr)
-            return 1
-    chosen = select(records, run_id=run, dropped=args.dropped, prompt=args.prompt, steps=args.steps,
-                    filter_name=args.filter, decision=args.decision)
-    if args.plot:
-        print(f"wrote {plot(chosen, args.plot)}")
-    listing = (args.dropped or args.prompt is not None or args.steps is not None or args.filter is not None
-               or args.decision is not None or args.format != "table")
-    if not listing:
-        print(summary_table(args.run_dir, run_id=run))
-        return 0
-    out = render(chosen, args.format)
-    if args.output:
-        Path(args.output).write_bytes(out if isinstance(out, bytes) else out.encode())
-        print(f"wrote {len(chosen)} records to {args.output}")
-    elif isinstance(out, bytes):
-        raise ValueError("--format parquet needs --output FILE")
-    else:
-        sys.stdout.write(out)
-    return 0

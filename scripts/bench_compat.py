@@ -48,7 +48,7 @@ def parse_args(argv=None):
 
 
 def load(student: str):
-    from rlvr.compat_cli import load_student
+    from rlvr.cli.compat import load_student
 
     if student != "random":
         model, tokenizer, _ = load_student(student, device="cpu")

@@ -89,7 +89,7 @@ class CompatResult:
 
 def load_student(spec: str, device: str | None = None, path: str | None = None):
     """``(model, tokenizer, name)``; ``spec`` is a folder or a Hub name, loaded from ``path`` when
-    given (``rlvr.compat_cli.load_student`` resolves ``"toy"`` to the toy world's folder this way:
+    given (``rlvr.cli.compat.load_student`` resolves ``"toy"`` to the toy world's folder this way:
     the toy world belongs to rlvr, which curricula does not import)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -371,14 +371,14 @@ def run_compat(data: Any, out_dir: str | os.PathLike, config: CompatConfig | Non
         config: The `CompatConfig` (defaults if None).
         student: A model folder or Hub name, or a loaded ``(model, tokenizer)`` or
             ``(model, tokenizer, name)`` (the name is remembered to check resumes); for the toy
-            world pass ``rlvr.compat_cli.load_student("toy")``.
+            world pass ``rlvr.cli.compat.load_student("toy")``.
         progress: Show tqdm progress bars.
         on_chunk: Called as ``on_chunk(chunk_number, rows)`` after each scored chunk is on disk.
     """
     config = config or CompatConfig()
     if student is None:
         raise ValueError("run_compat needs a student: a model folder, a Hub name or a loaded (model, tokenizer); "
-                         "for the toy world pass rlvr.compat_cli.load_student('toy').")
+                         "for the toy world pass rlvr.cli.compat.load_student('toy').")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if isinstance(student, (str, os.PathLike)):

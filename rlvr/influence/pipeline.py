@@ -1,6 +1,6 @@
 """The offline influence pipeline: load -> extract features to stores -> score -> select.
 
-Each step is one function, so `rlvr influence` (`rlvr.influence.cli`) is a thin layer and
+Each step is one function, so `rlvr influence` (`rlvr.cli.influence`) is a thin layer and
 every step is importable on its own.
 """
 

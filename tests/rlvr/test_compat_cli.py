@@ -1,4 +1,4 @@
-"""`rlvr compat`: streaming, resume, bad input, configuration (curricula.compat.run, rlvr.compat_cli)."""
+"""`rlvr compat`: streaming, resume, bad input, configuration (curricula.compat.run, rlvr.cli.compat)."""
 
 import json
 
@@ -243,7 +243,7 @@ def test_template_outside_the_vocabulary_is_refused(student, tmp_path):
 
 def test_cli_student_loader_resolves_toy_and_run_compat_needs_a_student(tmp_path):
     """"toy" is resolved by rlvr (curricula cannot import the toy world); run_compat has no default."""
-    from rlvr.compat_cli import load_student
+    from rlvr.cli.compat import load_student
 
     model, tokenizer, name = load_student("toy", "cpu")
     assert name == "toy" and type(model).__name__ == "LlamaForCausalLM" and tokenizer("7").input_ids

@@ -538,7 +538,7 @@ def odd_length(completion, example):
 
 
 def test_cli_rejects_a_bad_selection(tmp_path):
-    from rlvr.influence.cli import parse_selection
+    from rlvr.cli.influence import parse_selection
 
     assert parse_selection("5%", 100) == (0.05, None, "5%")
     assert parse_selection("30", 10) == (None, 30, "10 rows")

@@ -41,7 +41,7 @@ def _flag_type(field: dataclasses.Field):
     for name, cast in (("int", int), ("float", float), ("str", str), ("bool", bool)):
         if kind.startswith(name):
             return cast
-    raise TypeError(f"CompatConfig.{field.name} has type {kind}; give it a flag in compat_cli.")
+    raise TypeError(f"CompatConfig.{field.name} has type {kind}; give it a flag in rlvr.cli.compat.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
