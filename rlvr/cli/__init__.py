@@ -50,11 +50,19 @@ def main(argv: list[str] | None = None) -> int:
     command = next((a for a in argv if not a.startswith("-")), None)
     prog = f"rlvr {command}" if command else "rlvr"
     # Read before parsing, so that an error while building a subcommand's parser honours it too.
-    return run_command(prog, lambda: _run_subcommand(argv, command), debug="--debug" in argv)
+    return run_command(prog, lambda: _run_subcommand(argv), debug="--debug" in argv)
 
 
-def _run_subcommand(argv: list[str], command: str | None) -> int:
+def _run_subcommand(argv: list[str]) -> int:
+    args = parse_args(argv)
+    return importlib.import_module(SUBCOMMANDS[args.command][0]).run(args)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The parsed arguments of one subcommand (not ``train``)."""
     from rlvr.errors import DEBUG_HELP
+
+    command = next((a for a in argv if not a.startswith("-")), None)
 
     parser = argparse.ArgumentParser(prog="rlvr", description="RL with verifiable rewards and curriculum filtering.")
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
@@ -64,12 +72,19 @@ def _run_subcommand(argv: list[str], command: str | None) -> int:
     parsers = {name: sub.add_parser(name, help=help_text, description=DESCRIPTIONS.get(name, help_text))
                for name, (_, help_text) in SUBCOMMANDS.items()}
     if command in SUBCOMMANDS:  # only the chosen command's module is imported
-        importlib.import_module(SUBCOMMANDS[command][0]).add_arguments(parsers[command])
+        module = importlib.import_module(SUBCOMMANDS[command][0])
+        module.add_arguments(parsers[command])
+        if hasattr(module, "translate_argv"):  # old flag spellings -> the shared KEY=VALUE form
+            argv = module.translate_argv(argv)
     for subparser in parsers.values():
         # SUPPRESS: a subcommand's default must not overwrite `rlvr --debug <command>`.
         subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
-    args = parser.parse_args(argv)
-    return importlib.import_module(SUBCOMMANDS[args.command][0]).run(args)
+    args, extra = parser.parse_known_args(argv)
+    if extra and hasattr(args, "overrides") and all("=" in t and not t.startswith("-") for t in extra):
+        args.overrides = [*args.overrides, *extra]  # KEY=VALUE overrides on both sides of a flag
+    elif extra:
+        parsers[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 if __name__ == "__main__":

@@ -15,9 +15,11 @@ from __future__ import annotations
 import argparse
 import time
 
+from rlvr.cli.options import add_config_arguments, parse_overrides
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="YAML file with the comparison's settings (its 'compare:' section).")
+    add_config_arguments(parser, "compare", "seeds=[0,1] probe.enabled=false (see CompareConfig)")
     parser.add_argument("--quick", action="store_true", help="Apply the config's 'quick:' section (a small run).")
     parser.add_argument("--out", required=True, help="Output folder.")
     parser.add_argument("--seeds", type=int, nargs="+", help="Override the seeds.")
@@ -45,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
     from rlvr.errors import report_user_error
 
     torch.set_num_threads(1)
-    overrides = {k: getattr(args, k) for k in ("seeds", "selectors", "budgets", "methods", "regimes", "steps",
+    # KEY=VALUE overrides, then the older flags (kept: each sets one CompareConfig field).
+    overrides = parse_overrides(args.overrides, "compare")
+    overrides |= {k: getattr(args, k) for k in ("seeds", "selectors", "budgets", "methods", "regimes", "steps",
                                                "grpo_tokens", "target_skill", "workers")
                  if getattr(args, k, None) is not None}
     if args.probe_only:

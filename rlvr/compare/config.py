@@ -199,5 +199,6 @@ def load_config(path: str | os.PathLike | None, quick: bool = False, **overrides
             values.update(quick_values)
             if probe:
                 values["probe"] = probe
-    values.update(overrides)
+    for key, value in overrides.items():  # a nested override (probe.enabled=false) keeps the file's other keys
+        values[key] = {**values[key], **value} if isinstance(value, dict) and isinstance(values.get(key), dict) else value
     return _build(CompareConfig, values, "compare")
