@@ -92,12 +92,12 @@ def load_student(spec: str, device: str | None = None, path: str | None = None):
     given (``rlvr.cli.compat.load_student`` resolves ``"toy"`` to the toy world's folder this way:
     the toy world belongs to rlvr, which curricula does not import)."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from curricula.models import load_causal_lm
 
     path = path or spec
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path)
+        model, tokenizer = load_causal_lm(path, pad_to_eos=False)
     except (OSError, ValueError) as err:
         raise ValueError(f"Could not load the student '{spec}': {err}. Pass a model folder, a cached Hub "
                          "name, or 'toy'.") from err

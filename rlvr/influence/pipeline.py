@@ -71,18 +71,10 @@ def load_model(spec: str, seed: int = 0):
     """``(model, tokenizer, path)``; a registered model (`rlvr.sources`: ``toy`` builds or loads
     the toy world), a directory with ``adapter_config.json`` loads a peft adapter with its LoRA
     weights trainable."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from curricula.models import load_causal_lm
 
     path = resolve_model(spec, seed=seed)
-    if os.path.exists(os.path.join(path, "adapter_config.json")):
-        from peft import AutoPeftModelForCausalLM
-
-        model = AutoPeftModelForCausalLM.from_pretrained(path, is_trainable=True, dtype=torch.float32)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    model, tokenizer = load_causal_lm(path, dtype=torch.float32)
     return model, tokenizer, path
 
 
