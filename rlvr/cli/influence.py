@@ -72,13 +72,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def extraction_config(args: argparse.Namespace):
     """`ExtractionConfig`: its defaults < --config's ``influence:`` < KEY=VALUE < the flags above."""
+    import dataclasses
+
     from curricula.influence.features import FeatureConfig
+    from rewards.base import UserInputError
     from rlvr.cli.options import parse_overrides, settings
     from rlvr.config_types import build_dataclass
     from rlvr.influence.pipeline import ExtractionConfig
 
     flags = [f"{key}={json.dumps(getattr(args, dest))}" for dest, key in EXTRACTION_FLAGS.items() if hasattr(args, dest)]
     values = settings(args, "influence", parse_overrides(flags, "influence"))
+    feature_keys = {f.name for f in dataclasses.fields(FeatureConfig)} - {f.name for f in dataclasses.fields(ExtractionConfig)}
+    misplaced = sorted(set(values) & feature_keys)
+    if misplaced:
+        raise UserInputError(f"Unknown key 'influence.{misplaced[0]}'. Did you mean 'features.{misplaced[0]}'? "
+                             "(projection settings are FeatureConfig's, under 'features').")
     features = build_dataclass(FeatureConfig, values.pop("features", None), "influence.features")
     return build_dataclass(ExtractionConfig, values, "influence", trusted={"features": features})
 

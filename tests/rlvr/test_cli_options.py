@@ -62,3 +62,5 @@ def test_influence_settings_from_flags_config_and_overrides(tmp_path):
     assert old == new
     assert new.features == FeatureConfig(dim=512, modules=("*.q_proj", "*.v_proj")) and new.verifiers == ("exact", "math")
     assert extraction_config(parse_args([*base, "features.dim=512", "--dim", "128"])).features.dim == 128  # flag wins
+    with pytest.raises(UserInputError, match="Did you mean 'features.batch_size'"):
+        extraction_config(parse_args([*base, "batch_size=8"]))
