@@ -4,6 +4,11 @@
     rlvr compare --config configs/showdown_toy.yaml --out runs/showdown --workers 2
     rlvr compare --config my_showdown.yaml --out runs/mine     # model/pool/eval/target in the YAML
     rlvr compare --config configs/showdown_toy.yaml --probe-only --probe-reward digit_match --out runs/probe
+    rlvr compare --config configs/showdown_toy.yaml --out runs/s "seeds=[0,1]" probe.enabled=false
+
+Settings: `rlvr.compare.CompareConfig`'s defaults < ``--config`` (its ``compare:`` section, and
+``quick:`` with ``--quick``) < ``KEY=VALUE`` overrides (`rlvr.cli.options`) < the flags below,
+kept as short forms of one field each.
 
 Writes ``results.jsonl`` (one row per method x regime x selector x budget x seed x metric),
 ``config.json``, ``report.md`` and its plots into ``--out``; ``rlvr report`` regenerates the

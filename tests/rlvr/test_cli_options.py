@@ -64,3 +64,13 @@ def test_influence_settings_from_flags_config_and_overrides(tmp_path):
     assert extraction_config(parse_args([*base, "features.dim=512", "--dim", "128"])).features.dim == 128  # flag wins
     with pytest.raises(UserInputError, match="Did you mean 'features.batch_size'"):
         extraction_config(parse_args([*base, "batch_size=8"]))
+
+
+def test_compare_nested_override_keeps_the_files_other_keys(tmp_path):
+    from rlvr.compare import load_config
+
+    config_file = tmp_path / "c.yaml"
+    config_file.write_text("compare:\n  seeds: [3]\n  probe:\n    low: 0.1\n")
+    args = parse_args(["compare", "--config", str(config_file), "--out", "o", "probe.enabled=false", "seeds=[0, 1]"])
+    config = load_config(args.config, **parse_overrides(args.overrides, "compare"))
+    assert config.seeds == [0, 1] and config.probe.enabled is False and config.probe.low == 0.1
