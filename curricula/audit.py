@@ -356,3 +356,12 @@ def audit_tail_path(path: str | os.PathLike) -> Path:
     if not path.exists() and not audit_store.segments(path):
         raise FileNotFoundError(f"No audit log at {path}.")
     return path
+
+
+def new_run_id(prefix: str = "") -> str:
+    """A run id for audit records: ``[prefix-]YYYYmmdd-HHMMSS-xxxxxx`` (local time, 6 random hex digits,
+    so two runs started in the same second differ). Every command and the trainer mint theirs here."""
+    import uuid
+
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    return f"{prefix}-{stamp}" if prefix else stamp

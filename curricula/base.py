@@ -27,6 +27,18 @@ DEFERRED = "deferred"  # left out of this step's batch by pre-rollout selection,
 DECISIONS = (KEPT, DROPPED, READMITTED, MASKED, PROBED, SKIPPED, DEFERRED)
 
 
+def is_success(reward: float | None, threshold: float) -> bool:
+    """A scored reward (not None, not NaN: the verifier failed) of at least ``threshold``."""
+    return reward is not None and not math.isnan(reward) and reward >= threshold
+
+
+def count_successes(rewards: list[float | None], threshold: float) -> tuple[int, int, int]:
+    """(successes, scored trials, unscored) of one group; None and NaN rewards are unscored."""
+    scored = [r for r in rewards if r is not None and not math.isnan(r)]
+    successes = sum(1 for r in scored if r >= threshold)
+    return successes, len(scored), len(rewards) - len(scored)
+
+
 def zero_variance(rewards: list[float]) -> bool:
     """True when a group carries no GRPO advantage: fewer than two scored rewards, or all equal."""
     scored = [r for r in rewards if not math.isnan(r)]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from rewards.registries import check_known_keys
+
 
 @dataclass
 class FrontierConfig:
@@ -244,12 +246,5 @@ def _as_dataclass(name: str, cls, value):
         return cls()
     if not isinstance(value, dict):
         return value
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(value) - known)
-    if unknown:
-        import difflib
-
-        hints = [difflib.get_close_matches(k, known, n=1) for k in unknown]
-        hint = "".join(f" Did you mean '{h[0]}'?" for h in hints if h)
-        raise ValueError(f"unknown key(s) curricula.{name}.{', '.join(unknown)}.{hint}")
+    check_known_keys(value, [f.name for f in fields(cls)], f"curricula.{name}")
     return cls(**value)

@@ -32,15 +32,14 @@ functions, tested against hand computations.
 
 from __future__ import annotations
 
-import difflib
-import importlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from curricula.base import GroupResult
+from curricula.base import GroupResult, count_successes
+from rewards.registries import Registry, import_target
 
 HARDER, EASIER, MORE_ALIGNED = "harder", "easier", "more aligned"
 
@@ -58,50 +57,27 @@ class Scorer(Protocol):
 # ------------------------------------------------------------------------------------------------
 # Registry
 
-SCORERS: dict[str, Callable[..., Scorer]] = {}
-
-
-def _influence_scorer(**kwargs) -> Scorer:
-    # Imported on first use: the gradient-influence library is only needed by this scorer.
-    from curricula.influence.scorer import InfluenceScorer
-
-    return InfluenceScorer(**kwargs)
-
-
-# Scorers whose module is imported on first use: name -> factory.
-LAZY_SCORERS: dict[str, Callable[..., Scorer]] = {"influence": _influence_scorer}
+# Name -> scorer class (or factory). "influence" is imported on first use: only that scorer needs
+# the gradient-influence library.
+SCORERS: Registry[Callable[..., Scorer]] = Registry(
+    "scorer", hint="Or give 'package.module:Class'.")
+SCORERS.register("influence", lazy="curricula.influence.scorer:InfluenceScorer")
 
 
 def register_scorer(name: str):
     """Class decorator: make the scorer buildable as ``make_scorer(name, ...)``."""
-
-    def decorate(cls):
-        if name in SCORERS:
-            raise ValueError(f"scorer {name!r} is already registered ({SCORERS[name].__qualname__}).")
-        SCORERS[name] = cls
-        return cls
-
-    return decorate
+    return SCORERS.register(name, describe=lambda cls: getattr(cls, "__qualname__", repr(cls)))
 
 
 def list_scorers() -> list[str]:
-    return sorted(set(SCORERS) | set(LAZY_SCORERS))
+    return SCORERS.names()
 
 
 def make_scorer(name: str, **kwargs) -> Scorer:
     """Build a scorer by registered name or ``"package.module:Class"``."""
-    if name in SCORERS:
-        return SCORERS[name](**kwargs)
-    if name in LAZY_SCORERS:
-        return LAZY_SCORERS[name](**kwargs)
-    target = name if ":" in name else None
-    if target is None:
-        close = difflib.get_close_matches(name, list_scorers(), n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise KeyError(f"unknown scorer {name!r}.{hint} Known: {', '.join(list_scorers())}; "
-                       "or give 'package.module:Class'.")
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)(**kwargs)
+    if ":" in name and name not in SCORERS:
+        return import_target(name)(**kwargs)
+    return SCORERS.get(name)(**kwargs)
 
 
 def select_by_score(rows: Sequence[dict], scores: Sequence[float], fraction: float | None = None,
@@ -191,8 +167,7 @@ class PassRateScorer:
                 self.counts[str(pid)] = (int(get("total_successes")), int(get("total_trials")))
         else:
             for pid, rewards in rollouts.items():
-                scored = [r for r in rewards if r is not None and not math.isnan(r)]
-                self.counts[str(pid)] = (sum(1 for r in scored if r >= success_threshold), len(scored))
+                self.counts[str(pid)] = count_successes(rewards, success_threshold)[:2]
 
     def __call__(self, rows: Sequence[dict]) -> list[float]:
         return [pass_rate(*self.counts.get(str(r["id"]), (0, 0))) for r in rows]
@@ -245,10 +220,10 @@ class ForgettingTracker:
 
     def observe(self, groups: Sequence[GroupResult], step: int = 0, epoch: float = 0.0) -> list:
         for group in groups:
-            scored = [r for r in group.rewards if not math.isnan(r)]
-            if not scored:
+            successes, trials, _ = count_successes(group.rewards, self.success_threshold)
+            if not trials:
                 continue
-            rate = sum(1 for r in scored if r >= self.success_threshold) / len(scored)
+            rate = successes / trials
             self.history.setdefault(group.prompt_id, []).append(rate >= self.solved_threshold)
         return []
 

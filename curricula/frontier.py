@@ -24,7 +24,17 @@ import math
 from collections import Counter
 from dataclasses import asdict, dataclass
 
-from curricula.base import DROPPED, KEPT, PROBED, READMITTED, SKIPPED, Decision, GroupResult, zero_variance
+from curricula.base import (  # count_successes: re-exported, its old home
+    DROPPED,
+    KEPT,
+    PROBED,
+    READMITTED,
+    SKIPPED,
+    Decision,
+    GroupResult,
+    count_successes,
+    zero_variance,
+)
 from curricula.config import FrontierConfig
 from curricula.stats import pass_rate_bounds
 
@@ -60,13 +70,6 @@ class PromptStats:
     @property
     def pass_rate(self) -> float:
         return self.successes / self.trials if self.trials else math.nan
-
-
-def count_successes(rewards: list[float], threshold: float) -> tuple[int, int, int]:
-    """(successes, scored trials, unscored) of one group; NaN rewards are unscored."""
-    scored = [r for r in rewards if not math.isnan(r)]
-    successes = sum(1 for r in scored if r >= threshold)
-    return successes, len(scored), len(rewards) - len(scored)
 
 
 def rollout_probability(streak: int, explore: float, floor: float) -> float:

@@ -30,6 +30,8 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from rewards.registries import Registry
+
 Scores = Mapping[str, Sequence[float]]
 
 DEFAULT_BAND = (0.05, 0.95)
@@ -58,27 +60,23 @@ class Selector:
         return sorted(self.fn(rows, scores, budget_count(len(rows), fraction), seed, band))
 
 
-SELECTORS: dict[str, Selector] = {}
+SELECTORS: Registry[Selector] = Registry("selector")
 
 
 def register(name: str, needs: tuple[str, ...] = (), description: str = ""):
     def decorate(fn):
-        if name in SELECTORS:
-            raise ValueError(f"selector {name!r} is already registered.")
-        SELECTORS[name] = Selector(name, needs, fn, description)
+        SELECTORS.register(name, Selector(name, needs, fn, description))
         return fn
 
     return decorate
 
 
 def get_selector(name: str) -> Selector:
-    if name not in SELECTORS:
-        raise KeyError(f"unknown selector {name!r}; known: {', '.join(sorted(SELECTORS))}.")
-    return SELECTORS[name]
+    return SELECTORS.get(name)
 
 
 def list_selectors() -> list[str]:
-    return sorted(SELECTORS)
+    return SELECTORS.names()
 
 
 def scores_needed(names: Sequence[str]) -> list[str]:

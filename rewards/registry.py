@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import importlib
 import importlib.metadata
@@ -27,11 +26,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rewards.base import UserInputError
+from rewards.registries import Registry, did_you_mean
 
 ENTRY_POINT_GROUP = "rlvr.verifiers"
 
 # Name -> verifier function. Filled by `register_verifier` (built-ins register on `import rewards`).
-_VERIFIERS: dict[str, Callable] = {}
+# Created below, after `UnknownVerifierError`, which its `get` raises.
+_VERIFIERS: Registry[Callable]
 # Resolved file path -> module, so that two specs naming the same file load it once (loading it
 # twice would re-run its `@register_verifier` decorators and trip the duplicate-name check).
 _FILE_MODULES: dict[Path, object] = {}
@@ -51,6 +52,10 @@ class UnknownVerifierError(UserInputError, KeyError):
     def __str__(self) -> str:
         # KeyError's own __str__ shows the repr of its argument, which quotes the whole message.
         return str(self.args[0]) if self.args else ""
+
+
+_VERIFIERS = Registry("verifier", error=UnknownVerifierError,
+                      hint="A spec can also be 'package.module:function' or 'path/to/file.py:function'.")
 
 
 def register_verifier(
@@ -92,15 +97,9 @@ def register_verifier(
         )
 
     def decorator(func: Callable) -> Callable:
-        existing = _VERIFIERS.get(name)
-        if existing is not None and existing is not func:
-            raise ValueError(
-                f"A verifier named '{name}' is already registered ({_describe(existing)}); "
-                f"cannot register {_describe(func)} under the same name."
-            )
+        _VERIFIERS.register(name, func, describe=_describe)  # raises before the markers are set
         setattr(func, _BATCHED_ATTRIBUTE, batched)
         setattr(func, _ISOLATION_ATTRIBUTE, isolation)
-        _VERIFIERS[name] = func
         return func
 
     return decorator
@@ -118,7 +117,7 @@ def isolation_default(verifier: Callable) -> str | None:
 
 def list_verifiers() -> list[str]:
     """Sorted names `get_verifier` accepts: registered ones and not-yet-loaded entry points."""
-    return sorted(set(_VERIFIERS) | {entry.name for entry in _entry_points()})
+    return sorted(set(_VERIFIERS.names()) | {entry.name for entry in _entry_points()})
 
 
 def get_verifier(spec: str) -> Callable:
@@ -145,11 +144,11 @@ def get_verifier(spec: str) -> Callable:
             return _attribute(_load_file(location, spec), attribute, spec)
         return _attribute(_import_module(location, spec), attribute, spec)
     if spec in _VERIFIERS:
-        return _VERIFIERS[spec]
+        return _VERIFIERS.get(spec)
     loaded = _load_entry_point(spec)
     if loaded is not None:
         return loaded
-    raise UnknownVerifierError(_unknown_name_message(spec))
+    raise UnknownVerifierError(_VERIFIERS.unknown_message(spec, extra=list_verifiers()))
 
 
 def _describe(func: Callable) -> str:
@@ -238,7 +237,7 @@ def _attribute(module, attribute: str, spec: str) -> Callable:
             )
             raise UnknownVerifierError(
                 f"Verifier spec '{spec}': '{getattr(module, '__name__', module)}' has no "
-                f"attribute '{attribute}'.{_suggestion(attribute, public)}"
+                f"attribute '{attribute}'.{did_you_mean(attribute, public, n=3)}"
             )
         value = getattr(value, part)
     if not callable(value):
@@ -262,23 +261,7 @@ def _load_entry_point(name: str) -> Callable | None:
                 "is not callable."
             )
         # The target may have registered itself on import (under this or another name).
-        if _VERIFIERS.get(name) is not func:
+        if name not in _VERIFIERS or _VERIFIERS.get(name) is not func:
             register_verifier(name, batched=is_batched(func), isolation=isolation_default(func))(func)
         return func
     return None
-
-
-def _suggestion(word: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(word, candidates, n=3, cutoff=0.6)
-    if not close:
-        return ""
-    return " Did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
-
-
-def _unknown_name_message(name: str) -> str:
-    known = list_verifiers()
-    return (
-        f"Unknown verifier '{name}'.{_suggestion(name, known)} "
-        f"Known verifiers: {', '.join(known) or '(none)'}. A spec can also be "
-        "'package.module:function' or 'path/to/file.py:function'."
-    )

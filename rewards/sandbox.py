@@ -277,28 +277,7 @@ def _interpreter_dirs(python: str) -> list[str]:
 
 def _run(scratch: str, limits: SandboxLimits, python: str) -> SandboxResult:
     status_read, status_write = os.pipe()
-    stdin_path = os.path.join(scratch, _STDIN_NAME)
-    settings = {
-        "scratch": scratch,
-        "program": _PROGRAM_NAME,
-        "python": python,
-        "uid": limits.uid,
-        "gid": limits.uid,
-        "status_fd": status_write,
-        "cpu_time_s": limits.cpu_time_s,
-        "memory_bytes": limits.memory_bytes,
-        "max_processes": limits.max_processes,
-        "max_file_bytes": limits.max_file_bytes,
-        "max_open_files": limits.max_open_files,
-        "scratch_bytes": limits.scratch_bytes,
-        "scratch_files": limits.scratch_files,
-    }
-    if os.path.exists(stdin_path):
-        settings["stdin_file"] = stdin_path
-    arguments = [f"{key}={value}" for key, value in settings.items()]
-    arguments += [f"expose={path}" for path in _interpreter_dirs(python)]
-    bootstrap = [python, "-I", "-S", "-B", str(_BOOTSTRAP), *arguments]
-    command = [_unshare_path(), *_UNSHARE_FLAGS, "--", *bootstrap]
+    command = _sandbox_command(scratch, limits, python, status_write)
     started = time.monotonic()
     try:
         process = subprocess.Popen(
@@ -322,7 +301,37 @@ def _run(scratch: str, limits: SandboxLimits, python: str) -> SandboxResult:
         os.close(status_write)
 
     streams = _collect(process, status_read, started + limits.wall_time_s, limits.max_output_bytes)
-    duration = time.monotonic() - started
+    return _result(process, streams, time.monotonic() - started)
+
+
+def _sandbox_command(scratch: str, limits: SandboxLimits, python: str, status_write: int) -> list[str]:
+    """``unshare ... -- python -I -S -B _sandbox_init.py key=value ...``: the bootstrap's settings."""
+    stdin_path = os.path.join(scratch, _STDIN_NAME)
+    settings = {
+        "scratch": scratch,
+        "program": _PROGRAM_NAME,
+        "python": python,
+        "uid": limits.uid,
+        "gid": limits.uid,
+        "status_fd": status_write,
+        "cpu_time_s": limits.cpu_time_s,
+        "memory_bytes": limits.memory_bytes,
+        "max_processes": limits.max_processes,
+        "max_file_bytes": limits.max_file_bytes,
+        "max_open_files": limits.max_open_files,
+        "scratch_bytes": limits.scratch_bytes,
+        "scratch_files": limits.scratch_files,
+    }
+    if os.path.exists(stdin_path):
+        settings["stdin_file"] = stdin_path
+    arguments = [f"{key}={value}" for key, value in settings.items()]
+    arguments += [f"expose={path}" for path in _interpreter_dirs(python)]
+    bootstrap = [python, "-I", "-S", "-B", str(_BOOTSTRAP), *arguments]
+    return [_unshare_path(), *_UNSHARE_FLAGS, "--", *bootstrap]
+
+
+def _result(process: subprocess.Popen, streams: dict, duration: float) -> SandboxResult:
+    """The run's result from its collected streams and status; a `SandboxError` when it never started."""
     status = _parse_status(streams["status"])
     if "setup_error" in status:
         raise SandboxError(f"Sandbox setup failed: {status['setup_error']}")

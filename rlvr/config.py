@@ -33,7 +33,6 @@ so are TRL's ``--learning_rate 1e-5`` flags: `rlvr.recipe` maps both onto the se
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +40,7 @@ from typing import Any
 
 import yaml
 
+from rewards.registries import did_you_mean as _suggest
 from rlvr.config_types import ConfigError, build_dataclass
 
 __all__ = ["ConfigError", "DataConfig", "EvalConfig", "RLVRConfig", "build_config", "load_config"]
@@ -170,11 +170,6 @@ class RLVRConfig:
 
 # --------------------------------------------------------------------------------------------
 # Loading
-
-
-def _suggest(key: str, known) -> str:
-    close = difflib.get_close_matches(key, list(known), n=1)
-    return f" Did you mean '{close[0]}'?" if close else ""
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -34,7 +34,6 @@ Range checks (``confidence`` in (0, 1), ...) stay in each dataclass's ``__post_i
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import enum
 import functools
 import re
@@ -45,6 +44,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, Union
 
 from rewards.base import UserInputError
+from rewards.registries import close_names
 
 # A decimal or scientific number as YAML 1.1 leaves it a string ("1e-3", "5.", ".5").
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -317,7 +317,7 @@ def unknown_key_message(section: str, key: str, known, cls=None) -> str:
     """"Unknown key 'grpo.lerning_rate'. Did you mean 'learning_rate'?", plus the section's keys
     when it has only a few (GRPOConfig's ~200 would bury the answer)."""
     known = sorted(known)
-    close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
+    close = close_names(key, known, n=3)
     message = f"Unknown key '{section}.{key}'."
     if close:
         message += f" Did you mean '{close[0]}'?"

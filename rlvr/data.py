@@ -35,6 +35,7 @@ from datasets import Dataset
 from curricula.records import DataError, prompt_hash
 from rlvr.config import DataConfig
 from rlvr.procedural import is_procedural, procedural_rows
+from rlvr.sources import data_source, source_rows
 
 logger = logging.getLogger(__name__)
 
@@ -477,18 +478,24 @@ def _rows_to_dataset(rows: list[dict], places: list[RowPlace]) -> Dataset:
         raise DataError(f"Could not build a table from the rows: {err}") from err
 
 
+def _load_source(spec: str, config: DataConfig, split: str) -> LoadedData:
+    """A registered data source's rows (`rlvr.sources`, e.g. the toy world), sized by ``data.toy_*``."""
+    n_per_skill = config.toy_n_per_skill if split == "train" else config.toy_eval_n_per_skill
+    split = "train" if split == "train" else "eval"
+    try:
+        rows = source_rows(spec, split=split, n_per_skill=n_per_skill, seed=config.toy_seed,
+                           skills=config.toy_skills)
+    except ValueError as err:  # an unknown name in data.toy_skills
+        raise DataError(f"data.toy_skills: {err}") from err
+    ds = Dataset.from_dict({k: [r[k] for r in rows] for k in ("id", "prompt", "answer", "skill")})
+    label = f"{data_source(spec)[0]}[{split}]"
+    return LoadedData(ds, [], label, [RowPlace(label, i) for i in range(len(ds))])
+
+
 def load_prompts(spec: str, config: DataConfig, split: str = "train") -> LoadedData:
     """Load one split (``"train"`` or ``"eval"``) as validated rows with rlvr's column names."""
-    if spec == "toy":
-        from rlvr.toy import toy_dataset
-
-        n_per_skill = config.toy_n_per_skill if split == "train" else config.toy_eval_n_per_skill
-        try:
-            ds = toy_dataset(split="train" if split == "train" else "eval", n_per_skill=n_per_skill,
-                             seed=config.toy_seed, skills=config.toy_skills)
-        except ValueError as err:  # an unknown name in data.toy_skills
-            raise DataError(f"data.toy_skills: {err}") from err
-        return LoadedData(ds, [], f"toy[{split}]", [RowPlace(f"toy[{split}]", i) for i in range(len(ds))])
+    if data_source(spec) is not None:
+        return _load_source(spec, config, split)
     files = None if is_procedural(spec) else resolve_local_files(spec)
     if is_procedural(spec):
         raw_rows, source = procedural_rows(spec, split)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -10,6 +9,8 @@ from typing import Any
 from accelerate.utils import broadcast_object_list
 from transformers import TrainerCallback
 
+from curricula.base import is_success
+from curricula.records import rows_by_skill
 from curricula.rollouts import render_prompts, sample_and_score, weighted_rewards
 from rlvr.config import EvalConfig
 
@@ -24,19 +25,13 @@ def evaluate_skills(
 
     A completion is correct when its weighted reward is at least ``config.success_threshold``.
     """
-    per_skill: dict[str, list[dict]] = defaultdict(list)
-    for row in rows:
-        bucket = per_skill[str(row.get("skill", "all"))]
-        if len(bucket) < config.max_prompts_per_skill:
-            bucket.append(row)
-    selected = [row for bucket in per_skill.values() for row in bucket]
+    selected = [row for bucket in rows_by_skill(rows, config.max_prompts_per_skill).values() for row in bucket]
     rewards = sample_and_score(model, tokenizer, selected, reward_funcs, weights, config.samples_per_prompt,
                                config.temperature, max_new_tokens, config.batch_size, seed)
     correct: dict[str, list[float]] = defaultdict(list)
     for row, row_rewards in zip(selected, rewards):
         for reward in row_rewards:
-            ok = (not math.isnan(reward)) and reward >= config.success_threshold
-            correct[str(row.get("skill", "all"))].append(float(ok))
+            correct[str(row.get("skill", "all"))].append(float(is_success(reward, config.success_threshold)))
     return {skill: sum(v) / len(v) for skill, v in sorted(correct.items())}
 
 

@@ -27,10 +27,10 @@ import json
 import logging
 import shutil
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from curricula.audit import new_run_id as mint_run_id
 from rewards.base import UserInputError
 
 logger = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ def stopped_before_training(files: list[Path]) -> bool:
 
 
 def new_run_id() -> str:
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    return mint_run_id()
 
 
 @dataclass

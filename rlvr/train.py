@@ -55,12 +55,11 @@ class ModelNotFoundError(UserInputError):
 
 
 def resolve_model_path(config) -> str:
-    """Where the policy is read from; ``toy`` builds the toy world once and caches it."""
-    path = config.model.model_name_or_path
-    if path == "toy":
-        from rlvr.toy import build_toy_world
+    """Where the policy is read from; a registered model (`rlvr.sources`: ``toy`` builds the toy
+    world once and caches it) resolves to its folder."""
+    from rlvr.sources import resolve_model
 
-        path = str(build_toy_world(seed=config.data.toy_seed))
+    path = resolve_model(config.model.model_name_or_path, seed=config.data.toy_seed)
     if not os.path.isdir(path) and (path.startswith(("/", ".", "~")) or path.count("/") > 1):
         # Not a Hub name (org/name) either: say so rather than let the Hub reject the "repo id".
         raise ModelNotFoundError(f"model.model_name_or_path={path}: no such directory.")

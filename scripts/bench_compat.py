@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -49,7 +48,7 @@ def parse_args(argv=None):
 
 
 def load(student: str):
-    from rlvr.compat_cli import load_student
+    from rlvr.cli.compat import load_student
 
     if student != "random":
         model, tokenizer, _ = load_student(student, device="cpu")
@@ -180,7 +179,7 @@ def memory(args) -> None:
                 [sys.executable, __file__, "--student", args.student, "--threads", str(args.threads),
                  "--batch-size", str(args.batch_size), "--memory-child", str(data), str(Path(tmp) / f"out{n}")]
                 + (["--heap"] if args.heap else []),
-                capture_output=True, text=True, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+                capture_output=True, text=True)
             if child.returncode != 0:
                 raise SystemExit(f"memory run for {n} rows failed:\n{child.stderr[-3000:]}")
             r = json.loads(child.stdout.strip().splitlines()[-1])

@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 from curricula.compat import CompatConfig  # noqa: E402
 from curricula.compat.run import run_compat  # noqa: E402
 from curricula.likelihood import StudentLikelihood  # noqa: E402
-from rlvr.compat_cli import load_student  # noqa: E402
+from rlvr.cli.compat import load_student  # noqa: E402
 from rlvr.toy.compat import final_answer, refine_examples, sft_batch  # noqa: E402
 
 ARMS = ("original", "refined", "compat", "compat_fi")

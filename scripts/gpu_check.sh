@@ -46,6 +46,7 @@ if ! "$PYTHON" -c "import trl, datasets, math_verify" >/dev/null 2>&1; then
   export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}   # rlvr from this checkout, installed or not
+# HF_HUB_OFFLINE: the device machine reaches no network, so a Hub call must fail at once, not retry.
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 TOKENIZERS_PARALLELISM=false
 
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader

@@ -25,16 +25,15 @@ command line.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from curricula.base import DROPPED, KEPT, Decision
 from curricula.likelihood import EncodedPair, StudentLikelihood, TargetNLL
+from rewards.registries import did_you_mean as _suggest
 
 FILTER_NAME = "compat"
 
@@ -195,11 +194,6 @@ class CompatConfig:
             raise ValueError(f"'{path}' must be a mapping with a 'compat:' section of keys.")
         values = {**(tree.get("compat") or {}), **(overrides or {})}
         return cls.from_dict(values, where=f"compat (in {path})")
-
-
-def _suggest(key: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(key, list(known), n=1)
-    return f" Did you mean '{close[0]}'?" if close else ""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -397,7 +391,31 @@ def decide(record: dict, config: CompatConfig, profile: Profile | None) -> Decis
         chosen, scores = "original", original
     stats["chosen"] = chosen
 
-    failed: list[tuple[str, str]] = []  # (reason, message), in rule order
+    failed = _failed_rules(scores, chosen, columns, config, profile, stats)
+    stats["failed"] = [reason for reason, _ in failed]
+    truncated_note = " (scored on truncated text)" if stats["truncated"] else ""
+    if failed:
+        reason, message = failed[0]
+        more = f"; also {', '.join(r for r, _ in failed[1:])}" if len(failed) > 1 else ""
+        return Decision(decision=DROPPED, reason=reason, message=message + more + truncated_note,
+                        stats=stats, **base)
+    if chosen == "original":
+        message = (f"original answer preferred: r-IFD {original['rifd']:.2f} < refined "
+                   f"{refined['rifd']:.2f}; kept with NLL {scores['nll']:.2f}")
+        return Decision(decision=KEPT, reason=ORIGINAL_PREFERRED, message=message + truncated_note,
+                        stats=stats, **base)
+    message = f"refined answer compatible: NLL {scores['nll']:.2f}, IFD {scores['ifd']:.2f}, r-IFD {scores['rifd']:.2f}"
+    if FRONTIER in rules:
+        message += f" (frontier {stats['frontier_nll']:.2f})"
+    return Decision(decision=KEPT, reason=COMPATIBLE, message=message + truncated_note, stats=stats, **base)
+
+
+def _failed_rules(scores: dict, chosen: str, columns: dict, config: CompatConfig, profile: Profile | None,
+                  stats: dict) -> list[tuple[str, str]]:
+    """``(reason, message)`` of each rule the chosen answer fails, in rule order; adds the frontier's
+    numbers to ``stats``."""
+    rules = config.rules
+    failed: list[tuple[str, str]] = []
     if FRONTIER in rules:
         if profile is None:
             raise ValueError("The frontier rule needs the student's profile; none was built.")
@@ -417,22 +435,7 @@ def decide(record: dict, config: CompatConfig, profile: Profile | None) -> Decis
         failed.append((RIFD_GE_1, f"{chosen} answer has r-IFD {scores['rifd']:.2f} >= 1: it does not make "
                                   f"the prompt more predictable (PPL {scores['ppl_q_given_a']:.2f} after the "
                                   f"answer, {scores['ppl_q']:.2f} alone)"))
-    stats["failed"] = [reason for reason, _ in failed]
-    truncated_note = " (scored on truncated text)" if stats["truncated"] else ""
-    if failed:
-        reason, message = failed[0]
-        more = f"; also {', '.join(r for r, _ in failed[1:])}" if len(failed) > 1 else ""
-        return Decision(decision=DROPPED, reason=reason, message=message + more + truncated_note,
-                        stats=stats, **base)
-    if chosen == "original":
-        message = (f"original answer preferred: r-IFD {original['rifd']:.2f} < refined "
-                   f"{refined['rifd']:.2f}; kept with NLL {scores['nll']:.2f}")
-        return Decision(decision=KEPT, reason=ORIGINAL_PREFERRED, message=message + truncated_note,
-                        stats=stats, **base)
-    message = f"refined answer compatible: NLL {scores['nll']:.2f}, IFD {scores['ifd']:.2f}, r-IFD {scores['rifd']:.2f}"
-    if FRONTIER in rules:
-        message += f" (frontier {stats['frontier_nll']:.2f})"
-    return Decision(decision=KEPT, reason=COMPATIBLE, message=message + truncated_note, stats=stats, **base)
+    return failed
 
 
 def output_row(record: dict, decision: Decision) -> dict:

@@ -24,14 +24,13 @@ import dataclasses
 import hashlib
 import json
 import os
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curricula.audit import AuditLog, drop_torn_tail
+from curricula.audit import AuditLog, drop_torn_tail, new_run_id
 from curricula.base import KEPT
 from curricula.compat.data import (
     EMPTY_AFTER_TOKENIZATION,
@@ -90,15 +89,15 @@ class CompatResult:
 
 def load_student(spec: str, device: str | None = None, path: str | None = None):
     """``(model, tokenizer, name)``; ``spec`` is a folder or a Hub name, loaded from ``path`` when
-    given (``rlvr.compat_cli.load_student`` resolves ``"toy"`` to the toy world's folder this way:
+    given (``rlvr.cli.compat.load_student`` resolves ``"toy"`` to the toy world's folder this way:
     the toy world belongs to rlvr, which curricula does not import)."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from curricula.models import load_causal_lm
 
     path = path or spec
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path)
+        model, tokenizer = load_causal_lm(path, pad_to_eos=False)
     except (OSError, ValueError) as err:
         raise ValueError(f"Could not load the student '{spec}': {err}. Pass a model folder, a cached Hub "
                          "name, or 'toy'.") from err
@@ -372,14 +371,14 @@ def run_compat(data: Any, out_dir: str | os.PathLike, config: CompatConfig | Non
         config: The `CompatConfig` (defaults if None).
         student: A model folder or Hub name, or a loaded ``(model, tokenizer)`` or
             ``(model, tokenizer, name)`` (the name is remembered to check resumes); for the toy
-            world pass ``rlvr.compat_cli.load_student("toy")``.
+            world pass ``rlvr.cli.compat.load_student("toy")``.
         progress: Show tqdm progress bars.
         on_chunk: Called as ``on_chunk(chunk_number, rows)`` after each scored chunk is on disk.
     """
     config = config or CompatConfig()
     if student is None:
         raise ValueError("run_compat needs a student: a model folder, a Hub name or a loaded (model, tokenizer); "
-                         "for the toy world pass rlvr.compat_cli.load_student('toy').")
+                         "for the toy world pass rlvr.cli.compat.load_student('toy').")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if isinstance(student, (str, os.PathLike)):
@@ -402,7 +401,7 @@ def run_compat(data: Any, out_dir: str | os.PathLike, config: CompatConfig | Non
     else:
         # A fresh scoring run; an earlier run's decisions (if any) are still replaced, not doubled.
         kept_start = {"audit_start": state["audit_start"]} if "audit_start" in state else {}
-        state = {"run_id": f"compat-{time.strftime('%Y%m%d-%H%M%S')}", "fingerprint": fingerprint, **kept_start}
+        state = {"run_id": new_run_id("compat"), "fingerprint": fingerprint, **kept_start}
         _write_state(out, state)
 
     scored_now = score_dataset(data, likelihood, config, out / SCORES_FILE, progress, on_chunk)

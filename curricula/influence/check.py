@@ -31,6 +31,7 @@ from curricula.base import KEPT, MASKED, Decision
 from curricula.influence.batching import encode_rows, sequences_from_grpo_output
 from curricula.influence.features import FeatureConfig, GradientFeaturizer, policy_gradient_features
 from curricula.influence.scores import cosine_matrix, skill_scores
+from curricula.records import rows_by_skill
 
 logger = logging.getLogger(__name__)
 
@@ -157,13 +158,7 @@ def select_target_rows(rows: list[dict], config: InfluenceCheckConfig) -> list[d
     """The first ``config.targets_per_skill`` rows of each protected skill, by skill; ``rows`` are
     the rows of ``config.targets`` (loaded by `rlvr.influence.pipeline.load_target_rows`)."""
     wanted = config.protected_skills
-    by_skill: dict[str, list[dict]] = {}
-    for row in rows:
-        skill = str(row.get("skill"))
-        if wanted is None or skill in wanted:
-            bucket = by_skill.setdefault(skill, [])
-            if len(bucket) < config.targets_per_skill:
-                bucket.append(row)
+    by_skill = rows_by_skill(rows, config.targets_per_skill, skills=wanted)
     missing = [s for s in (wanted or []) if s not in by_skill]
     if missing or not by_skill:
         raise ValueError(f"influence targets '{config.targets}' have no example of protected skill(s) "
@@ -236,28 +231,9 @@ class InfluenceCheck:
         started = time.perf_counter()
         if self.featurizer is None:
             self.featurizer = GradientFeaturizer(model, self.config.feature_config(), pad_token_id=pad_token_id)
-        featurizer = self.featurizer
         device = accelerator.device
-
-        # This process's completion rows; rows with zero advantage carry no gradient.
-        sequences = sequences_from_grpo_output(output)
-        advantages = output["advantages"].detach().float()
-        if advantages.dim() > 1:  # subclasses may give per-token advantages
-            advantages = advantages.mean(dim=1)
-        active = [i for i, (s, a) in enumerate(zip(sequences, advantages.tolist()))
-                  if a != 0 and s.response_length > 0]
-        local = torch.zeros(len(sequences), featurizer.dim, device=device)
-        if active:
-            features, _ = featurizer.features([sequences[i] for i in active])
-            local[active] = features.to(device)
-
-        # Targets: each process featurises a contiguous share, then everyone gets all of them.
-        n_targets, world, rank = len(self._target_sequences), accelerator.num_processes, accelerator.process_index
-        share = -(-n_targets // world)
-        mine = self._target_sequences[rank * share:(rank + 1) * share]
-        target_local = torch.zeros(share, featurizer.dim, device=device)
-        if mine:
-            target_local[:len(mine)] = featurizer.features(mine)[0].to(device)
+        local, advantages, n_active = self._completion_features(output, device)
+        target_local, n_targets, n_mine = self._target_share(accelerator)
 
         rows = gather(local).cpu()
         all_advantages = gather(advantages.to(device)).cpu()
@@ -282,7 +258,7 @@ class InfluenceCheck:
         seconds = time.perf_counter() - started
         self.total_seconds += seconds
         result = CheckResult(step, [m[0] for m in groups_meta], self.skills, per_prompt, update, acted, alarms,
-                             seconds, len(active) + len(mine), informative, [m[1] for m in groups_meta],
+                             seconds, n_active + n_mine, informative, [m[1] for m in groups_meta],
                              [m[2] for m in groups_meta])
         self.history.append(result)
         if alarms and accelerator.is_main_process:
@@ -290,6 +266,32 @@ class InfluenceCheck:
             logger.warning("Contamination alarm at step %d: the batch's update is anti-aligned with protected "
                            "skill(s) %s, below %.3f.", step, detail, self.config.alarm_threshold)
         return result
+
+    def _completion_features(self, output: dict, device) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """This process's completion rows' features (zero for rows with zero advantage: they carry no
+        gradient), their advantages, and how many were featurised."""
+        sequences = sequences_from_grpo_output(output)
+        advantages = output["advantages"].detach().float()
+        if advantages.dim() > 1:  # subclasses may give per-token advantages
+            advantages = advantages.mean(dim=1)
+        active = [i for i, (s, a) in enumerate(zip(sequences, advantages.tolist()))
+                  if a != 0 and s.response_length > 0]
+        local = torch.zeros(len(sequences), self.featurizer.dim, device=device)
+        if active:
+            features, _ = self.featurizer.features([sequences[i] for i in active])
+            local[active] = features.to(device)
+        return local, advantages, len(active)
+
+    def _target_share(self, accelerator) -> tuple[torch.Tensor, int, int]:
+        """Targets: each process featurises a contiguous share (padded to the same size, so the
+        gather lines up); ``(its features, number of targets, number featurised here)``."""
+        n_targets, world, rank = len(self._target_sequences), accelerator.num_processes, accelerator.process_index
+        share = -(-n_targets // world)
+        mine = self._target_sequences[rank * share:(rank + 1) * share]
+        target_local = torch.zeros(share, self.featurizer.dim, device=accelerator.device)
+        if mine:
+            target_local[:len(mine)] = self.featurizer.features(mine)[0].to(accelerator.device)
+        return target_local, n_targets, len(mine)
 
     # -- effects -----------------------------------------------------------------------------
     def _log(self, trainer, result: CheckResult) -> None:

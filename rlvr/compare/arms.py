@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from curricula.base import is_success
 from rlvr.compare.config import CompareConfig, ProbeConfig
 
 
@@ -118,7 +119,7 @@ def arm_metrics(rows: Sequence[dict], completions: Sequence[str], rewards: Seque
     by_skill: dict[str, list[str]] = defaultdict(list)
     for row, completion, reward in zip(rows, completions, rewards, strict=True):
         skill = str(row["skill"])
-        hits[skill].append(float(not math.isnan(reward) and reward >= success_threshold))
+        hits[skill].append(float(is_success(reward, success_threshold)))
         by_skill[skill].append(completion.strip())
     accuracy = {s: statistics.fmean(v) for s, v in sorted(hits.items())}
     others = [v for s, v in accuracy.items() if s != target_skill]

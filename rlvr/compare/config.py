@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from rewards.registries import check_known_keys
 
 METHODS = ("sft", "grpo")
 REGIMES = ("targeted", "general")
@@ -193,12 +194,7 @@ class CompareConfig:
 
 
 def _build(cls, values: dict, where: str):
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        hints = [f"{k!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(k, known, n=1))
-                 else repr(k) for k in unknown]
-        raise ValueError(f"unknown {where} settings {', '.join(hints)}; known: {sorted(known)}.")
+    check_known_keys(values, [f.name for f in dataclasses.fields(cls)], where)
     return cls(**values)
 
 
@@ -223,5 +219,6 @@ def load_config(path: str | os.PathLike | None, quick: bool = False, **overrides
             values.update(quick_values)
             if probe:
                 values["probe"] = probe
-    values.update(overrides)
+    for key, value in overrides.items():  # a nested override (probe.enabled=false) keeps the file's other keys
+        values[key] = {**values[key], **value} if isinstance(value, dict) and isinstance(values.get(key), dict) else value
     return _build(CompareConfig, values, "compare")

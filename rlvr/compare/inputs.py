@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import copy
 import random
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
+from curricula.records import rows_by_skill
 from rlvr.compare.config import CompareConfig
+from rlvr.sources import data_source, source_rows
 
 
 @dataclass
@@ -46,8 +47,9 @@ def load_world(config: CompareConfig):
 def build_pool(config: CompareConfig) -> list[dict]:
     from rlvr.influence.pipeline import load_rows
 
-    if config.pool == "toy":
-        return load_rows("toy:train", n_per_skill=config.pool_n_per_skill, seed=config.pool_seed, world=config.world)
+    if data_source(config.pool) is not None:
+        return source_rows(config.pool, split="train", n_per_skill=config.pool_n_per_skill, seed=config.pool_seed,
+                           world=config.world)
     return load_rows(config.pool)
 
 
@@ -57,12 +59,9 @@ def held_out(config: CompareConfig) -> HeldOut:
     from rlvr.influence.pipeline import load_rows
 
     per_skill = config.n_targets + config.eval_n_per_skill
-    rows = (load_rows("toy:eval", n_per_skill=per_skill, seed=config.eval_seed, world=config.world)
-            if config.eval == "toy"
-            else load_rows(config.eval))
-    by_skill: dict[str, list[dict]] = defaultdict(list)
-    for row in rows:
-        by_skill[str(row["skill"])].append(row)
+    rows = (source_rows(config.eval, split="eval", n_per_skill=per_skill, seed=config.eval_seed, world=config.world)
+            if data_source(config.eval) is not None else load_rows(config.eval))
+    by_skill = rows_by_skill(rows)
     if config.target_skill not in by_skill:
         raise ValueError(f"target_skill {config.target_skill!r} is not a skill of the held-out rows "
                          f"({config.eval}); skills there: {sorted(by_skill)}.")

@@ -1,4 +1,4 @@
-"""Gradient influence, offline: `rlvr influence` (`rlvr.influence.cli`) over the pipeline in
+"""Gradient influence, offline: `rlvr influence` (`rlvr.cli.influence`) over the pipeline in
 `rlvr.influence.pipeline` (load rows, extract features to stores, score, select).
 
 The gradient-influence library and the in-training check live in `curricula.influence`; they are

@@ -1,6 +1,6 @@
 """The offline influence pipeline: load -> extract features to stores -> score -> select.
 
-Each step is one function, so `rlvr influence` (`rlvr.influence.cli`) is a thin layer and
+Each step is one function, so `rlvr influence` (`rlvr.cli.influence`) is a thin layer and
 every step is importable on its own.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from curricula.influence.scores import (
     skill_scores,
 )
 from curricula.influence.store import FeatureStore, extract_to_store
+from rlvr.sources import data_source, resolve_model, source_rows
 
 FEATURE_KINDS = ("nll", "policy_gradient")
 MODES = ("fast", "less")
@@ -33,16 +33,12 @@ MODES = ("fast", "less")
 # -- inputs ------------------------------------------------------------------------------------
 def load_rows(spec: str, n_per_skill: int = 64, seed: int = 0, skills: Sequence[str] | None = None,
               world: str | None = None) -> list[dict]:
-    """Rows with ``id``, ``prompt``, ``answer``, ``skill`` from ``toy``, ``toy:train``,
-    ``toy:eval`` (the skills of toy world ``world``, default: the default world) or a data file
-    (``.jsonl``/``.json``/``.parquet``/``.csv``)."""
-    if spec in ("toy", "toy:train", "toy:eval"):
-        from rlvr.toy import make_examples
-        from rlvr.toy.variants import get_world
-
-        split = "eval" if spec == "toy:eval" else "train"
-        return [row for skill in (skills or get_world(world).skills)
-                for row in make_examples(skill, n_per_skill, split, seed)]
+    """Rows with ``id``, ``prompt``, ``answer``, ``skill`` from a registered data source
+    (`rlvr.sources`: ``toy``, ``toy:train``, ``toy:eval``; ``world`` names the toy world variant,
+    default: the default world) or a data file (``.jsonl``/``.json``/``.parquet``/``.csv``)."""
+    if data_source(spec) is not None:
+        return source_rows(spec, split="train", n_per_skill=n_per_skill, seed=seed, skills=skills or None,
+                           world=world)
     from rlvr.config import DataConfig
     from rlvr.data import load_prompts
 
@@ -67,33 +63,20 @@ def load_target_rows(config) -> list[dict]:
 
 def first_per_skill(rows: Sequence[dict], limit: int | None) -> list[dict]:
     """The first ``limit`` rows of each skill (all when ``limit`` is None), skill by skill."""
-    by_skill: dict[str, list[dict]] = {}
-    for row in rows:
-        bucket = by_skill.setdefault(str(row["skill"]), [])
-        if limit is None or len(bucket) < limit:
-            bucket.append(row)
+    from curricula.records import rows_by_skill
+
+    by_skill = rows_by_skill(rows, limit)
     return [row for skill in sorted(by_skill) for row in by_skill[skill]]
 
 
 def load_model(spec: str, seed: int = 0, world: str | None = None):
-    """``(model, tokenizer, path)``; ``toy`` builds (or loads) the toy world (variant ``world``),
-    a directory with ``adapter_config.json`` loads a peft adapter with its LoRA weights trainable."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """``(model, tokenizer, path)``; a registered model (`rlvr.sources`: ``toy`` builds or loads
+    the toy world, variant ``world``), a directory with ``adapter_config.json`` loads a peft adapter
+    with its LoRA weights trainable."""
+    from curricula.models import load_causal_lm
 
-    path = spec
-    if spec == "toy":
-        from rlvr.toy import build_toy_world
-
-        path = str(build_toy_world(seed=seed, world=world))
-    if os.path.exists(os.path.join(path, "adapter_config.json")):
-        from peft import AutoPeftModelForCausalLM
-
-        model = AutoPeftModelForCausalLM.from_pretrained(path, is_trainable=True, dtype=torch.float32)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    path = resolve_model(spec, seed=seed, world=world)
+    model, tokenizer = load_causal_lm(path, dtype=torch.float32)
     return model, tokenizer, path
 
 
@@ -247,7 +230,7 @@ def write_scores(path: str | os.PathLike, rows: Sequence[dict], scores: Influenc
 def write_selection(out_dir: str | os.PathLike, rows: Sequence[dict], scores: InfluenceScores,
                     selected: torch.Tensor, fraction_text: str, aggregate: str, run_id: str | None = None) -> Path:
     """``selected.jsonl`` (selected rows, dataset order) and one audit record per row."""
-    from curricula.audit import AuditLog
+    from curricula.audit import AuditLog, new_run_id
     from curricula.base import DROPPED, KEPT, Decision
     from rlvr.data import prompt_hash
 
@@ -256,7 +239,7 @@ def write_selection(out_dir: str | os.PathLike, rows: Sequence[dict], scores: In
     order = sorted(range(len(rows)), key=lambda i: (-float(scores.score[i]), i))
     rank = {i: r + 1 for r, i in enumerate(order)}
     cutoff = min(float(scores.score[i]) for i in chosen)
-    audit = AuditLog(out_dir, run_id or f"influence-{time.strftime('%Y%m%d-%H%M%S')}")
+    audit = AuditLog(out_dir, run_id or new_run_id("influence"))
     path = out_dir / "selected.jsonl"
     with open(path, "w") as f:
         for i, row in enumerate(rows):

@@ -5,7 +5,6 @@ import random
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from curricula.compat import (
     CompatConfig,
@@ -23,15 +22,6 @@ from rlvr.toy.tokenizer import build_tokenizer
 REVERSE = "{response}\nGuess the instruction: "
 
 
-def tiny_model(tokenizer, seed=0, layers=2):
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=2,
-                         max_position_embeddings=96, bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    torch.manual_seed(seed)
-    return LlamaForCausalLM(config).eval()
-
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -41,8 +31,8 @@ def tokenizer():
 
 
 @pytest.fixture(scope="module")
-def model(tokenizer):
-    return tiny_model(tokenizer)
+def model(tiny_llama, tokenizer):
+    return tiny_llama(tokenizer, heads=2, max_positions=96).eval()
 
 
 def direct_mean_nll(model, tokenizer, context, target, eos):
@@ -209,11 +199,11 @@ def test_config_validation_names_the_key():
 
 
 @pytest.fixture(scope="module")
-def trained_student(tokenizer):
+def trained_student(tiny_llama, tokenizer):
     """A tiny student trained for a few seconds on one-digit addition and copying."""
     from rlvr.toy import make_examples
 
-    model = tiny_model(tokenizer, seed=1, layers=2).train()
+    model = tiny_llama(tokenizer, seed=1, layers=2, heads=2, max_positions=96).train()
     examples = make_examples("add1", 100, "train") + make_examples("copy", 300, "train")
     pairs = [(ex["prompt"], ex["answer"]) for ex in examples]
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)

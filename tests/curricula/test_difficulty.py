@@ -4,7 +4,6 @@ import math
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from curricula.base import GroupResult
 from curricula.config import FrontierConfig
@@ -31,17 +30,9 @@ def tokenizer():
     return build_tokenizer()
 
 
-def tiny_model(tokenizer, hidden=32, seed=0):
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
-                         max_position_embeddings=64, pad_token_id=tokenizer.pad_token_id)
-    torch.manual_seed(seed)
-    return LlamaForCausalLM(config).eval()
-
-
 @pytest.fixture(scope="module")
-def model(tokenizer):
-    return tiny_model(tokenizer)
+def model(tiny_llama, tokenizer):
+    return tiny_llama(tokenizer, special_ids=False).eval()
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +131,8 @@ def test_loss_perplexity_and_el2n_match_single_example_computations(model, token
 
 
 @pytest.mark.parametrize("hidden", [8, 64])  # narrow layers: explicit path; wide: factored path
-def test_grand_is_the_exact_per_example_gradient_norm(tokenizer, rows, hidden):
-    model = tiny_model(tokenizer, hidden=hidden, seed=1)
+def test_grand_is_the_exact_per_example_gradient_norm(tiny_llama, tokenizer, rows, hidden):
+    model = tiny_llama(tokenizer, hidden=hidden, seed=1, special_ids=False).eval()
     scorer = make_scorer("grand", model=model, tokenizer=tokenizer, batch_size=4)
     norms = scorer(rows)
     weights = [m.weight for m in scorer.modules.values()]

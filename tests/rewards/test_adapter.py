@@ -24,7 +24,7 @@ from rewards import (
 @pytest.fixture(autouse=True)
 def test_verifiers(monkeypatch):
     """Verifiers misbehaving on the row whose answer is "bad" (registered for one test only)."""
-    monkeypatch.setattr(registry, "_VERIFIERS", dict(registry._VERIFIERS))
+    monkeypatch.setattr(registry, "_VERIFIERS", registry._VERIFIERS.copy())
 
     @register_verifier("t_raises")
     def raises(completion, example):

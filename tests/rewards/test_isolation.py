@@ -38,7 +38,7 @@ def warm_pool():
 
 @pytest.fixture
 def scratch_registry(monkeypatch):
-    monkeypatch.setattr(registry, "_VERIFIERS", dict(registry._VERIFIERS))
+    monkeypatch.setattr(registry, "_VERIFIERS", registry._VERIFIERS.copy())
 
 
 def call(reward_func, completions, answers, **columns):

@@ -20,7 +20,7 @@ from rewards.registry import UnknownVerifierError, VerifierImportError, is_batch
 @pytest.fixture(autouse=True)
 def isolated_registry(monkeypatch):
     """Registrations made by a test disappear after it."""
-    monkeypatch.setattr(registry, "_VERIFIERS", dict(registry._VERIFIERS))
+    monkeypatch.setattr(registry, "_VERIFIERS", registry._VERIFIERS.copy())
     monkeypatch.setattr(registry, "_FILE_MODULES", {})
 
 

@@ -30,7 +30,7 @@ TRL_FILE = f"{FIXTURES}/trl_rewards.py"
 
 @pytest.fixture(autouse=True)
 def isolated_registry(monkeypatch):
-    monkeypatch.setattr(registry, "_VERIFIERS", dict(registry._VERIFIERS))
+    monkeypatch.setattr(registry, "_VERIFIERS", registry._VERIFIERS.copy())
     monkeypatch.delenv("WORLD_SIZE", raising=False)
 
 

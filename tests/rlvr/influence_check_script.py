@@ -14,10 +14,8 @@ import sys
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-import torch  # noqa: E402
 from accelerate import PartialState  # noqa: E402
 from datasets import Dataset  # noqa: E402
-from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
 from trl import GRPOConfig  # noqa: E402
 
 from curricula.audit import AuditLog  # noqa: E402
@@ -26,6 +24,7 @@ from rlvr.distributed import finish_distributed_process  # noqa: E402
 from rlvr.toy.tasks import make_examples  # noqa: E402
 from rlvr.toy.tokenizer import build_tokenizer  # noqa: E402
 from rlvr.trainer import CurriculumGRPOTrainer  # noqa: E402
+from tests.conftest import build_tiny_llama  # noqa: E402 - the launcher puts the checkout on PYTHONPATH
 
 
 def length_reward(completions, **kwargs):
@@ -48,12 +47,7 @@ class Trainer(CurriculumGRPOTrainer):
 def main(out_dir: str) -> None:
     state = PartialState()
     tokenizer = build_tokenizer()
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64,
-                         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id)
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(config)
+    model = build_tiny_llama(tokenizer)  # tests/conftest.py: the one tiny test model
     train = Dataset.from_list(make_examples("add2", 6, seed=4) + make_examples("copy", 6, seed=4))
     targets = make_examples("add2", 3, "eval", seed=4) + make_examples("copy", 3, "eval", seed=4)
     check = InfluenceCheck(InfluenceCheckConfig(enabled=True, every_n_steps=1, dim=256, action="drop", threshold=0.0,

@@ -93,9 +93,9 @@ def test_plan_trains_target_agnostic_selectors_once_and_adds_the_probe():
     assert [a.selector for a in arms if a.regime == "probe" and a.seed == 0] == ["plain", "frontier",
                                                                                  "without_hopeless"]
     assert all(a.method == "grpo" for a in arms if a.regime == "probe")
-    with pytest.raises(ValueError, match="unknown compare settings 'grpo_token' \\(did you mean 'grpo_tokens'"):
+    with pytest.raises(ValueError, match="unknown key\\(s\\) compare.grpo_token. Did you mean 'grpo_tokens'"):
         load_config(None, grpo_token=5)
-    with pytest.raises(ValueError, match="unknown probe settings 'lo'"):
+    with pytest.raises(ValueError, match="unknown key\\(s\\) probe.lo"):
         load_config(None, probe={"lo": 0.1})
     with pytest.raises(ValueError, match="unknown methods"):
         load_config(None, methods=["ppo"])
@@ -325,7 +325,7 @@ def test_cli_config_errors_name_the_problem(tmp_path, capsys):
     assert "missing.yaml' does not exist" in capsys.readouterr().err
     (tmp_path / "typo.yaml").write_text("compare:\n  budget: [0.1]\n")
     assert main(["compare", "--config", str(tmp_path / "typo.yaml"), "--out", out]) == 2
-    assert "unknown compare settings 'budget' (did you mean 'budgets'?)" in capsys.readouterr().err
+    assert "unknown key(s) compare.budget. Did you mean 'budgets'?" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 

@@ -1,10 +1,8 @@
-"""`rlvr compat`: streaming, resume, bad input, configuration (curricula.compat.run, rlvr.compat_cli)."""
+"""`rlvr compat`: streaming, resume, bad input, configuration (curricula.compat.run, rlvr.cli.compat)."""
 
 import json
 
 import pytest
-import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from curricula.audit import read_audit
 from curricula.compat import CompatConfig
@@ -20,15 +18,10 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def student(tmp_path_factory):
+def student(tmp_path_factory, tiny_llama):
     """A random one-layer Llama with the toy character tokenizer, saved like any model folder."""
     tokenizer = build_tokenizer()
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id)
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(config).eval()
+    model = tiny_llama(tokenizer, layers=1, heads=2).eval()
     path = tmp_path_factory.mktemp("student")
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
@@ -250,7 +243,7 @@ def test_template_outside_the_vocabulary_is_refused(student, tmp_path):
 
 def test_cli_student_loader_resolves_toy_and_run_compat_needs_a_student(tmp_path):
     """"toy" is resolved by rlvr (curricula cannot import the toy world); run_compat has no default."""
-    from rlvr.compat_cli import load_student
+    from rlvr.cli.compat import load_student
 
     model, tokenizer, name = load_student("toy", "cpu")
     assert name == "toy" and type(model).__name__ == "LlamaForCausalLM" and tokenizer("7").input_ids

@@ -5,7 +5,7 @@ import pytest
 from curricula.audit import AuditLog
 from curricula.base import Decision
 from curricula.config import FrontierConfig
-from rlvr.frontier_cli import min_trials_to_drop, too_few_samples_warning
+from rlvr.cli.frontier import min_trials_to_drop, too_few_samples_warning
 
 
 def test_minimum_k_is_the_smallest_n_whose_zero_successes_bound_falls_below_low():
@@ -64,7 +64,7 @@ def test_out_dir_of_an_earlier_run_is_refused_unless_overwrite(tmp_path):
     import pytest
 
     from rewards import UserInputError
-    from rlvr.frontier_cli import prepare_out_dir
+    from rlvr.cli.frontier import prepare_out_dir
 
     (tmp_path / "audit.jsonl").write_text('{"run_id": "earlier"}\n')
     (tmp_path / "notes.txt").write_text("mine")

@@ -5,7 +5,6 @@ import math
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from curricula.influence import (
     AdamMoments,
@@ -42,18 +41,9 @@ def tokenizer():
     return build_tokenizer()
 
 
-def tiny_model(tokenizer, seed=0, layers=2):
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
-                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64,
-                         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id)
-    torch.manual_seed(seed)
-    return LlamaForCausalLM(config)
-
-
 @pytest.fixture(scope="module")
-def model(tokenizer):
-    return tiny_model(tokenizer)
+def model(tiny_llama, tokenizer):
+    return tiny_llama(tokenizer)
 
 
 @pytest.fixture(scope="module")
@@ -103,10 +93,10 @@ def test_features_do_not_depend_on_batch_company_or_padding(model, tokenizer, ro
     assert torch.allclose(loss_alone[0], loss_padded[1])
 
 
-def test_fast_features_on_lora_adapters(tokenizer, rows):
+def test_fast_features_on_lora_adapters(tiny_llama, tokenizer, rows):
     from peft import LoraConfig, get_peft_model
 
-    base = tiny_model(tokenizer, seed=3)
+    base = tiny_llama(tokenizer, seed=3)
     lora = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
     featurizer = GradientFeaturizer(lora, FeatureConfig(dim=300, batch_size=4), pad_token_id=tokenizer.pad_token_id)
     assert len(featurizer.modules) == 8 and all(".lora_" in name for name in featurizer.modules)
@@ -122,8 +112,8 @@ def test_fast_features_on_lora_adapters(tokenizer, rows):
         assert torch.allclose(features[i], expected, rtol=1e-4, atol=1e-6)
 
 
-def test_features_leave_gradients_and_training_mode_alone(tokenizer, rows):
-    model = tiny_model(tokenizer, seed=4)
+def test_features_leave_gradients_and_training_mode_alone(tiny_llama, tokenizer, rows):
+    model = tiny_llama(tokenizer, seed=4)
     model.train()
     for p in model.parameters():
         p.grad = torch.full_like(p, 0.5)
@@ -190,8 +180,8 @@ def test_kronecker_projection_roughly_preserves_norms():
 # Exact LESS mode
 
 
-def test_less_mode_matches_hand_computation(tokenizer, rows):
-    model = tiny_model(tokenizer, seed=5)
+def test_less_mode_matches_hand_computation(tiny_llama, tokenizer, rows):
+    model = tiny_llama(tokenizer, seed=5)
     modules = select_linear_modules(model, ("*.0.self_attn.q_proj", "*.1.mlp.down_proj"))
     weights = [m.weight for m in modules.values()]
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.8, 0.95), eps=1e-6)
@@ -229,8 +219,8 @@ def test_less_mode_with_the_fast_projection_equals_the_fast_path(model, tokenize
     assert torch.allclose(fast, exact, rtol=1e-4, atol=1e-6)
 
 
-def test_factored_adam_preconditioning_in_the_fast_path(tokenizer, rows):
-    model = tiny_model(tokenizer, seed=8)
+def test_factored_adam_preconditioning_in_the_fast_path(tiny_llama, tokenizer, rows):
+    model = tiny_llama(tokenizer, seed=8)
     featurizer = GradientFeaturizer(model, FeatureConfig(dim=300, batch_size=4), pad_token_id=tokenizer.pad_token_id)
     plain_projector = featurizer.projector
     generator = torch.Generator().manual_seed(0)
@@ -248,11 +238,11 @@ def test_factored_adam_preconditioning_in_the_fast_path(tokenizer, rows):
         assert torch.allclose(features[i], expected, rtol=1e-4, atol=1e-5)
 
 
-def test_adam_moments_from_a_trainer_checkpoint(tmp_path, tokenizer, rows):
+def test_adam_moments_from_a_trainer_checkpoint(tiny_llama, tmp_path, tokenizer, rows):
     from datasets import Dataset
     from transformers import Trainer, TrainingArguments
 
-    model = tiny_model(tokenizer, seed=6)
+    model = tiny_llama(tokenizer, seed=6)
     sequences = encode_rows(tokenizer, rows)
 
     def features(i):
@@ -448,12 +438,12 @@ def test_related_examples_pull_harder_on_the_warm_toy_world(toy_world_path):
 # Offline CLI
 
 
-def test_cli_scores_selects_and_audits(tmp_path, tokenizer):
+def test_cli_scores_selects_and_audits(tiny_llama, tmp_path, tokenizer):
     from curricula.audit import read_audit
     from rlvr.cli import main
 
     model_dir = tmp_path / "model"
-    tiny_model(tokenizer, seed=7).save_pretrained(model_dir)
+    tiny_llama(tokenizer, seed=7).save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
     train = make_examples("add2", 10, seed=3) + make_examples("copy", 10, seed=3)
     targets = make_examples("add2", 4, "eval", seed=3) + make_examples("copy", 4, "eval", seed=3)
@@ -485,7 +475,7 @@ def test_cli_scores_selects_and_audits(tmp_path, tokenizer):
     assert main(argv + ["--seed", "1"]) == 2  # other projection, same store: refused
 
 
-def test_cli_less_mode_and_adam_from_a_checkpoint(tmp_path, tokenizer):
+def test_cli_less_mode_and_adam_from_a_checkpoint(tiny_llama, tmp_path, tokenizer):
     from datasets import Dataset
     from transformers import Trainer, TrainingArguments
 
@@ -500,7 +490,7 @@ def test_cli_less_mode_and_adam_from_a_checkpoint(tmp_path, tokenizer):
                                + s.input_ids[s.response_start:]} for s in sequences])
     args = TrainingArguments(output_dir=str(tmp_path / "run"), max_steps=2, per_device_train_batch_size=1,
                              save_steps=2, use_cpu=True, report_to=[], logging_strategy="no")
-    Trainer(model=tiny_model(tokenizer, seed=9), args=args, train_dataset=data, processing_class=tokenizer).train()
+    Trainer(model=tiny_llama(tokenizer, seed=9), args=args, train_dataset=data, processing_class=tokenizer).train()
     checkpoint = str(tmp_path / "run" / "checkpoint-2")
     common = ["influence", "--model", checkpoint, "--adam-from", checkpoint, "--train", str(tmp_path / "train.jsonl"),
               "--target", str(tmp_path / "target.jsonl"), "--dim", "64", "--quiet"]
@@ -519,11 +509,11 @@ def test_cli_less_mode_and_adam_from_a_checkpoint(tmp_path, tokenizer):
         assert len({round(s["score"], 6) for s in scores}) > 1
 
 
-def test_cli_policy_gradient_features(tmp_path, tokenizer):
+def test_cli_policy_gradient_features(tiny_llama, tmp_path, tokenizer):
     from rlvr.cli import main
 
     model_dir = tmp_path / "model"
-    tiny_model(tokenizer, seed=10).save_pretrained(model_dir)
+    tiny_llama(tokenizer, seed=10).save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
     rows = make_examples("add1", 3, seed=7)
     # A random model never answers right; a reward on the completion's length gives every group signal.
@@ -548,7 +538,7 @@ def odd_length(completion, example):
 
 
 def test_cli_rejects_a_bad_selection(tmp_path):
-    from rlvr.influence.cli import parse_selection
+    from rlvr.cli.influence import parse_selection
 
     assert parse_selection("5%", 100) == (0.05, None, "5%")
     assert parse_selection("30", 10) == (None, 30, "10 rows")

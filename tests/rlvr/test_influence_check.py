@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import torch
 from datasets import Dataset
-from transformers import LlamaConfig, LlamaForCausalLM
 from trl import GRPOConfig
 
 from curricula.audit import read_audit
@@ -41,13 +40,9 @@ class Recorder(CurriculumGRPOTrainer):
 Trainer = Recorder
 
 
-def make_trainer(tmp_path, **check):
+def make_trainer(tmp_path, tiny_llama, **check):
     tokenizer = build_tokenizer()
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64,
-                         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id)
-    torch.manual_seed(0)
+    model = tiny_llama(tokenizer)
     settings = dict(enabled=True, every_n_steps=1, dim=256, batch_size=8)
     settings.update(check)
     influence = InfluenceCheck(InfluenceCheckConfig(**settings), targets=TARGETS)
@@ -55,17 +50,17 @@ def make_trainer(tmp_path, **check):
     args = GRPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=16, num_generations=4,
                       max_completion_length=4, learning_rate=1e-3, report_to="none", seed=3, bf16=False,
                       use_cpu=True, activation_checkpointing=False, save_strategy="no")
-    trainer = Trainer(model=LlamaForCausalLM(config), reward_funcs=[length_reward], args=args, train_dataset=train,
+    trainer = Trainer(model=model, reward_funcs=[length_reward], args=args, train_dataset=train,
                       processing_class=tokenizer, influence_check=influence)
     trainer.model.train()
     batch = [trainer.train_dataset[i] for i in range(4) for _ in range(4)]  # 4 prompts x 4 completions
     return trainer, batch
 
 
-def test_check_logs_alignment_and_drops_anti_aligned_prompts(tmp_path):
+def test_check_logs_alignment_and_drops_anti_aligned_prompts(tmp_path, tiny_llama):
     from curricula.audit import AuditLog
 
-    trainer, batch = make_trainer(tmp_path, action="drop", threshold=0.05)
+    trainer, batch = make_trainer(tmp_path, tiny_llama, action="drop", threshold=0.05)
     trainer.influence_check.audit = AuditLog(tmp_path, "unit")
     output = trainer._generate_and_score_completions(batch)
     result = trainer.influence_check.history[-1]
@@ -95,8 +90,8 @@ def test_check_logs_alignment_and_drops_anti_aligned_prompts(tmp_path):
     assert records[0]["columns"] == {"skill": result.prompt_ids[group].split("-")[0]}
 
 
-def test_downweight_scales_only_the_acted_on_prompts(tmp_path):
-    trainer, batch = make_trainer(tmp_path, action="downweight", threshold=0.05, downweight=0.25)
+def test_downweight_scales_only_the_acted_on_prompts(tmp_path, tiny_llama):
+    trainer, batch = make_trainer(tmp_path, tiny_llama, action="downweight", threshold=0.05, downweight=0.25)
     output = trainer._generate_and_score_completions(batch)
     result = trainer.influence_check.history[-1]
     scale = torch.ones(16)
@@ -107,8 +102,8 @@ def test_downweight_scales_only_the_acted_on_prompts(tmp_path):
     assert torch.equal(output["completion_mask"], trainer.before["completion_mask"])
 
 
-def test_alarm_and_schedule(tmp_path, caplog):
-    trainer, batch = make_trainer(tmp_path, every_n_steps=2, alarm_threshold=1.0)  # any update is "below" 1.0
+def test_alarm_and_schedule(tmp_path, caplog, tiny_llama):
+    trainer, batch = make_trainer(tmp_path, tiny_llama, every_n_steps=2, alarm_threshold=1.0)  # any update is "below" 1.0
     with caplog.at_level(logging.WARNING):
         output = trainer._generate_and_score_completions(batch)
     assert trainer.influence_check.history[-1].alarms == ["add2", "copy"]

@@ -4,6 +4,11 @@
     rlvr compare --config configs/showdown_toy.yaml --out runs/showdown --workers 2
     rlvr compare --config my_showdown.yaml --out runs/mine     # model/pool/eval/target in the YAML
     rlvr compare --config configs/showdown_toy.yaml --probe-only --probe-reward digit_match --out runs/probe
+    rlvr compare --config configs/showdown_toy.yaml --out runs/s "seeds=[0,1]" probe.enabled=false
+
+Settings: `rlvr.compare.CompareConfig`'s defaults < ``--config`` (its ``compare:`` section, and
+``quick:`` with ``--quick``) < ``KEY=VALUE`` overrides (`rlvr.cli.options`) < the flags below,
+kept as short forms of one field each.
 
 Writes ``results.jsonl`` (one row per method x regime x selector x budget x seed x metric),
 ``config.json``, ``report.md`` and its plots into ``--out``; ``rlvr report`` regenerates the
@@ -15,9 +20,11 @@ from __future__ import annotations
 import argparse
 import time
 
+from rlvr.cli.options import add_config_arguments, parse_overrides
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="YAML file with the comparison's settings (its 'compare:' section).")
+    add_config_arguments(parser, "compare", "seeds=[0,1] probe.enabled=false (see CompareConfig)")
     parser.add_argument("--quick", action="store_true", help="Apply the config's 'quick:' section (a small run).")
     parser.add_argument("--out", required=True, help="Output folder.")
     parser.add_argument("--seeds", type=int, nargs="+", help="Override the seeds.")
@@ -46,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
     from rlvr.errors import report_user_error
 
     torch.set_num_threads(1)
-    overrides = {k: getattr(args, k) for k in ("seeds", "selectors", "budgets", "methods", "regimes", "steps",
+    # KEY=VALUE overrides, then the older flags (kept: each sets one CompareConfig field).
+    overrides = parse_overrides(args.overrides, "compare")
+    overrides |= {k: getattr(args, k) for k in ("seeds", "selectors", "budgets", "methods", "regimes", "steps",
                                                "grpo_tokens", "target_skill", "workers", "world")
                  if getattr(args, k, None) is not None}
     if args.probe_only:

@@ -16,7 +16,6 @@ import json
 import shutil
 import sys
 import time
-import uuid
 from pathlib import Path
 
 
@@ -31,7 +30,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from curricula.audit import AuditLog, JsonlWriter
+    from curricula.audit import AuditLog, JsonlWriter, new_run_id
     from curricula.base import GroupResult
     from curricula.frontier import FrontierFilter
     from curricula.rollouts import sample_and_score
@@ -66,7 +65,7 @@ def run(args) -> int:
               for r, rr in zip(rows, rewards)]
     decisions = filt.observe(groups, step=0, epoch=0.0)
 
-    audit = AuditLog(out, run_id=f"frontier-offline-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}")
+    audit = AuditLog(out, run_id=new_run_id("frontier-offline"))
     for decision in decisions:
         audit.add(decision, global_step=0, epoch=0.0)
     audit.flush()

@@ -1,47 +1,37 @@
 """``rlvr compat``: score teacher-refined data with the student and keep what it can learn.
 
     rlvr compat --student toy --data refined.jsonl --out runs/compat
-    rlvr compat --student PATH --data refined.parquet --out DIR --config run.yaml --quantile 0.8 \\
+    rlvr compat --student PATH --data refined.parquet --out DIR --config run.yaml quantile=0.8 \\
         --column response=refined_output --column original_response=output
 
-Settings come from `curricula.compat.CompatConfig`: its defaults, then the ``compat:`` section of
-``--config``, then flags (one per field, ``--quantile``, ``--on-too-long`` ...). Rerunning into the
-same ``--out`` resumes scoring where it stopped and redoes the (cheap) decisions.
+Settings are `curricula.compat.CompatConfig`'s fields: its defaults, then the ``compat:`` section
+of ``--config``, then ``KEY=VALUE`` overrides (`rlvr.cli.options`). The old one-flag-per-field
+spellings (``--quantile 0.8``, ``--no-reverse``) still work: they become overrides. Rerunning into
+the same ``--out`` resumes scoring where it stopped and redoes the (cheap) decisions.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import re
 import sys
 
 from curricula.compat import CompatConfig
+from rlvr.cli.options import add_config_arguments, flags_to_overrides, parse_overrides, read_section
 
-# Fields set by their own flags (or only in YAML) rather than the generic one-flag-per-field.
+# Fields with their own flags (a list and a mapping), besides KEY=VALUE.
 _SPECIAL_FIELDS = {"columns", "rules"}
 
 
-def _field_help(cls) -> dict[str, str]:
-    """Each field's description from the class docstring's ``Args:`` section."""
-    docs: dict[str, str] = {}
-    current = None
-    for line in (cls.__doc__ or "").split("Args:", 1)[-1].splitlines():
-        match = re.match(r"^\s{8}(\w+): (.*)$", line)
-        if match:
-            current = match.group(1)
-            docs[current] = match.group(2)
-        elif current and line.strip():
-            docs[current] += " " + line.strip()
-    return {name: text.replace("%", "%%") for name, text in docs.items()}
+def _setting_kinds() -> dict[str, bool]:
+    """CompatConfig field -> whether it is a boolean (``--flag`` / ``--no-flag``)."""
+    return {f.name: str(f.type).startswith("bool") for f in dataclasses.fields(CompatConfig)
+            if f.name not in _SPECIAL_FIELDS}
 
 
-def _flag_type(field: dataclasses.Field):
-    kind = str(field.type)
-    for name, cast in (("int", int), ("float", float), ("str", str), ("bool", bool)):
-        if kind.startswith(name):
-            return cast
-    raise TypeError(f"CompatConfig.{field.name} has type {kind}; give it a flag in compat_cli.")
+def translate_argv(argv: list[str]) -> list[str]:
+    """``--quantile 0.8`` (the old flag per field) -> ``quantile=0.8``."""
+    return flags_to_overrides(argv, _setting_kinds())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,32 +44,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True,
                         help="Output folder: scores.jsonl, audit.jsonl, filtered.jsonl, bad_rows.jsonl, "
                              "summary.json. Rerunning into it resumes.")
-    parser.add_argument("--config", help="A YAML file whose 'compat:' section sets CompatConfig fields.")
+    add_config_arguments(parser, "compat", "quantile=0.8 on_too_long=drop (see CompatConfig)")
     parser.add_argument("--device", help="Torch device (default: cuda if available, else cpu).")
     parser.add_argument("--no-progress", action="store_true", help="No progress bars.")
     parser.add_argument("--column", action="append", metavar="NAME=SOURCE", default=argparse.SUPPRESS,
                         help="Map an rlvr column (prompt, response, original_prompt, original_response, "
                              "answer, id) to the source's column; repeatable.")
-    helps = _field_help(CompatConfig)
     parser.add_argument("--rules", default=argparse.SUPPRESS, metavar="R1,R2",
-                        help="Comma-separated. " + helps.get("rules", ""))
-    group = parser.add_argument_group("filter settings (CompatConfig; flags override --config)")
-    for field in dataclasses.fields(CompatConfig):
-        if field.name in _SPECIAL_FIELDS:
-            continue
-        flag = "--" + field.name.replace("_", "-")
-        cast = _flag_type(field)
-        if cast is bool:
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
-                               help=helps.get(field.name))
-        else:
-            group.add_argument(flag, type=cast, default=argparse.SUPPRESS, help=helps.get(field.name))
+                        help="Comma-separated rules (CompatConfig.rules).")
 
 
 def config_from_args(args: argparse.Namespace) -> CompatConfig:
-    """Defaults < the YAML ``compat:`` section < flags."""
-    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(CompatConfig)
-                 if f.name not in _SPECIAL_FIELDS and hasattr(args, f.name)}
+    """Defaults < the YAML ``compat:`` section < KEY=VALUE overrides < --rules / --column."""
+    overrides = parse_overrides(args.overrides, "compat")
     if hasattr(args, "rules"):
         overrides["rules"] = [r.strip() for r in args.rules.split(",") if r.strip()]
     if hasattr(args, "column"):
@@ -91,6 +68,7 @@ def config_from_args(args: argparse.Namespace) -> CompatConfig:
             columns[name.strip()] = source.strip()
         overrides["columns"] = columns
     if args.config:
+        read_section(args.config, "compat")  # a missing file or a section that is not a mapping: one line
         return CompatConfig.from_yaml(args.config, overrides)
     return CompatConfig.from_dict(overrides)
 
@@ -111,15 +89,12 @@ def format_summary(result) -> str:
 
 
 def load_student(spec: str, device: str | None = None):
-    """``(model, tokenizer, name)``; ``spec`` is ``"toy"`` (the toy world), a folder or a Hub name."""
+    """``(model, tokenizer, name)``; ``spec`` is a registered model (`rlvr.sources`: ``"toy"``,
+    the toy world), a folder or a Hub name."""
     from curricula.compat.run import load_student as load_student_from
+    from rlvr.sources import MODELS, resolve_model
 
-    path = None
-    if spec == "toy":
-        from rlvr.toy import build_toy_world
-
-        path = str(build_toy_world())
-    return load_student_from(spec, device, path=path)
+    return load_student_from(spec, device, path=resolve_model(spec) if spec in MODELS else None)
 
 
 def run(args: argparse.Namespace) -> int:

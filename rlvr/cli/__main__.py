@@ -1,0 +1,7 @@
+"""``python -m rlvr.cli``: the `rlvr` command."""
+
+import sys
+
+from rlvr.cli import main
+
+sys.exit(main())
