@@ -17,7 +17,6 @@ LIMIT = 60
 ALLOWED = {
     "rlvr/train.py:main": 140,
     "rlvr/compare/report.py:write_report": 78,
-    "rlvr/compare/run.py:run_compare": 76,
     "rlvr/toy/training.py:warmup": 72,
     "rewards/builtin/math_answer.py:math_answer": 65,
 }
