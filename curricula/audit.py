@@ -32,19 +32,19 @@ AUDIT_FILE = "audit.jsonl"
 # The record schema, in column order. `stats` and `columns` are JSON objects.
 AUDIT_FIELDS = (
     "schema_version",  # int: this schema's version
-    "seq",             # int: record number in the file, from 0, never repeated
-    "run_id",          # str: the run that wrote the record (a resumed run keeps its id)
-    "time",            # float: unix time of writing
-    "global_step",     # int: optimizer step at which the decision was taken
-    "epoch",           # float: trainer epoch at that step
-    "filter",          # str: which filter decided ("frontier", "zero_variance", ...)
-    "prompt_id",       # str: the row's stable id
-    "prompt_hash",     # str: content hash of the prompt
-    "decision",        # str: kept | dropped | readmitted | masked | probed | skipped
-    "reason",          # str: machine-readable reason code
-    "message",         # str: the reason as a sentence, with its numbers
-    "stats",           # dict: the statistics behind the decision
-    "columns",         # dict: the prompt's user columns (skill, source, ...)
+    "seq",  # int: record number in the file, from 0, never repeated
+    "run_id",  # str: the run that wrote the record (a resumed run keeps its id)
+    "time",  # float: unix time of writing
+    "global_step",  # int: optimizer step at which the decision was taken
+    "epoch",  # float: trainer epoch at that step
+    "filter",  # str: which filter decided ("frontier", "zero_variance", ...)
+    "prompt_id",  # str: the row's stable id
+    "prompt_hash",  # str: content hash of the prompt
+    "decision",  # str: kept | dropped | readmitted | masked | probed | skipped
+    "reason",  # str: machine-readable reason code
+    "message",  # str: the reason as a sentence, with its numbers
+    "stats",  # dict: the statistics behind the decision
+    "columns",  # dict: the prompt's user columns (skill, source, ...)
 )
 
 
@@ -161,8 +161,9 @@ class AuditLog:
             plain JSONL, where ``head`` and ``grep`` work).
     """
 
-    def __init__(self, run_dir: str | os.PathLike, run_id: str, segment_records: int = 50_000,
-                 min_segment_records: int = 1_000):
+    def __init__(
+        self, run_dir: str | os.PathLike, run_id: str, segment_records: int = 50_000, min_segment_records: int = 1_000
+    ):
         self.path = Path(run_dir) / AUDIT_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.run_id = run_id
@@ -182,10 +183,19 @@ class AuditLog:
     def add(self, decision, global_step: int, epoch: float) -> None:
         """Queue one decision (a `curricula.base.Decision`); written at the next `flush`."""
         record = {
-            "schema_version": SCHEMA_VERSION, "seq": self.seq, "run_id": self.run_id, "time": round(time.time(), 3),
-            "global_step": int(global_step), "epoch": round(float(epoch or 0.0), 4), "filter": decision.filter,
-            "prompt_id": decision.prompt_id, "prompt_hash": decision.prompt_hash, "decision": decision.decision,
-            "reason": decision.reason, "message": decision.message, "stats": decision.stats,
+            "schema_version": SCHEMA_VERSION,
+            "seq": self.seq,
+            "run_id": self.run_id,
+            "time": round(time.time(), 3),
+            "global_step": int(global_step),
+            "epoch": round(float(epoch or 0.0), 4),
+            "filter": decision.filter,
+            "prompt_id": decision.prompt_id,
+            "prompt_hash": decision.prompt_hash,
+            "decision": decision.decision,
+            "reason": decision.reason,
+            "message": decision.message,
+            "stats": decision.stats,
             "columns": decision.columns,
         }
         self.seq += 1
@@ -244,8 +254,10 @@ class AuditLog:
         self._pending.clear()
         target, before = position["records"], self.seq
         if target > before:
-            raise RuntimeError(f"Audit log {self.path} holds {before} records, fewer than the checkpoint's "
-                               f"{target}; the log was changed outside this run.")
+            raise RuntimeError(
+                f"Audit log {self.path} holds {before} records, fewer than the checkpoint's "
+                f"{target}; the log was changed outside this run."
+            )
         if target < self.closed_records:
             _truncate_tail(self.path, 0)
             self.closed_records = _cut_segments(self.path, target)
@@ -254,8 +266,10 @@ class AuditLog:
             offset = _tail_offset(self.path, keep)
             same_tail = position.get("segment_records", 0) == self.closed_records
             if offset is None or (same_tail and "bytes" in position and offset != position["bytes"]):
-                raise RuntimeError(f"Audit log {self.path} does not match the checkpoint's position {position}; "
-                                   "the log was changed outside this run.")
+                raise RuntimeError(
+                    f"Audit log {self.path} does not match the checkpoint's position {position}; "
+                    "the log was changed outside this run."
+                )
             _truncate_tail(self.path, offset)
         self.tail_records = count_records(self.path)
         self._tail_rows = [] if self.tail_records == 0 else None
@@ -268,8 +282,9 @@ def _segments_end(path: Path) -> int:
     end = 0
     for first, rows, seg in audit_store.segments(path):
         if first != end:
-            raise RuntimeError(f"Audit segment {seg} starts at record {first}, expected {end}; "
-                               "the log was changed outside rlvr.")
+            raise RuntimeError(
+                f"Audit segment {seg} starts at record {first}, expected {end}; the log was changed outside rlvr."
+            )
         end = first + rows
     return end
 

@@ -27,14 +27,28 @@ SEGMENT_GLOB = "seg-*.parquet"
 JSON_FIELDS = ("stats", "columns")
 QUERY_NUMBERS = ("pass_rate", "active_pool", "predicted_pass_rate")  # typed copies of `stats` keys
 
-SEGMENT_SCHEMA = pa.schema([
-    ("schema_version", pa.int16()), ("seq", pa.int64()), ("run_id", pa.string()), ("time", pa.float64()),
-    ("global_step", pa.int64()), ("epoch", pa.float64()), ("filter", pa.string()), ("prompt_id", pa.string()),
-    ("prompt_hash", pa.string()), ("decision", pa.string()), ("reason", pa.string()), ("message", pa.string()),
-    ("stats", pa.string()), ("columns", pa.string()),
-    ("skill", pa.string()), ("pass_rate", pa.float64()), ("active_pool", pa.float64()),
-    ("predicted_pass_rate", pa.float64()),
-])
+SEGMENT_SCHEMA = pa.schema(
+    [
+        ("schema_version", pa.int16()),
+        ("seq", pa.int64()),
+        ("run_id", pa.string()),
+        ("time", pa.float64()),
+        ("global_step", pa.int64()),
+        ("epoch", pa.float64()),
+        ("filter", pa.string()),
+        ("prompt_id", pa.string()),
+        ("prompt_hash", pa.string()),
+        ("decision", pa.string()),
+        ("reason", pa.string()),
+        ("message", pa.string()),
+        ("stats", pa.string()),
+        ("columns", pa.string()),
+        ("skill", pa.string()),
+        ("pass_rate", pa.float64()),
+        ("active_pool", pa.float64()),
+        ("predicted_pass_rate", pa.float64()),
+    ]
+)
 RECORD_FIELDS = tuple(SEGMENT_SCHEMA.names[:14])  # == curricula.audit.AUDIT_FIELDS (checked in tests)
 SCALAR_FIELDS = RECORD_FIELDS[:12]  # all but the two JSON objects, which end a record
 
@@ -54,9 +68,12 @@ def record_row(record: dict) -> tuple:
     """One record as a row of `SEGMENT_SCHEMA` (``stats`` and ``columns`` as JSON text)."""
     stats, columns = record.get("stats") or {}, record.get("columns") or {}
     skill = columns.get("skill")
-    return (*(record.get(name) for name in SCALAR_FIELDS),
-            *(json.dumps(value, separators=(",", ":"), default=json_default) for value in (stats, columns)),
-            None if skill is None else str(skill), *(_number(stats.get(key)) for key in QUERY_NUMBERS))
+    return (
+        *(record.get(name) for name in SCALAR_FIELDS),
+        *(json.dumps(value, separators=(",", ":"), default=json_default) for value in (stats, columns)),
+        None if skill is None else str(skill),
+        *(_number(stats.get(key)) for key in QUERY_NUMBERS),
+    )
 
 
 def row_line(row: tuple) -> str:
@@ -68,8 +85,9 @@ def row_line(row: tuple) -> str:
 def rows_to_table(rows: list[tuple]) -> pa.Table:
     """`record_row` rows as a table of `SEGMENT_SCHEMA`."""
     columns = list(zip(*rows)) if rows else [()] * len(SEGMENT_SCHEMA)
-    return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, SEGMENT_SCHEMA)],
-                                schema=SEGMENT_SCHEMA)
+    return pa.Table.from_arrays(
+        [pa.array(c, type=f.type) for c, f in zip(columns, SEGMENT_SCHEMA)], schema=SEGMENT_SCHEMA
+    )
 
 
 def records_to_table(records: list[dict]) -> pa.Table:
@@ -98,7 +116,7 @@ def segments(log_path: Path) -> list[tuple[int, int, Path]]:
         return []
     found = []
     for path in folder.glob(SEGMENT_GLOB):
-        first = int(path.name[len("seg-"):-len(".parquet")])
+        first = int(path.name[len("seg-") : -len(".parquet")])
         found.append((first, pq.read_metadata(path).num_rows, path))
     return sorted(found)
 
@@ -109,8 +127,9 @@ def write_segment(log_path: Path, first: int, table: pa.Table) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"seg-{first:012d}.parquet"
     tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="zstd", compression_level=9, use_dictionary=True,
-                   row_group_size=max(1, table.num_rows))
+    pq.write_table(
+        table, tmp, compression="zstd", compression_level=9, use_dictionary=True, row_group_size=max(1, table.num_rows)
+    )
     os.replace(tmp, path)  # a kill before this leaves a .tmp file, removed on the next open
     return path
 
@@ -164,4 +183,3 @@ def iter_sources(log_path: Path, chunk: int = 50_000) -> Iterator:
     for records in iter_tail_records(Path(log_path), chunk):
         table = records_to_table(records)
         yield lambda columns, table=table: table.select(columns) if columns is not None else table
-

@@ -17,8 +17,19 @@ from __future__ import annotations
 
 import numpy as np
 
-_TOTALS = ("groups", "trials", "brier", "brier_reference", "first_trials", "first_brier", "signal_brier",
-           "signal_predicted", "signal_observed", "predicted", "successes")
+_TOTALS = (
+    "groups",
+    "trials",
+    "brier",
+    "brier_reference",
+    "first_trials",
+    "first_brier",
+    "signal_brier",
+    "signal_predicted",
+    "signal_observed",
+    "predicted",
+    "successes",
+)
 _BINS = ("trials", "predicted", "successes", "groups")
 
 
@@ -26,7 +37,7 @@ def rollout_brier(predicted, successes, trials) -> np.ndarray:
     """Sum over a group's rollouts of (q - outcome)^2: s (1-q)^2 + (n-s) q^2."""
     q = np.asarray(predicted, dtype=np.float64)
     s, n = np.asarray(successes, dtype=np.float64), np.asarray(trials, dtype=np.float64)
-    return s * (1.0 - q) ** 2 + (n - s) * q ** 2
+    return s * (1.0 - q) ** 2 + (n - s) * q**2
 
 
 class Calibration:
@@ -53,8 +64,19 @@ class Calibration:
         first = np.asarray(first_visit, dtype=bool)[scored]
         brier = rollout_brier(q, s, n)
         signal = ((s > 0) & (s < n)).astype(np.float64)
-        self.totals += [len(q), n.sum(), brier.sum(), rollout_brier(reference, s, n).sum(), n[first].sum(),
-                        brier[first].sum(), ((ps - signal) ** 2).sum(), ps.sum(), signal.sum(), (q * n).sum(), s.sum()]
+        self.totals += [
+            len(q),
+            n.sum(),
+            brier.sum(),
+            rollout_brier(reference, s, n).sum(),
+            n[first].sum(),
+            brier[first].sum(),
+            ((ps - signal) ** 2).sum(),
+            ps.sum(),
+            signal.sum(),
+            (q * n).sum(),
+            s.sum(),
+        ]
         which = np.minimum((q * self.bins).astype(np.int64), self.bins - 1)
         for row, values in enumerate((n, q * n, s, np.ones_like(q))):
             np.add.at(self.per_bin[row], which, values)
@@ -64,10 +86,17 @@ class Calibration:
         if not t["trials"]:
             return {"groups": 0.0}
         trials, groups = t["trials"], t["groups"]
-        out = {"groups": groups, "brier": t["brier"] / trials, "brier_reference": t["brier_reference"] / trials,
-               "brier_signal": t["signal_brier"] / groups, "predicted_signal": t["signal_predicted"] / groups,
-               "observed_signal": t["signal_observed"] / groups, "mean_predicted": t["predicted"] / trials,
-               "mean_observed": t["successes"] / trials, "ece": self.expected_calibration_error()}
+        out = {
+            "groups": groups,
+            "brier": t["brier"] / trials,
+            "brier_reference": t["brier_reference"] / trials,
+            "brier_signal": t["signal_brier"] / groups,
+            "predicted_signal": t["signal_predicted"] / groups,
+            "observed_signal": t["signal_observed"] / groups,
+            "mean_predicted": t["predicted"] / trials,
+            "mean_observed": t["successes"] / trials,
+            "ece": self.expected_calibration_error(),
+        }
         if t["first_trials"]:
             out["brier_first_visit"] = t["first_brier"] / t["first_trials"]
         return {k: float(v) for k, v in out.items()}
@@ -86,8 +115,13 @@ class Calibration:
         empty), scored ``trials`` and ``groups``."""
         trials, predicted, successes, groups = self.per_bin
         with np.errstate(invalid="ignore", divide="ignore"):
-            return {"edges": np.linspace(0.0, 1.0, self.bins + 1), "predicted": predicted / trials,
-                    "observed": successes / trials, "trials": trials.copy(), "groups": groups.copy()}
+            return {
+                "edges": np.linspace(0.0, 1.0, self.bins + 1),
+                "predicted": predicted / trials,
+                "observed": successes / trials,
+                "trials": trials.copy(),
+                "groups": groups.copy(),
+            }
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {"cal_totals": self.totals.copy(), "cal_bins": self.per_bin.copy()}
@@ -95,8 +129,10 @@ class Calibration:
     def load_state_dict(self, state: dict) -> None:
         bins = np.asarray(state["cal_bins"], dtype=np.float64)
         if bins.shape != self.per_bin.shape:
-            raise ValueError(f"predictor state 'cal_bins' has shape {bins.shape}, calibration_bins={self.bins} "
-                             f"needs {self.per_bin.shape}")
+            raise ValueError(
+                f"predictor state 'cal_bins' has shape {bins.shape}, calibration_bins={self.bins} "
+                f"needs {self.per_bin.shape}"
+            )
         self.totals, self.per_bin = np.array(state["cal_totals"], dtype=np.float64), bins.copy()
 
 

@@ -102,15 +102,18 @@ class FrontierConfig:
             raise ValueError(f"frontier.min_samples must be >= 1, got {self.min_samples}.")
         if self.reprobe_interval is not None and self.reprobe_interval < 1:
             # 0 or less let every dropped prompt straight back in: the filter silently did nothing.
-            raise ValueError(f"frontier.reprobe_interval must be >= 1 (or null: never re-probe), "
-                             f"got {self.reprobe_interval}.")
+            raise ValueError(
+                f"frontier.reprobe_interval must be >= 1 (or null: never re-probe), got {self.reprobe_interval}."
+            )
         if self.max_generation_multiplier < 1.0:
             raise ValueError("frontier.max_generation_multiplier must be >= 1.")
         if self.oversample_draw not in ("batch", "deficit"):
             raise ValueError(f"frontier.oversample_draw must be 'batch' or 'deficit', got {self.oversample_draw!r}.")
         if not 0.0 < self.skip_explore_min <= self.skip_explore <= 1.0:
-            raise ValueError("frontier.skip_explore_min and skip_explore must satisfy 0 < skip_explore_min <= "
-                             f"skip_explore <= 1, got {self.skip_explore_min} and {self.skip_explore}.")
+            raise ValueError(
+                "frontier.skip_explore_min and skip_explore must satisfy 0 < skip_explore_min <= "
+                f"skip_explore <= 1, got {self.skip_explore_min} and {self.skip_explore}."
+            )
         for name in ("skip_target_easy", "skip_target_hard"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
@@ -193,8 +196,10 @@ class PredictorConfig:
     def __post_init__(self):
         self.group_columns = list(self.group_columns or [])
         if not 0.0 < self.min_prior_strength <= self.max_prior_strength:
-            raise ValueError("predictor.min_prior_strength and max_prior_strength must satisfy 0 < min <= max, got "
-                             f"{self.min_prior_strength} and {self.max_prior_strength}.")
+            raise ValueError(
+                "predictor.min_prior_strength and max_prior_strength must satisfy 0 < min <= max, got "
+                f"{self.min_prior_strength} and {self.max_prior_strength}."
+            )
         for name in ("base_strength", "shrinkage", "ridge"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"predictor.{name} must be > 0, got {getattr(self, name)}.")
@@ -207,8 +212,10 @@ class PredictorConfig:
         if not 0 <= self.max_deferrals <= 254:
             raise ValueError(f"predictor.max_deferrals must be in [0, 254], got {self.max_deferrals}.")
         if self.reoffer_after < 1 or self.feature_dim < 1 or self.calibration_bins < 1:
-            raise ValueError("predictor.reoffer_after, feature_dim and calibration_bins must be >= 1, got "
-                             f"{self.reoffer_after}, {self.feature_dim} and {self.calibration_bins}.")
+            raise ValueError(
+                "predictor.reoffer_after, feature_dim and calibration_bins must be >= 1, got "
+                f"{self.reoffer_after}, {self.feature_dim} and {self.calibration_bins}."
+            )
         if not 0.0 < self.reoffer_share <= self.window_factor:
             raise ValueError(f"predictor.reoffer_share must be in (0, window_factor], got {self.reoffer_share}.")
         if self.deferral_bonus < 0:

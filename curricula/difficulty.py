@@ -59,8 +59,7 @@ class Scorer(Protocol):
 
 # Name -> scorer class (or factory). "influence" is imported on first use: only that scorer needs
 # the gradient-influence library.
-SCORERS: Registry[Callable[..., Scorer]] = Registry(
-    "scorer", hint="Or give 'package.module:Class'.")
+SCORERS: Registry[Callable[..., Scorer]] = Registry("scorer", hint="Or give 'package.module:Class'.")
 SCORERS.register("influence", lazy="curricula.influence.scorer:InfluenceScorer")
 
 
@@ -80,8 +79,13 @@ def make_scorer(name: str, **kwargs) -> Scorer:
     return SCORERS.get(name)(**kwargs)
 
 
-def select_by_score(rows: Sequence[dict], scores: Sequence[float], fraction: float | None = None,
-                    count: int | None = None, highest: bool = True) -> list[dict]:
+def select_by_score(
+    rows: Sequence[dict],
+    scores: Sequence[float],
+    fraction: float | None = None,
+    count: int | None = None,
+    highest: bool = True,
+) -> list[dict]:
     """The rows with the highest (or lowest) scores, in their original order; NaN scores rank last."""
     if (fraction is None) == (count is None):
         raise ValueError("give exactly one of fraction or count.")
@@ -156,8 +160,12 @@ class PassRateScorer:
     name = "pass_rate"
     higher_means = EASIER
 
-    def __init__(self, table: Mapping[str, Any] | None = None, rollouts: Mapping[str, Sequence[float]] | None = None,
-                 success_threshold: float = 1.0):
+    def __init__(
+        self,
+        table: Mapping[str, Any] | None = None,
+        rollouts: Mapping[str, Sequence[float]] | None = None,
+        success_threshold: float = 1.0,
+    ):
         if (table is None) == (rollouts is None):
             raise ValueError("give exactly one of table (the frontier filter's) or rollouts.")
         self.counts: dict[str, tuple[int, int]] = {}
@@ -173,16 +181,24 @@ class PassRateScorer:
         return [pass_rate(*self.counts.get(str(r["id"]), (0, 0))) for r in rows]
 
 
-def sample_rollouts(model, tokenizer, rows: Sequence[dict], verifiers: Sequence[str] = ("exact",),
-                    samples_per_prompt: int = 8, max_new_tokens: int = 8, temperature: float = 1.0,
-                    seed: int = 0) -> dict[str, list[float]]:
+def sample_rollouts(
+    model,
+    tokenizer,
+    rows: Sequence[dict],
+    verifiers: Sequence[str] = ("exact",),
+    samples_per_prompt: int = 8,
+    max_new_tokens: int = 8,
+    temperature: float = 1.0,
+    seed: int = 0,
+) -> dict[str, list[float]]:
     """Fresh rollouts for `PassRateScorer(rollouts=...)`: id -> weighted rewards."""
     from curricula.rollouts import sample_and_score
     from rewards import make_reward_funcs
 
     funcs, weights = make_reward_funcs(list(verifiers))
-    rewards = sample_and_score(model, tokenizer, list(rows), funcs, weights, samples_per_prompt, temperature,
-                               max_new_tokens, seed=seed)
+    rewards = sample_and_score(
+        model, tokenizer, list(rows), funcs, weights, samples_per_prompt, temperature, max_new_tokens, seed=seed
+    )
     return {str(r["id"]): values for r, values in zip(rows, rewards)}
 
 
@@ -259,10 +275,15 @@ class _ModelScorer:
         try:
             with torch.no_grad():
                 for indices in length_sorted_batches(sequences, self.batch_size):
-                    batch = collate([sequences[i] for i in indices], self.tokenizer.pad_token_id or 0,
-                                    model_device(self.model))
-                    logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                                        position_ids=batch["position_ids"], use_cache=False).logits
+                    batch = collate(
+                        [sequences[i] for i in indices], self.tokenizer.pad_token_id or 0, model_device(self.model)
+                    )
+                    logits = self.model(
+                        input_ids=batch["input_ids"],
+                        attention_mask=batch["attention_mask"],
+                        position_ids=batch["position_ids"],
+                        use_cache=False,
+                    ).logits
                     for i, v in zip(indices, metric(logits, batch).tolist()):
                         values[i] = float(v)
         finally:
@@ -329,8 +350,7 @@ class GraNdScorer:
         sequences = encode_rows(self.tokenizer, list(rows))
         values = [math.nan] * len(sequences)
         for indices in length_sorted_batches(sequences, self.batch_size):
-            batch = collate([sequences[i] for i in indices], self.tokenizer.pad_token_id or 0,
-                            model_device(self.model))
+            batch = collate([sequences[i] for i in indices], self.tokenizer.pad_token_id or 0, model_device(self.model))
             norms = per_example_gradient_sq_norms(self.model, batch, self.modules).sqrt()
             for i, v in zip(indices, norms.tolist()):
                 values[i] = float(v)
@@ -363,9 +383,12 @@ class IFDScorer:
 
     def _score(self, rows: Sequence[dict]) -> list[float]:
         answers = [str(r["answer"]) for r in rows]
-        prompts = [r["prompt"] if isinstance(r["prompt"], str) else
-                   self.likelihood.tokenizer.apply_chat_template(r["prompt"], tokenize=False,
-                                                                 add_generation_prompt=True) for r in rows]
+        prompts = [
+            r["prompt"]
+            if isinstance(r["prompt"], str)
+            else self.likelihood.tokenizer.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True)
+            for r in rows
+        ]
         given = self.likelihood.score([self.likelihood.encode(p, a) for p, a in zip(prompts, answers)])
         alone = self.likelihood.score([self.likelihood.encode(None, a) for a in answers])
         return [ifd_from_nll(g.mean, a.mean) for g, a in zip(given, alone)]

@@ -75,14 +75,14 @@ class PromptStats:
 def rollout_probability(streak: int, explore: float, floor: float) -> float:
     """Probability that a prompt with ``streak`` consecutive zero-variance visits is rolled out:
     ``explore ** streak``, never below ``floor`` (1 for a prompt without a streak)."""
-    return max(explore ** streak, floor) if streak > 0 else 1.0
+    return max(explore**streak, floor) if streak > 0 else 1.0
 
 
 def skip_coin(seed: int, step: int, prompt_id: str) -> float:
     """A uniform number in [0, 1) fixed by (seed, step, prompt id): every process, and a resumed
     run, draws the same coin for the same prompt at the same step."""
     digest = hashlib.blake2b(f"{seed}:{step}:{prompt_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2.0 ** 64
+    return int.from_bytes(digest, "big") / 2.0**64
 
 
 def _digits_for(value: float, threshold: float) -> str:
@@ -133,16 +133,18 @@ class FrontierFilter:
         stats = self.table.get(prompt_id)
         if not self.config.skip_zero_variance or stats is None or stats.status != ACTIVE or not stats.streak_kind:
             return 1.0
-        return rollout_probability(stats.zero_variance_streak, self.explore[stats.streak_kind],
-                                   self.config.skip_explore_min)
+        return rollout_probability(
+            stats.zero_variance_streak, self.explore[stats.streak_kind], self.config.skip_explore_min
+        )
 
     def skips(self, prompt_id: str, step: int, seed: int) -> bool:
         """True when an active prompt is skipped before rollout at ``step`` (same answer on every call)."""
         chance = self.skip_chance(prompt_id)
         return chance < 1.0 and skip_coin(seed, step, prompt_id) >= chance
 
-    def skip_decision(self, prompt_id: str, step: int, seed: int, columns: dict | None = None,
-                      prompt_hash: str = "") -> Decision | None:
+    def skip_decision(
+        self, prompt_id: str, step: int, seed: int, columns: dict | None = None, prompt_hash: str = ""
+    ) -> Decision | None:
         """The audit record of skipping ``prompt_id`` at ``step``, or ``None`` if it is rolled out."""
         chance, coin = self.skip_chance(prompt_id), skip_coin(seed, step, prompt_id)
         if chance >= 1.0 or coin < chance:
@@ -151,15 +153,33 @@ class FrontierFilter:
         kind, streak = stats.streak_kind, stats.zero_variance_streak
         what = "all correct" if kind == EASY else "all wrong"
         visits = "visit" if streak == 1 else f"{streak} visits"
-        message = (f"skipped before rollout: its last {visits} gave zero-variance groups ({what}); rolled out "
-                   f"with probability {chance:.2f} (explore {self.explore[kind]:.2f}^{streak}, floor "
-                   f"{self.config.skip_explore_min:g})")
-        numbers = {"streak": streak, "kind": kind, "explore": round(self.explore[kind], 4),
-                   "rollout_probability": round(chance, 4), "coin": round(coin, 4),
-                   "successes": stats.successes, "trials": stats.trials, "visits": stats.visits,
-                   "active_pool": self.active_count, "pool_size": self.pool_size}
-        return Decision(filter=self.name, prompt_id=prompt_id, decision=SKIPPED, reason="zero_variance_streak",
-                        message=message, stats=numbers, columns=dict(columns or {}), prompt_hash=prompt_hash)
+        message = (
+            f"skipped before rollout: its last {visits} gave zero-variance groups ({what}); rolled out "
+            f"with probability {chance:.2f} (explore {self.explore[kind]:.2f}^{streak}, floor "
+            f"{self.config.skip_explore_min:g})"
+        )
+        numbers = {
+            "streak": streak,
+            "kind": kind,
+            "explore": round(self.explore[kind], 4),
+            "rollout_probability": round(chance, 4),
+            "coin": round(coin, 4),
+            "successes": stats.successes,
+            "trials": stats.trials,
+            "visits": stats.visits,
+            "active_pool": self.active_count,
+            "pool_size": self.pool_size,
+        }
+        return Decision(
+            filter=self.name,
+            prompt_id=prompt_id,
+            decision=SKIPPED,
+            reason="zero_variance_streak",
+            message=message,
+            stats=numbers,
+            columns=dict(columns or {}),
+            prompt_hash=prompt_hash,
+        )
 
     @property
     def active_count(self) -> int:
@@ -227,16 +247,34 @@ class FrontierFilter:
             self.explore[kind] = min(1.0, max(cfg.skip_explore_min, self.explore[kind] + step))
 
     def _stats(self, stats: PromptStats, lower: float, upper: float) -> dict:
-        return {"successes": stats.successes, "trials": stats.trials, "unscored": stats.unscored,
-                "visits": stats.visits, "pass_rate": round(stats.pass_rate, 4) if stats.trials else None,
-                "zero_variance_streak": stats.zero_variance_streak,
-                "lower": round(lower, 4), "upper": round(upper, 4), "low": self.config.low,
-                "high": self.config.high, "confidence": self.config.confidence, "bound": self.config.bound,
-                "active_pool": self.active_count, "pool_size": self.pool_size}
+        return {
+            "successes": stats.successes,
+            "trials": stats.trials,
+            "unscored": stats.unscored,
+            "visits": stats.visits,
+            "pass_rate": round(stats.pass_rate, 4) if stats.trials else None,
+            "zero_variance_streak": stats.zero_variance_streak,
+            "lower": round(lower, 4),
+            "upper": round(upper, 4),
+            "low": self.config.low,
+            "high": self.config.high,
+            "confidence": self.config.confidence,
+            "bound": self.config.bound,
+            "active_pool": self.active_count,
+            "pool_size": self.pool_size,
+        }
 
     def _decision(self, group: GroupResult, decision: str, reason: str, message: str, stats: dict) -> Decision:
-        return Decision(filter=self.name, prompt_id=group.prompt_id, decision=decision, reason=reason,
-                        message=message, stats=stats, columns=group.columns, prompt_hash=group.prompt_hash)
+        return Decision(
+            filter=self.name,
+            prompt_id=group.prompt_id,
+            decision=decision,
+            reason=reason,
+            message=message,
+            stats=stats,
+            columns=group.columns,
+            prompt_hash=group.prompt_hash,
+        )
 
     def _judge_active(self, group: GroupResult, stats: PromptStats, step: int) -> Decision:
         cfg = self.config
@@ -253,18 +291,27 @@ class FrontierFilter:
             message = f"kept: {counts}, pass-rate bounds [{lower:.2f}, {upper:.2f}]"
             if stats.trials < cfg.min_samples:
                 message += f", {stats.trials} < {cfg.min_samples} samples needed to decide"
-            return self._decision(group, KEPT, "in_frontier" if stats.trials >= cfg.min_samples else "too_few_samples",
-                                  message, numbers)
+            return self._decision(
+                group, KEPT, "in_frontier" if stats.trials >= cfg.min_samples else "too_few_samples", message, numbers
+            )
         status, message = verdict
         floor = math.ceil(cfg.min_active_fraction * self.pool_size)
         if self.active_count - 1 < floor:
             if not self.floor_warned:
-                logger.warning("Frontier filter: the active pool is at its floor (%d of %d prompts); "
-                               "no more prompts are dropped.", self.active_count, self.pool_size)
+                logger.warning(
+                    "Frontier filter: the active pool is at its floor (%d of %d prompts); no more prompts are dropped.",
+                    self.active_count,
+                    self.pool_size,
+                )
                 self.floor_warned = True
-            return self._decision(group, KEPT, "pool_floor",
-                                  f"kept at pool floor: would drop ({message}), but only {self.active_count} of "
-                                  f"{self.pool_size} prompts are active (floor {floor})", numbers)
+            return self._decision(
+                group,
+                KEPT,
+                "pool_floor",
+                f"kept at pool floor: would drop ({message}), but only {self.active_count} of "
+                f"{self.pool_size} prompts are active (floor {floor})",
+                numbers,
+            )
         self._set_status(stats, status)
         self._active -= 1
         stats.dropped_step = step
@@ -281,8 +328,13 @@ class FrontierFilter:
         was = stats.status
         moved = successes >= cfg.readmit_min_successes if was == TOO_HARD else failures >= cfg.readmit_min_successes
         lower, upper = pass_rate_bounds(successes, trials, cfg.confidence, cfg.bound)
-        numbers = {**self._stats(stats, lower, upper), "probe_successes": successes, "probe_trials": trials,
-                   "dropped_step": stats.dropped_step, "was": was}
+        numbers = {
+            **self._stats(stats, lower, upper),
+            "probe_successes": successes,
+            "probe_trials": trials,
+            "dropped_step": stats.dropped_step,
+            "was": was,
+        }
         kind = "too hard" if was == TOO_HARD else "too easy"
         if moved:
             # The policy has moved: judge the prompt on fresh evidence, not on the history that
@@ -292,16 +344,29 @@ class FrontierFilter:
             stats.trials, stats.successes = trials, successes
             stats.dropped_step = None
             numbers["active_pool"] = self.active_count
-            return self._decision(group, READMITTED, "reprobe_" + ("success" if was == TOO_HARD else "failure"),
-                                  f"readmitted: {successes} of {trials} correct on re-probe at step {step} "
-                                  f"(dropped at step {numbers['dropped_step']} as {kind})", numbers)
-        return self._decision(group, PROBED, "reprobe_unchanged",
-                              f"still {kind}: {successes} of {trials} correct on re-probe at step {step}", numbers)
+            return self._decision(
+                group,
+                READMITTED,
+                "reprobe_" + ("success" if was == TOO_HARD else "failure"),
+                f"readmitted: {successes} of {trials} correct on re-probe at step {step} "
+                f"(dropped at step {numbers['dropped_step']} as {kind})",
+                numbers,
+            )
+        return self._decision(
+            group,
+            PROBED,
+            "reprobe_unchanged",
+            f"still {kind}: {successes} of {trials} correct on re-probe at step {step}",
+            numbers,
+        )
 
     # -- checkpointing -----------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {"table": {pid: asdict(s) for pid, s in self.table.items()}, "floor_warned": self.floor_warned,
-                "explore": dict(self.explore)}
+        return {
+            "table": {pid: asdict(s) for pid, s in self.table.items()},
+            "floor_warned": self.floor_warned,
+            "explore": dict(self.explore),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.table = {pid: PromptStats(**s) for pid, s in state["table"].items()}

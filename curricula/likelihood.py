@@ -115,8 +115,13 @@ class StudentLikelihood:
         batch_size: Sequences per forward pass.
     """
 
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
-                 max_length: int | None = None, batch_size: int = 32):
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        max_length: int | None = None,
+        batch_size: int = 32,
+    ):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.max_length = max_length or default_max_length(model, tokenizer)
@@ -157,16 +162,19 @@ class StudentLikelihood:
         keep_prefix = context_ids[: len(self.start_ids)]
         target_ids = target_ids[: room - len(keep_prefix)]
         context_room = room - len(target_ids) - len(keep_prefix)
-        body = context_ids[len(keep_prefix):]
-        body = body[len(body) - context_room:] if context_room > 0 else []
+        body = context_ids[len(keep_prefix) :]
+        body = body[len(body) - context_room :] if context_room > 0 else []
         context_ids = keep_prefix + body
         return EncodedPair(tuple(context_ids + target_ids), len(context_ids), truncated=True)
 
     def untruncated_length(self, context: str | None, target: str, append_eos: bool = False) -> int:
         """Length the pair would have without truncation (for 'too long' messages)."""
-        context_len = len(self.start_ids) if context is None else len(
-            self.tokenizer(context, add_special_tokens=self.prefix_is_special)["input_ids"]
-        ) + (0 if self.prefix_is_special else len(self.start_ids))
+        context_len = (
+            len(self.start_ids)
+            if context is None
+            else len(self.tokenizer(context, add_special_tokens=self.prefix_is_special)["input_ids"])
+            + (0 if self.prefix_is_special else len(self.start_ids))
+        )
         return context_len + len(self.tokenizer(target, add_special_tokens=False)["input_ids"]) + int(append_eos)
 
     # -- scoring ----------------------------------------------------------------------------
@@ -183,8 +191,9 @@ class StudentLikelihood:
         for start in range(0, len(order), self.batch_size):
             batch_index = order[start : start + self.batch_size]
             batch = pad_pairs([pairs[i] for i in batch_index], self.pad_id)
-            logits = self.model(input_ids=batch["input_ids"].to(device),
-                                attention_mask=batch["attention_mask"].to(device)).logits
+            logits = self.model(
+                input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)
+            ).logits
             sums, counts = sum_target_nll(logits, batch["labels"].to(device))
             for i, nll_sum, count in zip(batch_index, sums.tolist(), counts.tolist(), strict=True):
                 results[i] = TargetNLL(nll_sum, count)
@@ -192,8 +201,7 @@ class StudentLikelihood:
 
     # -- the student's own responses --------------------------------------------------------
     @torch.inference_mode()
-    def sample(self, prompts: Sequence[str], max_new_tokens: int, temperature: float = 1.0,
-               seed: int = 0) -> list[str]:
+    def sample(self, prompts: Sequence[str], max_new_tokens: int, temperature: float = 1.0, seed: int = 0) -> list[str]:
         """One sampled response per prompt (plain multinomial sampling: top_k=0, top_p=1).
 
         Prompts are left-padded here (generation needs it); the samples are re-scored through
@@ -201,8 +209,9 @@ class StudentLikelihood:
         """
         tokenizer, device = self.tokenizer, self.model.device
         responses: list[str] = []
-        cuda_ids = [device.index if device.index is not None else torch.cuda.current_device()] \
-            if device.type == "cuda" else []
+        cuda_ids = (
+            [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+        )
         with torch.random.fork_rng(devices=cuda_ids):  # sample from a seed, leave the caller's RNG as is
             torch.manual_seed(seed)
             for start in range(0, len(prompts), self.batch_size):
@@ -212,14 +221,19 @@ class StudentLikelihood:
                 input_ids = torch.full((len(chunk), width), self.pad_id, dtype=torch.long)
                 attention_mask = torch.zeros_like(input_ids)
                 for i, ids in enumerate(encoded):
-                    input_ids[i, width - len(ids):] = torch.tensor(ids)
-                    attention_mask[i, width - len(ids):] = 1
+                    input_ids[i, width - len(ids) :] = torch.tensor(ids)
+                    attention_mask[i, width - len(ids) :] = 1
                 budget = max(1, min(max_new_tokens, self.max_length - width))
                 generated = self.model.generate(
-                    input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
-                    do_sample=temperature > 0, temperature=temperature if temperature > 0 else None,
-                    top_k=0 if temperature > 0 else None, top_p=1.0 if temperature > 0 else None,
-                    max_new_tokens=budget, pad_token_id=self.pad_id, eos_token_id=tokenizer.eos_token_id,
+                    input_ids=input_ids.to(device),
+                    attention_mask=attention_mask.to(device),
+                    do_sample=temperature > 0,
+                    temperature=temperature if temperature > 0 else None,
+                    top_k=0 if temperature > 0 else None,
+                    top_p=1.0 if temperature > 0 else None,
+                    max_new_tokens=budget,
+                    pad_token_id=self.pad_id,
+                    eos_token_id=tokenizer.eos_token_id,
                 )
                 responses += tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
         return responses
@@ -231,7 +245,7 @@ class StudentLikelihood:
         if len(ids) < self.max_length:
             return ids
         prefix = len(self.start_ids)
-        return ids[:prefix] + ids[len(ids) - (self.max_length - 1 - prefix):]
+        return ids[:prefix] + ids[len(ids) - (self.max_length - 1 - prefix) :]
 
 
 def default_max_length(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int:

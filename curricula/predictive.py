@@ -78,9 +78,17 @@ class PredictiveFrontier:
 
     name = "predictor"
 
-    def __init__(self, config: PredictorConfig, pool_ids: Sequence[str], row_of: Mapping[str, int],
-                 order: Callable[[int], np.ndarray], batch_size: int, num_generations: int,
-                 groups: np.ndarray | None = None, seed: int = 0):
+    def __init__(
+        self,
+        config: PredictorConfig,
+        pool_ids: Sequence[str],
+        row_of: Mapping[str, int],
+        order: Callable[[int], np.ndarray],
+        batch_size: int,
+        num_generations: int,
+        groups: np.ndarray | None = None,
+        seed: int = 0,
+    ):
         self.config = config
         self.pool_ids, self.row_of, self.order = pool_ids, row_of, order
         self.pool_size = len(pool_ids)
@@ -103,14 +111,19 @@ class PredictiveFrontier:
         taken, parts = self.window.fresh_taken, []
         while n > 0:
             epoch, position = divmod(taken, self.pool_size)
-            part = self._order_of(epoch)[position:position + n]
+            part = self._order_of(epoch)[position : position + n]
             parts.append(part)
             n, taken = n - len(part), taken + len(part)
         return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, dtype=np.int64)
 
     # -- before generation -----------------------------------------------------------------------
-    def select(self, step: int, seed: int, set_aside: Callable[[np.ndarray], SetAside] | None = None,
-               columns: Callable[[np.ndarray], Callable[[int], dict]] | None = None) -> tuple[Selection, SetAside]:
+    def select(
+        self,
+        step: int,
+        seed: int,
+        set_aside: Callable[[np.ndarray], SetAside] | None = None,
+        columns: Callable[[np.ndarray], Callable[[int], dict]] | None = None,
+    ) -> tuple[Selection, SetAside]:
         """This step's batch (``batch_size`` rows, fewer only if the pool is smaller).
 
         ``set_aside(window)`` is the safety net's verdict on the window; ``columns(rows)``
@@ -127,24 +140,36 @@ class PredictiveFrontier:
             window = np.concatenate([window, more])
             more_candidates, more_aside = self._apply_safety_net(more, set_aside)
             candidates = np.concatenate([candidates, more_candidates])
-            aside = SetAside(np.concatenate([aside.dropped, more_aside.dropped]),
-                             np.concatenate([aside.skipped, more_aside.skipped]), aside.decisions + more_aside.decisions)
+            aside = SetAside(
+                np.concatenate([aside.dropped, more_aside.dropped]),
+                np.concatenate([aside.skipped, more_aside.skipped]),
+                aside.decisions + more_aside.decisions,
+            )
         if len(candidates) < min(self.batch_size, len(window)):  # tiny pools: skipped, then dropped prompts fill in
             rest = window[~np.isin(window, candidates)]
             fill = np.concatenate([rest[np.isin(rest, aside.skipped)], rest[~np.isin(rest, aside.skipped)]])
-            candidates = np.concatenate([candidates, fill[:self.batch_size - len(candidates)]])
+            candidates = np.concatenate([candidates, fill[: self.batch_size - len(candidates)]])
         waiting = aside.skipped[~np.isin(aside.skipped, candidates)]
         self.window.defer(waiting, step)  # skipped prompts wait like deferred ones
         if not len(candidates):
             return Selection(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)), aside
         describe = columns(candidates) if columns is not None else None
-        selection = select_batch(self.predictor, candidates, self.batch_size, self.num_generations, step, seed,
-                                 ids=self.pool_ids, columns=describe)
+        selection = select_batch(
+            self.predictor,
+            candidates,
+            self.batch_size,
+            self.num_generations,
+            step,
+            seed,
+            ids=self.pool_ids,
+            columns=describe,
+        )
         self.window.defer(selection.deferred, step)
         self._trim_queue()
         selection.metrics["selection/queue"] = float(len(self.window.queue))
-        return selection, SetAside(aside.dropped, waiting,
-                                   [d for d in aside.decisions if self.row_of[d.prompt_id] in set(waiting.tolist())])
+        return selection, SetAside(
+            aside.dropped, waiting, [d for d in aside.decisions if self.row_of[d.prompt_id] in set(waiting.tolist())]
+        )
 
     def _trim_queue(self) -> None:
         """At most one queue entry per prompt of the pool: the oldest go (the order offers every
@@ -176,13 +201,18 @@ class PredictiveFrontier:
         width = max(len(g.rewards) for g in known)
         rewards = np.full((len(known), width), np.nan)
         for i, g in enumerate(known):
-            rewards[i, :len(g.rewards)] = g.rewards
+            rewards[i, : len(g.rewards)] = g.rewards
         successes, trials = count_group_successes(rewards, self.config.success_threshold)
         predicted = self.predictor.observe(rows, successes, trials, step)
         scored = trials > 0
-        self.last_step_metrics = {} if not scored.any() else {
-            "predictor/step_predicted": float(np.average(predicted[scored], weights=trials[scored])),
-            "predictor/step_observed": float(successes[scored].sum() / trials[scored].sum())}
+        self.last_step_metrics = (
+            {}
+            if not scored.any()
+            else {
+                "predictor/step_predicted": float(np.average(predicted[scored], weights=trials[scored])),
+                "predictor/step_observed": float(successes[scored].sum() / trials[scored].sum()),
+            }
+        )
         return []
 
     def metrics(self) -> dict[str, float]:

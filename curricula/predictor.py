@@ -83,7 +83,7 @@ def p_signal(alpha, beta, g) -> np.ndarray:
 def signal_at(p, g) -> np.ndarray:
     """P(not all-equal) for a known pass rate p: 1 - p^g - (1-p)^g."""
     p = np.asarray(p, dtype=np.float64)
-    return np.clip(1.0 - p ** g - (1.0 - p) ** g, 0.0, 1.0)
+    return np.clip(1.0 - p**g - (1.0 - p) ** g, 0.0, 1.0)
 
 
 def draw_generator(seed: int, step: int, salt: int = 0) -> np.random.Generator:
@@ -116,8 +116,9 @@ def metadata_groups(columns: dict[str, Sequence[Hashable]], names: Sequence[str]
     ``names`` columns, and the key of each group in first-seen order (stable across runs)."""
     missing = [n for n in names if n not in columns]
     if missing:
-        raise ValueError(f"predictor.group_columns names column(s) {missing} the training data lacks; "
-                         f"it has {sorted(columns)}")
+        raise ValueError(
+            f"predictor.group_columns names column(s) {missing} the training data lacks; it has {sorted(columns)}"
+        )
     if not names:
         return np.full(len(next(iter(columns.values()), [])), -1, dtype=np.int32), []
     index: dict[tuple, int] = {}
@@ -192,8 +193,12 @@ class FeatureModel:
         return np.clip(projected @ self.weights, _EPS, 1.0 - _EPS)
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {"feat_a": self.a, "feat_b": self.b, "feat_err": self.err,
-                "feat_meta": np.array([self.input_dim, self.last_step], dtype=np.int64)}
+        return {
+            "feat_a": self.a,
+            "feat_b": self.b,
+            "feat_err": self.err,
+            "feat_meta": np.array([self.input_dim, self.last_step], dtype=np.int64),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.a, self.b, self.err = (np.array(state[k], dtype=np.float64) for k in ("feat_a", "feat_b", "feat_err"))
@@ -235,8 +240,11 @@ class PassRatePredictor:
         self.level_stats = np.zeros((self.num_groups + 1, 4))  # per level: W, sum x, sum x^2, sum binomial noise
         self.level_step = np.full(self.num_groups + 1, -1, dtype=np.int64)
         self.base_var = 0.25 / (config.base_strength + 1.0)  # variance of the uninformed Beta at mean 0.5
-        self.features = FeatureModel(config.feature_dim, config.ridge, config.half_life, seed, self.base_var,
-                                     config.shrinkage) if config.features else None
+        self.features = (
+            FeatureModel(config.feature_dim, config.ridge, config.half_life, seed, self.base_var, config.shrinkage)
+            if config.features
+            else None
+        )
         self.calibration = Calibration(config.calibration_bins)
 
     # -- the prior --------------------------------------------------------------------------
@@ -289,7 +297,6 @@ class PassRatePredictor:
         trained = self.features.err[1] > 0  # an untrained model would predict its clip floor
         self.feature_mean[rows] = self.features.predict(features) if trained else np.nan
 
-
     # -- learning ---------------------------------------------------------------------------
     def observe(self, rows, successes, trials, step: int, features: np.ndarray | None = None) -> np.ndarray:
         """Learn from one generation step's groups: (row, successes, scored trials) per group.
@@ -301,16 +308,24 @@ class PassRatePredictor:
         successes = np.asarray(successes, dtype=np.int64)
         trials = np.asarray(trials, dtype=np.int64)
         if successes.shape != rows.shape or trials.shape != rows.shape:
-            raise ValueError(f"rows, successes and trials must have one entry per group, got shapes "
-                             f"{rows.shape}, {successes.shape}, {trials.shape}")
+            raise ValueError(
+                f"rows, successes and trials must have one entry per group, got shapes "
+                f"{rows.shape}, {successes.shape}, {trials.shape}"
+            )
         bad = np.flatnonzero((successes < 0) | (successes > trials))
         if len(bad):
             i = bad[0]
             raise ValueError(f"group {i} (row {rows[i]}): {successes[i]} successes out of {trials[i]} trials")
         alpha, beta = self.posterior(rows, step)
         predicted = alpha / (alpha + beta)
-        self.calibration.add(predicted, successes, trials, p_signal(alpha, beta, trials),
-                             first_visit=self.visits[rows] == 0, reference=self.pool_moments(step)[0])
+        self.calibration.add(
+            predicted,
+            successes,
+            trials,
+            p_signal(alpha, beta, trials),
+            first_visit=self.visits[rows] == 0,
+            reference=self.pool_moments(step)[0],
+        )
         if self.features is not None and features is not None:
             self.feature_mean[rows] = self.features.update(features, successes, trials, step)
         self._update_levels(rows, successes, trials, step)
@@ -331,8 +346,10 @@ class PassRatePredictor:
         noise = np.where(n > 1, x * (1.0 - x) / np.maximum(n - 1.0, 1.0), 0.0)  # unbiased Var(x | p)
         contribution = np.stack([np.ones_like(x), x, x * x, noise], axis=1)
         in_group = self.level[rows] != self.num_groups  # rows without a group live at the pool level only
-        for levels, values in ((self.level[rows][in_group], contribution[in_group]),
-                               (np.full(len(rows), self.num_groups), contribution)):
+        for levels, values in (
+            (self.level[rows][in_group], contribution[in_group]),
+            (np.full(len(rows), self.num_groups), contribution),
+        ):
             touched = np.unique(levels)
             factor = decay(self.config.half_life, step - self.level_step[touched])
             self.level_stats[touched] *= np.where(self.level_step[touched] >= 0, factor, 1.0)[:, None]
@@ -370,8 +387,12 @@ class PassRatePredictor:
     def state_dict(self) -> dict[str, np.ndarray]:
         """Every piece of state as numpy arrays (``np.savez`` stores them; no JSON, no pickles)."""
         state = {name: getattr(self, name) for name in self._PER_PROMPT}
-        state.update(level_stats=self.level_stats, level_step=self.level_step,
-                     version=np.array(STATE_VERSION), **self.calibration.state_dict())
+        state.update(
+            level_stats=self.level_stats,
+            level_step=self.level_step,
+            version=np.array(STATE_VERSION),
+            **self.calibration.state_dict(),
+        )
         if self.features is not None:
             state.update(self.features.state_dict())
         return {k: np.array(v, copy=True) for k, v in state.items()}
@@ -383,8 +404,10 @@ class PassRatePredictor:
             mine = getattr(self, name)
             theirs = np.asarray(state[name])
             if theirs.shape != mine.shape or theirs.dtype != mine.dtype:
-                raise ValueError(f"predictor state '{name}' has shape {theirs.shape} {theirs.dtype}, this pool "
-                                 f"needs {mine.shape} {mine.dtype} (was the checkpoint written for another dataset?)")
+                raise ValueError(
+                    f"predictor state '{name}' has shape {theirs.shape} {theirs.dtype}, this pool "
+                    f"needs {mine.shape} {mine.dtype} (was the checkpoint written for another dataset?)"
+                )
             setattr(self, name, theirs.copy())
         self.calibration.load_state_dict(state)
         if self.features is not None:

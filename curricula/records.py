@@ -24,8 +24,9 @@ def prompt_hash(prompt: Any) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
 
 
-def rows_by_skill(rows: Sequence[dict], limit: int | None = None,
-                  skills: Iterable[str] | None = None) -> dict[str, list[dict]]:
+def rows_by_skill(
+    rows: Sequence[dict], limit: int | None = None, skills: Iterable[str] | None = None
+) -> dict[str, list[dict]]:
     """The first ``limit`` rows (all when None) of each skill, in file order, keyed by skill in the
     order skills first appear; only ``skills`` when given. A row without a ``skill`` is in ``"all"``."""
     wanted = None if skills is None else {str(s) for s in skills}

@@ -25,15 +25,26 @@ def render_prompts(prompts: Sequence[Any], tokenizer) -> list[str]:
 
 
 def weighted_rewards(
-    reward_funcs: Sequence[Callable], weights: Sequence[float], prompts: list, completions: list[str],
-    completion_ids: list[list[int]], columns: dict[str, list],
+    reward_funcs: Sequence[Callable],
+    weights: Sequence[float],
+    prompts: list,
+    completions: list[str],
+    completion_ids: list[list[int]],
+    columns: dict[str, list],
 ) -> list[float]:
     """Sum of weight x reward per completion, as TRL computes it (None -> skipped; all None -> nan)."""
     totals = [0.0] * len(completions)
     scored = [False] * len(completions)
     for func, weight in zip(reward_funcs, weights):
-        values = func(prompts=prompts, completions=completions, completion_ids=completion_ids,
-                      log_metric=lambda *a, **k: None, log_extra=lambda *a, **k: None, trainer_state=None, **columns)
+        values = func(
+            prompts=prompts,
+            completions=completions,
+            completion_ids=completion_ids,
+            log_metric=lambda *a, **k: None,
+            log_extra=lambda *a, **k: None,
+            trainer_state=None,
+            **columns,
+        )
         for i, v in enumerate(values):
             if v is not None and not (isinstance(v, float) and math.isnan(v)):
                 totals[i] += weight * float(v)
@@ -43,9 +54,18 @@ def weighted_rewards(
 
 @torch.no_grad()
 def sample_and_score(
-    model, tokenizer, rows: list[dict], reward_funcs: Sequence[Callable], weights: Sequence[float],
-    samples_per_prompt: int, temperature: float, max_new_tokens: int, batch_size: int = 64, seed: int = 0,
-    progress: bool = False, with_completions: bool = False,
+    model,
+    tokenizer,
+    rows: list[dict],
+    reward_funcs: Sequence[Callable],
+    weights: Sequence[float],
+    samples_per_prompt: int,
+    temperature: float,
+    max_new_tokens: int,
+    batch_size: int = 64,
+    seed: int = 0,
+    progress: bool = False,
+    with_completions: bool = False,
 ) -> list[list[float]] | tuple[list[list[float]], list[list[str]]]:
     """Sample completions for each row and score them: one list of weighted rewards per row
     (and, with ``with_completions``, the completions themselves, in the same layout).
@@ -64,8 +84,11 @@ def sample_and_score(
     cuda_state = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
     torch.manual_seed(seed)
     columns = [k for k in rows[0] if k not in ("prompt", "completion")]
-    sampling = {"do_sample": False} if temperature == 0 else {
-        "do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
+    sampling = (
+        {"do_sample": False}
+        if temperature == 0
+        else {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
+    )
     out_rewards: list[list[float]] = [[] for _ in rows]
     out_completions: list[list[str]] = [[] for _ in rows]
     per_batch = max(1, batch_size // max(1, samples_per_prompt))
@@ -87,7 +110,7 @@ def sample_and_score(
             enc = {k: v.to(device) for k, v in enc.items()}
             out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **sampling)
             ids_list = []
-            for row_ids in out[:, enc["input_ids"].shape[1]:].tolist():
+            for row_ids in out[:, enc["input_ids"].shape[1] :].tolist():
                 if tokenizer.eos_token_id in row_ids:
                     row_ids = row_ids[: row_ids.index(tokenizer.eos_token_id) + 1]
                 ids_list.append(row_ids)

@@ -50,8 +50,16 @@ class Selection:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-def rank_candidates(alpha, beta, deferrals, num_generations: int, rng: np.random.Generator, max_deferrals: int,
-                    deferral_bonus: float, thompson: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def rank_candidates(
+    alpha,
+    beta,
+    deferrals,
+    num_generations: int,
+    rng: np.random.Generator,
+    max_deferrals: int,
+    deferral_bonus: float,
+    thompson: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Order of the window's candidates, best first, with each one's signal score and draw.
 
     Prompts at their deferral cap come first (most deferred first); the rest by score = P(signal)
@@ -74,9 +82,17 @@ def rank_candidates(alpha, beta, deferrals, num_generations: int, rng: np.random
     return order, score, drawn
 
 
-def select_batch(predictor: PassRatePredictor, window, batch_size: int, num_generations: int, step: int, seed: int,
-                 salt: int = 0, ids: Sequence[str] | None = None,
-                 columns: Callable[[int], dict] | None = None) -> Selection:
+def select_batch(
+    predictor: PassRatePredictor,
+    window,
+    batch_size: int,
+    num_generations: int,
+    step: int,
+    seed: int,
+    salt: int = 0,
+    ids: Sequence[str] | None = None,
+    columns: Callable[[int], dict] | None = None,
+) -> Selection:
     """Choose ``batch_size`` rows of ``window`` to roll out at ``step``; defer the rest.
 
     Updates the predictor's deferral counts. ``salt`` separates several selections in one step
@@ -89,8 +105,16 @@ def select_batch(predictor: PassRatePredictor, window, batch_size: int, num_gene
     config = predictor.config
     alpha, beta = predictor.posterior(window, step)
     deferrals = predictor.deferrals[window].astype(np.int64)
-    order, score, drawn = rank_candidates(alpha, beta, deferrals, num_generations, draw_generator(seed, step, salt),
-                                          config.max_deferrals, config.deferral_bonus, config.thompson)
+    order, score, drawn = rank_candidates(
+        alpha,
+        beta,
+        deferrals,
+        num_generations,
+        draw_generator(seed, step, salt),
+        config.max_deferrals,
+        config.deferral_bonus,
+        config.thompson,
+    )
     take = order[:batch_size]
     left = np.sort(order[batch_size:])
     chosen, deferred = window[take], window[left]
@@ -102,10 +126,13 @@ def select_batch(predictor: PassRatePredictor, window, batch_size: int, num_gene
     decisions = [describe.deferred(i) for i in left]
     decisions += [describe.returned(i, bool(f)) for i, f in zip(take, forced) if deferrals[i] > 0]
     predictor.note_selection(chosen, deferred)
-    metrics = {"selection/window": float(len(window)), "selection/deferred": float(len(deferred)),
-               "selection/forced": float(forced.sum()),
-               "selection/p_signal_chosen": float(signal[take].mean()) if len(take) else float("nan"),
-               "selection/p_signal_window": float(signal.mean()) if len(window) else float("nan")}
+    metrics = {
+        "selection/window": float(len(window)),
+        "selection/deferred": float(len(deferred)),
+        "selection/forced": float(forced.sum()),
+        "selection/p_signal_chosen": float(signal[take].mean()) if len(take) else float("nan"),
+        "selection/p_signal_window": float(signal.mean()) if len(window) else float("nan"),
+    }
     return Selection(chosen, deferred, decisions, metrics)
 
 
@@ -126,37 +153,60 @@ class _Describer:
         # Rounded once for the whole window: per-element numpy scalars cost more than the rule itself.
         n = self.numbers
         mean = n["alpha"] / (n["alpha"] + n["beta"])
-        self.table = {key: np.round(values, 4).tolist() for key, values in (
-            ("predicted_pass_rate", mean), ("alpha", n["alpha"]), ("beta", n["beta"]), ("p_signal", n["signal"]),
-            ("score", n["score"]), ("drawn_pass_rate", n["drawn"]))}
+        self.table = {
+            key: np.round(values, 4).tolist()
+            for key, values in (
+                ("predicted_pass_rate", mean),
+                ("alpha", n["alpha"]),
+                ("beta", n["beta"]),
+                ("p_signal", n["signal"]),
+                ("score", n["score"]),
+                ("drawn_pass_rate", n["drawn"]),
+            )
+        }
         self.table["deferrals"] = n["deferrals"].tolist()
         self.table["visits"] = self.predictor.visits[self.window].tolist()
 
     def _stats(self, i: int) -> dict:
         stats = {key: values[i] for key, values in self.table.items()}
-        stats.update(cut=round(self.cut, 4), max_deferrals=self.predictor.config.max_deferrals,
-                     num_generations=self.num_generations, window=len(self.window), row=int(self.window[i]))
+        stats.update(
+            cut=round(self.cut, 4),
+            max_deferrals=self.predictor.config.max_deferrals,
+            num_generations=self.num_generations,
+            window=len(self.window),
+            row=int(self.window[i]),
+        )
         return stats
 
     def _decision(self, i: int, stats: dict, decision: str, reason: str, message: str) -> Decision:
         row = stats["row"]
-        return Decision(filter=self.predictor.name, prompt_id=str(self.ids[row]) if self.ids is not None else str(row),
-                        decision=decision, reason=reason, message=message, stats=stats,
-                        columns=dict(self.columns(row)) if self.columns is not None else {})
+        return Decision(
+            filter=self.predictor.name,
+            prompt_id=str(self.ids[row]) if self.ids is not None else str(row),
+            decision=decision,
+            reason=reason,
+            message=message,
+            stats=stats,
+            columns=dict(self.columns(row)) if self.columns is not None else {},
+        )
 
     def deferred(self, i: int) -> Decision:
         s = self._stats(i)
-        message = (f"deferred: predicted pass rate {s['predicted_pass_rate']:.2f} (Beta({s['alpha']:.2f}, "
-                   f"{s['beta']:.2f})), P(signal in {self.num_generations}) {s['p_signal']:.2f}; score "
-                   f"{s['score']:.2f} below the batch's cut {self.cut:.2f}; deferral {s['deferrals'] + 1} of "
-                   f"{s['max_deferrals']} before it is taken regardless")
+        message = (
+            f"deferred: predicted pass rate {s['predicted_pass_rate']:.2f} (Beta({s['alpha']:.2f}, "
+            f"{s['beta']:.2f})), P(signal in {self.num_generations}) {s['p_signal']:.2f}; score "
+            f"{s['score']:.2f} below the batch's cut {self.cut:.2f}; deferral {s['deferrals'] + 1} of "
+            f"{s['max_deferrals']} before it is taken regardless"
+        )
         return self._decision(i, s, DEFERRED, "low_signal", message)
 
     def returned(self, i: int, forced: bool) -> Decision:
         s = self._stats(i)
         why = "at its deferral cap" if forced else f"on its score {s['score']:.2f}"
-        message = (f"taken after {s['deferrals']} deferral(s), {why}: predicted pass rate "
-                   f"{s['predicted_pass_rate']:.2f}, P(signal in {self.num_generations}) {s['p_signal']:.2f}")
+        message = (
+            f"taken after {s['deferrals']} deferral(s), {why}: predicted pass rate "
+            f"{s['predicted_pass_rate']:.2f}, P(signal in {self.num_generations}) {s['p_signal']:.2f}"
+        )
         return self._decision(i, s, KEPT, "deferral_cap" if forced else "returned", message)
 
 
@@ -187,8 +237,11 @@ class CandidateWindow:
     @classmethod
     def from_config(cls, config, batch_size: int) -> CandidateWindow:
         """The window of a `PredictorConfig` for batches of ``batch_size`` prompts."""
-        return cls(max(int(round(config.window_factor * batch_size)), batch_size), config.reoffer_after,
-                   max(int(round(config.reoffer_share * batch_size)), 1))
+        return cls(
+            max(int(round(config.window_factor * batch_size)), batch_size),
+            config.reoffer_after,
+            max(int(round(config.reoffer_share * batch_size)), 1),
+        )
 
     def build(self, step: int, fresh: Callable[[int], np.ndarray]) -> np.ndarray:
         """The window at ``step``; ``fresh(n)`` returns up to n next rows of the sampler's order."""
@@ -198,7 +251,7 @@ class CandidateWindow:
         self.fresh_taken += len(new)
         parts.append(new)
         early = min(self.size - ready - len(new), len(self.queue) - ready)  # the order ran dry
-        parts.append(self.queue[ready:ready + max(early, 0)].astype(np.int64))
+        parts.append(self.queue[ready : ready + max(early, 0)].astype(np.int64))
         used = ready + max(early, 0)
         self.queue, self.due = self.queue[used:], self.due[used:]
         return np.asarray(list(dict.fromkeys(np.concatenate(parts).tolist())), dtype=np.int64)
@@ -209,8 +262,11 @@ class CandidateWindow:
         self.due = np.concatenate([self.due, np.full(len(rows), step + self.reoffer_after, dtype=np.int32)])
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {"window_queue": self.queue.copy(), "window_due": self.due.copy(),
-                "window_fresh_taken": np.array(self.fresh_taken, dtype=np.int64)}
+        return {
+            "window_queue": self.queue.copy(),
+            "window_due": self.due.copy(),
+            "window_fresh_taken": np.array(self.fresh_taken, dtype=np.int64),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.queue = np.array(state["window_queue"], dtype=np.int32)

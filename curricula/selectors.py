@@ -46,8 +46,14 @@ class Selector:
     fn: Callable[..., list[int]]
     description: str = ""
 
-    def __call__(self, rows: Sequence[dict], scores: Scores | None = None, fraction: float = 1.0, seed: int = 0,
-                 band: tuple[float, float] = DEFAULT_BAND) -> list[int]:
+    def __call__(
+        self,
+        rows: Sequence[dict],
+        scores: Scores | None = None,
+        fraction: float = 1.0,
+        seed: int = 0,
+        band: tuple[float, float] = DEFAULT_BAND,
+    ) -> list[int]:
         scores = scores or {}
         missing = [k for k in self.needs if k not in scores]
         if missing:
@@ -94,8 +100,9 @@ def budget_count(n: int, fraction: float) -> int:
     return max(1, min(n, round(fraction * n)))
 
 
-def top_k(values: Sequence[float], count: int, candidates: Sequence[int] | None = None,
-          highest: bool = True) -> list[int]:
+def top_k(
+    values: Sequence[float], count: int, candidates: Sequence[int] | None = None, highest: bool = True
+) -> list[int]:
     """Indices of the ``count`` best values among ``candidates`` (ties by index; NaN last)."""
     pool = range(len(values)) if candidates is None else candidates
 
@@ -130,9 +137,13 @@ def _hardest(name: str):
     return fn
 
 
-for _name, _what in (("loss", "highest answer NLL"), ("perplexity", "highest answer perplexity"),
-                     ("el2n", "highest LM-EL2N"), ("grand", "highest gradient norm (GraNd)"),
-                     ("forgetting", "most forgetting events, never learned first")):
+for _name, _what in (
+    ("loss", "highest answer NLL"),
+    ("perplexity", "highest answer perplexity"),
+    ("el2n", "highest LM-EL2N"),
+    ("grand", "highest gradient norm (GraNd)"),
+    ("forgetting", "most forgetting events, never learned first"),
+):
     register(_name, needs=(_name,), description=f"hardest first: {_what}")(_hardest(_name))
 
 
@@ -148,7 +159,10 @@ def _influence(rows, scores, count, seed, band):
     return top_k(scores["influence"], count)
 
 
-@register("frontier_influence", needs=("answer_prob", "influence"),
-          description="on-frontier rows (answer probability in the band), highest influence first")
+@register(
+    "frontier_influence",
+    needs=("answer_prob", "influence"),
+    description="on-frontier rows (answer probability in the band), highest influence first",
+)
 def _frontier_influence(rows, scores, count, seed, band):
     return top_k(scores["influence"], count, in_band(scores["answer_prob"], band))

@@ -58,8 +58,7 @@ def binom_cdf(k: int, n: int, p: float) -> float:
 
 def _binom_cdf_slope(k: int, n: int, p: float) -> float:
     """d/dp P(X <= k) for X ~ Binomial(n, p): minus n times the Binomial(n - 1, p) mass at k."""
-    log_mass = (math.lgamma(n) - math.lgamma(k + 1) - math.lgamma(n - k) + k * math.log(p)
-                + (n - 1 - k) * math.log1p(-p))
+    log_mass = math.lgamma(n) - math.lgamma(k + 1) - math.lgamma(n - k) + k * math.log(p) + (n - 1 - k) * math.log1p(-p)
     return -n * math.exp(log_mass)
 
 
@@ -95,8 +94,9 @@ def beta_upper(successes: int, trials: int, confidence: float) -> float:
         return 1.0 - (1.0 - confidence) ** (1.0 / trials)
     alpha = 1.0 - confidence
     start = min(max(wilson_upper(successes, trials, confidence), 1e-9), 1.0 - 1e-9)
-    return _solve_decreasing(lambda p: binom_cdf(successes, trials, p) - alpha,
-                             lambda p: _binom_cdf_slope(successes, trials, p), start)
+    return _solve_decreasing(
+        lambda p: binom_cdf(successes, trials, p) - alpha, lambda p: _binom_cdf_slope(successes, trials, p), start
+    )
 
 
 def beta_lower(successes: int, trials: int, confidence: float) -> float:

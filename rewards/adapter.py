@@ -218,8 +218,7 @@ class VerifierRewardFunc:
         # TRL-style functions take TRL's extras (log_metric, trainer_state), which cannot be
         # sent to a worker: they run inline.
         self.worker_target = (
-            None if self.style == "trl"
-            else isolation.plan_isolation(spec.name, spec.isolation, verifier, name)
+            None if self.style == "trl" else isolation.plan_isolation(spec.name, spec.isolation, verifier, name)
         )
 
     def __repr__(self) -> str:
@@ -246,9 +245,7 @@ class VerifierRewardFunc:
 
         started = time.perf_counter()
         if self.style == "trl":
-            rewards, errors = self._score_trl_style(
-                prompts, completions, completion_ids, kwargs, examples
-            )
+            rewards, errors = self._score_trl_style(prompts, completions, completion_ids, kwargs, examples)
         elif self.batched or self.worker_target is not None:
             rewards, errors = self._score_batch(texts, examples)
         else:
@@ -276,8 +273,13 @@ class VerifierRewardFunc:
         failure: tuple[ErrorKind, str, str] | None = None
         try:
             values = call_trl_style(
-                self.verifier, self.spec.timeout_s, prompts, completions, completion_ids,
-                kwargs, self.spec.kwargs,
+                self.verifier,
+                self.spec.timeout_s,
+                prompts,
+                completions,
+                completion_ids,
+                kwargs,
+                self.spec.kwargs,
             )
         except VerifierTimeout:
             limit = self.spec.timeout_s * count
@@ -287,8 +289,7 @@ class VerifierRewardFunc:
         else:
             rewards_list = as_reward_list(values, count)
             if rewards_list is None:
-                failure = ("bad_return", "TypeError",
-                           f"expected a list of {count} rewards, got {_short_repr(values)}")
+                failure = ("bad_return", "TypeError", f"expected a list of {count} rewards, got {_short_repr(values)}")
         if failure is not None:
             for index, example in enumerate(examples):
                 self._report(index, example, *failure)
@@ -312,18 +313,23 @@ class VerifierRewardFunc:
         failures = self._call_failures
         if not failures or not self.log_failures:
             return
-        groups = Counter(
-            (f.kind, f.exception_type, short(f.message, 100)) for f in failures
-        ).most_common()
+        groups = Counter((f.kind, f.exception_type, short(f.message, 100)) for f in failures).most_common()
         shown = [f"{kind} {etype}: {message} x{n}" for (kind, etype, message), n in groups[:3]]
         if len(groups) > 3:
             shown.append(f"{len(groups) - 3} other error(s) x{sum(n for _, n in groups[3:])}")
-        where = ("details in the error sink" if self.error_sink is not None
-                 else f"details at DEBUG level (logger {logger.name})")
+        where = (
+            "details in the error sink"
+            if self.error_sink is not None
+            else f"details at DEBUG level (logger {logger.name})"
+        )
         logger.warning(
             "verifier '%s': %d of %d completions failed (%s; first row id=%s); %s",
-            self.__name__, len(failures), completions, ", ".join(shown),
-            failures[0].prompt_id, where,
+            self.__name__,
+            len(failures),
+            completions,
+            ", ".join(shown),
+            failures[0].prompt_id,
+            where,
         )
 
     def _enforce_budget_alone(self) -> None:
@@ -331,7 +337,9 @@ class VerifierRewardFunc:
         a reward function must not raise alone (the others would wait in the next collective
         forever): the trainer calls `rewards.errors.enforce_error_budgets` on every process."""
         message = check_error_budget(
-            self.__name__, self.error_counts, self.spec.max_error_rate,
+            self.__name__,
+            self.error_counts,
+            self.spec.max_error_rate,
             self.spec.error_rate_min_completions,
         )
         if message is None:
@@ -340,8 +348,11 @@ class VerifierRewardFunc:
             raise VerifierBudgetExceeded(message)
         if not self._budget_reported:
             self._budget_reported = True
-            logger.error("%s (On this process; with several processes the trainer decides on "
-                         "the counts of all, via rewards.enforce_error_budgets.)", message)
+            logger.error(
+                "%s (On this process; with several processes the trainer decides on "
+                "the counts of all, via rewards.enforce_error_budgets.)",
+                message,
+            )
 
     def _score_one(self, index: int, text: str, example: dict) -> tuple[float | None, bool]:
         call = partial(call_sync, self.verifier, text, example, **self.spec.kwargs)
@@ -395,13 +406,9 @@ class VerifierRewardFunc:
         if self.batched:
             # Whole-call semantics, as inline: one call, timeout_s per completion in total.
             total = timeout * len(texts) if timeout else None
-            (outcome,) = pool.run(
-                self.worker_target, self.spec.kwargs, [(texts, examples)], total
-            )
+            (outcome,) = pool.run(self.worker_target, self.spec.kwargs, [(texts, examples)], total)
             return self._batch_rewards(examples, outcome)
-        outcomes = pool.run(
-            self.worker_target, self.spec.kwargs, list(zip(texts, examples)), timeout
-        )
+        outcomes = pool.run(self.worker_target, self.spec.kwargs, list(zip(texts, examples)), timeout)
         rewards, errors = [], 0
         for index, (outcome, example) in enumerate(zip(outcomes, examples)):
             if outcome[0] == "ok":
@@ -430,9 +437,7 @@ class VerifierRewardFunc:
             rewards.append(reward)
         return rewards, errors
 
-    def _report(
-        self, index: int, example: Mapping, kind: ErrorKind, exception_type: str, message: str
-    ):
+    def _report(self, index: int, example: Mapping, kind: ErrorKind, exception_type: str, message: str):
         prompt_id = example.get("id")
         record = VerifierError(
             verifier=self.__name__,
@@ -460,11 +465,7 @@ def completion_text(completion: Any) -> str:
     if isinstance(completion, Mapping):
         completion = [completion]
     if isinstance(completion, Sequence) and completion:
-        content = (
-            completion[-1].get("content", "")
-            if isinstance(completion[-1], Mapping)
-            else completion[-1]
-        )
+        content = completion[-1].get("content", "") if isinstance(completion[-1], Mapping) else completion[-1]
         if isinstance(content, str):
             return content
         if isinstance(content, Sequence):
@@ -509,8 +510,7 @@ def _error_handling_problems(spec: VerifierSpec) -> list[str]:
     """`VerifierSpec.__post_init__`'s checks of ``style`` and the error budget."""
     problems = []
     if spec.style is not None and spec.style not in STYLES:
-        problems.append(f"style must be one of {', '.join(map(repr, STYLES))} or None (detect), "
-                        f"got {spec.style!r}")
+        problems.append(f"style must be one of {', '.join(map(repr, STYLES))} or None (detect), got {spec.style!r}")
     rate = spec.max_error_rate
     if rate is not None and not (_is_number(rate) and 0 <= rate <= 1):
         problems.append(f"max_error_rate must be a number in [0, 1] or None (no budget), got {rate!r}")

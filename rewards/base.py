@@ -63,9 +63,7 @@ class BatchedVerifier(Protocol):
     The returned list has one entry per completion, in order.
     """
 
-    def __call__(
-        self, completions: Sequence[str], examples: Sequence[Mapping], /, **kwargs
-    ) -> list[float | None]: ...
+    def __call__(self, completions: Sequence[str], examples: Sequence[Mapping], /, **kwargs) -> list[float | None]: ...
 
 
 @dataclass(frozen=True)

@@ -126,9 +126,7 @@ class ErrorCounts:
     def summary(self) -> str:
         """``raised KeyError x64 ('answer')``, most frequent first, ``; ``-separated."""
         ranked = sorted(self.by_error.items(), key=lambda item: (-item[1], item[0]))
-        return "; ".join(
-            f"{key} x{count} ({short(self.first_message.get(key, ''), 120)})" for key, count in ranked
-        )
+        return "; ".join(f"{key} x{count} ({short(self.first_message.get(key, ''), 120)})" for key, count in ranked)
 
 
 def check_error_budget(
@@ -177,9 +175,7 @@ def check_error_budget(
     )
 
 
-def enforce_error_budgets(
-    reward_funcs: Sequence[Callable], gather: Callable[[list], list] | None = None
-) -> None:
+def enforce_error_budgets(reward_funcs: Sequence[Callable], gather: Callable[[list], list] | None = None) -> None:
     """Raise `VerifierBudgetExceeded` if a reward function is over its error budget.
 
     Call it at the same point on every process (it gathers): the decision uses the counts of all
@@ -196,8 +192,7 @@ def enforce_error_budgets(
     checked = [
         func
         for func in reward_funcs
-        if isinstance(getattr(func, "error_counts", None), ErrorCounts)
-        and func.spec.max_error_rate is not None
+        if isinstance(getattr(func, "error_counts", None), ErrorCounts) and func.spec.max_error_rate is not None
     ]
     if not checked:  # the same on every process: it depends on the configuration only
         return

@@ -179,9 +179,7 @@ def worker_target(spec_name: str, verifier: Callable) -> tuple[WorkerTarget | No
     return target, None
 
 
-def plan_isolation(
-    spec_name: str, isolation: str | None, verifier: Callable, display_name: str
-) -> WorkerTarget | None:
+def plan_isolation(spec_name: str, isolation: str | None, verifier: Callable, display_name: str) -> WorkerTarget | None:
     """The worker target when ``verifier`` should run in the pool, `None` to run it inline.
 
     ``isolation`` is the spec's; `None` takes the registration default, else ``"process"``.
@@ -355,10 +353,7 @@ class VerifierPool:
                 raise PoolClosed("the verifier pool was shut down")
             self._top_up()
             size = max(1, math.ceil(len(items) / (2 * self.workers)))
-            chunks = deque(
-                list(range(start, min(start + size, len(items))))
-                for start in range(0, len(items), size)
-            )
+            chunks = deque(list(range(start, min(start + size, len(items)))) for start in range(0, len(items), size))
             run = _Run(target, dict(kwargs), items, timeout_s or None, [None] * len(items), chunks)
             try:
                 while run.pending or any(worker.task for worker in self._workers):
@@ -441,9 +436,7 @@ class VerifierPool:
         progress = mmap.mmap(progress_fd, _PROGRESS.size)
         command = [sys.executable, "-c", _BOOTSTRAP, str(fd), str(progress_fd), str(os.getpid())]
         try:
-            launch = _LAUNCHER.submit(
-                subprocess.Popen, command, pass_fds=(fd, progress_fd), stdin=subprocess.DEVNULL
-            )
+            launch = _LAUNCHER.submit(subprocess.Popen, command, pass_fds=(fd, progress_fd), stdin=subprocess.DEVNULL)
             process = launch.result()
         except (OSError, RuntimeError) as err:
             parent_conn.close()
@@ -496,10 +489,7 @@ class VerifierPool:
         watched = [w for w in self._workers if w.task is not None or not w.ready]
         if not watched:
             return
-        deadline = min(
-            w.task.deadline if w.task is not None else w.born + self.startup_timeout_s
-            for w in watched
-        )
+        deadline = min(w.task.deadline if w.task is not None else w.born + self.startup_timeout_s for w in watched)
         timeout = None if deadline == math.inf else max(0.0, deadline - time.monotonic())
         readable = multiprocessing.connection.wait([w.conn for w in watched], timeout)
         for worker in watched:
@@ -762,9 +752,7 @@ def _find(target: WorkerTarget) -> Callable:
         func = registry.get_verifier(target.spec)
     except (KeyError, ImportError):
         func = None
-    if func is not None and (
-        target.qualname is None or getattr(func, "__qualname__", None) == target.qualname
-    ):
+    if func is not None and (target.qualname is None or getattr(func, "__qualname__", None) == target.qualname):
         return func
     if target.pickled is not None:
         return pickle.loads(target.pickled)

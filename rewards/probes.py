@@ -35,9 +35,7 @@ logger = logging.getLogger(__name__)
 GOLD_COLUMNS = ("answer", "solution")
 
 
-def preflight(
-    reward_funcs: Sequence[Callable], rows: Iterable[Mapping], n: int = 8
-) -> dict[str, dict[str, int]]:
+def preflight(reward_funcs: Sequence[Callable], rows: Iterable[Mapping], n: int = 8) -> dict[str, dict[str, int]]:
     """Call each reward function on the first ``n`` rows; raise if one is plainly broken.
 
     Args:
@@ -119,9 +117,15 @@ def _probe(probe: VerifierRewardFunc, rows: list[dict], texts: list[str], reward
         [{"role": "assistant", "content": text}] if isinstance(prompt, list) else text
         for prompt, text in zip(prompts, texts)
     ]
-    rewards += probe(prompts=prompts, completions=completions, completion_ids=[[] for _ in rows],
-                     trainer_state=None, log_extra=lambda *args, **kwargs: None,
-                     log_metric=lambda *args, **kwargs: None, **columns)
+    rewards += probe(
+        prompts=prompts,
+        completions=completions,
+        completion_ids=[[] for _ in rows],
+        trainer_state=None,
+        log_extra=lambda *args, **kwargs: None,
+        log_metric=lambda *args, **kwargs: None,
+        **columns,
+    )
     by_id: dict[str, VerifierError] = {}
     for record in records:
         by_id.setdefault(record.prompt_id, record)
@@ -153,7 +157,10 @@ def _judge(name: str, sample: list[dict], gold: list, empty: list) -> None:
             "Preflight: verifier '%s' failed on the empty completion of every probed row "
             "(%s %s: %s); training will show it many wrong completions: return 0.0 for them "
             "instead of failing, or the error budget may stop the run.",
-            name, first.kind, first.exception_type, short(first.message, 200),
+            name,
+            first.kind,
+            first.exception_type,
+            short(first.message, 200),
         )
 
 

@@ -50,8 +50,9 @@ def unknown_keys_message(values: Mapping | Iterable[str], known: Iterable[str], 
     return f"unknown key(s) {', '.join(f'{where}.{k}' for k in unknown)}.{hints} Known: {', '.join(known)}."
 
 
-def check_known_keys(values: Mapping | Iterable[str], known: Iterable[str], where: str,
-                     error: type[Exception] = ValueError) -> None:
+def check_known_keys(
+    values: Mapping | Iterable[str], known: Iterable[str], where: str, error: type[Exception] = ValueError
+) -> None:
     """Raise ``error`` with `unknown_keys_message` when ``values`` has a key not in ``known``."""
     message = unknown_keys_message(values, known, where)
     if message is not None:
@@ -82,8 +83,9 @@ class Registry(Generic[T]):
         self.hint = hint
         self._entries: dict[str, T | str] = {}  # a str value is a lazy "module:attr" target
 
-    def register(self, name: str, obj: T | None = None, *, lazy: str | None = None,
-                 describe: Callable[[object], str] = repr):
+    def register(
+        self, name: str, obj: T | None = None, *, lazy: str | None = None, describe: Callable[[object], str] = repr
+    ):
         """Register ``obj`` (or, with ``lazy="module:attr"``, what that names, imported on first
         `get`) under ``name``. Without either it is a decorator. Registering the same object twice
         is a no-op; another object under a taken name is a `ValueError`."""
@@ -93,9 +95,11 @@ class Registry(Generic[T]):
             self._put(name, lazy, describe)
             return None
         if obj is None:
+
             def decorate(value):
                 self._put(name, value, describe)
                 return value
+
             return decorate
         self._put(name, obj, describe)
         return obj
@@ -105,8 +109,10 @@ class Registry(Generic[T]):
         if isinstance(existing, str) and not isinstance(value, str):
             existing = None  # the lazy target registering itself as it is imported
         if existing is not None and existing is not value and existing != value:
-            raise ValueError(f"A {self.kind} named '{name}' is already registered ({describe(existing)}); "
-                             f"cannot register {describe(value)} under the same name.")
+            raise ValueError(
+                f"A {self.kind} named '{name}' is already registered ({describe(existing)}); "
+                f"cannot register {describe(value)} under the same name."
+            )
         self._entries[name] = value
 
     def get(self, name: str) -> T:
@@ -120,8 +126,10 @@ class Registry(Generic[T]):
 
     def unknown_message(self, name: str, extra: Iterable[str] = ()) -> str:
         known = sorted(set(self._entries) | set(extra))
-        return (f"Unknown {self.kind} '{name}'.{did_you_mean(name, known, n=3)} "
-                f"Known {self.kind}s: {', '.join(known) or '(none)'}.{' ' + self.hint if self.hint else ''}")
+        return (
+            f"Unknown {self.kind} '{name}'.{did_you_mean(name, known, n=3)} "
+            f"Known {self.kind}s: {', '.join(known) or '(none)'}.{' ' + self.hint if self.hint else ''}"
+        )
 
     def names(self) -> list[str]:
         """Registered names, sorted (lazy ones included, not imported)."""

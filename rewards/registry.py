@@ -54,13 +54,14 @@ class UnknownVerifierError(UserInputError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-_VERIFIERS = Registry("verifier", error=UnknownVerifierError,
-                      hint="A spec can also be 'package.module:function' or 'path/to/file.py:function'.")
+_VERIFIERS = Registry(
+    "verifier",
+    error=UnknownVerifierError,
+    hint="A spec can also be 'package.module:function' or 'path/to/file.py:function'.",
+)
 
 
-def register_verifier(
-    name: str, batched: bool = False, isolation: str | None = None
-) -> Callable[[Callable], Callable]:
+def register_verifier(name: str, batched: bool = False, isolation: str | None = None) -> Callable[[Callable], Callable]:
     """Decorator registering a verifier under ``name``.
 
     Args:
@@ -92,9 +93,7 @@ def register_verifier(
     if not isinstance(name, str) or not name or ":" in name:
         raise ValueError(f"A verifier name must be a non-empty string without ':', got {name!r}.")
     if isolation is not None and isolation not in ISOLATION_MODES:
-        raise ValueError(
-            f"Verifier '{name}': isolation must be one of {ISOLATION_MODES} or None, got {isolation!r}."
-        )
+        raise ValueError(f"Verifier '{name}': isolation must be one of {ISOLATION_MODES} or None, got {isolation!r}.")
 
     def decorator(func: Callable) -> Callable:
         _VERIFIERS.register(name, func, describe=_describe)  # raises before the markers are set
@@ -176,9 +175,7 @@ def _import_failure(spec: str, what: str, err: BaseException) -> VerifierImportE
         frames = [f for f in traceback.extract_tb(err.__traceback__) if "importlib" not in f.filename]
         if frames:
             where = f" ({frames[-1].filename}, line {frames[-1].lineno})"
-    return VerifierImportError(
-        f"Verifier spec '{spec}': importing {what} failed{where}: {type(err).__name__}: {err}"
-    )
+    return VerifierImportError(f"Verifier spec '{spec}': importing {what} failed{where}: {type(err).__name__}: {err}")
 
 
 def _import_module(module_name: str, spec: str):
@@ -188,9 +185,7 @@ def _import_module(module_name: str, spec: str):
         # Only "this module does not exist" is an unknown spec; a module that exists but fails
         # to import (a missing dependency inside it) is reported with its own error.
         if err.name is not None and (module_name + ".").startswith(err.name + "."):
-            raise UnknownVerifierError(
-                f"Verifier spec '{spec}': no module named '{module_name}'."
-            ) from err
+            raise UnknownVerifierError(f"Verifier spec '{spec}': no module named '{module_name}'.") from err
         raise _import_failure(spec, f"module '{module_name}'", err) from err
     except (Exception, SystemExit) as err:  # noqa: BLE001 - any failure of the user's module
         raise _import_failure(spec, f"module '{module_name}'", err) from err
@@ -230,11 +225,7 @@ def _attribute(module, attribute: str, spec: str) -> Callable:
     value = module
     for part in attribute.split("."):
         if not hasattr(value, part):
-            public = sorted(
-                name
-                for name, obj in vars(module).items()
-                if callable(obj) and not name.startswith("_")
-            )
+            public = sorted(name for name, obj in vars(module).items() if callable(obj) and not name.startswith("_"))
             raise UnknownVerifierError(
                 f"Verifier spec '{spec}': '{getattr(module, '__name__', module)}' has no "
                 f"attribute '{attribute}'.{did_you_mean(attribute, public, n=3)}"
@@ -256,10 +247,7 @@ def _load_entry_point(name: str) -> Callable | None:
             continue
         func = entry.load()
         if not callable(func):
-            raise TypeError(
-                f"Entry point '{name}' in group '{ENTRY_POINT_GROUP}' ({entry.value}) "
-                "is not callable."
-            )
+            raise TypeError(f"Entry point '{name}' in group '{ENTRY_POINT_GROUP}' ({entry.value}) is not callable.")
         # The target may have registered itself on import (under this or another name).
         if name not in _VERIFIERS or _VERIFIERS.get(name) is not func:
             register_verifier(name, batched=is_batched(func), isolation=isolation_default(func))(func)

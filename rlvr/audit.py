@@ -22,7 +22,19 @@ from curricula.audit import (
 )
 
 __all__ = [
-    "AUDIT_FIELDS", "AUDIT_FILE", "EVAL_AFTER", "EVAL_BEFORE", "EVAL_DURING", "SCHEMA_VERSION", "TRAIN", "VERIFIER_ERRORS_GLOB",
-    "AuditLog", "JsonlWriter", "VerifierErrorLog", "count_records", "drop_torn_tail", "read_audit",
+    "AUDIT_FIELDS",
+    "AUDIT_FILE",
+    "EVAL_AFTER",
+    "EVAL_BEFORE",
+    "EVAL_DURING",
+    "SCHEMA_VERSION",
+    "TRAIN",
+    "VERIFIER_ERRORS_GLOB",
+    "AuditLog",
+    "JsonlWriter",
+    "VerifierErrorLog",
+    "count_records",
+    "drop_torn_tail",
+    "read_audit",
     "rewind_verifier_errors",
 ]

@@ -25,8 +25,18 @@ import pyarrow.compute as pc
 from rlvr.audit_query import Selection, resolve, scan
 
 PAGE_TEMPLATE = Path(__file__).with_name("audit_page.html")
-EVENT_COLUMNS = ["prompt_id", "skill", "global_step", "filter", "decision", "reason", "message", "pass_rate",
-                 "predicted_pass_rate", "active_pool"]
+EVENT_COLUMNS = [
+    "prompt_id",
+    "skill",
+    "global_step",
+    "filter",
+    "decision",
+    "reason",
+    "message",
+    "pass_rate",
+    "predicted_pass_rate",
+    "active_pool",
+]
 NO_RATE = 65535  # a pass rate is stored as round(rate * 10000) in a uint16; this means "none"
 TERSE_DECISIONS = ("kept", "skipped")  # messages left out of the page (see the module docstring)
 
@@ -58,8 +68,9 @@ def _rates(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
 def collect(path: Path, run_id: str | None) -> dict:
     """Stream the run's records into event arrays, code books and per-step series."""
     codes = {name: _Codes() for name in ("prompt", "skill", "filter", "decision", "reason")}
-    parts: dict[str, list] = {k: [] for k in ("prompt", "skill", "step", "filter", "decision", "reason", "pass",
-                                              "pred")}
+    parts: dict[str, list] = {
+        k: [] for k in ("prompt", "skill", "step", "filter", "decision", "reason", "pass", "pred")
+    }
     messages: list[tuple[int, str]] = []  # (event number, message) for events that keep theirs
     pool: dict[int, float] = {}
     seen = 0
@@ -73,8 +84,9 @@ def collect(path: Path, run_id: str | None) -> dict:
         positions = np.flatnonzero(wordy.to_numpy(zero_copy_only=False))
         texts = table.column("message").take(pa.array(positions)).to_pylist() if len(positions) else []
         messages.extend((seen + int(p), (t or "").replace("\n", " ")) for p, t in zip(positions, texts))
-        frontier = table.filter(pc.and_(pc.equal(table.column("filter"), "frontier"),
-                                        pc.is_valid(table.column("active_pool"))))
+        frontier = table.filter(
+            pc.and_(pc.equal(table.column("filter"), "frontier"), pc.is_valid(table.column("active_pool")))
+        )
         last = frontier.group_by("global_step", use_threads=False).aggregate([("active_pool", "last")])
         pool.update(zip(last.column("global_step").to_pylist(), last.column("active_pool_last").to_pylist()))
         seen += table.num_rows
@@ -95,11 +107,15 @@ def _layout(collected: dict) -> tuple[bytes, dict]:
     where[order] = np.arange(len(order), dtype=np.int32)  # event number -> its place in the blob
     messages = sorted((int(where[event]), text) for event, text in collected["messages"])
     chunks = {
-        "prompt_offsets": offsets, "prompt_skill": skill_of,
-        "step": arrays["step"][order].astype(np.int32), "message_event": np.array([e for e, _ in messages], np.int32),
-        "pass": arrays["pass"][order], "pred": arrays["pred"][order],
+        "prompt_offsets": offsets,
+        "prompt_skill": skill_of,
+        "step": arrays["step"][order].astype(np.int32),
+        "message_event": np.array([e for e, _ in messages], np.int32),
+        "pass": arrays["pass"][order],
+        "pred": arrays["pred"][order],
         "reason": arrays["reason"][order].astype(np.uint16),
-        "filter": arrays["filter"][order].astype(np.uint8), "decision": arrays["decision"][order].astype(np.uint8),
+        "filter": arrays["filter"][order].astype(np.uint8),
+        "decision": arrays["decision"][order].astype(np.uint8),
         "prompt_ids": "\n".join(p.replace("\n", " ") for p in codes["prompt"].names()).encode(),
         "messages": "\n".join(t for _, t in messages).encode(),
     }
@@ -122,11 +138,20 @@ def page_data(path: Path, run_id: str | None) -> tuple[dict, bytes]:
     drops = Counter(arrays["step"][arrays["decision"] == dropped].tolist())
     steps = sorted(set(collected["pool"]) | set(drops))
     meta = {
-        "run_id": run_id, "events": collected["events"], "prompts": len(codes["prompt"].index),
-        "skills": codes["skill"].names(), "filters": codes["filter"].names(), "decisions": decisions,
-        "reasons": codes["reason"].names(), "toc": toc, "no_rate": NO_RATE,
-        "series": {"step": steps, "pool": [collected["pool"].get(s) for s in steps],
-                   "drops": [drops.get(s, 0) for s in steps]},
+        "run_id": run_id,
+        "events": collected["events"],
+        "prompts": len(codes["prompt"].index),
+        "skills": codes["skill"].names(),
+        "filters": codes["filter"].names(),
+        "decisions": decisions,
+        "reasons": codes["reason"].names(),
+        "toc": toc,
+        "no_rate": NO_RATE,
+        "series": {
+            "step": steps,
+            "pool": [collected["pool"].get(s) for s in steps],
+            "drops": [drops.get(s, 0) for s in steps],
+        },
         "has_predictions": bool((arrays["pred"] != NO_RATE).any()) if len(arrays["pred"]) else False,
     }
     return meta, blob

@@ -51,8 +51,11 @@ class PlotData:
         rated = [r for r in frontier if r["stats"].get("pass_rate") is not None]
         if rated:
             data.step_range = (min(r["global_step"] for r in rated), max(r["global_step"] for r in rated))
-            data.add_visits([str(r["columns"].get("skill", "-")) for r in rated], [r["global_step"] for r in rated],
-                            [r["stats"]["pass_rate"] for r in rated])
+            data.add_visits(
+                [str(r["columns"].get("skill", "-")) for r in rated],
+                [r["global_step"] for r in rated],
+                [r["stats"]["pass_rate"] for r in rated],
+            )
         for r in frontier:
             data.steps.add(r["global_step"])
             if "active_pool" in r["stats"]:
@@ -79,8 +82,9 @@ class PlotData:
             steps = table.filter(pc.is_valid(table.column("pass_rate"))).column("global_step")
             if len(steps):
                 lo, hi = pc.min(steps).as_py(), pc.max(steps).as_py()
-                data.step_range = (lo, hi) if data.step_range is None else (min(lo, data.step_range[0]),
-                                                                            max(hi, data.step_range[1]))
+                data.step_range = (
+                    (lo, hi) if data.step_range is None else (min(lo, data.step_range[0]), max(hi, data.step_range[1]))
+                )
         columns = ["global_step", "pass_rate", "skill", "active_pool", "decision", "reason", "stats"]
         for table in scan(path, frontier, columns=columns):
             data._add_table(table)
@@ -95,8 +99,11 @@ class PlotData:
         rated = pc.is_valid(table.column("pass_rate"))
         if self.step_range is not None and pc.any(rated).as_py():
             kept = table.filter(rated)
-            self.add_visits(pc.fill_null(kept.column("skill"), "-").to_pylist(),
-                            kept.column("global_step").to_numpy(), kept.column("pass_rate").to_numpy())
+            self.add_visits(
+                pc.fill_null(kept.column("skill"), "-").to_pylist(),
+                kept.column("global_step").to_numpy(),
+                kept.column("pass_rate").to_numpy(),
+            )
         steps = table.column("global_step").to_pylist()
         self.steps.update(steps)
         for step, pool in zip(steps, table.column("active_pool").to_pylist()):
@@ -104,8 +111,11 @@ class PlotData:
                 self.pool[step] = int(pool) if float(pool).is_integer() else pool
         decisions = table.column("decision").to_pylist()
         self.skipped.update(s for s, d in zip(steps, decisions) if d == "skipped")
-        self.drops.update((r, k) for d, r, k in zip(decisions, table.column("reason").to_pylist(),
-                                                   skills.to_pylist()) if d == "dropped")
+        self.drops.update(
+            (r, k)
+            for d, r, k in zip(decisions, table.column("reason").to_pylist(), skills.to_pylist())
+            if d == "dropped"
+        )
 
 
 def _top_skills(heat: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -113,8 +123,8 @@ def _top_skills(heat: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     if len(heat) <= MAX_HEATMAP_SKILLS:
         return dict(sorted(heat.items()))
     ranked = sorted(heat, key=lambda s: -heat[s].sum())
-    kept = {s: heat[s] for s in sorted(ranked[:MAX_HEATMAP_SKILLS - 1])}
-    kept["other"] = sum(heat[s] for s in ranked[MAX_HEATMAP_SKILLS - 1:])
+    kept = {s: heat[s] for s in sorted(ranked[: MAX_HEATMAP_SKILLS - 1])}
+    kept["other"] = sum(heat[s] for s in ranked[MAX_HEATMAP_SKILLS - 1 :])
     return kept
 
 
@@ -187,5 +197,3 @@ def save(fig, out: str | Path) -> Path:
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
-
-

@@ -79,8 +79,12 @@ def _last_complete_line(path: Path, block: int = 1 << 16) -> bytes | None:
 
 def _mask(table: pa.Table, selection: Selection) -> pa.ChunkedArray | None:
     conditions = []
-    for column, value in (("run_id", selection.run_id), ("decision", selection.decision),
-                          ("prompt_id", selection.prompt), ("filter", selection.filter_name)):
+    for column, value in (
+        ("run_id", selection.run_id),
+        ("decision", selection.decision),
+        ("prompt_id", selection.prompt),
+        ("filter", selection.filter_name),
+    ):
         if value is not None:
             conditions.append(pc.equal(table.column(column), value))
     lo, hi = parse_steps(selection.steps)
@@ -105,8 +109,9 @@ def resolve(path: Path, selection: Selection) -> Selection:
         if selection.decision not in DECISIONS:
             raise ValueError(f"--decision must be one of {', '.join(DECISIONS)}; got {selection.decision!r}")
     if selection.run_id == "latest":
-        return Selection(latest_run_id(path), selection.decision, selection.prompt, selection.filter_name,
-                         selection.steps)
+        return Selection(
+            latest_run_id(path), selection.decision, selection.prompt, selection.filter_name, selection.steps
+        )
     return selection
 
 
@@ -177,8 +182,11 @@ def _status_rows(table: pa.Table) -> tuple[pa.Table, pa.Array]:
     frontier = table.filter(pc.equal(table.column("filter"), "frontier"))
     decision = frontier.column("decision")
     strong = frontier.filter(pc.is_in(decision, pa.array(["dropped", "readmitted"])))
-    status = pc.if_else(pc.equal(strong.column("decision"), "dropped"),
-                        pc.binary_join_element_wise("dropped (", strong.column("reason"), ")", ""), "active")
+    status = pc.if_else(
+        pc.equal(strong.column("decision"), "dropped"),
+        pc.binary_join_element_wise("dropped (", strong.column("reason"), ")", ""),
+        "active",
+    )
     kept = frontier.filter(pc.equal(decision, "kept")).column("prompt_id")
     return pa.table({"prompt_id": strong.column("prompt_id"), "status": status}), pc.unique(kept)
 
@@ -194,31 +202,43 @@ def summarize(path: Path, run_id: str | None = "latest") -> Summary:
         first = steps[0].as_py() if first is None else first
         last = steps[len(steps) - 1].as_py()
         grouped = table.group_by(["filter", "decision", "reason"]).aggregate([("prompt_id", "count")])
-        for f, d, r, n in zip(*(grouped.column(c).to_pylist() for c in ("filter", "decision", "reason",
-                                                                         "prompt_id_count"))):
+        for f, d, r, n in zip(
+            *(grouped.column(c).to_pylist() for c in ("filter", "decision", "reason", "prompt_id_count"))
+        ):
             counts[(f, d, r)] += n
         rows, kept_ids = _status_rows(table)
         strong.add(rows)
         kept = kept_ids if kept is None else pc.unique(pa.concat_arrays([kept, kept_ids]))
-        skills.add(pa.table({"prompt_id": table.column("prompt_id"), "skill": pc.fill_null(table.column("skill"), "-")}))
-    return Summary(selection.run_id, records, first, last, counts,
-                   _status_by_skill(strong.merge(), kept, skills.merge()))
+        skills.add(
+            pa.table({"prompt_id": table.column("prompt_id"), "skill": pc.fill_null(table.column("skill"), "-")})
+        )
+    return Summary(
+        selection.run_id, records, first, last, counts, _status_by_skill(strong.merge(), kept, skills.merge())
+    )
 
 
 def _status_by_skill(strong: pa.Table | None, kept: pa.Array | None, skills: pa.Table | None) -> Counter:
     """Prompts per (skill, final status): the last drop or readmission, else active if ever kept."""
     if skills is None:
         return Counter()
-    status = strong if strong is not None else pa.table({"prompt_id": pa.array([], pa.string()),
-                                                         "status": pa.array([], pa.string())})
+    status = (
+        strong
+        if strong is not None
+        else pa.table({"prompt_id": pa.array([], pa.string()), "status": pa.array([], pa.string())})
+    )
     if kept is not None and len(kept):
         only_kept = pc.filter(kept, pc.invert(pc.is_in(kept, status.column("prompt_id"))))
-        status = pa.concat_tables([status, pa.table({"prompt_id": only_kept,
-                                                     "status": pa.array(["active"] * len(only_kept), pa.string())})])
+        status = pa.concat_tables(
+            [status, pa.table({"prompt_id": only_kept, "status": pa.array(["active"] * len(only_kept), pa.string())})]
+        )
     joined = status.join(skills, "prompt_id")
     grouped = joined.group_by(["skill", "status"]).aggregate([("prompt_id", "count")])
-    return Counter({(s, st): n for s, st, n in zip(*(grouped.column(c).to_pylist()
-                                                     for c in ("skill", "status", "prompt_id_count")))})
+    return Counter(
+        {
+            (s, st): n
+            for s, st, n in zip(*(grouped.column(c).to_pylist() for c in ("skill", "status", "prompt_id_count")))
+        }
+    )
 
 
 def summary_text(summary: Summary) -> str:
@@ -227,16 +247,21 @@ def summary_text(summary: Summary) -> str:
 
     if not summary.records:
         return "audit log: no records"
-    lines = [f"=== audit: run {summary.run_id}, {summary.records} records, steps "
-             f"{summary.first_step}..{summary.last_step} ===",
-             _table(["filter", "decision", "reason", "records"],
-                    [[f, d, r, n] for (f, d, r), n in sorted(summary.counts.items())])]
+    lines = [
+        f"=== audit: run {summary.run_id}, {summary.records} records, steps "
+        f"{summary.first_step}..{summary.last_step} ===",
+        _table(
+            ["filter", "decision", "reason", "records"],
+            [[f, d, r, n] for (f, d, r), n in sorted(summary.counts.items())],
+        ),
+    ]
     if summary.status_by_skill:
         kinds = sorted({k for _, k in summary.status_by_skill})
         skills = sorted({s for s, _ in summary.status_by_skill})
         lines.append("prompts by skill and final status (seen so far):")
-        lines.append(_table(["skill"] + kinds, [[s] + [summary.status_by_skill.get((s, k), 0) for k in kinds]
-                                                for s in skills]))
+        lines.append(
+            _table(["skill"] + kinds, [[s] + [summary.status_by_skill.get((s, k), 0) for k in kinds] for s in skills])
+        )
     return "\n".join(lines)
 
 
@@ -297,8 +322,11 @@ def export_parquet(path: Path, selection: Selection, out: str | Path) -> int:
     import pyarrow.parquet as pq
 
     types = {name: _unified_type(path, selection, name) for name in audit_store.JSON_FIELDS}
-    fields = [f if f.name not in types else pa.field(f.name, types[f.name][0])
-              for f in audit_store.SEGMENT_SCHEMA if f.name in audit_store.RECORD_FIELDS]
+    fields = [
+        f if f.name not in types else pa.field(f.name, types[f.name][0])
+        for f in audit_store.SEGMENT_SCHEMA
+        if f.name in audit_store.RECORD_FIELDS
+    ]
     schema, written = pa.schema(fields), 0
     with pq.ParquetWriter(out, schema, compression="zstd") as writer:
         for table in scan(path, selection, columns=list(audit_store.RECORD_FIELDS)):

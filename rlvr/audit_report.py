@@ -12,8 +12,15 @@ from curricula import audit_store
 from curricula.audit import AUDIT_FIELDS, audit_tail_path
 
 
-def select(records: list[dict], run_id: str | None = "latest", dropped: bool = False, prompt: str | None = None,
-           steps: str | None = None, filter_name: str | None = None, decision: str | None = None) -> list[dict]:
+def select(
+    records: list[dict],
+    run_id: str | None = "latest",
+    dropped: bool = False,
+    prompt: str | None = None,
+    steps: str | None = None,
+    filter_name: str | None = None,
+    decision: str | None = None,
+) -> list[dict]:
     """Records of one run (``"latest"``, an id, or ``None`` for all) matching the options.
 
     ``steps`` is ``"A:B"`` (inclusive A, exclusive B; either side may be empty).
@@ -39,7 +46,9 @@ def select(records: list[dict], run_id: str | None = "latest", dropped: bool = F
         lo, hi = steps.split(":", 1)
         lo_v = int(lo) if lo else None
         hi_v = int(hi) if hi else None
-        out = [r for r in out if (lo_v is None or r["global_step"] >= lo_v) and (hi_v is None or r["global_step"] < hi_v)]
+        out = [
+            r for r in out if (lo_v is None or r["global_step"] >= lo_v) and (hi_v is None or r["global_step"] < hi_v)
+        ]
     return out
 
 
@@ -80,8 +89,10 @@ def render(records: list[dict], fmt: str) -> str | bytes:
         pq.write_table(pa.Table.from_pylist([{k: r.get(k) for k in AUDIT_FIELDS} for r in records]), buf)
         return buf.getvalue()
     if fmt == "table":
-        rows = [[r["global_step"], r["prompt_id"], r["columns"].get("skill", "-"), r["filter"], r["decision"],
-                 r["message"]] for r in records]
+        rows = [
+            [r["global_step"], r["prompt_id"], r["columns"].get("skill", "-"), r["filter"], r["decision"], r["message"]]
+            for r in records
+        ]
         return _table(["step", "prompt", "skill", "filter", "decision", "message"], rows) + "\n"
     raise ValueError(f"unknown format {fmt!r}; use table, csv, json or parquet")
 
@@ -106,9 +117,13 @@ def main(args) -> int:
     from rlvr import audit_query
 
     path = audit_tail_path(args.run_dir)
-    wanted = audit_query.Selection(run_id=None if args.run == "all" else args.run,
-                                   decision="dropped" if args.dropped else args.decision, prompt=args.prompt,
-                                   filter_name=args.filter, steps=args.steps)
+    wanted = audit_query.Selection(
+        run_id=None if args.run == "all" else args.run,
+        decision="dropped" if args.dropped else args.decision,
+        prompt=args.prompt,
+        filter_name=args.filter,
+        steps=args.steps,
+    )
     selection = audit_query.resolve(path, wanted)
     if args.prompt is not None:
         missing = _unknown_prompt(path, args.prompt, selection.run_id, args.run_dir)
@@ -127,8 +142,14 @@ def main(args) -> int:
         from rlvr.audit_html import write_html
 
         print(f"wrote {write_html(path, args.html, run_id=selection.run_id)}")
-    listing = (args.dropped or args.prompt is not None or args.steps is not None or args.filter is not None
-               or args.decision is not None or args.format != "table")
+    listing = (
+        args.dropped
+        or args.prompt is not None
+        or args.steps is not None
+        or args.filter is not None
+        or args.decision is not None
+        or args.format != "table"
+    )
     if not listing:
         if not (args.plot or getattr(args, "html", None)):
             print(summary_table(path, run_id=selection.run_id))
@@ -207,5 +228,7 @@ def _unknown_prompt(path: Path, prompt_id: str, run_id: str | None, where) -> st
     close = difflib.get_close_matches(prompt_id, sorted(in_run), n=3, cutoff=0.6)
     if close:
         return message + "; did you mean " + " or ".join(repr(c) for c in close) + "?"
-    return message + (f"; its {len(in_run)} prompt ids are listed by `rlvr audit {where} --format csv` "
-                      "(column prompt_id). Prompts are recorded when a filter decides on them.")
+    return message + (
+        f"; its {len(in_run)} prompt ids are listed by `rlvr audit {where} --format csv` "
+        "(column prompt_id). Prompts are recorded when a filter decides on them."
+    )

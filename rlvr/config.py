@@ -105,10 +105,15 @@ class DataConfig:
 
     def __post_init__(self):
         # A slice with 0 or a negative max_rows trained on nothing or on all rows but the last.
-        problems = [f"{name} must be >= 1, got {value}" for name, value in
-                    (("max_rows", self.max_rows), ("toy_n_per_skill", self.toy_n_per_skill),
-                     ("toy_eval_n_per_skill", self.toy_eval_n_per_skill))
-                    if value is not None and value < 1]
+        problems = [
+            f"{name} must be >= 1, got {value}"
+            for name, value in (
+                ("max_rows", self.max_rows),
+                ("toy_n_per_skill", self.toy_n_per_skill),
+                ("toy_eval_n_per_skill", self.toy_eval_n_per_skill),
+            )
+            if value is not None and value < 1
+        ]
         if problems:
             raise ValueError("; ".join(problems) + ".")
 
@@ -143,11 +148,17 @@ class EvalConfig:
 
     def __post_init__(self):
         # Checked now: these crashed (or sampled with invalid scores) after the model loaded.
-        problems = [f"{name} must be >= 1, got {value}" for name, value in
-                    (("max_prompts_per_skill", self.max_prompts_per_skill), ("samples_per_prompt", self.samples_per_prompt),
-                     ("max_new_tokens", self.max_new_tokens), ("batch_size", self.batch_size),
-                     ("every_steps", self.every_steps))
-                    if value is not None and value < 1]
+        problems = [
+            f"{name} must be >= 1, got {value}"
+            for name, value in (
+                ("max_prompts_per_skill", self.max_prompts_per_skill),
+                ("samples_per_prompt", self.samples_per_prompt),
+                ("max_new_tokens", self.max_new_tokens),
+                ("batch_size", self.batch_size),
+                ("every_steps", self.every_steps),
+            )
+            if value is not None and value < 1
+        ]
         if self.temperature < 0:
             problems.append(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
         if problems:
@@ -204,8 +215,9 @@ def _set_path(tree: dict, path: list[str], value: Any, text: str) -> None:
             if not part.isdigit():
                 raise ConfigError(f"Override '{text}': '{where}' is a list; '{part}' is not an index (0, 1, ...).")
             if int(part) >= len(node):
-                raise ConfigError(f"Override '{text}': index {part} is past the end of '{where}' "
-                                  f"({len(node)} item(s)).")
+                raise ConfigError(
+                    f"Override '{text}': index {part} is past the end of '{where}' ({len(node)} item(s))."
+                )
             key: Any = int(part)
         elif isinstance(node, dict):
             key = part
@@ -245,7 +257,8 @@ class _StrictLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=True)
             if isinstance(key, (str, int, float, bool)) and key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key '{key}' (first at line {seen[key] + 1})", key_node.start_mark)
+                    None, None, f"duplicate key '{key}' (first at line {seen[key] + 1})", key_node.start_mark
+                )
             seen[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep=deep)
 
@@ -255,8 +268,10 @@ def read_yaml_file(path: Path) -> Any:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise ConfigError(f"Config file '{path}' is not UTF-8 text (byte {err.object[err.start:err.start + 1]!r} "
-                          f"at offset {err.start}).") from err
+        raise ConfigError(
+            f"Config file '{path}' is not UTF-8 text (byte {err.object[err.start : err.start + 1]!r} "
+            f"at offset {err.start})."
+        ) from err
     try:
         loader = _StrictLoader(text)
         loader.name = str(path)  # error marks then say the file, not "<unicode string>"
@@ -304,7 +319,9 @@ def build_config(tree: dict, source: str | None = None) -> RLVRConfig:
     tree = sectioned_tree(tree, SECTIONS, where)
     for key in tree:
         if key not in SECTIONS:
-            raise ConfigError(f"Unknown section '{key}'{where}.{_suggest(key, SECTIONS)} Sections: {', '.join(SECTIONS)}.")
+            raise ConfigError(
+                f"Unknown section '{key}'{where}.{_suggest(key, SECTIONS)} Sections: {', '.join(SECTIONS)}."
+            )
     classes = _section_classes()
     sections = {}
     for name in ("model", "data", "eval", "curricula"):
@@ -316,8 +333,9 @@ def build_config(tree: dict, source: str | None = None) -> RLVRConfig:
     generations = (user_grpo or {}).get("num_generations")
     if isinstance(generations, int) and not isinstance(generations, bool) and generations < 2:
         # Checked before GRPOConfig, which divides by it first (0: "integer modulo by zero").
-        raise ConfigError(f"grpo.num_generations must be >= 2 (GRPO compares the completions of a group), "
-                          f"got {generations}.")
+        raise ConfigError(
+            f"grpo.num_generations must be >= 2 (GRPO compares the completions of a group), got {generations}."
+        )
     sections["grpo"] = build_dataclass(classes["grpo"], user_grpo or {}, "grpo", trusted=cpu_defaults(user_grpo or {}))
     check_grpo_values(sections["grpo"], user_grpo or {})
     sections["compat"] = None
@@ -337,8 +355,10 @@ def _build_section(name: str, cls, values, where: str):
         values = {"model_name_or_path": "toy", **(values or {})}
         if not isinstance(values["model_name_or_path"], str) or not values["model_name_or_path"].strip():
             # null reached transformers as the string 'None' ("couldn't connect to huggingface.co").
-            raise ConfigError(f"model.model_name_or_path must be a local folder, a Hub name or 'toy', "
-                              f"got {values['model_name_or_path']!r}.")
+            raise ConfigError(
+                f"model.model_name_or_path must be a local folder, a Hub name or 'toy', "
+                f"got {values['model_name_or_path']!r}."
+            )
     if name == "curricula":
         # CurriculaConfig.influence is typed `Any`: its class lives in rlvr, which curricula
         # must not import; name it here so its fields are checked like the frontier's.
@@ -375,8 +395,13 @@ def _build_verifiers(raw, where: str) -> list:
 
 # GRPOConfig fields whose nonsensical values TRL and transformers accept at construction and
 # fail on only after the model loaded (or, for temperature 0, sample from invalid scores).
-_GRPO_AT_LEAST_ONE = ("max_completion_length", "per_device_train_batch_size", "gradient_accumulation_steps",
-                      "steps_per_generation", "num_iterations")
+_GRPO_AT_LEAST_ONE = (
+    "max_completion_length",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "steps_per_generation",
+    "num_iterations",
+)
 
 # (field, valid?, what is allowed): sampling settings transformers rejects only at generation,
 # and loss coefficients whose negative values silently invert what they mean.

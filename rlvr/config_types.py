@@ -197,8 +197,9 @@ def _coerce_mapping(value, args, hint, key):
     if not isinstance(value, Mapping):
         raise _mismatch(value, hint, key)
     key_hint, value_hint = args if len(args) == 2 else (Any, Any)
-    return {coerce_value(k, key_hint, f"{key}.{k}"): coerce_value(v, value_hint, f"{key}.{k}")
-            for k, v in value.items()}
+    return {
+        coerce_value(k, key_hint, f"{key}.{k}"): coerce_value(v, value_hint, f"{key}.{k}") for k, v in value.items()
+    }
 
 
 def _expect(fits: bool, converted, value, hint, key):
@@ -226,8 +227,14 @@ def describe(hint) -> str:
         return f"a mapping of {_plural(args[1])}" if len(args) == 2 and args[1] is not Any else "a mapping"
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return f"a mapping of {hint.__name__} keys"
-    names = {type(None): "null", None: "null", bool: "true or false", int: "an integer", float: "a number",
-             str: "a string"}
+    names = {
+        type(None): "null",
+        None: "null",
+        bool: "true or false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+    }
     return names.get(hint) or f"a {getattr(hint, '__name__', hint)}"
 
 
@@ -240,8 +247,9 @@ def _plural(hint) -> str:
 # A whole dataclass from a mapping
 
 
-def build_dataclass(cls, values: Mapping | None, key: str, field_types: dict | None = None,
-                    trusted: dict | None = None):
+def build_dataclass(
+    cls, values: Mapping | None, key: str, field_types: dict | None = None, trusted: dict | None = None
+):
     """``cls(**values)`` with every key known and every value checked against its field's type.
 
     Args:
@@ -264,8 +272,10 @@ def build_dataclass(cls, values: Mapping | None, key: str, field_types: dict | N
         if name not in fields:
             raise ConfigError(unknown_key_message(key, str(name), fields, cls))
     hints = {**type_hints(cls), **(field_types or {})}
-    kwargs = {**(trusted or {}),
-              **{name: coerce_value(value, hints.get(name, Any), f"{key}.{name}") for name, value in values.items()}}
+    kwargs = {
+        **(trusted or {}),
+        **{name: coerce_value(value, hints.get(name, Any), f"{key}.{name}") for name, value in values.items()},
+    }
     for name in values:
         _check_choices(fields[name], kwargs[name], f"{key}.{name}")
     for name, f in fields.items():
@@ -314,7 +324,7 @@ def type_hints(cls) -> dict[str, Any]:
 
 
 def unknown_key_message(section: str, key: str, known, cls=None) -> str:
-    """"Unknown key 'grpo.lerning_rate'. Did you mean 'learning_rate'?", plus the section's keys
+    """ "Unknown key 'grpo.lerning_rate'. Did you mean 'learning_rate'?", plus the section's keys
     when it has only a few (GRPOConfig's ~200 would bury the answer)."""
     known = sorted(known)
     close = close_names(key, known, n=3)

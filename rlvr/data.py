@@ -79,8 +79,14 @@ class BadRow:
 
     def to_record(self) -> dict:
         """The line written to ``bad_rows.jsonl``."""
-        return {"source": self.source, "line": self.line, "row": self.row, "field": self.field,
-                "problem": self.problem, "values": self.values}
+        return {
+            "source": self.source,
+            "line": self.line,
+            "row": self.row,
+            "field": self.field,
+            "problem": self.problem,
+            "values": self.values,
+        }
 
 
 @dataclass
@@ -135,8 +141,10 @@ def resolve_local_files(spec: str) -> list[str] | None:
             raise DataError(f"The pattern '{spec}' matches no file.")
         odd = [f for f in files if _data_format(f) is None]
         if odd:
-            raise DataError(f"The pattern '{spec}' matches {_display(odd[0])}, whose extension is unsupported; "
-                            f"use one of {', '.join(LOCAL_FORMATS)}.")
+            raise DataError(
+                f"The pattern '{spec}' matches {_display(odd[0])}, whose extension is unsupported; "
+                f"use one of {', '.join(LOCAL_FORMATS)}."
+            )
     elif path.is_dir():
         try:
             found = resolve_pattern(str(path / "**"), base_path=".")
@@ -155,10 +163,11 @@ def resolve_local_files(spec: str) -> list[str] | None:
         return None
     formats = {_data_format(f) for f in files}
     if len(formats) > 1:
-        by_format = {fmt: next(_display(f) for f in files if _data_format(f) == fmt)
-                     for fmt in sorted(formats)}
-        raise DataError(f"'{spec}' mixes data formats ({', '.join(f'{k}: {v}' for k, v in by_format.items())}); "
-                        "point data.train at files of one format.")
+        by_format = {fmt: next(_display(f) for f in files if _data_format(f) == fmt) for fmt in sorted(formats)}
+        raise DataError(
+            f"'{spec}' mixes data formats ({', '.join(f'{k}: {v}' for k, v in by_format.items())}); "
+            "point data.train at files of one format."
+        )
     return sorted(_display(f) for f in files)
 
 
@@ -170,7 +179,7 @@ def _parse_line(raw: bytes) -> tuple[dict | None, str | None]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        return None, f"not valid UTF-8 (byte {raw[err.start:err.start + 1]!r} at column {err.start + 1})"
+        return None, f"not valid UTF-8 (byte {raw[err.start : err.start + 1]!r} at column {err.start + 1})"
     try:
         value = json.loads(text)
     except json.JSONDecodeError as err:
@@ -209,11 +218,13 @@ def read_jsonl(path: str) -> tuple[list[dict], list[RowPlace], list[BadRow]]:
     with _open_binary(path) as f:
         for number, raw in enumerate(f, start=1):
             if number == 1 and raw.startswith(UTF8_BOM):
-                raw = raw[len(UTF8_BOM):]
+                raw = raw[len(UTF8_BOM) :]
             if number == 1 and raw[:2] in UTF16_BOMS:
                 # Not one bad row per line: the whole file is in another encoding.
-                raise DataError(f"'{path}' is UTF-16 encoded (it starts with a UTF-16 byte order mark); "
-                                f"JSON Lines must be UTF-8: convert it, e.g. iconv -f UTF-16 -t UTF-8 {path}")
+                raise DataError(
+                    f"'{path}' is UTF-16 encoded (it starts with a UTF-16 byte order mark); "
+                    f"JSON Lines must be UTF-8: convert it, e.g. iconv -f UTF-16 -t UTF-8 {path}"
+                )
             if not raw.strip():
                 continue
             row, problem = _parse_line(raw)
@@ -241,8 +252,9 @@ def _read_json_array(path: str) -> tuple[list[dict], list[RowPlace], list[BadRow
             rows.append(item)
             places.append(RowPlace(path, index))
         else:
-            bad.append(BadRow(path, index, None, f"expected a JSON object, got {_json_type(item)}",
-                              {"text": _short(item)}))
+            bad.append(
+                BadRow(path, index, None, f"expected a JSON object, got {_json_type(item)}", {"text": _short(item)})
+            )
     return rows, places, bad
 
 
@@ -392,8 +404,9 @@ def _missing_or_wrong(row: dict, raw: dict, config: DataConfig, mapping: dict) -
     return None
 
 
-def validate_rows(rows: list[dict], places: list[RowPlace], config: DataConfig
-                  ) -> tuple[list[dict], list[RowPlace], list[BadRow]]:
+def validate_rows(
+    rows: list[dict], places: list[RowPlace], config: DataConfig
+) -> tuple[list[dict], list[RowPlace], list[BadRow]]:
     """Map columns, check required fields, normalise types, give every row a stable ``id``.
 
     Returns the good rows with their places, and the bad rows.
@@ -401,7 +414,9 @@ def validate_rows(rows: list[dict], places: list[RowPlace], config: DataConfig
     mapping = {name: config.columns.get(name, name) for name in RLVR_COLUMNS}
     unknown = set(config.columns) - set(RLVR_COLUMNS)
     if unknown:
-        raise DataError(f"data.columns maps unknown rlvr column(s) {sorted(unknown)}; known: {', '.join(RLVR_COLUMNS)}.")
+        raise DataError(
+            f"data.columns maps unknown rlvr column(s) {sorted(unknown)}; known: {', '.join(RLVR_COLUMNS)}."
+        )
     good, good_places, bad = [], [], []
     seen_ids: dict[str, RowPlace] = {}
     for index, (raw, place) in enumerate(zip(rows, places, strict=True)):
@@ -418,11 +433,19 @@ def validate_rows(rows: list[dict], places: list[RowPlace], config: DataConfig
             rid = str(row["id"])
             if rid in seen_ids:
                 first = seen_ids[rid]
-                at = first.describe() if first.source != place.source else first.describe()[len(place.source) + 1:]
+                at = first.describe() if first.source != place.source else first.describe()[len(place.source) + 1 :]
                 problem = ("id", f"duplicate id '{rid}' (first seen at {at})")
         if problem is not None:
-            bad.append(BadRow(place.source, place.row, problem[0], problem[1],
-                              {k: _short(v) for k, v in raw.items()}, line=place.line))
+            bad.append(
+                BadRow(
+                    place.source,
+                    place.row,
+                    problem[0],
+                    problem[1],
+                    {k: _short(v) for k, v in raw.items()},
+                    line=place.line,
+                )
+            )
             continue
         if row.get("id") is None:
             # Stable across runs of the same file: the row position plus the prompt's content.
@@ -473,8 +496,7 @@ def _rows_to_dataset(rows: list[dict], places: list[RowPlace]) -> Dataset:
                     if value is not None:
                         kinds.setdefault(type(value).__name__, place)
                 shown = ", ".join(f"{kind} at {place.describe()}" for kind, place in kinds.items())
-                raise DataError(f"Column '{name}' mixes value types ({shown}); "
-                                "one column needs one type.") from err
+                raise DataError(f"Column '{name}' mixes value types ({shown}); one column needs one type.") from err
         raise DataError(f"Could not build a table from the rows: {err}") from err
 
 
@@ -483,8 +505,7 @@ def _load_source(spec: str, config: DataConfig, split: str) -> LoadedData:
     n_per_skill = config.toy_n_per_skill if split == "train" else config.toy_eval_n_per_skill
     split = "train" if split == "train" else "eval"
     try:
-        rows = source_rows(spec, split=split, n_per_skill=n_per_skill, seed=config.toy_seed,
-                           skills=config.toy_skills)
+        rows = source_rows(spec, split=split, n_per_skill=n_per_skill, seed=config.toy_seed, skills=config.toy_skills)
     except ValueError as err:  # an unknown name in data.toy_skills
         raise DataError(f"data.toy_skills: {err}") from err
     ds = Dataset.from_dict({k: [r[k] for r in rows] for k in ("id", "prompt", "answer", "skill")})
@@ -510,8 +531,11 @@ def load_prompts(spec: str, config: DataConfig, split: str = "train") -> LoadedD
     rows, places, bad = validate_rows(raw_rows, places, config)
     bad = sorted(unreadable + bad, key=lambda b: (files.index(b.source) if files else 0, b.row))
     if bad and not config.skip_bad_rows:
-        raise bad_rows_error(bad, source, "Fix them, map columns with data.columns, or set "
-                             "data.skip_bad_rows=true to skip and record them.")
+        raise bad_rows_error(
+            bad,
+            source,
+            "Fix them, map columns with data.columns, or set data.skip_bad_rows=true to skip and record them.",
+        )
     if not rows:
         raise DataError(f"{source} has no usable rows ({len(bad)} malformed).")
     if config.max_rows is not None:
@@ -519,9 +543,13 @@ def load_prompts(spec: str, config: DataConfig, split: str = "train") -> LoadedD
     chat_rows = [place for row, place in zip(rows, places) if isinstance(row["prompt"], list)]
     if config.system_prompt and chat_rows:
         # Rows that already are chats keep their own messages; say so rather than drop it silently.
-        logger.warning("data.system_prompt is not added to the %d row(s) of %s whose prompt already is a list of "
-                       "chat messages (the first at %s); put a system message in those rows instead.",
-                       len(chat_rows), source, chat_rows[0].describe())
+        logger.warning(
+            "data.system_prompt is not added to the %d row(s) of %s whose prompt already is a list of "
+            "chat messages (the first at %s); put a system message in those rows instead.",
+            len(chat_rows),
+            source,
+            chat_rows[0].describe(),
+        )
     for row in rows:
         row["prompt"] = _to_chat(row["prompt"], config)
     return LoadedData(_rows_to_dataset(rows, places), bad, source, places)
@@ -547,8 +575,9 @@ def model_context_length(model_path: str, revision: str | None = None, trust_rem
     return None
 
 
-def prompt_token_counts(prompts: list, tokenizer, chat_template_kwargs: dict | None = None,
-                        batch_size: int = 1024) -> list[int]:
+def prompt_token_counts(
+    prompts: list, tokenizer, chat_template_kwargs: dict | None = None, batch_size: int = 1024
+) -> list[int]:
     """Tokens of each prompt as TRL's GRPOTrainer counts them (``_tokenize_prompts``): plain
     strings through the tokenizer, chat messages through its chat template with the generation
     prompt. Batched, so a fast tokenizer counts ~1M short prompts in seconds."""
@@ -557,11 +586,15 @@ def prompt_token_counts(prompts: list, tokenizer, chat_template_kwargs: dict | N
     text = [i for i, p in enumerate(prompts) if not isinstance(p, list)]
     for indices, is_chat in ((text, False), (chat, True)):
         for start in range(0, len(indices), batch_size):
-            chunk = indices[start:start + batch_size]
+            chunk = indices[start : start + batch_size]
             if is_chat:
-                ids = tokenizer.apply_chat_template(conversation=[prompts[i] for i in chunk], add_generation_prompt=True,
-                                                    tokenize=True, return_dict=True,
-                                                    **(chat_template_kwargs or {}))["input_ids"]
+                ids = tokenizer.apply_chat_template(
+                    conversation=[prompts[i] for i in chunk],
+                    add_generation_prompt=True,
+                    tokenize=True,
+                    return_dict=True,
+                    **(chat_template_kwargs or {}),
+                )["input_ids"]
             else:
                 ids = tokenizer(text=[prompts[i] for i in chunk], return_attention_mask=False)["input_ids"]
             for i, row_ids in zip(chunk, ids, strict=True):
@@ -569,15 +602,22 @@ def prompt_token_counts(prompts: list, tokenizer, chat_template_kwargs: dict | N
     return counts
 
 
-def check_prompt_lengths(dataset: Dataset, tokenizer, max_prompt_tokens: int,
-                         chat_template_kwargs: dict | None = None) -> dict[int, int]:
+def check_prompt_lengths(
+    dataset: Dataset, tokenizer, max_prompt_tokens: int, chat_template_kwargs: dict | None = None
+) -> dict[int, int]:
     """Rows whose prompt has more than ``max_prompt_tokens`` tokens: {row index: token count}."""
     counts = prompt_token_counts(dataset["prompt"], tokenizer, chat_template_kwargs)
     return {i: n for i, n in enumerate(counts) if n > max_prompt_tokens}
 
 
-def enforce_prompt_limit(data: LoadedData, tokenizer, context: int, completion_tokens: int,
-                         skip_bad_rows: bool, chat_template_kwargs: dict | None = None) -> LoadedData:
+def enforce_prompt_limit(
+    data: LoadedData,
+    tokenizer,
+    context: int,
+    completion_tokens: int,
+    skip_bad_rows: bool,
+    chat_template_kwargs: dict | None = None,
+) -> LoadedData:
     """Make each prompt that leaves fewer than ``completion_tokens`` of the model's ``context``
     one bad row (its token count and the limit): an error listing them, or skipped and recorded
     with ``skip_bad_rows``.
@@ -589,19 +629,33 @@ def enforce_prompt_limit(data: LoadedData, tokenizer, context: int, completion_t
     """
     limit = context - completion_tokens
     if limit <= 0:
-        raise DataError(f"grpo.max_completion_length ({completion_tokens}) leaves no room for a prompt in the "
-                        f"model's context of {context} tokens.")
+        raise DataError(
+            f"grpo.max_completion_length ({completion_tokens}) leaves no room for a prompt in the "
+            f"model's context of {context} tokens."
+        )
     too_long = check_prompt_lengths(data.dataset, tokenizer, limit, chat_template_kwargs)
     if not too_long:
         return data
     places = data.places or [RowPlace(data.source, i) for i in range(len(data.dataset))]
-    bad = [BadRow(places[i].source, places[i].row, "prompt",
-                  f"{n} tokens, over the limit of {limit} (context {context} - {completion_tokens} completion tokens)",
-                  {"prompt": _short(data.dataset[i]["prompt"])}, line=places[i].line)
-           for i, n in too_long.items()]
+    bad = [
+        BadRow(
+            places[i].source,
+            places[i].row,
+            "prompt",
+            f"{n} tokens, over the limit of {limit} (context {context} - {completion_tokens} completion tokens)",
+            {"prompt": _short(data.dataset[i]["prompt"])},
+            line=places[i].line,
+        )
+        for i, n in too_long.items()
+    ]
     if not skip_bad_rows:
-        raise bad_rows_error(bad, data.source, "Shorten these prompts, lower grpo.max_completion_length, or set "
-                             "data.skip_bad_rows=true to skip and record them.", what="prompt(s) too long")
+        raise bad_rows_error(
+            bad,
+            data.source,
+            "Shorten these prompts, lower grpo.max_completion_length, or set "
+            "data.skip_bad_rows=true to skip and record them.",
+            what="prompt(s) too long",
+        )
     keep = [i for i in range(len(data.dataset)) if i not in too_long]
     return LoadedData(data.dataset.select(keep), data.bad_rows + bad, data.source, [places[i] for i in keep])
 
@@ -647,8 +701,9 @@ def load_run_data(config) -> tuple[LoadedData, LoadedData | None]:
     return train, held_out
 
 
-def fit_run_data(config, train: LoadedData, held_out: LoadedData | None, tokenizer,
-                 model_path: str) -> tuple[LoadedData, LoadedData | None]:
+def fit_run_data(
+    config, train: LoadedData, held_out: LoadedData | None, tokenizer, model_path: str
+) -> tuple[LoadedData, LoadedData | None]:
     """`load_run_data`'s rows checked against the model's context and the GRPO batch; needs only
     the tokenizer and the model's config, not its weights."""
     for data in (train, held_out):
@@ -664,7 +719,8 @@ def fit_run_data(config, train: LoadedData, held_out: LoadedData | None, tokeniz
         train = enforce_prompt_limit(train, tokenizer, context, completion, config.data.skip_bad_rows, chat_kwargs)
         if held_out is not None:
             eval_completion = config.eval.max_new_tokens or completion
-            held_out = enforce_prompt_limit(held_out, tokenizer, context, eval_completion, config.data.skip_bad_rows,
-                                            chat_kwargs)
+            held_out = enforce_prompt_limit(
+                held_out, tokenizer, context, eval_completion, config.data.skip_bad_rows, chat_kwargs
+            )
     check_enough_rows(train, config.grpo)
     return train, held_out

@@ -18,16 +18,32 @@ __all__ = ["evaluate_skills", "format_accuracy_table", "render_prompts", "sample
 
 
 def evaluate_skills(
-    model, tokenizer, rows: list[dict], reward_funcs: Sequence[Callable], weights: Sequence[float],
-    config: EvalConfig, max_new_tokens: int, seed: int = 0,
+    model,
+    tokenizer,
+    rows: list[dict],
+    reward_funcs: Sequence[Callable],
+    weights: Sequence[float],
+    config: EvalConfig,
+    max_new_tokens: int,
+    seed: int = 0,
 ) -> dict[str, float]:
     """Accuracy per ``skill`` column (``"all"`` when rows have none) on ``rows``.
 
     A completion is correct when its weighted reward is at least ``config.success_threshold``.
     """
     selected = [row for bucket in rows_by_skill(rows, config.max_prompts_per_skill).values() for row in bucket]
-    rewards = sample_and_score(model, tokenizer, selected, reward_funcs, weights, config.samples_per_prompt,
-                               config.temperature, max_new_tokens, config.batch_size, seed)
+    rewards = sample_and_score(
+        model,
+        tokenizer,
+        selected,
+        reward_funcs,
+        weights,
+        config.samples_per_prompt,
+        config.temperature,
+        max_new_tokens,
+        config.batch_size,
+        seed,
+    )
     correct: dict[str, list[float]] = defaultdict(list)
     for row, row_rewards in zip(selected, rewards):
         for reward in row_rewards:
@@ -40,7 +56,9 @@ def format_accuracy_table(before: dict[str, float], after: dict[str, float] | No
     skills = sorted(set(before) | set(after or {}))
     width = max([5] + [len(s) for s in skills])
     if after is None:
-        lines = [f"{'skill':<{width}}  accuracy"] + [f"{s:<{width}}  {before.get(s, float('nan')):8.3f}" for s in skills]
+        lines = [f"{'skill':<{width}}  accuracy"] + [
+            f"{s:<{width}}  {before.get(s, float('nan')):8.3f}" for s in skills
+        ]
         return "\n".join(lines)
     lines = [f"{'skill':<{width}}  before   after   change"]
     for s in skills:
@@ -75,8 +93,13 @@ class HeldOutEvalCallback(TrainerCallback):
     ``measuring_after`` is true while that measurement runs (e.g. to label verifier errors).
     """
 
-    def __init__(self, trainer, evaluate: Callable[[Any], dict[str, float]], every_steps: int | None = None,
-                 before: dict[str, float] | None = None):
+    def __init__(
+        self,
+        trainer,
+        evaluate: Callable[[Any], dict[str, float]],
+        every_steps: int | None = None,
+        before: dict[str, float] | None = None,
+    ):
         self.trainer = trainer
         self.evaluate = evaluate
         self.every_steps = every_steps

@@ -43,7 +43,7 @@ def is_procedural(spec: str) -> bool:
 
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """``"reasoning_gym:chain_sum?size=20&min_terms=2"`` -> ("chain_sum", {"size": 20, "min_terms": 2})."""
-    body = spec[len(PREFIX):]
+    body = spec[len(PREFIX) :]
     task, _, query = body.partition("?")
     options: dict[str, Any] = {}
     for key, raw in parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)):
@@ -75,8 +75,10 @@ def create_task_dataset(spec: str, split: str = "train"):
     if task not in tasks:
         close = difflib.get_close_matches(task, list(tasks), n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise DataError(f"'{spec}': unknown reasoning-gym task '{task}'.{hint} ({len(tasks)} tasks: "
-                        "python -c 'import reasoning_gym.factory as f; print(sorted(f.DATASETS))')")
+        raise DataError(
+            f"'{spec}': unknown reasoning-gym task '{task}'.{hint} ({len(tasks)} tasks: "
+            "python -c 'import reasoning_gym.factory as f; print(sorted(f.DATASETS))')"
+        )
     dataset_cls, config_cls = tasks[task]
     known = [f.name for f in dataclasses.fields(config_cls)]
     for key in options:
@@ -111,8 +113,9 @@ def _config_at_level(spec: str, task: str, options: dict):
         raise DataError(f"'{spec}': level must be an integer from 0 to {levels - 1} for task '{task}', got {level!r}.")
     curriculum.set_global_level(level)
     fields = {k: v for k, v in options.items() if k != "level"}
-    return dataclasses.replace(curriculum.generate_configuration({"size": fields["size"], "seed": fields["seed"]}),
-                               **fields)
+    return dataclasses.replace(
+        curriculum.generate_configuration({"size": fields["size"], "seed": fields["seed"]}), **fields
+    )
 
 
 def procedural_rows(spec: str, split: str = "train") -> tuple[list[dict], str]:
@@ -123,11 +126,13 @@ def procedural_rows(spec: str, split: str = "train") -> tuple[list[dict], str]:
     for index in range(len(dataset)):
         entry = dataset[index]
         answer = entry.get("answer")
-        rows.append({
-            "id": f"{task}{level}-s{options['seed']}-{index}",
-            "prompt": entry["question"],
-            "answer": None if answer is None else str(answer),
-            "skill": task,
-            ENTRY_COLUMN: json.dumps(entry, default=str),
-        })
+        rows.append(
+            {
+                "id": f"{task}{level}-s{options['seed']}-{index}",
+                "prompt": entry["question"],
+                "answer": None if answer is None else str(answer),
+                "skill": task,
+                ENTRY_COLUMN: json.dumps(entry, default=str),
+            }
+        )
     return rows, f"{PREFIX}{task}[size={options['size']}, seed={options['seed']}{level.replace('-L', ', level=')}]"

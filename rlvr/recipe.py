@@ -43,7 +43,7 @@ REWARD_KEYS = ("reward_funcs", "reward_weights")
 UNSUPPORTED = {
     "reward_model_name_or_path": "rlvr trains on verifiable rewards only; list verifiers under reward_funcs.",
     "datasets": "dataset mixtures are not supported; use data.train (a file, a directory of shards, a glob, "
-                "a `datasets` name or reasoning_gym:<task>).",
+    "a `datasets` name or reasoning_gym:<task>).",
     "dataset_streaming": "streaming datasets are not supported; rlvr validates every row before training.",
 }
 
@@ -82,9 +82,11 @@ def _unknown_flat_key(key: str, sections: tuple[str, ...], where: str) -> str:
     close = difflib.get_close_matches(key, list(sections), n=1) or difflib.get_close_matches(key, flat_keys(), n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     kind = "section" if close and close[0] in sections else "key"
-    return (f"Unknown {kind} '{key}'{where}.{hint} A recipe holds rlvr's sections ({', '.join(sections)}) and "
-            "TRL's flat keys: GRPOConfig and ModelConfig fields, dataset_name, dataset_config, "
-            "dataset_train_split, dataset_test_split, reward_funcs, reward_weights.")
+    return (
+        f"Unknown {kind} '{key}'{where}.{hint} A recipe holds rlvr's sections ({', '.join(sections)}) and "
+        "TRL's flat keys: GRPOConfig and ModelConfig fields, dataset_name, dataset_config, "
+        "dataset_train_split, dataset_test_split, reward_funcs, reward_weights."
+    )
 
 
 def _set(tree: dict, path: tuple[str, ...], value: Any, origin: str, replace: bool) -> None:
@@ -126,8 +128,9 @@ def _apply_rewards(tree: dict, funcs: Any, weights: Any, where: str, replace: bo
     verifiers = tree.get("verifiers") or [{"name": "exact"}]
     if len(weights) != len(verifiers):
         raise ConfigError(f"reward_weights{where} has {len(weights)} weight(s) for {len(verifiers)} verifier(s).")
-    tree["verifiers"] = [{**({"name": v} if isinstance(v, str) else v), "weight": w}
-                         for v, w in zip(verifiers, weights)]
+    tree["verifiers"] = [
+        {**({"name": v} if isinstance(v, str) else v), "weight": w} for v, w in zip(verifiers, weights)
+    ]
 
 
 def sectioned_tree(tree: dict, sections: tuple[str, ...], where: str = "") -> dict:

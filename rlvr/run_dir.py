@@ -39,20 +39,66 @@ RUN_FILE = "rlvr_run.json"
 CONFIG_FILE = "rlvr_config.yaml"
 CHECKPOINT_STATE_FILE = "rlvr_curriculum_state.json"  # written by rlvr.trainer with every checkpoint
 # A previous run's files: what makes a directory "taken" and what --overwrite deletes.
-RUN_FILE_PATTERNS = (RUN_FILE, CONFIG_FILE, "audit.jsonl", "audit.segments", "summary.json", "bad_rows.jsonl",
-                     "verifier_errors.rank*.jsonl", "excluded.rank*.json", "final", "checkpoint-*", "runs")
+RUN_FILE_PATTERNS = (
+    RUN_FILE,
+    CONFIG_FILE,
+    "audit.jsonl",
+    "audit.segments",
+    "summary.json",
+    "bad_rows.jsonl",
+    "verifier_errors.rank*.jsonl",
+    "excluded.rank*.json",
+    "final",
+    "checkpoint-*",
+    "runs",
+)
 # Config fields that do not change what is trained: how long, where, and what is logged or saved.
 UNFINGERPRINTED = {
     "eval": "*",  # rlvr's held-out evaluation only feeds the summary
-    "grpo": {"output_dir", "max_steps", "num_train_epochs", "logging_dir", "logging_steps", "logging_strategy",
-             "logging_first_step", "logging_nan_inf_filter", "save_steps", "save_strategy", "save_total_limit",
-             "save_only_model", "save_on_each_node", "report_to", "run_name", "project", "disable_tqdm",
-             "log_level", "log_level_replica", "log_on_each_node", "log_completions", "num_completions_to_print",
-             "log_unique_prompts", "log_multimodal", "log_completions_hub_repo", "push_to_hub", "hub_always_push",
-             "hub_model_id", "hub_private_repo", "hub_revision", "hub_strategy", "hub_token", "trackio_bucket_id",
-             "trackio_space_id", "trackio_static_space_id", "resume_from_checkpoint", "local_rank",
-             "skip_memory_metrics", "dataloader_num_workers", "dataloader_persistent_workers",
-             "dataloader_pin_memory", "dataloader_prefetch_factor"},
+    "grpo": {
+        "output_dir",
+        "max_steps",
+        "num_train_epochs",
+        "logging_dir",
+        "logging_steps",
+        "logging_strategy",
+        "logging_first_step",
+        "logging_nan_inf_filter",
+        "save_steps",
+        "save_strategy",
+        "save_total_limit",
+        "save_only_model",
+        "save_on_each_node",
+        "report_to",
+        "run_name",
+        "project",
+        "disable_tqdm",
+        "log_level",
+        "log_level_replica",
+        "log_on_each_node",
+        "log_completions",
+        "num_completions_to_print",
+        "log_unique_prompts",
+        "log_multimodal",
+        "log_completions_hub_repo",
+        "push_to_hub",
+        "hub_always_push",
+        "hub_model_id",
+        "hub_private_repo",
+        "hub_revision",
+        "hub_strategy",
+        "hub_token",
+        "trackio_bucket_id",
+        "trackio_space_id",
+        "trackio_static_space_id",
+        "resume_from_checkpoint",
+        "local_rank",
+        "skip_memory_metrics",
+        "dataloader_num_workers",
+        "dataloader_persistent_workers",
+        "dataloader_pin_memory",
+        "dataloader_prefetch_factor",
+    },
 }
 
 
@@ -137,8 +183,9 @@ class _Plan:
     write_run_file: bool
 
 
-def plan_run_dir(output_dir: str | Path, config_dict: dict, resume: str | None = None, overwrite: bool = False,
-                 force: bool = False) -> _Plan:
+def plan_run_dir(
+    output_dir: str | Path, config_dict: dict, resume: str | None = None, overwrite: bool = False, force: bool = False
+) -> _Plan:
     """Decide (reading only) what this run does with ``output_dir``; raises `RunDirError` to refuse.
 
     ``resume`` is ``None`` (a new run), ``"auto"`` (the latest checkpoint in ``output_dir``) or a
@@ -148,28 +195,36 @@ def plan_run_dir(output_dir: str | Path, config_dict: dict, resume: str | None =
     fields = fingerprint_config(config_dict)
     current = fingerprint(fields)
     if resume is not None and overwrite:
-        raise RunDirError("--resume continues the run in the output directory and --overwrite deletes it: "
-                          "pass one of them.")
+        raise RunDirError(
+            "--resume continues the run in the output directory and --overwrite deletes it: pass one of them."
+        )
     owner = _read_run_file(path)
     if resume is None:
         previous = run_files(path)
         if previous and not overwrite and stopped_before_training(previous):
-            logger.info("Replacing the files of an earlier attempt in %s that stopped before training: %s", path,
-                        ", ".join(p.name for p in previous))
+            logger.info(
+                "Replacing the files of an earlier attempt in %s that stopped before training: %s",
+                path,
+                ", ".join(p.name for p in previous),
+            )
         elif previous and not overwrite:
             shown = ", ".join(p.name + ("/" if p.is_dir() else "") for p in previous[:6])
             more = f" and {len(previous) - 6} more" if len(previous) > 6 else ""
             whose = f" of run {owner['run_id']}" if owner else ""
-            raise RunDirError(f"Output directory {path} holds a previous run's files{whose} ({shown}{more}). Pass "
-                              "--resume to continue that run, --overwrite to delete those files and start anew, "
-                              "or choose another grpo.output_dir.")
+            raise RunDirError(
+                f"Output directory {path} holds a previous run's files{whose} ({shown}{more}). Pass "
+                "--resume to continue that run, --overwrite to delete those files and start anew, "
+                "or choose another grpo.output_dir."
+            )
         return _Plan(RunDir(path, new_run_id(), current, fields), previous, write_run_file=True)
     checkpoint = _find_checkpoint(path, resume)
     if checkpoint is None:  # nothing to resume from: this run starts over, under its id
         if owner is not None and owner.get("fingerprint") != current:
-            _refuse_or_warn(f"Output directory {path} holds run {owner.get('run_id')} of another config "
-                            f"({_config_difference(owner.get('config'), fields)}) and no checkpoint to resume.",
-                            force)
+            _refuse_or_warn(
+                f"Output directory {path} holds run {owner.get('run_id')} of another config "
+                f"({_config_difference(owner.get('config'), fields)}) and no checkpoint to resume.",
+                force,
+            )
         logger.warning("--resume: no checkpoint in %s; starting the run over.", path)
         run_id = owner["run_id"] if owner else new_run_id()
         return _Plan(RunDir(path, run_id, current, fields), run_files(path), write_run_file=True)
@@ -179,15 +234,18 @@ def plan_run_dir(output_dir: str | Path, config_dict: dict, resume: str | None =
         _refuse_or_warn(" ".join(problems), force)
     step, max_steps = _step_of(checkpoint), int(config_dict.get("grpo", {}).get("max_steps") or -1)
     if 0 < max_steps <= step:  # transformers would train one step past max_steps (measured on 5.24)
-        raise RunDirError(f"Checkpoint {checkpoint} is at step {step} and grpo.max_steps={max_steps}: the run is "
-                          "already trained that far. Raise grpo.max_steps to continue it.")
+        raise RunDirError(
+            f"Checkpoint {checkpoint} is at step {step} and grpo.max_steps={max_steps}: the run is "
+            "already trained that far. Raise grpo.max_steps to continue it."
+        )
     run_id = identity.get("run_id") or (owner or {}).get("run_id") or new_run_id()
     run = RunDir(path, run_id, current, fields, checkpoint=str(checkpoint), checkpoint_step=step)
     return _Plan(run, [], write_run_file=owner is None)
 
 
-def prepare_run_dir(output_dir, config_dict: dict, resume: str | None = None, overwrite: bool = False,
-                    force: bool = False, state=None) -> RunDir:
+def prepare_run_dir(
+    output_dir, config_dict: dict, resume: str | None = None, overwrite: bool = False, force: bool = False, state=None
+) -> RunDir:
     """`plan_run_dir`, then delete (``--overwrite``), rewind the verifier error logs (resume) and
     write ``rlvr_run.json`` and ``rlvr_config.yaml``.
 
@@ -223,16 +281,24 @@ def _apply(plan: _Plan, config_dict: dict) -> RunDir:
     for old in plan.delete:
         shutil.rmtree(old) if old.is_dir() else old.unlink()
     if plan.delete:
-        logger.warning("Deleted %d file(s)/folder(s) of the previous run in %s: %s", len(plan.delete), run.path,
-                       ", ".join(p.name for p in plan.delete))
+        logger.warning(
+            "Deleted %d file(s)/folder(s) of the previous run in %s: %s",
+            len(plan.delete),
+            run.path,
+            ", ".join(p.name for p in plan.delete),
+        )
     run.path.mkdir(parents=True, exist_ok=True)
     if run.resumed:
         removed = rewind_verifier_errors(run.path, run.checkpoint_step)
         if removed:
             logger.info("Verifier error logs rewound to step %d: %d record(s) removed.", run.checkpoint_step, removed)
     if plan.write_run_file:
-        record = {"run_id": run.run_id, "fingerprint": run.fingerprint, "config": run.fingerprint_config,
-                  "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        record = {
+            "run_id": run.run_id,
+            "fingerprint": run.fingerprint,
+            "config": run.fingerprint_config,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
         (run.path / RUN_FILE).write_text(json.dumps(record, indent=1, default=str))
     (run.path / CONFIG_FILE).write_text(yaml.safe_dump(config_dict, sort_keys=False))
     return run
@@ -244,20 +310,27 @@ def _refuse_or_warn(message: str, force: bool) -> None:
     logger.warning("%s Resuming anyway (--force).", message)
 
 
-def _identity_problems(checkpoint: Path, identity: dict, current: str, fields: dict, owner: dict | None,
-                       path: Path) -> list[str]:
+def _identity_problems(
+    checkpoint: Path, identity: dict, current: str, fields: dict, owner: dict | None, path: Path
+) -> list[str]:
     """Why this checkpoint is not this run's (empty when it is)."""
     if not identity.get("fingerprint"):
-        return [f"Checkpoint {checkpoint} records no run fingerprint (written by an older rlvr, or not by "
-                "rlvr train), so it cannot be checked against this config."]
+        return [
+            f"Checkpoint {checkpoint} records no run fingerprint (written by an older rlvr, or not by "
+            "rlvr train), so it cannot be checked against this config."
+        ]
     problems = []
     if identity["fingerprint"] != current:
-        problems.append(f"Checkpoint {checkpoint} was written with another config (fingerprint "
-                        f"{identity['fingerprint']}, this config {current}: "
-                        f"{_config_difference(identity.get('config'), fields)}).")
+        problems.append(
+            f"Checkpoint {checkpoint} was written with another config (fingerprint "
+            f"{identity['fingerprint']}, this config {current}: "
+            f"{_config_difference(identity.get('config'), fields)})."
+        )
     if owner is not None and owner.get("run_id") != identity.get("run_id"):
-        problems.append(f"Checkpoint {checkpoint} belongs to run {identity.get('run_id')}, but {path} holds run "
-                        f"{owner.get('run_id')} ({RUN_FILE}).")
+        problems.append(
+            f"Checkpoint {checkpoint} belongs to run {identity.get('run_id')}, but {path} holds run "
+            f"{owner.get('run_id')} ({RUN_FILE})."
+        )
     return problems
 
 
@@ -320,5 +393,6 @@ def _step_of(checkpoint: Path) -> int:
     suffix = Path(checkpoint).name.rpartition("-")[2]
     if suffix.isdigit():
         return int(suffix)
-    raise RunDirError(f"Cannot tell the step of checkpoint {checkpoint}: no trainer_state.json and no "
-                      "checkpoint-N name.")
+    raise RunDirError(
+        f"Cannot tell the step of checkpoint {checkpoint}: no trainer_state.json and no checkpoint-N name."
+    )

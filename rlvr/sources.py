@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 from rewards.registries import Registry
 
 DATA_SOURCES: Registry[Callable[..., list[dict]]] = Registry(
-    "data source", hint="A data spec can also be a local .jsonl/.json/.parquet/.csv file, a folder or a Hub dataset.")
+    "data source", hint="A data spec can also be a local .jsonl/.json/.parquet/.csv file, a folder or a Hub dataset."
+)
 MODELS: Registry[Callable[..., str]] = Registry("model", hint="A model can also be a folder or a Hub name.")
 
 DATA_SOURCES.register("toy", lazy="rlvr.toy.source:toy_rows")
@@ -39,8 +40,14 @@ def data_source(spec: str) -> tuple[str, str | None] | None:
     return name, (split or None)
 
 
-def source_rows(spec: str, split: str = "train", n_per_skill: int = 64, seed: int = 0,
-                skills: Sequence[str] | None = None, **options) -> list[dict]:
+def source_rows(
+    spec: str,
+    split: str = "train",
+    n_per_skill: int = 64,
+    seed: int = 0,
+    skills: Sequence[str] | None = None,
+    **options,
+) -> list[dict]:
     """The rows of the data source ``spec`` names; a split in the spec wins over ``split``.
     ``options`` go to the source's function as they are (the toy world's ``world``, say); a
     ``None`` option is left out, so sources without it keep working."""

@@ -34,17 +34,28 @@ def build_arg_parser() -> argparse.ArgumentParser:
         prog="rlvr train",
         description="Train a policy with GRPO (TRL) and rlvr's curriculum filters.",
         epilog="Overrides: section.key=value, e.g. grpo.max_steps=5 data.train=prompts.jsonl; or TRL-style flags, "
-               "e.g. --learning_rate 1e-5 --max_steps=5 --reward_funcs math format (applied after the overrides).",
+        "e.g. --learning_rate 1e-5 --max_steps=5 --reward_funcs math format (applied after the overrides).",
     )
     parser.add_argument("--config", required=True, help="YAML run config (see configs/toy.yaml).")
-    parser.add_argument("--resume", nargs="?", const="auto", default=None,
-                        help="Resume from a checkpoint directory, or from the latest in grpo.output_dir (no value). "
-                             "Refuses a checkpoint of another config or run (see --force).")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="Start anew in an output directory that holds a previous run: delete that run's files "
-                             "(checkpoints, audit and error logs, summary, final model; see rlvr/run_dir.py).")
-    parser.add_argument("--force", action="store_true",
-                        help="With --resume: resume from a checkpoint even if another config or run wrote it.")
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const="auto",
+        default=None,
+        help="Resume from a checkpoint directory, or from the latest in grpo.output_dir (no value). "
+        "Refuses a checkpoint of another config or run (see --force).",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="Start anew in an output directory that holds a previous run: delete that run's files "
+        "(checkpoints, audit and error logs, summary, final model; see rlvr/run_dir.py).",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="With --resume: resume from a checkpoint even if another config or run wrote it.",
+    )
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     parser.add_argument("overrides", nargs="*", help="section.key=value overrides")
     return parser
@@ -69,9 +80,11 @@ def resolve_model_path(config) -> str:
 def _load_options(config, path: str) -> dict:
     # A local directory never calls the Hub, online or not. TRL 1.16's ModelConfig has no
     # trust_remote_code field; GRPOConfig does.
-    return {"revision": config.model.model_revision,
-            "trust_remote_code": bool(getattr(config.grpo, "trust_remote_code", False)),
-            "local_files_only": os.path.isdir(path)}
+    return {
+        "revision": config.model.model_revision,
+        "trust_remote_code": bool(getattr(config.grpo, "trust_remote_code", False)),
+        "local_files_only": os.path.isdir(path),
+    }
 
 
 def load_tokenizer(config, path: str):
@@ -95,8 +108,9 @@ def load_model(config, path: str):
     dtype = config.model.dtype
     dtype = dtype if dtype in (None, "auto") else getattr(torch, dtype)
     try:
-        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype, **_load_options(config, path),
-                                                    attn_implementation=config.model.attn_implementation)
+        return AutoModelForCausalLM.from_pretrained(
+            path, dtype=dtype, **_load_options(config, path), attn_implementation=config.model.attn_implementation
+        )
     except OSError as err:
         raise ModelNotFoundError(_model_hint(path, err)) from err
 
@@ -135,12 +149,14 @@ def _model_hint(path: str, err: OSError) -> str:
     if os.path.isdir(path):
         return f"Cannot load the model in local directory {path}: {first_line}"
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-    return (f"Cannot load model '{path}' ({first_line}). It is not a local directory, so it is looked up on the "
-            "Hugging Face Hub" + (" cache only (HF_HUB_OFFLINE is set)" if offline else "") + ". Either point "
-            "at a local copy: model.model_name_or_path=/path/to/local/model; or download it once where the Hub "
-            f"is reachable: `hf download {path}` (fills the cache; then HF_HUB_OFFLINE=1 runs from it) or "
-            f"`hf download {path} --local-dir /path/to/local/model`; or check the name and "
-            "model.model_revision.")
+    return (
+        f"Cannot load model '{path}' ({first_line}). It is not a local directory, so it is looked up on the "
+        "Hugging Face Hub" + (" cache only (HF_HUB_OFFLINE is set)" if offline else "") + ". Either point "
+        "at a local copy: model.model_name_or_path=/path/to/local/model; or download it once where the Hub "
+        f"is reachable: `hf download {path}` (fills the cache; then HF_HUB_OFFLINE=1 runs from it) or "
+        f"`hf download {path} --local-dir /path/to/local/model`; or check the name and "
+        "model.model_revision."
+    )
 
 
 def parse_args(argv: list[str] | None):
@@ -150,8 +166,9 @@ def parse_args(argv: list[str] | None):
     from rlvr.recipe import split_flags
 
     parser = build_arg_parser()
-    argv, flags = split_flags(list(sys.argv[1:] if argv is None else argv), set(parser._option_string_actions),
-                              SECTIONS)
+    argv, flags = split_flags(
+        list(sys.argv[1:] if argv is None else argv), set(parser._option_string_actions), SECTIONS
+    )
     args = parser.parse_args(argv)
     args.overrides = [*args.overrides, *flags]
     if args.resume not in (None, "auto") and "=" in args.resume and not Path(args.resume).exists():
@@ -193,8 +210,10 @@ def main(argv: list[str] | None = None) -> dict:
     from rewards import make_reward_funcs
 
     # A resumed run keeps the first run's records of the evaluation before training (rewound above).
-    error_log = VerifierErrorLog(output_dir / f"verifier_errors.rank{state.process_index}.jsonl",
-                                 skip_phases=(EVAL_BEFORE,) if run.resumed else ())
+    error_log = VerifierErrorLog(
+        output_dir / f"verifier_errors.rank{state.process_index}.jsonl",
+        skip_phases=(EVAL_BEFORE,) if run.resumed else (),
+    )
     reward_funcs, reward_weights = make_reward_funcs(config.verifiers, error_sink=error_log.write_error)
     config.grpo.reward_weights = reward_weights
     # A verifier failing on every row's gold answer is broken: stop now, not after the first batch.
@@ -225,8 +244,16 @@ def main(argv: list[str] | None = None) -> dict:
     def held_out_accuracy(policy) -> dict[str, float]:
         if not eval_rows or not state.is_main_process:
             return {}
-        return evaluate_skills(policy, tokenizer, eval_rows, reward_funcs, reward_weights, config.eval,
-                               max_new_tokens=max_new_tokens, seed=config.grpo.seed)
+        return evaluate_skills(
+            policy,
+            tokenizer,
+            eval_rows,
+            reward_funcs,
+            reward_weights,
+            config.eval,
+            max_new_tokens=max_new_tokens,
+            seed=config.grpo.seed,
+        )
 
     accuracy_before = held_out_accuracy(model)
 
@@ -247,6 +274,7 @@ def main(argv: list[str] | None = None) -> dict:
         run_identity=run.checkpoint_identity(),
     )
     error_log.step_of = lambda: trainer.state.global_step
+
     # Held-out accuracy also goes through the trainer's logging (report_to backends): at step 0,
     # every eval.every_steps steps and at the final step.
     def accuracy_in_training(policy) -> dict[str, float]:

@@ -67,8 +67,14 @@ CALIBRATION_FILE = "predictor_calibration.npz"
 # metric over the logging window, which suits the per-step rates (``curriculum/skipped``,
 # ``zero_variance_share``, ``signal_share``, ``oversample_rounds``, ``influence/*``) that stay
 # averaged, but logged a pool of 96, 96, 96, 96, 95 over five steps as "95.8".
-LEVEL_METRICS = ("curriculum/active_pool", "curriculum/dropped_too_hard", "curriculum/dropped_too_easy",
-                 "curriculum/readmitted", "curriculum/skip_explore_easy", "curriculum/skip_explore_hard")
+LEVEL_METRICS = (
+    "curriculum/active_pool",
+    "curriculum/dropped_too_hard",
+    "curriculum/dropped_too_easy",
+    "curriculum/readmitted",
+    "curriculum/skip_explore_easy",
+    "curriculum/skip_explore_hard",
+)
 # The predictor's calibration metrics are running totals over the run (``predictor/brier``...):
 # levels too. Its per-step ones (``predictor/step_*``, ``selection/*``) are averaged.
 LEVEL_PREFIXES = ("predictor/",)
@@ -110,9 +116,16 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         *args, **kwargs: Everything `trl.GRPOTrainer` takes.
     """
 
-    def __init__(self, *args, curricula: CurriculaConfig | dict | None = None,
-                 audit_columns: tuple[str, ...] = ("skill", "source"), run_id: str | None = None,
-                 influence_check=None, run_identity: dict | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        curricula: CurriculaConfig | dict | None = None,
+        audit_columns: tuple[str, ...] = ("skill", "source"),
+        run_id: str | None = None,
+        influence_check=None,
+        run_identity: dict | None = None,
+        **kwargs,
+    ):
         from rlvr.config import curricula_config
 
         # Checked before TRL's __init__ (which loads the model when given a name): a typo in a
@@ -141,8 +154,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             from curricula.influence.check import InfluenceCheck
             from rlvr.influence.pipeline import load_target_rows
 
-            self.influence_check = InfluenceCheck(self.curricula.influence,
-                                                  targets=load_target_rows(self.curricula.influence))
+            self.influence_check = InfluenceCheck(
+                self.curricula.influence, targets=load_target_rows(self.curricula.influence)
+            )
         if self.influence_check is not None:
             if self.accelerator.is_main_process:
                 self.audit = AuditLog(self.args.output_dir, self.run_id)
@@ -150,8 +164,10 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             return
         columns = self.train_dataset.column_names
         if "id" not in columns:
-            raise ValueError("Curriculum filters need a stable 'id' column in the training data "
-                             "(rlvr.data.load_prompts adds one); got columns " + ", ".join(columns))
+            raise ValueError(
+                "Curriculum filters need a stable 'id' column in the training data "
+                "(rlvr.data.load_prompts adds one); got columns " + ", ".join(columns)
+            )
         self.pool_ids: list[str] = [str(i) for i in self.train_dataset["id"]]
         if len(set(self.pool_ids)) != len(self.pool_ids):
             dup = next(i for i, n in Counter(self.pool_ids).items() if n > 1)
@@ -161,12 +177,20 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             self.frontier = FrontierFilter(frontier_config, self.pool_ids)
         if self.curricula.predictor.enabled:
             self.predictive = self._build_predictive()
-        if self.oversample and self.args.per_device_train_batch_size * self.args.steps_per_generation % self.num_generations:
-            raise ValueError("curricula.frontier.oversample needs whole groups on each process: make "
-                             "per_device_train_batch_size x steps_per_generation a multiple of num_generations "
-                             f"({self.num_generations}).")
-        self.pad_token_id_for_merge = self.processing_class.pad_token_id if hasattr(
-            self.processing_class, "pad_token_id") else self.processing_class.tokenizer.pad_token_id
+        if (
+            self.oversample
+            and self.args.per_device_train_batch_size * self.args.steps_per_generation % self.num_generations
+        ):
+            raise ValueError(
+                "curricula.frontier.oversample needs whole groups on each process: make "
+                "per_device_train_batch_size x steps_per_generation a multiple of num_generations "
+                f"({self.num_generations})."
+            )
+        self.pad_token_id_for_merge = (
+            self.processing_class.pad_token_id
+            if hasattr(self.processing_class, "pad_token_id")
+            else self.processing_class.tokenizer.pad_token_id
+        )
         if self.accelerator.is_main_process and self.audit is None:
             self.audit = AuditLog(self.args.output_dir, self.run_id)
 
@@ -174,22 +198,36 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         """The predictive frontier over the training pool, reading ahead in the sampler's order."""
         config = self.curricula.predictor
         if config.features:
-            raise ValueError("curricula.predictor.features is not wired into the trainer yet (the feature model "
-                             "exists in curricula.predictor); set it to false.")
+            raise ValueError(
+                "curricula.predictor.features is not wired into the trainer yet (the feature model "
+                "exists in curricula.predictor); set it to false."
+            )
         columns = self.train_dataset.column_names
-        groups, keys = metadata_groups({c: self.train_dataset[c] for c in config.group_columns if c in columns},
-                                       config.group_columns)
-        global_rows = self.args.per_device_train_batch_size * self.args.steps_per_generation * self.accelerator.num_processes
+        groups, keys = metadata_groups(
+            {c: self.train_dataset[c] for c in config.group_columns if c in columns}, config.group_columns
+        )
+        global_rows = (
+            self.args.per_device_train_batch_size * self.args.steps_per_generation * self.accelerator.num_processes
+        )
         if global_rows % self.num_generations:
-            raise ValueError("curricula.predictor needs whole groups per generation batch: make per_device_train_batch_size"
-                             " x steps_per_generation x processes a multiple of num_generations.")
+            raise ValueError(
+                "curricula.predictor needs whole groups per generation batch: make per_device_train_batch_size"
+                " x steps_per_generation x processes a multiple of num_generations."
+            )
         self._audit_view = self.train_dataset.select_columns([c for c in self.audit_columns if c in columns])
         self._group_of_row, self._group_keys = groups, [dict(zip(config.group_columns, k)) for k in keys]
         if not set(self._audit_view.column_names) <= set(config.group_columns):
             self._group_keys = None  # audit columns beyond the groups: read from the dataset
-        return PredictiveFrontier(config, self.pool_ids, self.index_of, self._sampler_order,
-                                  batch_size=global_rows // self.num_generations, num_generations=self.num_generations,
-                                  groups=groups, seed=self.args.seed)
+        return PredictiveFrontier(
+            config,
+            self.pool_ids,
+            self.index_of,
+            self._sampler_order,
+            batch_size=global_rows // self.num_generations,
+            num_generations=self.num_generations,
+            groups=groups,
+            seed=self.args.seed,
+        )
 
     def _sampler_order(self, epoch: int) -> np.ndarray:
         """The permutation `EpochSeededRepeatSampler` draws at ``epoch`` (same generator, same seed)."""
@@ -205,9 +243,13 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         if not getattr(self, "curriculum_enabled", False) or type(sampler) is not RepeatSampler:
             return sampler  # filters off: exactly TRL's sampler
         return EpochSeededRepeatSampler(
-            data_source=sampler.data_source, mini_repeat_count=sampler.mini_repeat_count,
-            batch_size=sampler.batch_size, repeat_count=sampler.repeat_count, shuffle=sampler.shuffle,
-            seed=sampler.seed)
+            data_source=sampler.data_source,
+            mini_repeat_count=sampler.mini_repeat_count,
+            batch_size=sampler.batch_size,
+            repeat_count=sampler.repeat_count,
+            shuffle=sampler.shuffle,
+            seed=sampler.seed,
+        )
 
     # ------------------------------------------------------------------------------------------
     # Before generation: swap excluded prompts for active ones.
@@ -233,7 +275,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         step, seed = self.state.global_step, self.args.seed
         slots = list(dict.fromkeys(gather_object([str(r["id"]) for r in rows])))
         selection, aside = self.predictive.select(step, seed, set_aside=self._set_aside, columns=self._audit_columns)
-        chosen = selection.chosen.tolist()[:len(slots)]
+        chosen = selection.chosen.tolist()[: len(slots)]
         new_rows = dict(zip(slots, self._rows_at(chosen)))
         self.totals["deferred"] += len(selection.deferred)
         self.totals["skipped"] += len(aside.skipped)
@@ -255,16 +297,25 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             return SetAside()
         step, seed = self.state.global_step, self.args.seed
         ids = [self.pool_ids[i] for i in window.tolist()]
-        dropped = [i for i, pid in zip(window.tolist(), ids)
-                   if self.frontier.is_excluded(pid) and not self.frontier.wants_probe(pid, step)]
-        skipped = [i for i, pid in zip(window.tolist(), ids)
-                   if not self.frontier.is_excluded(pid) and self.frontier.skips(pid, step, seed)]
+        dropped = [
+            i
+            for i, pid in zip(window.tolist(), ids)
+            if self.frontier.is_excluded(pid) and not self.frontier.wants_probe(pid, step)
+        ]
+        skipped = [
+            i
+            for i, pid in zip(window.tolist(), ids)
+            if not self.frontier.is_excluded(pid) and self.frontier.skips(pid, step, seed)
+        ]
         decisions = []
         if self.audit is not None and skipped:
             describe = self._audit_columns(np.asarray(skipped))
             decisions = [self.frontier.skip_decision(self.pool_ids[i], step, seed, describe(i)) for i in skipped]
-        return SetAside(np.asarray(dropped, dtype=np.int64), np.asarray(skipped, dtype=np.int64),
-                        [d for d in decisions if d is not None])
+        return SetAside(
+            np.asarray(dropped, dtype=np.int64),
+            np.asarray(skipped, dtype=np.int64),
+            [d for d in decisions if d is not None],
+        )
 
     def _audit_columns(self, rows: np.ndarray):
         """row -> its audit columns, read in one batch (main process only: others audit nothing)."""
@@ -272,8 +323,11 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             return lambda row: {}
         if self._group_keys is not None:  # the audit columns are the group's key: no dataset read
             wanted = self._audit_view.column_names
-            return lambda row: ({c: v for c, v in self._group_keys[self._group_of_row[row]].items() if c in wanted}
-                                if self._group_of_row[row] >= 0 else {})
+            return lambda row: (
+                {c: v for c, v in self._group_keys[self._group_of_row[row]].items() if c in wanted}
+                if self._group_of_row[row] >= 0
+                else {}
+            )
         read = self._audit_view[rows.tolist()]
         table = {row: {c: read[c][i] for c in read} for i, row in enumerate(rows.tolist())}
         return lambda row: table.get(row, {})
@@ -291,10 +345,12 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         """
         step, seed = self.state.global_step, self.args.seed
         batch_ids = list(dict.fromkeys(gather_object([str(r["id"]) for r in rows])))
-        excluded = [pid for pid in batch_ids
-                    if self.frontier.is_excluded(pid) and not self.frontier.wants_probe(pid, step)]
-        want_skip = [pid for pid in batch_ids if not self.frontier.is_excluded(pid)
-                     and self.frontier.skips(pid, step, seed)]
+        excluded = [
+            pid for pid in batch_ids if self.frontier.is_excluded(pid) and not self.frontier.wants_probe(pid, step)
+        ]
+        want_skip = [
+            pid for pid in batch_ids if not self.frontier.is_excluded(pid) and self.frontier.skips(pid, step, seed)
+        ]
         if not excluded and not want_skip:
             self._record_skips([], step)
             return rows
@@ -305,8 +361,8 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         rng = random.Random(f"rlvr-substitute-{seed}-{step}")
         picks = rng.sample(candidates, min(len(excluded) + len(want_skip), len(candidates)))
         replacement = dict(zip(excluded, picks))
-        skipped = want_skip[:max(0, len(picks) - len(excluded))]
-        replacement.update(zip(skipped, picks[len(excluded):]))
+        skipped = want_skip[: max(0, len(picks) - len(excluded))]
+        replacement.update(zip(skipped, picks[len(excluded) :]))
         self._record_skips(skipped, step)
         short = [pid for pid in excluded if pid not in replacement]
         if short:  # few unskipped prompts left: excluded ones take skipped prompts, then repeats
@@ -365,11 +421,18 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self._last_zero_variance = zero
         if self.mask_zero_variance:
             decisions += [
-                Decision(filter="zero_variance", prompt_id=g.prompt_id, decision=MASKED, reason="zero_variance",
-                         message=f"masked from the loss: all {len(g.rewards)} rewards equal ({_fmt(g.rewards[0])})",
-                         stats={"rewards": [_fmt(r) for r in g.rewards]}, columns=g.columns,
-                         prompt_hash=g.prompt_hash)
-                for g, is_zero in zip(groups, zero) if is_zero
+                Decision(
+                    filter="zero_variance",
+                    prompt_id=g.prompt_id,
+                    decision=MASKED,
+                    reason="zero_variance",
+                    message=f"masked from the loss: all {len(g.rewards)} rewards equal ({_fmt(g.rewards[0])})",
+                    stats={"rewards": [_fmt(r) for r in g.rewards]},
+                    columns=g.columns,
+                    prompt_hash=g.prompt_hash,
+                )
+                for g, is_zero in zip(groups, zero)
+                if is_zero
             ]
             self._zero_variance_rows = torch.tensor(zero, dtype=torch.bool).repeat_interleave(self.num_generations)
         if self.audit is not None:
@@ -388,12 +451,15 @@ class CurriculumGRPOTrainer(GRPOTrainer):
     def _gather_groups(self, inputs, rewards_per_func) -> list[GroupResult]:
         """The global batch as groups: ids and columns gathered in the same rank order TRL
         gathers rewards, so row i of ``rewards_per_func`` belongs to ``ids[i]``."""
-        local = [(str(x["id"]), prompt_hash(x["prompt"]), {c: x[c] for c in self.audit_columns if c in x})
-                 for x in inputs]
+        local = [
+            (str(x["id"]), prompt_hash(x["prompt"]), {c: x[c] for c in self.audit_columns if c in x}) for x in inputs
+        ]
         rows = gather_object(local)
         if len(rows) != rewards_per_func.shape[0]:
-            raise RuntimeError(f"Gathered {len(rows)} prompt ids but {rewards_per_func.shape[0]} reward rows: "
-                               "TRL's reward gathering changed; rlvr's trainer needs updating.")
+            raise RuntimeError(
+                f"Gathered {len(rows)} prompt ids but {rewards_per_func.shape[0]} reward rows: "
+                "TRL's reward gathering changed; rlvr's trainer needs updating."
+            )
         weights = self.reward_weights.to(rewards_per_func.device)
         totals = (rewards_per_func * weights.unsqueeze(0)).nansum(dim=1)
         totals[torch.isnan(rewards_per_func).all(dim=1)] = math.nan
@@ -401,13 +467,15 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         size = self.num_generations
         groups = []
         for start in range(0, len(rows), size):
-            ids = {r[0] for r in rows[start:start + size]}
+            ids = {r[0] for r in rows[start : start + size]}
             if len(ids) != 1:
-                raise RuntimeError(f"Rows {start}..{start + size - 1} of the gathered batch hold prompts {sorted(ids)}; "
-                                   "expected one prompt per group of num_generations rows. TRL's batch layout "
-                                   "changed; rlvr's trainer needs updating.")
+                raise RuntimeError(
+                    f"Rows {start}..{start + size - 1} of the gathered batch hold prompts {sorted(ids)}; "
+                    "expected one prompt per group of num_generations rows. TRL's batch layout "
+                    "changed; rlvr's trainer needs updating."
+                )
             pid, phash, columns = rows[start]
-            groups.append(GroupResult(pid, totals[start:start + size], columns, phash))
+            groups.append(GroupResult(pid, totals[start : start + size], columns, phash))
         return groups
 
     def _record_metrics(self, groups, zero, decisions) -> None:
@@ -424,8 +492,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             metrics["curriculum/active_pool"].append(counts["active"])
             metrics["curriculum/dropped_too_hard"].append(counts["too_hard"])
             metrics["curriculum/dropped_too_easy"].append(counts["too_easy"])
-            metrics["curriculum/readmitted"].append(sum(v for k, v in self.totals.items()
-                                                        if k.startswith("readmitted:")))
+            metrics["curriculum/readmitted"].append(
+                sum(v for k, v in self.totals.items() if k.startswith("readmitted:"))
+            )
         if self.predictive is not None:
             for key, value in {**self.predictive.metrics(), **self.predictive.last_step_metrics}.items():
                 metrics[key].append(value)
@@ -439,8 +508,10 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             if metrics.get(key):
                 metrics[key] = metrics[key][-1:]
         if self.predictive is not None and self.accelerator.is_main_process and self.model.training:
-            np.savez(os.path.join(self.args.output_dir, CALIBRATION_FILE),
-                     **self.predictive.predictor.calibration.state_dict())
+            np.savez(
+                os.path.join(self.args.output_dir, CALIBRATION_FILE),
+                **self.predictive.predictor.calibration.state_dict(),
+            )
         super().log(logs, start_time)
 
     def log_now(self, logs: dict[str, float]) -> None:
@@ -488,7 +559,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         if self._zero_variance_rows is not None:
             local = len(inputs)
             index = self.accelerator.process_index
-            zero = self._zero_variance_rows[index * local:(index + 1) * local].to(output["completion_mask"].device)
+            zero = self._zero_variance_rows[index * local : (index + 1) * local].to(output["completion_mask"].device)
             mask = output["completion_mask"] * (~zero).unsqueeze(1).to(output["completion_mask"].dtype)
             output["completion_mask"] = mask
         mask = output["completion_mask"]
@@ -521,24 +592,28 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         extra_generated = 0
         round_index = 0
         while True:
-            deficits = [sum(zero[p * groups_per_proc:(p + 1) * groups_per_proc]) for p in range(n_proc)]
+            deficits = [sum(zero[p * groups_per_proc : (p + 1) * groups_per_proc]) for p in range(n_proc)]
             if max(deficits) == 0:
                 break
             if extra_generated >= budget:
                 self.totals["oversample_cap_hit"] += 1
-                logger.warning("Over-sampling cap reached (%.1fx generation): %d zero-variance group(s) left in "
-                               "this batch; training on what there is.",
-                               self.curricula.frontier.max_generation_multiplier, sum(deficits))
+                logger.warning(
+                    "Over-sampling cap reached (%.1fx generation): %d zero-variance group(s) left in "
+                    "this batch; training on what there is.",
+                    self.curricula.frontier.max_generation_multiplier,
+                    sum(deficits),
+                )
                 break
             round_index += 1
             started = time.perf_counter()  # bookkeeping: drawing and merging, not generating
-            n_draw = self._groups_to_draw(max(deficits), zero_at_start, groups_per_proc,
-                                          (budget - extra_generated) // n_proc)
+            n_draw = self._groups_to_draw(
+                max(deficits), zero_at_start, groups_per_proc, (budget - extra_generated) // n_proc
+            )
             extra_inputs = self._draw_active_rows(n_draw * n_proc, round_index)
             self.curriculum_seconds += time.perf_counter() - started
             if extra_inputs is None:
                 break
-            local_extra = extra_inputs[rank * n_draw * size:(rank + 1) * n_draw * size]
+            local_extra = extra_inputs[rank * n_draw * size : (rank + 1) * n_draw * size]
             more = self._generate_counted(local_extra)
             started = time.perf_counter()
             extra_generated += n_draw * n_proc
@@ -551,8 +626,13 @@ class CurriculumGRPOTrainer(GRPOTrainer):
                 new_span = range(p * n_draw, (p + 1) * n_draw)
                 pairs = list(zip([g for g in span if zero[g]], [g for g in new_span if not more_zero[g]]))
                 if p == rank:
-                    output = _replace_groups(output, more, [(t - rank * groups_per_proc, s - rank * n_draw)
-                                                            for t, s in pairs], size, self.pad_token_id_for_merge)
+                    output = _replace_groups(
+                        output,
+                        more,
+                        [(t - rank * groups_per_proc, s - rank * n_draw) for t, s in pairs],
+                        size,
+                        self.pad_token_id_for_merge,
+                    )
                 for t, _ in pairs:
                     zero[t] = False
             self.curriculum_seconds += time.perf_counter() - started
@@ -601,8 +681,11 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             return
         folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
         # The counters travel even with filters off, so a token budget survives a resume.
-        state = {"run_id": self.run_id, "totals": dict(self.totals),
-                 "generated_tokens_by_skill": dict(self.generated_tokens_by_skill)}
+        state = {
+            "run_id": self.run_id,
+            "totals": dict(self.totals),
+            "generated_tokens_by_skill": dict(self.generated_tokens_by_skill),
+        }
         if self.run_identity is not None:  # read back by rlvr.run_dir before a resume
             state["run"] = self.run_identity
         if self.curriculum_enabled:
@@ -626,24 +709,31 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         if not self.curriculum_enabled:
             return
         if self.frontier is not None and "frontier" not in state:
-            raise FileNotFoundError(f"{path} is missing or holds no filter state: this checkpoint was not "
-                                    "written by a curriculum run, so its filter state cannot be restored.")
+            raise FileNotFoundError(
+                f"{path} is missing or holds no filter state: this checkpoint was not "
+                "written by a curriculum run, so its filter state cannot be restored."
+            )
         self.run_id = state.get("run_id", self.run_id)
         if self.frontier is not None:
             self.frontier.load_state_dict(state["frontier"])
         if self.predictive is not None:
             arrays = os.path.join(checkpoint, PREDICTOR_FILE)
             if not os.path.exists(arrays):
-                raise FileNotFoundError(f"{arrays} is missing: this checkpoint was not written with "
-                                        "curricula.predictor on, so the predictor's state cannot be restored.")
+                raise FileNotFoundError(
+                    f"{arrays} is missing: this checkpoint was not written with "
+                    "curricula.predictor on, so the predictor's state cannot be restored."
+                )
             with np.load(arrays) as saved:
                 self.predictive.load_state_dict({k: saved[k] for k in saved.files})
         if self.audit is not None:
             self.audit.run_id = self.run_id
             removed = self.audit.rewind(state["audit"])
             if removed:
-                logger.info("Audit log rewound to the checkpoint: %d record(s) of steps after it removed; "
-                            "the resumed run records those steps again.", removed)
+                logger.info(
+                    "Audit log rewound to the checkpoint: %d record(s) of steps after it removed; "
+                    "the resumed run records those steps again.",
+                    removed,
+                )
 
     # ------------------------------------------------------------------------------------------
     # Reporting
@@ -657,8 +747,12 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             return out
         if self.frontier is not None:
             counts = self.frontier.counts()
-            out.update(active_pool=counts["active"], dropped_too_hard=counts["too_hard"],
-                       dropped_too_easy=counts["too_easy"], pool_size=self.frontier.pool_size)
+            out.update(
+                active_pool=counts["active"],
+                dropped_too_hard=counts["too_hard"],
+                dropped_too_easy=counts["too_easy"],
+                pool_size=self.frontier.pool_size,
+            )
         if self.predictive is not None:
             out.update(deferred=self.totals["deferred"], **self.predictive.metrics())
         return {
@@ -705,9 +799,15 @@ class GeneratedTokenBudget(TrainerCallback):
 
 # Per-row tensors of TRL's generation output and how each is padded when widths differ.
 _LEFT_PADDED = {"prompt_ids": "pad", "prompt_mask": 0}
-_RIGHT_PADDED = {"completion_ids": "pad", "completion_mask": 0, "old_per_token_logps": 0.0,
-                 "ref_per_token_logps": 0.0, "sampling_per_token_logps": 0.0, "tool_mask": 1,
-                 "importance_sampling_ratio": 1.0}
+_RIGHT_PADDED = {
+    "completion_ids": "pad",
+    "completion_mask": 0,
+    "old_per_token_logps": 0.0,
+    "ref_per_token_logps": 0.0,
+    "sampling_per_token_logps": 0.0,
+    "tool_mask": 1,
+    "importance_sampling_ratio": 1.0,
+}
 
 
 def _pad_to(t: torch.Tensor, width: int, value, left: bool) -> torch.Tensor:
@@ -723,7 +823,9 @@ def _replace_groups(output: dict, more: dict, pairs: list[tuple[int, int]], size
         return output
     unknown = set(output) - set(_LEFT_PADDED) - set(_RIGHT_PADDED) - {"advantages", "num_items_in_batch"}
     if unknown:
-        raise ValueError(f"curricula.frontier.oversample supports text-only batches; got extra fields {sorted(unknown)}")
+        raise ValueError(
+            f"curricula.frontier.oversample supports text-only batches; got extra fields {sorted(unknown)}"
+        )
     merged = dict(output)
     for key, value in list(output.items()):
         if key == "num_items_in_batch" or key not in more:
@@ -738,7 +840,7 @@ def _replace_groups(output: dict, more: dict, pairs: list[tuple[int, int]], size
                 a, b = _pad_to(a, width, fill, left), _pad_to(b, width, fill, left)
         a = a.clone()
         for t, s in pairs:
-            a[t * size:(t + 1) * size] = b[s * size:(s + 1) * size]
+            a[t * size : (t + 1) * size] = b[s * size : (s + 1) * size]
         merged[key] = a
     return merged
 

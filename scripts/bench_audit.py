@@ -108,15 +108,41 @@ def random_valued_bytes(size: int, seed: int = 0) -> float:
     for i in range(size):
         pid, what, successes = rng.choice(ids), rng.choice(kinds), rng.randint(0, 64)
         lower, upper = sorted((round(rng.random(), 4), round(rng.random(), 4)))
-        stats = {"successes": successes, "trials": 64, "unscored": rng.randint(0, 3), "visits": rng.randint(1, 30),
-                 "pass_rate": round(rng.random(), 4), "zero_variance_streak": rng.randint(0, 5), "lower": lower,
-                 "upper": upper, "low": 0.05, "high": 0.95, "confidence": 0.95, "bound": "beta",
-                 "active_pool": rng.randint(50_000, 100_000), "pool_size": 100_000}
-        message = (f"{what}: {successes} of 64 correct over {stats['visits']} visit(s), pass-rate bounds "
-                   f"[{lower:.4f}, {upper:.4f}]")
+        stats = {
+            "successes": successes,
+            "trials": 64,
+            "unscored": rng.randint(0, 3),
+            "visits": rng.randint(1, 30),
+            "pass_rate": round(rng.random(), 4),
+            "zero_variance_streak": rng.randint(0, 5),
+            "lower": lower,
+            "upper": upper,
+            "low": 0.05,
+            "high": 0.95,
+            "confidence": 0.95,
+            "bound": "beta",
+            "active_pool": rng.randint(50_000, 100_000),
+            "pool_size": 100_000,
+        }
+        message = (
+            f"{what}: {successes} of 64 correct over {stats['visits']} visit(s), pass-rate bounds "
+            f"[{lower:.4f}, {upper:.4f}]"
+        )
         reason = rng.choice(["in_frontier", "too_hard", "too_easy", "reprobe_unchanged"])
-        log.add(Decision("frontier", pid, what, reason, message, stats, {"skill": pid.split("-")[0], "source": "gsm8k"},
-                         f"{rng.getrandbits(48):012x}"), i // 512, 0.0)
+        log.add(
+            Decision(
+                "frontier",
+                pid,
+                what,
+                reason,
+                message,
+                stats,
+                {"skill": pid.split("-")[0], "source": "gsm8k"},
+                f"{rng.getrandbits(48):012x}",
+            ),
+            i // 512,
+            0.0,
+        )
         if i % 512 == 511:
             log.flush()
     log.close()
@@ -132,8 +158,9 @@ def disk_bytes(path: Path) -> int:
 def run_query(query: str, target: Path, old: bool, prompt: str) -> dict:
     """One query in a fresh process: its wall time and peak RSS."""
     command = [sys.executable, __file__, "--query", query, "--log", str(target), "--prompt", prompt]
-    out = subprocess.run(command + (["--old"] if old else []), check=True, capture_output=True, text=True,
-                         cwd=ROOT).stdout
+    out = subprocess.run(
+        command + (["--old"] if old else []), check=True, capture_output=True, text=True, cwd=ROOT
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -156,9 +183,12 @@ def query_child(query: str, log: Path, old: bool, prompt: str) -> None:
 
         from rlvr.cli import main
 
-        extra = {"summary": [], "dropped": ["--dropped", "--format", "csv", "-o", str(sink)],
-                 "prompt": ["--prompt", prompt, "--format", "csv", "-o", str(sink)],
-                 "html": ["--html", str(log.parent / "report.html")]}[query]
+        extra = {
+            "summary": [],
+            "dropped": ["--dropped", "--format", "csv", "-o", str(sink)],
+            "prompt": ["--prompt", prompt, "--format", "csv", "-o", str(sink)],
+            "html": ["--html", str(log.parent / "report.html")],
+        }[query]
         with contextlib.redirect_stdout(io.StringIO()):
             main(["audit", str(log), *extra])
     seconds = time.perf_counter() - started
@@ -194,8 +224,16 @@ def browser_load(page_path: Path) -> str:
         from playwright.sync_api import sync_playwright
     except ImportError:
         return "browser: playwright not installed"
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(profile, executable_path="/usr/bin/chromium", args=args)
         page = context.new_page()
@@ -205,8 +243,10 @@ def browser_load(page_path: Path) -> str:
         loaded = time.perf_counter() - started
         started = time.perf_counter()
         page.fill("#search", "too_hard")
-        page.wait_for_function("(([a, b]) => a !== b.split(' ')[0])("
-                               "document.getElementById('shown').textContent.split(' of '))", timeout=600_000)
+        page.wait_for_function(
+            "(([a, b]) => a !== b.split(' ')[0])(document.getElementById('shown').textContent.split(' of '))",
+            timeout=600_000,
+        )
         searched = time.perf_counter() - started
         rows = page.locator(".row").count()
         context.close()
@@ -221,22 +261,31 @@ def bench_size(size: int, template: list, old_max: int, work: Path) -> list[str]
     info = write_logs(folder, size, template, old)
     prompt = template[len(template) // 2][1].prompt_id
     new_bytes = disk_bytes(folder / "new") / size
-    lines = [f"{size:>10,} decisions  bytes/decision: new {new_bytes:6.1f}"
-             + (f"  old {disk_bytes(folder / 'old.jsonl') / size:6.1f}  (old/new {disk_bytes(folder / 'old.jsonl') / disk_bytes(folder / 'new'):.1f}x)"
-                if old else "  old: not run (over --old-max)")
-             + f"   write {info['write_us_per_decision']:.1f} us/decision"]
+    lines = [
+        f"{size:>10,} decisions  bytes/decision: new {new_bytes:6.1f}"
+        + (
+            f"  old {disk_bytes(folder / 'old.jsonl') / size:6.1f}  (old/new {disk_bytes(folder / 'old.jsonl') / disk_bytes(folder / 'new'):.1f}x)"
+            if old
+            else "  old: not run (over --old-max)"
+        )
+        + f"   write {info['write_us_per_decision']:.1f} us/decision"
+    ]
     print(lines[0], flush=True)
     for query in QUERIES:
         new = run_query(query, folder / "new", False, prompt)
         line = f"    {query:8s} new {new['seconds']:7.2f} s {new['peak_mb']:6d} MB"
         if query == "html":
-            line += f"   page {disk_bytes(folder / 'report.html') / 1e6:.1f} MB, " + browser_load(folder / "report.html")
+            line += f"   page {disk_bytes(folder / 'report.html') / 1e6:.1f} MB, " + browser_load(
+                folder / "report.html"
+            )
         elif old:
             was = run_query(query, folder / "old.jsonl", True, prompt)
             assert was["rows"] == new["rows"], (query, was, new)  # the same answer
-            line += (f"   old {was['seconds']:7.2f} s {was['peak_mb']:6d} MB   "
-                     f"time old/new {was['seconds'] / max(new['seconds'], 1e-3):.1f}x  "
-                     f"memory old/new {was['peak_mb'] / new['peak_mb']:.1f}x")
+            line += (
+                f"   old {was['seconds']:7.2f} s {was['peak_mb']:6d} MB   "
+                f"time old/new {was['seconds'] / max(new['seconds'], 1e-3):.1f}x  "
+                f"memory old/new {was['peak_mb'] / new['peak_mb']:.1f}x"
+            )
         lines.append(line + (f"  ({new['rows']} rows)" if new["rows"] is not None else ""))
         print(lines[-1], flush=True)
     shutil.rmtree(folder, ignore_errors=True)
@@ -250,8 +299,12 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=100_000)
     parser.add_argument("--template", type=int, default=200_000, help="real frontier decisions replayed")
     parser.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
-    parser.add_argument("--random-valued", type=int, metavar="N",
-                        help="only: bytes per decision of N decisions with random numbers and messages")
+    parser.add_argument(
+        "--random-valued",
+        type=int,
+        metavar="N",
+        help="only: bytes per decision of N decisions with random numbers and messages",
+    )
     parser.add_argument("--query", choices=QUERIES, help=argparse.SUPPRESS)
     parser.add_argument("--log", help=argparse.SUPPRESS)
     parser.add_argument("--old", action="store_true", help=argparse.SUPPRESS)
@@ -260,17 +313,22 @@ def main() -> None:
     if args.query:
         return query_child(args.query, Path(args.log), args.old, args.prompt)
     if args.random_valued:
-        print(f"random-valued log, {args.random_valued:,} decisions: "
-              f"{random_valued_bytes(args.random_valued):.1f} bytes/decision")
+        print(
+            f"random-valued log, {args.random_valued:,} decisions: "
+            f"{random_valued_bytes(args.random_valued):.1f} bytes/decision"
+        )
         return None
     started = time.perf_counter()
     template = frontier_decisions(args.template, args.prompts)
     mix = {}
     for _, d in template:
         mix[d.decision] = mix.get(d.decision, 0) + 1
-    print(f"template: {len(template):,} frontier decisions over {args.prompts:,} prompts in "
-          f"{time.perf_counter() - started:.0f} s; mix "
-          + ", ".join(f"{k} {v / len(template):.0%}" for k, v in sorted(mix.items(), key=lambda kv: -kv[1])), flush=True)
+    print(
+        f"template: {len(template):,} frontier decisions over {args.prompts:,} prompts in "
+        f"{time.perf_counter() - started:.0f} s; mix "
+        + ", ".join(f"{k} {v / len(template):.0%}" for k, v in sorted(mix.items(), key=lambda kv: -kv[1])),
+        flush=True,
+    )
     work = Path(args.work or tempfile.mkdtemp(prefix="bench_audit_"))
     for size in args.sizes:
         bench_size(size, template, args.old_max, work)

@@ -33,16 +33,20 @@ sys.path.insert(0, str(ROOT))
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--student", default="random",
-                   help="'random' (a freshly initialised toy-architecture model: same speed, no build), "
-                        "'toy' (build_toy_world) or a model folder.")
+    p.add_argument(
+        "--student",
+        default="random",
+        help="'random' (a freshly initialised toy-architecture model: same speed, no build), "
+        "'toy' (build_toy_world) or a model folder.",
+    )
     p.add_argument("--rows", type=int, default=1000, help="Rows for the throughput comparison.")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--repeats", type=int, default=3, help="Timed repeats; the best of each is reported.")
     p.add_argument("--memory-rows", type=int, default=500, help="N for the memory test (also runs 10x N).")
     p.add_argument("--threads", type=int, default=1, help="Torch threads (1: see compat_experiment.py).")
-    p.add_argument("--heap", action="store_true",
-                   help="Also trace the Python-heap peak with tracemalloc (slower; inflates RSS).")
+    p.add_argument(
+        "--heap", action="store_true", help="Also trace the Python-heap peak with tracemalloc (slower; inflates RSS)."
+    )
     p.add_argument("--memory-child", nargs=2, metavar=("DATA", "OUT"), help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -97,8 +101,10 @@ def throughput(args) -> None:
 
     # The plain forward sees exactly the scorer's batches: same order, same padding.
     order = sorted(range(len(pairs)), key=lambda i: len(pairs[i].input_ids), reverse=True)
-    batches = [pad_pairs([pairs[i] for i in order[s:s + args.batch_size]], likelihood.pad_id)
-               for s in range(0, len(order), args.batch_size)]
+    batches = [
+        pad_pairs([pairs[i] for i in order[s : s + args.batch_size]], likelihood.pad_id)
+        for s in range(0, len(order), args.batch_size)
+    ]
 
     def plain_forward():
         with torch.no_grad():
@@ -116,13 +122,19 @@ def throughput(args) -> None:
         likelihood.score(pairs)
         score_times.append(time.perf_counter() - t)
     plain, score = min(plain_times), min(score_times)
-    print(f"Throughput: {args.rows} rows -> {len(pairs)} sequences, {tokens} tokens, batch {args.batch_size}, "
-          f"{torch.get_num_threads()} thread(s), best of {args.repeats}")
+    print(
+        f"Throughput: {args.rows} rows -> {len(pairs)} sequences, {tokens} tokens, batch {args.batch_size}, "
+        f"{torch.get_num_threads()} thread(s), best of {args.repeats}"
+    )
     print(f"  {'plain no-grad forward':34s} {tokens / plain:>10,.0f} tokens/s  ({plain:.2f}s)")
-    print(f"  {'StudentLikelihood.score':34s} {tokens / score:>10,.0f} tokens/s  ({score:.2f}s)"
-          f"   ratio {plain / score:.3f}x")
-    print(f"  {'score + tokenisation':34s} {tokens / (score + encode_seconds):>10,.0f} tokens/s  "
-          f"({score + encode_seconds:.2f}s)   ratio {plain / (score + encode_seconds):.3f}x")
+    print(
+        f"  {'StudentLikelihood.score':34s} {tokens / score:>10,.0f} tokens/s  ({score:.2f}s)"
+        f"   ratio {plain / score:.3f}x"
+    )
+    print(
+        f"  {'score + tokenisation':34s} {tokens / (score + encode_seconds):>10,.0f} tokens/s  "
+        f"({score + encode_seconds:.2f}s)   ratio {plain / (score + encode_seconds):.3f}x"
+    )
 
 
 def memory_child(args) -> None:
@@ -133,8 +145,9 @@ def memory_child(args) -> None:
     model, tokenizer = load(args.student)
     data, out = args.memory_child
     # Profile from 5% of rows so the 10x run stays short; the generation path is still exercised.
-    config = CompatConfig(chunk_size=256, batch_size=args.batch_size, profile_fraction=0.05,
-                          profile_max_new_tokens=16, min_profile_size=1)
+    config = CompatConfig(
+        chunk_size=256, batch_size=args.batch_size, profile_fraction=0.05, profile_max_new_tokens=16, min_profile_size=1
+    )
     # Warm every code path (lazy imports, allocator pools) on 8 rows, so "before" is the floor.
     warm_config = dataclasses.replace(config, profile_fraction=1.0)
     run_compat(toy_rows(8), Path(out) / "warm", warm_config, student=(model, tokenizer), progress=False)
@@ -176,23 +189,40 @@ def memory(args) -> None:
                 for row in toy_rows(n):
                     f.write(json.dumps(row) + "\n")
             child = subprocess.run(
-                [sys.executable, __file__, "--student", args.student, "--threads", str(args.threads),
-                 "--batch-size", str(args.batch_size), "--memory-child", str(data), str(Path(tmp) / f"out{n}")]
+                [
+                    sys.executable,
+                    __file__,
+                    "--student",
+                    args.student,
+                    "--threads",
+                    str(args.threads),
+                    "--batch-size",
+                    str(args.batch_size),
+                    "--memory-child",
+                    str(data),
+                    str(Path(tmp) / f"out{n}"),
+                ]
                 + (["--heap"] if args.heap else []),
-                capture_output=True, text=True)
+                capture_output=True,
+                text=True,
+            )
             if child.returncode != 0:
                 raise SystemExit(f"memory run for {n} rows failed:\n{child.stderr[-3000:]}")
             r = json.loads(child.stdout.strip().splitlines()[-1])
             results.append((n, r["before_mb"], r["peak_mb"], r["heap_peak_mb"]))
             heap = f"; Python-heap peak {r['heap_peak_mb']:5.1f} MiB" if args.heap else ""
-            print(f"  {n:>7,} rows: peak RSS {r['peak_mb']:7.1f} MiB, {r['before_mb']:7.1f} MiB before scoring, "
-                  f"growth {r['peak_mb'] - r['before_mb']:6.1f} MiB{heap} ({r['seconds']:.0f}s, "
-                  f"{n / r['seconds']:.0f} rows/s)")
+            print(
+                f"  {n:>7,} rows: peak RSS {r['peak_mb']:7.1f} MiB, {r['before_mb']:7.1f} MiB before scoring, "
+                f"growth {r['peak_mb'] - r['before_mb']:6.1f} MiB{heap} ({r['seconds']:.0f}s, "
+                f"{n / r['seconds']:.0f} rows/s)"
+            )
     (n1, before1, peak1, heap1), (n2, before2, peak2, heap2) = results
     growth1, growth2 = peak1 - before1, peak2 - before2
-    print(f"  {n2:,} vs {n1:,} rows: peak RSS ratio {peak2 / peak1:.3f}x, RSS growth {growth2:.1f} vs "
-          f"{growth1:.1f} MiB ({growth2 - growth1:+.1f} MiB for 10x the rows)"
-          + (f", Python-heap peak ratio {heap2 / heap1:.2f}x" if args.heap else ""))
+    print(
+        f"  {n2:,} vs {n1:,} rows: peak RSS ratio {peak2 / peak1:.3f}x, RSS growth {growth2:.1f} vs "
+        f"{growth1:.1f} MiB ({growth2 - growth1:+.1f} MiB for 10x the rows)"
+        + (f", Python-heap peak ratio {heap2 / heap1:.2f}x" if args.heap else "")
+    )
 
 
 def main(argv=None) -> int:

@@ -72,8 +72,11 @@ class HeldOutCurve(TrainerCallback):
 def toy_world(n_per_skill: int, eval_prompts: int):
     """(model dir, train pool, eval rows) of the shipped toy world."""
     model_dir = build_toy_world(progress=False)
-    return model_dir, toy_dataset("train", n_per_skill=n_per_skill, seed=0), \
-        toy_dataset("eval", n_per_skill=eval_prompts, seed=0).to_list()
+    return (
+        model_dir,
+        toy_dataset("train", n_per_skill=n_per_skill, seed=0),
+        toy_dataset("eval", n_per_skill=eval_prompts, seed=0).to_list(),
+    )
 
 
 # World name -> loader(n_per_skill, eval_prompts) -> (model dir, train Dataset with id/prompt/
@@ -95,11 +98,18 @@ def one_pass_pool(world: str, steps: int, eval_prompts: int, factor: float):
 
 
 def curricula_for(arm: str, args) -> CurriculaConfig:
-    frontier = FrontierConfig(enabled=True, low=args.low, high=args.high, min_samples=args.min_samples,
-                              reprobe_interval=args.reprobe, mask_zero_variance=True,
-                              oversample=args.oversample and arm != "rlvr-predict",
-                              max_generation_multiplier=args.max_multiplier, oversample_draw=args.oversample_draw,
-                              skip_zero_variance=arm == "rlvr-skip")
+    frontier = FrontierConfig(
+        enabled=True,
+        low=args.low,
+        high=args.high,
+        min_samples=args.min_samples,
+        reprobe_interval=args.reprobe,
+        mask_zero_variance=True,
+        oversample=args.oversample and arm != "rlvr-predict",
+        max_generation_multiplier=args.max_multiplier,
+        oversample_draw=args.oversample_draw,
+        skip_zero_variance=arm == "rlvr-skip",
+    )
     predictor = PredictorConfig(enabled=arm == "rlvr-predict", window_factor=args.window_factor)
     return CurriculaConfig(frontier=frontier, predictor=predictor)
 
@@ -121,13 +131,32 @@ def run_arm(arm: str, seed: int, args, model_dir: Path, train, eval_rows, reward
         return statistics.mean(acc.values())
 
     before = accuracy(model)
-    grpo = GRPOConfig(output_dir=str(out / f"{arm}-{seed}"), max_steps=args.steps,
-                      per_device_train_batch_size=BATCH_ROWS, num_generations=GENERATIONS, max_completion_length=8, learning_rate=args.lr, beta=0.0, logging_steps=1,
-                      report_to="none", save_strategy="no", seed=seed, bf16=False, activation_checkpointing=False,
-                      reward_weights=weights, disable_tqdm=True)
+    grpo = GRPOConfig(
+        output_dir=str(out / f"{arm}-{seed}"),
+        max_steps=args.steps,
+        per_device_train_batch_size=BATCH_ROWS,
+        num_generations=GENERATIONS,
+        max_completion_length=8,
+        learning_rate=args.lr,
+        beta=0.0,
+        logging_steps=1,
+        report_to="none",
+        save_strategy="no",
+        seed=seed,
+        bf16=False,
+        activation_checkpointing=False,
+        reward_weights=weights,
+        disable_tqdm=True,
+    )
     curve = HeldOutCurve(target_accuracy, args.eval_every)
-    common = dict(model=model, reward_funcs=reward_funcs, args=grpo, train_dataset=train, processing_class=tokenizer,
-                  callbacks=[curve])
+    common = dict(
+        model=model,
+        reward_funcs=reward_funcs,
+        args=grpo,
+        train_dataset=train,
+        processing_class=tokenizer,
+        callbacks=[curve],
+    )
     if arm == "trl":
         trainer = GRPOTrainer(**common)
     else:
@@ -145,16 +174,26 @@ def run_arm(arm: str, seed: int, args, model_dir: Path, train, eval_rows, reward
     else:
         no_signal = trainer.totals["zero_variance_groups"] / max(trainer.totals["groups"], 1)
         bookkeeping = trainer.curriculum_seconds
-    return {"arm": arm, "seed": seed, "before": before, "after": after, "no_signal": no_signal,
-            "tokens": trainer.state.num_input_tokens_seen, "curve": curve.points, "seconds": seconds,
-            "bookkeeping_seconds": bookkeeping,
-            "dropped": trainer.curriculum_summary() if arm != "trl" else {}}
+    return {
+        "arm": arm,
+        "seed": seed,
+        "before": before,
+        "after": after,
+        "no_signal": no_signal,
+        "tokens": trainer.state.num_input_tokens_seen,
+        "curve": curve.points,
+        "seconds": seconds,
+        "bookkeeping_seconds": bookkeeping,
+        "dropped": trainer.curriculum_summary() if arm != "trl" else {},
+    }
 
 
 def running_mean(curve, width: int = 3):
     """(tokens, mean accuracy of this and the previous ``width - 1`` points)."""
-    return [(tokens, statistics.mean(acc for _, acc in curve[max(0, i - width + 1):i + 1]))
-            for i, (tokens, _) in enumerate(curve)]
+    return [
+        (tokens, statistics.mean(acc for _, acc in curve[max(0, i - width + 1) : i + 1]))
+        for i, (tokens, _) in enumerate(curve)
+    ]
 
 
 def tokens_to_reach(curve, target: float):
@@ -176,10 +215,17 @@ def plot_curves(results: list[dict], arms: list[str], target: list[str], out: Pa
     colours = dict(zip(arms, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     for r in results:
         tokens, acc = zip(*r["curve"])
-        left.plot(tokens, acc, color=colours[r["arm"]], alpha=0.7, lw=1.2,
-                  label=r["arm"] if r["seed"] == results[0]["seed"] else None)
-    left.set(title=f"held-out {'+'.join(target)} accuracy (greedy), each seed", xlabel="rollout tokens",
-             ylabel="accuracy")
+        left.plot(
+            tokens,
+            acc,
+            color=colours[r["arm"]],
+            alpha=0.7,
+            lw=1.2,
+            label=r["arm"] if r["seed"] == results[0]["seed"] else None,
+        )
+    left.set(
+        title=f"held-out {'+'.join(target)} accuracy (greedy), each seed", xlabel="rollout tokens", ylabel="accuracy"
+    )
     left.legend()
     shares = [statistics.mean(r["no_signal"] for r in results if r["arm"] == arm) for arm in arms]
     right.bar(arms, shares, color=[colours[a] for a in arms])
@@ -206,18 +252,34 @@ def main(argv=None) -> int:
     p.add_argument("--reprobe", type=int, default=24)
     p.add_argument("--oversample", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--max-multiplier", type=float, default=2.0)
-    p.add_argument("--oversample-draw", choices=["batch", "deficit"], default="batch",
-                   help="over-sampling rounds generate a whole batch (DAPO) or only what is missing")
-    p.add_argument("--arms", nargs="+", default=["trl", "rlvr", "rlvr-skip"],
-                   choices=["trl", "rlvr", "rlvr-skip", "rlvr-predict"])
-    p.add_argument("--one-pass", action="store_true",
-                   help="pool of at least steps x batch prompts: TRL sees each prompt once (no repeats)")
-    p.add_argument("--pool-factor", type=float, default=2.0,
-                   help="--one-pass pool size as a multiple of steps x batch (2: the issue's 1,600-row pool "
-                        "for 200 steps x 4 prompts)")
+    p.add_argument(
+        "--oversample-draw",
+        choices=["batch", "deficit"],
+        default="batch",
+        help="over-sampling rounds generate a whole batch (DAPO) or only what is missing",
+    )
+    p.add_argument(
+        "--arms", nargs="+", default=["trl", "rlvr", "rlvr-skip"], choices=["trl", "rlvr", "rlvr-skip", "rlvr-predict"]
+    )
+    p.add_argument(
+        "--one-pass",
+        action="store_true",
+        help="pool of at least steps x batch prompts: TRL sees each prompt once (no repeats)",
+    )
+    p.add_argument(
+        "--pool-factor",
+        type=float,
+        default=2.0,
+        help="--one-pass pool size as a multiple of steps x batch (2: the issue's 1,600-row pool "
+        "for 200 steps x 4 prompts)",
+    )
     p.add_argument("--world", choices=sorted(WORLDS), default="toy")
-    p.add_argument("--window-factor", type=float, default=PredictorConfig.window_factor,
-                   help="rlvr-predict: candidate window as a multiple of the batch's prompt count")
+    p.add_argument(
+        "--window-factor",
+        type=float,
+        default=PredictorConfig.window_factor,
+        help="rlvr-predict: candidate window as a multiple of the batch's prompt count",
+    )
     p.add_argument("--out", default="runs/bench_frontier")
     p.add_argument("--json", help="also write all measurements to this file")
     p.add_argument("--plot", help="also draw held-out accuracy against rollout tokens per arm (PNG)")
@@ -229,8 +291,11 @@ def main(argv=None) -> int:
         model_dir, train, eval_rows = one_pass_pool(args.world, args.steps, args.eval_prompts, args.pool_factor)
     else:
         model_dir, train, eval_rows = WORLDS[args.world](args.n_per_skill, args.eval_prompts)
-    print(f"[bench] world {args.world}, {'one-pass' if args.one_pass else 'repeating'} protocol: {len(train)} "
-          f"training prompts for {args.steps} steps x {BATCH_ROWS // GENERATIONS} prompts", flush=True)
+    print(
+        f"[bench] world {args.world}, {'one-pass' if args.one_pass else 'repeating'} protocol: {len(train)} "
+        f"training prompts for {args.steps} steps x {BATCH_ROWS // GENERATIONS} prompts",
+        flush=True,
+    )
     reward_funcs, weights = make_reward_funcs([VerifierSpec("exact")])
     out = Path(args.out)
     results = []
@@ -252,10 +317,14 @@ def print_report(results: list[dict], args, n_train: int) -> None:
     by = {(r["arm"], r["seed"]): r for r in results}
     ours_arms = [a for a in args.arms if a != "trl"]
     protocol = "one-pass" if args.one_pass else "repeating"
-    print(f"\n=== frontier filter vs plain TRL GRPO: {args.world} world, {protocol} protocol ({n_train} prompts), "
-          f"{args.steps} steps, seeds {args.seeds} ===")
-    print("seed  arm           (a) no-signal  tokens->target  (b) x TRL  (b') x TRL  (c) bookkeeping  (e) x TRL"
-          "  target acc end  easy acc before->after  train s")
+    print(
+        f"\n=== frontier filter vs plain TRL GRPO: {args.world} world, {protocol} protocol ({n_train} prompts), "
+        f"{args.steps} steps, seeds {args.seeds} ==="
+    )
+    print(
+        "seed  arm           (a) no-signal  tokens->target  (b) x TRL  (b') x TRL  (c) bookkeeping  (e) x TRL"
+        "  target acc end  easy acc before->after  train s"
+    )
     ratios = {a: [] for a in ours_arms}
     smooth_ratios = {a: [] for a in ours_arms}
     shares = {a: [] for a in ours_arms}
@@ -287,9 +356,11 @@ def print_report(results: list[dict], args, n_train: int) -> None:
                 ratios[arm].append(ratio)
                 smooth_ratios[arm].append(smooth_ratio)
                 shares[arm].append(share)
-            print(f"{seed:>4}  {arm:<12}  {r['no_signal']:>13.1%}  {str(reached):>14}  {show(ratio):>9}  "
-                  f"{show(smooth_ratio):>10}  {show(share, '{:.2%}'):>15}  {show(spent):>9}  {r['curve'][-1][1]:>14.3f}"
-                  f"  {easy_before:>10.3f} -> {easy_after:.3f}  {r['seconds']:>7.1f}")
+            print(
+                f"{seed:>4}  {arm:<12}  {r['no_signal']:>13.1%}  {str(reached):>14}  {show(ratio):>9}  "
+                f"{show(smooth_ratio):>10}  {show(share, '{:.2%}'):>15}  {show(spent):>9}  {r['curve'][-1][1]:>14.3f}"
+                f"  {easy_before:>10.3f} -> {easy_after:.3f}  {r['seconds']:>7.1f}"
+            )
     print_means(by, args, ours_arms, ratios, smooth_ratios, shares, easy_delta)
 
 
@@ -304,21 +375,29 @@ def print_means(by: dict, args, ours_arms: list[str], ratios, smooth_ratios, sha
     for arm in ours_arms:
         reached = sum(r is not None for r in ratios[arm])
         print(f"[{arm}]")
-        print(f"(a) no-signal share of generated rollouts: {arm} "
-              f"{mean([by[(arm, s)]['no_signal'] for s in args.seeds]):.1%} vs TRL {trl_no_signal:.1%}"
-              "  (target <= 10%)")
-        print(f"(b) rollout tokens to reach TRL's best target-skill accuracy: {arm}/TRL = {mean(ratios[arm]):.2f}x "
-              f"(reached in {reached}/{len(ratios[arm])} seeds; per seed "
-              f"{[None if r is None else round(r, 2) for r in ratios[arm]]})  (target <= 0.5x)")
+        print(
+            f"(a) no-signal share of generated rollouts: {arm} "
+            f"{mean([by[(arm, s)]['no_signal'] for s in args.seeds]):.1%} vs TRL {trl_no_signal:.1%}"
+            "  (target <= 10%)"
+        )
+        print(
+            f"(b) rollout tokens to reach TRL's best target-skill accuracy: {arm}/TRL = {mean(ratios[arm]):.2f}x "
+            f"(reached in {reached}/{len(ratios[arm])} seeds; per seed "
+            f"{[None if r is None else round(r, 2) for r in ratios[arm]]})  (target <= 0.5x)"
+        )
         smooth_reached = sum(r is not None for r in smooth_ratios[arm])
-        print(f"(b') ... to reach TRL's final 3-point running mean: {arm}/TRL = {mean(smooth_ratios[arm]):.2f}x "
-              f"(reached in {smooth_reached}/{len(smooth_ratios[arm])} seeds; per seed "
-              f"{[None if r is None else round(r, 2) for r in smooth_ratios[arm]]})")
+        print(
+            f"(b') ... to reach TRL's final 3-point running mean: {arm}/TRL = {mean(smooth_ratios[arm]):.2f}x "
+            f"(reached in {smooth_reached}/{len(smooth_ratios[arm])} seeds; per seed "
+            f"{[None if r is None else round(r, 2) for r in smooth_ratios[arm]]})"
+        )
         print(f"(c) filter bookkeeping / training time: {mean(shares[arm]):.2%}  (target <= 2%)")
         spent = mean([by[(arm, s)]["tokens"] / by[("trl", s)]["tokens"] for s in args.seeds])
         print(f"(e) rollout tokens over the whole run (same steps): {arm}/TRL = {spent:.2f}x")
-        print(f"(d) easy-skill accuracy change ({', '.join(args.easy)}): {arm} {mean(easy_delta[arm]):+.3f} vs "
-              f"TRL {mean(easy_delta['trl']):+.3f}")
+        print(
+            f"(d) easy-skill accuracy change ({', '.join(args.easy)}): {arm} {mean(easy_delta[arm]):+.3f} vs "
+            f"TRL {mean(easy_delta['trl']):+.3f}"
+        )
 
 
 if __name__ == "__main__":

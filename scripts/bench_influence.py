@@ -63,8 +63,9 @@ def with_lora(model, r: int = 8):
     from peft import LoraConfig, get_peft_model
 
     # Random B as well as A (as after LESS's warm-up), so no gradient is trivially zero.
-    return get_peft_model(model, LoraConfig(r=r, lora_alpha=2 * r, target_modules=LORA_TARGETS,
-                                            init_lora_weights=False))
+    return get_peft_model(
+        model, LoraConfig(r=r, lora_alpha=2 * r, target_modules=LORA_TARGETS, init_lora_weights=False)
+    )
 
 
 def toy_rows(n: int) -> list[dict]:
@@ -125,42 +126,78 @@ def peak_memory_child(rows: int, batch_size: int, dim: int, which: str) -> None:
     model, tokenizer, _ = toy_model(which)
     model = with_lora(model)
     data = toy_rows(rows)
-    featurizer = GradientFeaturizer(model, FeatureConfig(dim=dim, batch_size=batch_size),
-                                    pad_token_id=tokenizer.pad_token_id)
+    featurizer = GradientFeaturizer(
+        model, FeatureConfig(dim=dim, batch_size=batch_size), pad_token_id=tokenizer.pad_token_id
+    )
     featurizer.features(encode_rows(tokenizer, data[:batch_size]))  # warm up allocations
     before = _status_kib("VmRSS")
     exact_peak = reset_peak_rss()
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        store = extract_to_store(Path(tmp) / "store", data, featurizer.dim, {"kind": "nll"},
-                                 lambda shard: featurizer.features(encode_rows(tokenizer, shard)), shard_rows=256)
+        store = extract_to_store(
+            Path(tmp) / "store",
+            data,
+            featurizer.dim,
+            {"kind": "nll"},
+            lambda shard: featurizer.features(encode_rows(tokenizer, shard)),
+            shard_rows=256,
+        )
         seconds = time.perf_counter() - started
         disk = sum(f.stat().st_size for f in Path(tmp, "store").iterdir() if f.suffix in (".f16", ".f32"))
     peak = _status_kib("VmHWM") if exact_peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"rows": rows, "peak_kib": peak, "before_kib": before, "seconds": seconds,
-                      "disk_bytes": disk, "bytes_per_row": store.bytes_per_row()}))
+    print(
+        json.dumps(
+            {
+                "rows": rows,
+                "peak_kib": peak,
+                "before_kib": before,
+                "seconds": seconds,
+                "disk_bytes": disk,
+                "bytes_per_row": store.bytes_per_row(),
+            }
+        )
+    )
 
 
 def measure_peak(rows: int, batch_size: int, dim: int, which: str) -> dict:
-    command = [sys.executable, __file__, "--child-rows", str(rows), "--batch-size", str(batch_size), "--dim", str(dim),
-               "--threads", str(torch.get_num_threads()), "--model", which]
+    command = [
+        sys.executable,
+        __file__,
+        "--child-rows",
+        str(rows),
+        "--batch-size",
+        str(batch_size),
+        "--dim",
+        str(dim),
+        "--threads",
+        str(torch.get_num_threads()),
+        "--model",
+        which,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="toy",
-                        help="toy: the warmed-up toy model (built on first use, then cached); random: untrained; "
-                             "or a model directory (a small causal LM).")
+    parser.add_argument(
+        "--model",
+        default="toy",
+        help="toy: the warmed-up toy model (built on first use, then cached); random: untrained; "
+        "or a model directory (a small causal LM).",
+    )
     parser.add_argument("--rows", type=int, default=256, help="Examples timed (1x for the memory check).")
     parser.add_argument("--less-rows", type=int, default=64, help="Examples timed in the slow LESS loop.")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--dim", type=int, default=8192)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads; 1 keeps timings stable on a shared machine (spinning threads "
-                             "of an oversubscribed pool make a run 10x slower at random).")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads; 1 keeps timings stable on a shared machine (spinning threads "
+        "of an oversubscribed pool make a run 10x slower at random).",
+    )
     parser.add_argument("--child-rows", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -183,8 +220,10 @@ def main(argv=None) -> None:
     data = toy_rows(args.rows)
     sequences = encode_rows(tokenizer, data)
     tokens = sum(len(s.input_ids) for s in sequences) / len(sequences)
-    print(f"rlvr influence benchmark: {description}; {args.rows} toy examples (mean {tokens:.1f} tokens), "
-          f"batch {args.batch_size}, requested dim {args.dim}, torch threads {torch.get_num_threads()}")
+    print(
+        f"rlvr influence benchmark: {description}; {args.rows} toy examples (mean {tokens:.1f} tokens), "
+        f"batch {args.batch_size}, requested dim {args.dim}, torch threads {torch.get_num_threads()}"
+    )
 
     # --- LoRA adapters (the LESS setting) ------------------------------------------------------
     model = with_lora(base)
@@ -193,56 +232,74 @@ def main(argv=None) -> None:
     lora_params = sum(m.weight.numel() for m in modules.values())
     projector = DenseProjector(lora_params, args.dim, seed=0)
     projector.project(torch.zeros(1, lora_params))  # generate (and cache) the dense matrix before timing
-    featurizer.features(sequences[:args.batch_size])  # warm-up
+    featurizer.features(sequences[: args.batch_size])  # warm-up
     plain = best_of(args.repeats, lambda: plain_forward_backward(model, sequences, args.batch_size, pad_id))
     fast = best_of(args.repeats, lambda: featurizer.features(sequences))
-    less_subset = sequences[:args.less_rows]
+    less_subset = sequences[: args.less_rows]
     # LESS preconditions training gradients with Adam's moments: the same elementwise work here.
     moments = AdamMoments(torch.zeros(lora_params), torch.full((lora_params,), 1e-6))
     less = best_of(1, lambda: less_features(model, less_subset, modules, projector, moments, pad_token_id=pad_id))
     per = {"plain": plain / len(sequences), "fast": fast / len(sequences), "less": less / len(less_subset)}
 
-    print(f"\nLoRA r=8 on {'/'.join(LORA_TARGETS)}: {len(modules)} adapter matrices, {lora_params} parameters; "
-          f"fast features {featurizer.dim} dims, LESS dense projection {lora_params} x {args.dim}")
+    print(
+        f"\nLoRA r=8 on {'/'.join(LORA_TARGETS)}: {len(modules)} adapter matrices, {lora_params} parameters; "
+        f"fast features {featurizer.dim} dims, LESS dense projection {lora_params} x {args.dim}"
+    )
     print(f"{'':44s}{'ms/example':>12s}{'vs plain fwd+bwd':>18s}{'vs LESS loop':>14s}")
-    print(f"{'plain batched forward+backward':44s}{1e3 * per['plain']:12.3f}{1.0:17.2f}x"
-          f"{per['less'] / per['plain']:13.1f}x faster")
-    print(f"{'fast features (factored projection)':44s}{1e3 * per['fast']:12.3f}{per['fast'] / per['plain']:17.2f}x"
-          f"{per['less'] / per['fast']:13.1f}x faster")
-    print(f"{'LESS per-example loop + dense projection':44s}{1e3 * per['less']:12.3f}"
-          f"{per['less'] / per['plain']:17.2f}x{1.0:13.1f}x")
+    print(
+        f"{'plain batched forward+backward':44s}{1e3 * per['plain']:12.3f}{1.0:17.2f}x"
+        f"{per['less'] / per['plain']:13.1f}x faster"
+    )
+    print(
+        f"{'fast features (factored projection)':44s}{1e3 * per['fast']:12.3f}{per['fast'] / per['plain']:17.2f}x"
+        f"{per['less'] / per['fast']:13.1f}x faster"
+    )
+    print(
+        f"{'LESS per-example loop + dense projection':44s}{1e3 * per['less']:12.3f}"
+        f"{per['less'] / per['plain']:17.2f}x{1.0:13.1f}x"
+    )
 
     # --- every linear layer of the base model ---------------------------------------------------
     base_model = model.unload().requires_grad_(True)  # peft froze the base weights
     full = GradientFeaturizer(base_model, FeatureConfig(dim=args.dim, batch_size=args.batch_size), pad_token_id=pad_id)
     full_params = sum(m.weight.numel() for m in select_linear_modules(base_model).values())
-    full.features(sequences[:args.batch_size])
+    full.features(sequences[: args.batch_size])
     plain_full = best_of(args.repeats, lambda: plain_forward_backward(base_model, sequences, args.batch_size, pad_id))
     fast_full = best_of(args.repeats, lambda: full.features(sequences))
-    print(f"\nAll {len(full.modules)} linear layers ({full_params} parameters), features {full.dim} dims "
-          f"(a dense LESS projection would be {full_params} x {args.dim} = {full_params * args.dim * 4 / 2**30:.1f} GiB fp32)")
+    print(
+        f"\nAll {len(full.modules)} linear layers ({full_params} parameters), features {full.dim} dims "
+        f"(a dense LESS projection would be {full_params} x {args.dim} = {full_params * args.dim * 4 / 2**30:.1f} GiB fp32)"
+    )
     print(f"{'plain batched forward+backward':44s}{1e3 * plain_full / len(sequences):12.3f}{1.0:17.2f}x")
-    print(f"{'fast features (factored projection)':44s}{1e3 * fast_full / len(sequences):12.3f}"
-          f"{fast_full / plain_full:17.2f}x")
+    print(
+        f"{'fast features (factored projection)':44s}{1e3 * fast_full / len(sequences):12.3f}"
+        f"{fast_full / plain_full:17.2f}x"
+    )
 
     # --- storage and memory -----------------------------------------------------------------------
     small = measure_peak(args.rows, args.batch_size, args.dim, args.model)
     large = measure_peak(10 * args.rows, args.batch_size, args.dim, args.model)
-    print(f"\nbytes stored per example: {small['bytes_per_row']} (fp16 features {2 * featurizer.dim} + fp32 norm 4 "
-          f"+ fp32 loss 4); on disk {small['disk_bytes'] / small['rows']:.0f} B/row")
+    print(
+        f"\nbytes stored per example: {small['bytes_per_row']} (fp16 features {2 * featurizer.dim} + fp32 norm 4 "
+        f"+ fp32 loss 4); on disk {small['disk_bytes'] / small['rows']:.0f} B/row"
+    )
     growth_small = (small["peak_kib"] - small["before_kib"]) / 1024
     growth_large = (large["peak_kib"] - large["before_kib"]) / 1024
-    print(f"peak RSS during extraction into a store (fresh process each; model loaded before):\n"
-          f"  {small['rows']:6d} rows: {small['peak_kib'] / 1024:7.1f} MiB peak ({small['before_kib'] / 1024:.1f} "
-          f"before, +{growth_small:.1f}), {1e3 * small['seconds'] / small['rows']:.2f} ms/row\n"
-          f"  {large['rows']:6d} rows: {large['peak_kib'] / 1024:7.1f} MiB peak ({large['before_kib'] / 1024:.1f} "
-          f"before, +{growth_large:.1f}), {1e3 * large['seconds'] / large['rows']:.2f} ms/row\n"
-          f"  10x rows / 1x rows: peak {large['peak_kib'] / small['peak_kib']:.3f}x, growth "
-          f"{growth_large / max(growth_small, 0.1):.2f}x")
+    print(
+        f"peak RSS during extraction into a store (fresh process each; model loaded before):\n"
+        f"  {small['rows']:6d} rows: {small['peak_kib'] / 1024:7.1f} MiB peak ({small['before_kib'] / 1024:.1f} "
+        f"before, +{growth_small:.1f}), {1e3 * small['seconds'] / small['rows']:.2f} ms/row\n"
+        f"  {large['rows']:6d} rows: {large['peak_kib'] / 1024:7.1f} MiB peak ({large['before_kib'] / 1024:.1f} "
+        f"before, +{growth_large:.1f}), {1e3 * large['seconds'] / large['rows']:.2f} ms/row\n"
+        f"  10x rows / 1x rows: peak {large['peak_kib'] / small['peak_kib']:.3f}x, growth "
+        f"{growth_large / max(growth_small, 0.1):.2f}x"
+    )
 
-    verdicts = [("fast <= 1.5x plain forward+backward (LoRA)", per["fast"] / per["plain"] <= 1.5),
-                ("fast >= 10x faster than the LESS loop", per["less"] / per["fast"] >= 10),
-                ("peak memory flat from 1x to 10x rows (<= 1.1x)", large["peak_kib"] / small["peak_kib"] <= 1.1)]
+    verdicts = [
+        ("fast <= 1.5x plain forward+backward (LoRA)", per["fast"] / per["plain"] <= 1.5),
+        ("fast >= 10x faster than the LESS loop", per["less"] / per["fast"] >= 10),
+        ("peak memory flat from 1x to 10x rows (<= 1.1x)", large["peak_kib"] / small["peak_kib"] <= 1.1),
+    ]
     print("\ntargets: " + "; ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in verdicts))
 
 

@@ -75,14 +75,21 @@ def simulate(pool: int, steps: int, batch: int, generations: int, skills: int, s
     skill_mean = np.linspace(0.02, 0.95, skills)  # graded difficulty, one hopeless skill
     pass_rate = np.clip(rng.beta(2.0, 2.0, size=pool) * 0.4 - 0.2 + skill_mean[skill], 0.0, 1.0).astype(np.float32)
     started = time.perf_counter()
-    frontier = PredictiveFrontier(PredictorConfig(enabled=True), RowIds(pool), RowOf(pool),
-                                  order=lambda epoch: np.random.default_rng([seed, epoch]).permutation(pool).astype(np.int32),
-                                  batch_size=batch, num_generations=generations, groups=skill, seed=seed)
+    frontier = PredictiveFrontier(
+        PredictorConfig(enabled=True),
+        RowIds(pool),
+        RowOf(pool),
+        order=lambda epoch: np.random.default_rng([seed, epoch]).permutation(pool).astype(np.int32),
+        batch_size=batch,
+        num_generations=generations,
+        groups=skill,
+        seed=seed,
+    )
     build = time.perf_counter() - started
     per_step, first_select = [], None
     for step in range(steps):
         started = time.perf_counter()
-        selection, _ = frontier.select(step, seed, columns=lambda rows: (lambda row: {"skill": int(skill[row])}))
+        selection, _ = frontier.select(step, seed, columns=lambda rows: lambda row: {"skill": int(skill[row])})
         chosen = selection.chosen
         selected = time.perf_counter()
         rewards = (rng.random((len(chosen), generations)) < pass_rate[chosen, None]).astype(float)  # the "model"
@@ -96,11 +103,16 @@ def simulate(pool: int, steps: int, batch: int, generations: int, skills: int, s
         path = os.path.join(folder, "state.npz")
         np.savez(path, **frontier.state_dict())
         on_disk = os.path.getsize(path)
-    steady = per_step[min(5, len(per_step) - 1):]
-    return {"pool": pool, "build_s": build, "first_select_s": first_select,
-            "median_ms": 1000 * statistics.median(steady),
-            "p95_ms": 1000 * float(np.percentile(steady, 95)),
-            "memory_bytes": frontier.nbytes_per_prompt(), "checkpoint_bytes": on_disk / pool}
+    steady = per_step[min(5, len(per_step) - 1) :]
+    return {
+        "pool": pool,
+        "build_s": build,
+        "first_select_s": first_select,
+        "median_ms": 1000 * statistics.median(steady),
+        "p95_ms": 1000 * float(np.percentile(steady, 95)),
+        "memory_bytes": frontier.nbytes_per_prompt(),
+        "checkpoint_bytes": on_disk / pool,
+    }
 
 
 def main(argv=None) -> int:
@@ -110,20 +122,31 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=8, help="prompts per generation step (the toy bench: 8)")
     p.add_argument("--generations", type=int, default=8)
     p.add_argument("--skills", type=int, default=6)
-    p.add_argument("--step-seconds", type=float, default=1.0,
-                   help="a training step's time, for the share (the toy world on 2 CPU cores: ~0.5-1.5 s)")
+    p.add_argument(
+        "--step-seconds",
+        type=float,
+        default=1.0,
+        help="a training step's time, for the share (the toy world on 2 CPU cores: ~0.5-1.5 s)",
+    )
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    print(f"=== predictive frontier bookkeeping: {args.steps} steps x {args.batch} prompts x {args.generations} "
-          f"generations, window {PredictorConfig.window_factor:g}x the batch ===")
-    print(f"     pool  ms/step (median, p95)  share of a {args.step_seconds:.1f} s step  bytes/prompt memory  checkpoint  "
-          "once per pass (s)")
+    print(
+        f"=== predictive frontier bookkeeping: {args.steps} steps x {args.batch} prompts x {args.generations} "
+        f"generations, window {PredictorConfig.window_factor:g}x the batch ==="
+    )
+    print(
+        f"     pool  ms/step (median, p95)  share of a {args.step_seconds:.1f} s step  bytes/prompt memory  checkpoint  "
+        "once per pass (s)"
+    )
     for pool in args.pools:
         r = simulate(pool, args.steps, args.batch, args.generations, args.skills, args.seed)
         share = r["median_ms"] / 1000 / args.step_seconds
-        print(f"{pool:>9,}  {r['median_ms']:>8.2f} {r['p95_ms']:>8.2f}       {share:>12.2%}            "
-              f"{r['memory_bytes']:>10.1f}  {r['checkpoint_bytes']:>10.1f}  {r['first_select_s']:>8.2f} "
-              f"(+ {r['build_s']:.2f} to allocate)", flush=True)
+        print(
+            f"{pool:>9,}  {r['median_ms']:>8.2f} {r['p95_ms']:>8.2f}       {share:>12.2%}            "
+            f"{r['memory_bytes']:>10.1f}  {r['checkpoint_bytes']:>10.1f}  {r['first_select_s']:>8.2f} "
+            f"(+ {r['build_s']:.2f} to allocate)",
+            flush=True,
+        )
     print("(targets: bookkeeping <= 2% of step time, per-step cost independent of the pool, <= 32 B/prompt)")
     return 0
 

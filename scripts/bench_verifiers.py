@@ -50,11 +50,7 @@ def math_pairs(count: int, seed: int = 0) -> list[tuple[str, str]]:
     pairs = []
     for index in range(count):
         value = Fraction(rng.randint(1, 500), rng.randint(1, 12))
-        gold = (
-            str(value.numerator)
-            if value.denominator == 1
-            else f"\\frac{{{value.numerator}}}{{{value.denominator}}}"
-        )
+        gold = str(value.numerator) if value.denominator == 1 else f"\\frac{{{value.numerator}}}{{{value.denominator}}}"
         shown = value if rng.random() < 0.75 else value + 1
         form = index % 4
         if form == 0:
@@ -62,9 +58,7 @@ def math_pairs(count: int, seed: int = 0) -> list[tuple[str, str]]:
         elif form == 1:
             answer = f"$\\frac{{{2 * shown.numerator}}}{{{2 * shown.denominator}}}$"
         elif form == 2:
-            answer = (
-                f"{float(shown):.6g}" if shown.denominator in (1, 2, 4, 5, 8, 10) else f"{shown}"
-            )
+            answer = f"{float(shown):.6g}" if shown.denominator in (1, 2, 4, 5, 8, 10) else f"{shown}"
         else:
             answer = f"\\boxed{{\\dfrac{{{shown.numerator}}}{{{shown.denominator}}}}}"
         pairs.append((f"Step {index}: working it out carefully, the answer is {answer}.", gold))
@@ -179,9 +173,7 @@ def bench_adapter(count: int, rounds: int) -> None:
 
 def bench_sandbox(count: int, rounds: int) -> None:
     lines = len(PROGRAM.strip().splitlines())
-    print(
-        f"(2) code sandbox: the same {lines}-line program, {count} runs per round, best of {rounds}"
-    )
+    print(f"(2) code sandbox: the same {lines}-line program, {count} runs per round, best of {rounds}")
     try:
         run_python(PROGRAM)  # warm-up, and the availability check
     except SandboxUnavailableError as err:

@@ -54,8 +54,12 @@ from rlvr.cli.compat import load_student  # noqa: E402
 from rlvr.toy.compat import final_answer, refine_examples, sft_batch  # noqa: E402
 
 ARMS = ("original", "refined", "compat", "compat_fi")
-ARM_LABELS = {"original": "(a) original", "refined": "(b) all refinements",
-              "compat": "(c) compat (default rule)", "compat_fi": "(d) compat (frontier+IFD)"}
+ARM_LABELS = {
+    "original": "(a) original",
+    "refined": "(b) all refinements",
+    "compat": "(c) compat (default rule)",
+    "compat_fi": "(d) compat (frontier+IFD)",
+}
 DEFAULT_RULE = CompatConfig().rules
 FRONTIER_IFD_RULE = ["frontier", "ifd_lt_1"]
 
@@ -74,9 +78,13 @@ def parse_args(argv=None):
     p.add_argument("--original-noise", type=float, default=0.3)
     p.add_argument("--past-frontier-share", type=float, default=0.5)
     p.add_argument("--max-new-tokens", type=int, default=48, help="Room for a worked chain at eval.")
-    p.add_argument("--threads", type=int, default=1,
-                   help="Torch threads. 1: a tiny model gains nothing from more, and on a shared "
-                        "2-core machine extra threads spin against other processes.")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="Torch threads. 1: a tiny model gains nothing from more, and on a shared "
+        "2-core machine extra threads spin against other processes.",
+    )
     p.add_argument("--quick", action="store_true", help="Small run (< 2 min): 48 rows, 32 eval, 60 steps.")
     args = p.parse_args(argv)
     if args.quick:
@@ -97,8 +105,10 @@ def arm_data(rows, student, out_dir: Path, seed: int) -> tuple[dict, dict]:
     Both filter arms use the same scores: the second run starts from a copy of the first one's
     ``scores.jsonl``, so it only re-decides (the resume path of `run_compat`).
     """
-    data = {"original": [(r["prompt"], r["original_response"]) for r in rows],
-            "refined": [(r["prompt"], r["response"]) for r in rows]}
+    data = {
+        "original": [(r["prompt"], r["original_response"]) for r in rows],
+        "refined": [(r["prompt"], r["response"]) for r in rows],
+    }
     filter_stats = {}
     first_scores = None
     for arm, rules in (("compat", DEFAULT_RULE), ("compat_fi", FRONTIER_IFD_RULE)):
@@ -108,15 +118,17 @@ def arm_data(rows, student, out_dir: Path, seed: int) -> tuple[dict, dict]:
         arm_dir.mkdir(parents=True)
         if first_scores is not None:
             shutil.copy(first_scores, arm_dir / "scores.jsonl")
-        config = CompatConfig(rules=list(rules), seed=seed, chunk_size=256, batch_size=64,
-                              profile_max_new_tokens=16)
+        config = CompatConfig(rules=list(rules), seed=seed, chunk_size=256, batch_size=64, profile_max_new_tokens=16)
         result = run_compat(rows, arm_dir, config, student=student, progress=False)
         first_scores = arm_dir / "scores.jsonl"
         kept = [json.loads(line) for line in result.filtered_path.read_text().splitlines()]
         data[arm] = [(r["prompt"], r["completion"]) for r in kept]
-        filter_stats[arm] = {"reasons": result.reasons, "frontier_nll": result.profile.threshold,
-                             "kept_styles": dict(Counter(r["style"] for r in kept if r["chosen"] == "refined")),
-                             "kept_original": sum(r["chosen"] == "original" for r in kept)}
+        filter_stats[arm] = {
+            "reasons": result.reasons,
+            "frontier_nll": result.profile.threshold,
+            "kept_styles": dict(Counter(r["style"] for r in kept if r["chosen"] == "refined")),
+            "kept_original": sum(r["chosen"] == "original" for r in kept),
+        }
     return data, filter_stats
 
 
@@ -158,21 +170,31 @@ def mean_sd(values):
 
 def tables(results, skills, seeds) -> str:
     columns = ["before"] + list(ARMS)
-    lines = [f"Held-out accuracy per skill, mean ± sd over seeds {seeds} (greedy, answer after the last '=')", "",
-             "| skill | " + " | ".join(ARM_LABELS.get(c, "student before SFT") for c in columns) + " |",
-             "|---" * (len(columns) + 1) + "|"]
+    lines = [
+        f"Held-out accuracy per skill, mean ± sd over seeds {seeds} (greedy, answer after the last '=')",
+        "",
+        "| skill | " + " | ".join(ARM_LABELS.get(c, "student before SFT") for c in columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
+    ]
     for skill in list(skills) + ["mean"]:
         cells = []
         for arm in columns:
             m, s = mean_sd([results["accuracy"][str(seed)][arm][skill] for seed in seeds])
             cells.append(f"{m:.3f} ± {s:.3f}")
         lines.append(f"| {skill} | " + " | ".join(cells) + " |")
-    lines += ["", "Training data per arm (mean over seeds): rows, share with a correct final answer, "
-                  "share of worked chains", "", "| arm | rows | correct | chains |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "Training data per arm (mean over seeds): rows, share with a correct final answer, share of worked chains",
+        "",
+        "| arm | rows | correct | chains |",
+        "|---|---|---|---|",
+    ]
     for arm in ARMS:
         q = [results["data"][str(seed)][arm] for seed in seeds]
-        lines.append(f"| {ARM_LABELS[arm]} | {statistics.fmean(x['rows'] for x in q):.0f} | "
-                     f"{statistics.fmean(x['correct'] for x in q):.2f} | {statistics.fmean(x['chains'] for x in q):.2f} |")
+        lines.append(
+            f"| {ARM_LABELS[arm]} | {statistics.fmean(x['rows'] for x in q):.0f} | "
+            f"{statistics.fmean(x['correct'] for x in q):.2f} | {statistics.fmean(x['chains'] for x in q):.2f} |"
+        )
     lines += ["", "Filter decisions (summed over seeds)", "", "| arm | decision/reason | rows |", "|---|---|---|"]
     for arm in ("compat", "compat_fi"):
         total = Counter()
@@ -199,8 +221,14 @@ def plot(results, skills, seeds, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(max(8, 1.4 * len(groups)), 4.5))
     for i, arm in enumerate(columns):
         stats = [mean_sd([results["accuracy"][str(s)][arm][g] for s in seeds]) for g in groups]
-        ax.bar([x + (i - (len(columns) - 1) / 2) * width for x in range(len(groups))], [m for m, _ in stats],
-               width, yerr=[s for _, s in stats], capsize=2, label=ARM_LABELS.get(arm, "student before SFT"))
+        ax.bar(
+            [x + (i - (len(columns) - 1) / 2) * width for x in range(len(groups))],
+            [m for m, _ in stats],
+            width,
+            yerr=[s for _, s in stats],
+            capsize=2,
+            label=ARM_LABELS.get(arm, "student before SFT"),
+        )
     ax.set_xticks(range(len(groups)), groups)
     ax.set_ylabel("held-out accuracy")
     ax.set_ylim(0, 1.05)
@@ -237,8 +265,11 @@ def main(argv=None) -> int:
             acc = heldout_accuracy(tuned, tokenizer, eval_examples, args.max_new_tokens)
             acc["mean"] = statistics.fmean(acc[s] for s in skills)
             accuracy[arm] = acc
-            print(f"seed {seed} {arm:10s} rows {len(data[arm]):4d}  mean acc {acc['mean']:.3f}  "
-                  f"({time.perf_counter() - start:.0f}s)", flush=True)
+            print(
+                f"seed {seed} {arm:10s} rows {len(data[arm]):4d}  mean acc {acc['mean']:.3f}  "
+                f"({time.perf_counter() - start:.0f}s)",
+                flush=True,
+            )
         results["accuracy"][str(seed)] = accuracy
         results["data"][str(seed)] = {arm: data_quality(data[arm], answers) for arm in ARMS}
         results["filter"][str(seed)] = filter_stats
@@ -250,8 +281,7 @@ def main(argv=None) -> int:
     plot(results, skills, args.seeds, out / "accuracy.png")
     print()
     print(report)
-    print(f"\nWrote {out / 'results.json'}, {out / 'results.md'}, {out / 'accuracy.png'} "
-          f"in {results['seconds']:.0f}s.")
+    print(f"\nWrote {out / 'results.json'}, {out / 'results.md'}, {out / 'accuracy.png'} in {results['seconds']:.0f}s.")
     return 0
 
 

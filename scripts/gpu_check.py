@@ -49,12 +49,32 @@ import torch  # noqa: E402
 
 # Qwen2.5 shapes (hidden, MLP, layers, heads, KV heads); vocab 151936, tied embeddings.
 SIZES = {
-    "tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                 num_key_value_heads=2, max_position_embeddings=512),
-    "0.5b": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
-                 num_key_value_heads=2, max_position_embeddings=32768, vocab_size=151936),
-    "1.5b": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
-                 num_key_value_heads=2, max_position_embeddings=32768, vocab_size=151936),
+    "tiny": dict(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+    ),
+    "0.5b": dict(
+        hidden_size=896,
+        intermediate_size=4864,
+        num_hidden_layers=24,
+        num_attention_heads=14,
+        num_key_value_heads=2,
+        max_position_embeddings=32768,
+        vocab_size=151936,
+    ),
+    "1.5b": dict(
+        hidden_size=1536,
+        intermediate_size=8960,
+        num_hidden_layers=28,
+        num_attention_heads=12,
+        num_key_value_heads=2,
+        max_position_embeddings=32768,
+        vocab_size=151936,
+    ),
 }
 SKILLS = ("add1", "add2", "copy", "mul1x2")
 SOLVABLE = ("add1", "copy")  # the synthetic reward below pays only on these skills' prompts
@@ -64,19 +84,47 @@ RECIPE = ROOT / "configs" / "math_1p5b_lora.yaml"
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--tiny", action="store_true", default=os.environ.get("GPU_CHECK_TINY", "") not in ("", "0"),
-                   help="Tiny model and few steps; runs on CPU (also: GPU_CHECK_TINY=1).")
+    p.add_argument(
+        "--tiny",
+        action="store_true",
+        default=os.environ.get("GPU_CHECK_TINY", "") not in ("", "0"),
+        help="Tiny model and few steps; runs on CPU (also: GPU_CHECK_TINY=1).",
+    )
     p.add_argument("--size", choices=sorted(SIZES), help="Model shape (default: 0.5b, or tiny with --tiny).")
     p.add_argument("--steps", type=int, help="Optimizer steps of the frontier phase.")
     p.add_argument("--influence-steps", type=int, help="Optimizer steps of the influence phase (0 skips it).")
     p.add_argument("--completion-length", type=int, help="max_completion_length (new tokens per rollout).")
     p.add_argument("--out", help="JSON results file (default: $OUT/gpu_check.json, else runs/gpu_check.json).")
     args = p.parse_args(argv)
-    defaults = (dict(size="tiny", steps=3, influence_steps=2, completion_length=8, per_device=8, accum=1,
-                     generations=4, n_per_skill=3, min_samples=4, low=0.6, dim=256)
-                if args.tiny else
-                dict(size="0.5b", steps=10, influence_steps=3, completion_length=256, per_device=32, accum=2,
-                     generations=8, n_per_skill=8, min_samples=8, low=0.35, dim=8192))
+    defaults = (
+        dict(
+            size="tiny",
+            steps=3,
+            influence_steps=2,
+            completion_length=8,
+            per_device=8,
+            accum=1,
+            generations=4,
+            n_per_skill=3,
+            min_samples=4,
+            low=0.6,
+            dim=256,
+        )
+        if args.tiny
+        else dict(
+            size="0.5b",
+            steps=10,
+            influence_steps=3,
+            completion_length=256,
+            per_device=32,
+            accum=2,
+            generations=8,
+            n_per_skill=8,
+            min_samples=8,
+            low=0.35,
+            dim=8192,
+        )
+    )
     for key, value in defaults.items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
@@ -89,8 +137,20 @@ def log(msg: str) -> None:
 
 def environment() -> dict:
     info = {"python": sys.version.split()[0], "torch": torch.__version__, "cuda": torch.cuda.is_available()}
-    for name in ("transformers", "trl", "accelerate", "peft", "datasets", "math-verify", "latex2sympy2_extended",
-                 "antlr4-python3-runtime", "pyarrow", "fsspec", "huggingface-hub", "tokenizers"):
+    for name in (
+        "transformers",
+        "trl",
+        "accelerate",
+        "peft",
+        "datasets",
+        "math-verify",
+        "latex2sympy2_extended",
+        "antlr4-python3-runtime",
+        "pyarrow",
+        "fsspec",
+        "huggingface-hub",
+        "tokenizers",
+    ):
         try:
             info[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -119,9 +179,15 @@ def preflight() -> dict:
     completions = [f"Step by step ... so the answer is \\boxed{{{g}}}." for g in golds]
     completions += [f"Step by step ... so the answer is \\boxed{{{int(float(g)) + 1}}}." for g in golds]
     both = rows + rows
-    rewards = weighted_rewards(funcs, weights, [r["prompt"] for r in both], completions, [[0]] * len(both),
-                               {"answer": [r["answer"] for r in both], "id": [r["id"] for r in both]})
-    right, wrong = rewards[: len(rows)], rewards[len(rows):]
+    rewards = weighted_rewards(
+        funcs,
+        weights,
+        [r["prompt"] for r in both],
+        completions,
+        [[0]] * len(both),
+        {"answer": [r["answer"] for r in both], "id": [r["id"] for r in both]},
+    )
+    right, wrong = rewards[: len(rows)], rewards[len(rows) :]
     ok = all(r == 1.0 for r in right) and all(r == 0.0 for r in wrong)
     if not ok:
         raise SystemExit(f"preflight failed: math verifier scored right={right} wrong={wrong}")
@@ -139,15 +205,20 @@ def build_model(size: str, tokenizer, device: torch.device):
     shape.setdefault("vocab_size", len(tokenizer))
     # A vocabulary larger than the character tokenizer's keeps the real logits cost; ids it does
     # not know decode to nothing, so a random model's completions are mostly empty text.
-    config = Qwen2Config(**shape, tie_word_embeddings=True, rope_theta=1_000_000.0,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id)
+    config = Qwen2Config(
+        **shape,
+        tie_word_embeddings=True,
+        rope_theta=1_000_000.0,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     torch.manual_seed(0)
     with torch.device(device):
         model = Qwen2ForCausalLM(config)
-    model.generation_config = GenerationConfig(bos_token_id=tokenizer.bos_token_id,
-                                               eos_token_id=tokenizer.eos_token_id,
-                                               pad_token_id=tokenizer.pad_token_id)
+    model.generation_config = GenerationConfig(
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
+    )
     return model
 
 
@@ -189,7 +260,7 @@ class Meter:
         self.gen_calls += 1
         prompt_ids = kwargs.get("input_ids", args[0] if args else None)
         sequences = out.sequences if hasattr(out, "sequences") else out
-        new = sequences[:, prompt_ids.shape[1]:] if prompt_ids is not None else sequences
+        new = sequences[:, prompt_ids.shape[1] :] if prompt_ids is not None else sequences
         is_eos = new == self.eos_id
         lengths = torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1) + 1, new.shape[1])
         self.gen_tokens += int(lengths.sum())
@@ -220,8 +291,10 @@ def quiet_logging(trainer, name: str) -> None:
     class OneLine(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "reward" in logs:
-                log(f"{name} step {state.global_step}: reward {logs['reward']:.3f}, "
-                    f"active pool {logs.get('curriculum/active_pool')}, step_time {logs.get('step_time', 0):.2f} s")
+                log(
+                    f"{name} step {state.global_step}: reward {logs['reward']:.3f}, "
+                    f"active pool {logs.get('curriculum/active_pool')}, step_time {logs.get('step_time', 0):.2f} s"
+                )
 
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
@@ -246,8 +319,10 @@ def run_phase(name: str, args, tokenizer, rows, device, influence_targets=None) 
             log(f"influence: skipped, curricula.influence is not available ({err})")
             return None
         try:
-            check = InfluenceCheck(InfluenceCheckConfig(enabled=True, every_n_steps=1, dim=args.dim, action="none",
-                                                        batch_size=16), targets=influence_targets)
+            check = InfluenceCheck(
+                InfluenceCheckConfig(enabled=True, every_n_steps=1, dim=args.dim, action="none", batch_size=16),
+                targets=influence_targets,
+            )
         except (TypeError, ValueError) as err:
             log(f"influence: skipped, curricula.influence's API is not what this check expects ({err})")
             return None
@@ -258,25 +333,50 @@ def run_phase(name: str, args, tokenizer, rows, device, influence_targets=None) 
     n_params = sum(p.numel() for p in model.parameters())
     funcs, weights = make_reward_funcs([VerifierSpec("exact")])
     output_dir = tempfile.mkdtemp(prefix=f"gpu_check_{name}_")  # audit log etc.; removed at the end
-    values = dict(output_dir=output_dir, max_steps=steps,
-                  per_device_train_batch_size=args.per_device, gradient_accumulation_steps=args.accum,
-                  num_generations=args.generations, max_completion_length=args.completion_length,
-                  learning_rate=1e-6, beta=0.0, temperature=1.0, logging_steps=1, save_strategy="no",
-                  report_to="none", seed=0, reward_weights=[*weights, 1.0])
+    values = dict(
+        output_dir=output_dir,
+        max_steps=steps,
+        per_device_train_batch_size=args.per_device,
+        gradient_accumulation_steps=args.accum,
+        num_generations=args.generations,
+        max_completion_length=args.completion_length,
+        learning_rate=1e-6,
+        beta=0.0,
+        temperature=1.0,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        seed=0,
+        reward_weights=[*weights, 1.0],
+    )
     grpo = GRPOConfig(**{**cpu_defaults(values), **values})  # as rlvr's recipe: TRL's defaults on GPU
     # Pre-rollout skipping on too, so its bookkeeping is inside the filter's measured share.
-    frontier = FrontierConfig(enabled=True, min_samples=args.min_samples, low=args.low, high=None,
-                              reprobe_interval=None, skip_zero_variance=True)
-    trainer = trainer_cls(model=model, reward_funcs=[*funcs, signal_reward], args=grpo,
-                          train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-                          curricula=CurriculaConfig(frontier=frontier), **extra)
+    frontier = FrontierConfig(
+        enabled=True,
+        min_samples=args.min_samples,
+        low=args.low,
+        high=None,
+        reprobe_interval=None,
+        skip_zero_variance=True,
+    )
+    trainer = trainer_cls(
+        model=model,
+        reward_funcs=[*funcs, signal_reward],
+        args=grpo,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        curricula=CurriculaConfig(frontier=frontier),
+        **extra,
+    )
     quiet_logging(trainer, name)
     meter = Meter(trainer, model, tokenizer.eos_token_id)
     if torch.cuda.is_available():
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    log(f"{name}: {n_params / 1e6:.1f}M parameters, {steps} steps, bf16={grpo.bf16}, "
-        f"gradient_checkpointing={grpo.gradient_checkpointing}")
+    log(
+        f"{name}: {n_params / 1e6:.1f}M parameters, {steps} steps, bf16={grpo.bf16}, "
+        f"gradient_checkpointing={grpo.gradient_checkpointing}"
+    )
     started = time.perf_counter()
     trainer.train()
     Meter._sync()
@@ -307,7 +407,9 @@ def run_phase(name: str, args, tokenizer, rows, device, influence_targets=None) 
         "influence_s": round(influence_s, 2) if check is not None else None,
         "influence_share": round(influence_s / train_s, 4) if check is not None else None,
         "influence_checks": len(check.history) if check is not None else None,
-        "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None,
+        "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        if torch.cuda.is_available()
+        else None,
         "reward_first_last": [rewards[0], rewards[-1]] if rewards else None,
         "frontier": {k: v for k, v in summary.items() if k != "audit_log" and not isinstance(v, (list, dict))},
     }
@@ -327,12 +429,19 @@ def run_phase(name: str, args, tokenizer, rows, device, influence_targets=None) 
 
 def print_table(results: list[dict]) -> None:
     rows = [
-        ("parameters (M)", "parameters_m"), ("steps", "steps"), ("train time (s)", "train_s"),
-        ("generation (s)", "generation_s"), ("generation tokens/s", "generation_tokens_per_s"),
-        ("scoring + log-probs (s)", "scoring_and_logprobs_s"), ("forward+backward (s)", "forward_backward_s"),
-        ("training tokens/s", "training_tokens_per_s"), ("optimizer + other (s)", "optimizer_and_other_s"),
-        ("filter time (s)", "curriculum_s"), ("filter share of train time", "filter_share"),
-        ("influence time (s)", "influence_s"), ("influence share of train time", "influence_share"),
+        ("parameters (M)", "parameters_m"),
+        ("steps", "steps"),
+        ("train time (s)", "train_s"),
+        ("generation (s)", "generation_s"),
+        ("generation tokens/s", "generation_tokens_per_s"),
+        ("scoring + log-probs (s)", "scoring_and_logprobs_s"),
+        ("forward+backward (s)", "forward_backward_s"),
+        ("training tokens/s", "training_tokens_per_s"),
+        ("optimizer + other (s)", "optimizer_and_other_s"),
+        ("filter time (s)", "curriculum_s"),
+        ("filter share of train time", "filter_share"),
+        ("influence time (s)", "influence_s"),
+        ("influence share of train time", "influence_share"),
         ("peak GPU memory (GiB)", "peak_gpu_memory_gib"),
     ]
     header = f"{'':32}" + "".join(f"{r['phase']:>16}" for r in results)
@@ -352,10 +461,18 @@ def main(argv=None) -> int:
     if args.tiny and not torch.cuda.is_available():
         torch.set_num_threads(min(2, os.cpu_count() or 1))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    out_path = Path(args.out) if args.out else (
-        Path(os.environ["OUT"]) / "gpu_check.json" if os.environ.get("OUT") else ROOT / "runs" / "gpu_check.json")
-    report: dict = {"mode": "tiny" if args.tiny else "full", "size": args.size, "environment": environment(),
-                    "generation": "transformers generate (no vLLM)", "phases": []}
+    out_path = (
+        Path(args.out)
+        if args.out
+        else (Path(os.environ["OUT"]) / "gpu_check.json" if os.environ.get("OUT") else ROOT / "runs" / "gpu_check.json")
+    )
+    report: dict = {
+        "mode": "tiny" if args.tiny else "full",
+        "size": args.size,
+        "environment": environment(),
+        "generation": "transformers generate (no vLLM)",
+        "phases": [],
+    }
     log(f"environment: {json.dumps(report['environment'])}")
 
     started = time.perf_counter()
@@ -411,6 +528,7 @@ def main(argv=None) -> int:
         return 1
     print("GPU_CHECK: PASS", flush=True)
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

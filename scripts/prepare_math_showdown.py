@@ -18,8 +18,15 @@ from pathlib import Path
 from rlvr.compare.inputs import math_rows
 
 HUB_NAME = "EleutherAI/hendrycks_math"
-SUBJECTS = ("algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory",
-            "prealgebra", "precalculus")
+SUBJECTS = (
+    "algebra",
+    "counting_and_probability",
+    "geometry",
+    "intermediate_algebra",
+    "number_theory",
+    "prealgebra",
+    "precalculus",
+)
 
 
 def hub_records(split: str, name: str) -> list[dict]:

@@ -35,21 +35,28 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 def pick_rare(rows: list[dict], rates: dict[str, float], rare_max: float) -> list[dict]:
     """The rows whose measured pass rate is in (0, rare_max], relabelled ``skill: rare`` with
     their own skill kept as ``source``; in input order."""
-    return [{**row, "skill": "rare", "source": row["skill"]} for row in rows
-            if 0.0 < rates[str(row["id"])] <= rare_max]
+    return [{**row, "skill": "rare", "source": row["skill"]} for row in rows if 0.0 < rates[str(row["id"])] <= rare_max]
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--candidates", nargs="+", default=["mul1x2", "sub", "add2"],
-                   help="skills whose train prompts are searched for rare successes")
+    p.add_argument(
+        "--candidates",
+        nargs="+",
+        default=["mul1x2", "sub", "add2"],
+        help="skills whose train prompts are searched for rare successes",
+    )
     p.add_argument("--candidates-per-skill", type=int, default=128)
     p.add_argument("--k", type=int, default=64, help="samples per candidate prompt for its pass rate")
     p.add_argument("--rare-max", type=float, default=0.08, help="highest pass rate that counts as rare")
     p.add_argument("--max-rare", type=int, default=32, help="rare prompts in the pool (the first ones)")
     p.add_argument("--per-skill", type=int, default=16, help="ordinary prompts per skill in the pool")
-    p.add_argument("--skills", nargs="+", default=["copy", "add1", "add2", "sub", "mul1x2"],
-                   help="the skills the model had (ordinary prompts; retention is measured on them)")
+    p.add_argument(
+        "--skills",
+        nargs="+",
+        default=["copy", "add1", "add2", "sub", "mul1x2"],
+        help="the skills the model had (ordinary prompts; retention is measured on them)",
+    )
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--grpo-tokens", type=int, default=24000)
     p.add_argument("--workers", type=int, default=2)
@@ -68,6 +75,7 @@ def main(argv=None) -> int:
     world = build_toy_world(progress=False)
     model, tokenizer = AutoModelForCausalLM.from_pretrained(world), AutoTokenizer.from_pretrained(world)
     train = toy_dataset("train", n_per_skill=max(args.candidates_per_skill, args.per_skill), seed=0).to_list()
+
     def first(skill: str, n: int, exclude=frozenset()) -> list[dict]:
         return [r for r in train if r["skill"] == skill and r["id"] not in exclude][:n]
 
@@ -75,7 +83,7 @@ def main(argv=None) -> int:
     log(f"sampling {args.k} completions of {len(candidates)} candidate prompts ...")
     rollouts = sample_rollouts(model, tokenizer, candidates, samples_per_prompt=args.k, seed=0)
     rates = dict(zip((str(r["id"]) for r in candidates), PassRateScorer(rollouts=rollouts)(candidates)))
-    rare = pick_rare(candidates, rates, args.rare_max)[:args.max_rare]
+    rare = pick_rare(candidates, rates, args.rare_max)[: args.max_rare]
     if not rare:
         raise SystemExit(f"no candidate prompt has a pass rate in (0, {args.rare_max}]; raise --rare-max or --k")
     rare_ids = {r["id"] for r in rare}
@@ -85,12 +93,20 @@ def main(argv=None) -> int:
         for row in pool:
             f.write(json.dumps({**row, "pass_rate": rates.get(str(row["id"]))}) + "\n")
     by_source = {s: sum(r["source"] == s for r in rare) for s in args.candidates}
-    log(f"pool: {len(ordinary)} ordinary + {len(rare)} rare prompts (pass rate in (0, {args.rare_max}] of "
-        f"{args.k}: {by_source}; mean {sum(rates[str(r['id'])] for r in rare) / len(rare):.3f})")
+    log(
+        f"pool: {len(ordinary)} ordinary + {len(rare)} rare prompts (pass rate in (0, {args.rare_max}] of "
+        f"{args.k}: {by_source}; mean {sum(rates[str(r['id'])] for r in rare) / len(rare):.3f})"
+    )
 
-    config = load_config(None, pool=str(out / "pool.jsonl"), methods=[], seeds=args.seeds,
-                         grpo_tokens=args.grpo_tokens, workers=args.workers,
-                         probe={"hopeless_skill": "rare", "max_rows_per_skill": None})
+    config = load_config(
+        None,
+        pool=str(out / "pool.jsonl"),
+        methods=[],
+        seeds=args.seeds,
+        grpo_tokens=args.grpo_tokens,
+        workers=args.workers,
+        probe={"hopeless_skill": "rare", "max_rows_per_skill": None},
+    )
     results = run_compare(config, out, progress=log)
     report = write_report(results, out)
     text = report.read_text()

@@ -24,8 +24,10 @@ def main(argv: list[str] | None = None) -> None:
     path = shipped_toy_world()
     model, tokenizer = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
     examples = eval_examples()
-    print(f"parameters {sum(p.numel() for p in model.parameters()):,}, vocabulary {len(tokenizer)}, "
-          f"{model.config.num_hidden_layers} layers x {model.config.hidden_size} wide")
+    print(
+        f"parameters {sum(p.numel() for p in model.parameters()):,}, vocabulary {len(tokenizer)}, "
+        f"{model.config.num_hidden_layers} layers x {model.config.hidden_size} wide"
+    )
     for column in ("prompt", "answer"):
         lengths = [len(tokenizer(ex[column])["input_ids"]) for ex in examples]
         print(f"{column} tokens: mean {statistics.fmean(lengths):.1f}, max {max(lengths)}")
@@ -33,12 +35,16 @@ def main(argv: list[str] | None = None) -> None:
     by_skill = defaultdict(list)
     for ex, rate in zip(examples, rates):
         by_skill[ex["skill"]].append(rate)
-    print(f"held-out prompts, {args.samples} samples each: never solved / always / in between / "
-          f"expected zero-variance groups of {args.group_size}")
+    print(
+        f"held-out prompts, {args.samples} samples each: never solved / always / in between / "
+        f"expected zero-variance groups of {args.group_size}"
+    )
     for skill, skill_rates in [*by_skill.items(), ("all", rates)]:
         p = all_or_nothing_profile(skill_rates, args.group_size)
-        print(f"{skill:7s} n={len(skill_rates):4d}  {p['never']:.2f}  {p['always']:.2f}  {p['between']:.2f}  "
-              f"{p['zero_variance_groups']:.2f}")
+        print(
+            f"{skill:7s} n={len(skill_rates):4d}  {p['never']:.2f}  {p['always']:.2f}  {p['between']:.2f}  "
+            f"{p['zero_variance_groups']:.2f}"
+        )
 
 
 if __name__ == "__main__":

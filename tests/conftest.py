@@ -16,17 +16,32 @@ def toy_world_path():
     return build_toy_world(progress=False)
 
 
-def build_tiny_llama(tokenizer, seed: int = 0, layers: int = 2, hidden: int = 32, heads: int = 4,
-                     max_positions: int = 64, special_ids: bool = True):
+def build_tiny_llama(
+    tokenizer,
+    seed: int = 0,
+    layers: int = 2,
+    hidden: int = 32,
+    heads: int = 4,
+    max_positions: int = 64,
+    special_ids: bool = True,
+):
     """A freshly initialised (``torch.manual_seed(seed)``) tiny Llama over ``tokenizer``'s vocabulary,
     in training mode; ``special_ids`` also sets its bos/eos ids (the pad id always)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     ids = {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id} if special_ids else {}
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden,
-                         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
-                         max_position_embeddings=max_positions, pad_token_id=tokenizer.pad_token_id, **ids)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
+        max_position_embeddings=max_positions,
+        pad_token_id=tokenizer.pad_token_id,
+        **ids,
+    )
     torch.manual_seed(seed)
     return LlamaForCausalLM(config)
 

@@ -34,8 +34,13 @@ DOCUMENTED = {
     "cpu_2proc": ("MULTI_GPU", 2, 1),
 }
 # Nested blocks whose keys accelerate maps onto launch arguments, with the prefix it adds.
-NESTED_PREFIX = {"deepspeed_config": "", "fsdp_config": "fsdp_", "dynamo_config": "dynamo_", "fp8_config": "fp8_",
-                 "parallelism_config": ""}
+NESTED_PREFIX = {
+    "deepspeed_config": "",
+    "fsdp_config": "fsdp_",
+    "dynamo_config": "dynamo_",
+    "fp8_config": "fp8_",
+    "parallelism_config": "",
+}
 
 
 def _name(path: Path) -> str:
@@ -117,8 +122,17 @@ def test_launch_config_resolves_to_a_launcher(path):
 @pytest.mark.slow
 def test_cpu_config_starts_two_processes_in_one_group(tmp_path, free_port):
     probe = ROOT / "tests" / "fixtures" / "accelerate_probe.py"
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
-               str(ACCELERATE_DIR / "cpu_2proc.yaml"), "--main_process_port", str(free_port), str(probe), str(tmp_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(ACCELERATE_DIR / "cpu_2proc.yaml"),
+        "--main_process_port",
+        str(free_port),
+        str(probe),
+        str(tmp_path),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]

@@ -65,7 +65,7 @@ def upward_imports(root: Path) -> list[str]:
     """``file:line imports module`` for every import of a higher layer by a lower one."""
     bad = []
     for rank, layer in enumerate(LAYERS):
-        higher = LAYERS[rank + 1:]
+        higher = LAYERS[rank + 1 :]
         for path in sorted((root / layer).rglob("*.py")):
             for line, name in imported_modules(path, root):
                 if name.split(".")[0] in higher:
@@ -89,7 +89,8 @@ def test_the_scan_sees_deferred_imports_and_importlib_strings(tmp_path):
         "    from rlvr.data import DataError\n"
         "LAZY = {'x': 'rlvr.influence.scorer:InfluenceScorer'}\n"
         "importlib.import_module('rlvr.toy')\n"
-        "from rewards import base\n")
+        "from rewards import base\n"
+    )
     (tmp_path / "rewards" / "b.py").write_text("import curricula.base\nimport rlvr\n")
     (tmp_path / "rlvr" / "c.py").write_text("from curricula import base\nimport rewards\n")
     assert upward_imports(tmp_path) == [
@@ -105,11 +106,24 @@ def test_the_scan_sees_deferred_imports_and_importlib_strings(tmp_path):
 def test_importing_a_lower_layer_loads_no_higher_one(layer):
     """At run time too: importing every module of a layer leaves the higher layers unloaded."""
     modules = sorted(module_name(p) for p in (ROOT / layer).rglob("*.py"))
-    code = (f"import importlib, sys\nfor m in {modules!r}:\n    importlib.import_module(m)\n"
-            f"print('LOADED', sorted({{m.split('.')[0] for m in sys.modules}} & {set(LAYERS)!r}))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                         env={"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
-                              "PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
+    code = (
+        f"import importlib, sys\nfor m in {modules!r}:\n    importlib.import_module(m)\n"
+        f"print('LOADED', sorted({{m.split('.')[0] for m in sys.modules}} & {set(LAYERS)!r}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            "PYTHONPATH": str(ROOT),
+            "OMP_NUM_THREADS": "1",
+            "HF_HUB_OFFLINE": "1",
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(Path.home()),
+        },
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     loaded = [line for line in out.stdout.splitlines() if line.startswith("LOADED ")]
-    assert loaded == [f"LOADED {sorted(LAYERS[:LAYERS.index(layer) + 1])}"]
+    assert loaded == [f"LOADED {sorted(LAYERS[: LAYERS.index(layer) + 1])}"]

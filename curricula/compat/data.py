@@ -76,8 +76,10 @@ def open_source(data: Any, config: CompatConfig) -> tuple[Iterator[tuple[int, An
     try:
         stream = datasets.load_dataset(spec, split=config.split, streaming=True)
     except Exception as err:
-        raise DataError(f"Could not load dataset '{spec}' (split '{config.split}'): {err}. Offline runs "
-                        "need a local file or a dataset already in the Hugging Face cache.") from err
+        raise DataError(
+            f"Could not load dataset '{spec}' (split '{config.split}'): {err}. Offline runs "
+            "need a local file or a dataset already in the Hugging Face cache."
+        ) from err
     return enumerate(iter(stream)), f"{spec}[{config.split}]", None
 
 
@@ -148,16 +150,22 @@ def _short(value: Any, limit: int = 200) -> Any:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def bad_record(index: int, rid: str, source: str, field: str | None, problem: str, message: str,
-               raw: Any) -> dict:
+def bad_record(index: int, rid: str, source: str, field: str | None, problem: str, message: str, raw: Any) -> dict:
     """A ``scores.jsonl`` record for a row that cannot be scored."""
     values = {k: _short(v) for k, v in raw.items()} if isinstance(raw, dict) else _short(raw)
-    return {"id": rid, "row": index, "source": source, "status": "bad", "field": field,
-            "problem": problem, "message": message, "values": values}
+    return {
+        "id": rid,
+        "row": index,
+        "source": source,
+        "status": "bad",
+        "field": field,
+        "problem": problem,
+        "message": message,
+        "values": values,
+    }
 
 
-def validate_row(index: int, raw: Any, source: str, config: CompatConfig,
-                 seen_ids: set[str]) -> dict:
+def validate_row(index: int, raw: Any, source: str, config: CompatConfig, seen_ids: set[str]) -> dict:
     """A row ready to score (``status: ok``) or a bad record (``status: bad``).
 
     Required: ``prompt`` and ``response``, non-empty strings. ``original_prompt`` defaults to
@@ -207,9 +215,13 @@ def validate_row(index: int, raw: Any, source: str, config: CompatConfig,
         notes.append("original_response is empty: the refined answer is judged alone")
     mapped = {config.column(name) for name in ("id", "answer", *TEXT_FIELDS)}
     return {
-        "id": rid, "row": index, "source": source, "status": "ok",
+        "id": rid,
+        "row": index,
+        "source": source,
+        "status": "ok",
         "prompt_hash": prompt_hash(values["prompt"]),
-        "prompt": values["prompt"], "response": values["response"],
+        "prompt": values["prompt"],
+        "response": values["response"],
         "original_prompt": values["original_prompt"] or values["prompt"],
         "original_response": original_response,
         "answer": None if answer is None else str(answer),
@@ -220,8 +232,9 @@ def validate_row(index: int, raw: Any, source: str, config: CompatConfig,
 
 def audit_columns(columns: dict) -> dict:
     """The passthrough columns worth putting in the audit log: short scalars (skill, source)."""
-    return {k: v for k, v in columns.items()
-            if isinstance(v, (int, float, bool)) or (isinstance(v, str) and len(v) <= 100)}
+    return {
+        k: v for k, v in columns.items() if isinstance(v, (int, float, bool)) or (isinstance(v, str) and len(v) <= 100)
+    }
 
 
 def write_jsonl(path: Path, records: Iterable[dict]) -> None:

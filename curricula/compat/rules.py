@@ -39,13 +39,13 @@ FILTER_NAME = "compat"
 
 # The decision rules, in the order they are applied.
 SELECT_BY_RIFD = "select_by_rifd"  # take the refined answer only if its r-IFD is lower
-IFD_LT_1 = "ifd_lt_1"              # keep only IFD < 1
-RIFD_LT_1 = "rifd_lt_1"            # keep only r-IFD < 1
-FRONTIER = "frontier"              # keep only NLL <= q-th percentile of the student's profile
+IFD_LT_1 = "ifd_lt_1"  # keep only IFD < 1
+RIFD_LT_1 = "rifd_lt_1"  # keep only r-IFD < 1
+FRONTIER = "frontier"  # keep only NLL <= q-th percentile of the student's profile
 RULES = (SELECT_BY_RIFD, FRONTIER, IFD_LT_1, RIFD_LT_1)
 
 # Reason codes (the audit log's `reason` column).
-COMPATIBLE = "compatible"                  # kept: the refined answer passed every rule
+COMPATIBLE = "compatible"  # kept: the refined answer passed every rule
 ORIGINAL_PREFERRED = "original_preferred"  # the original answer was more feasible (lower r-IFD)
 PAST_FRONTIER = "past_frontier"
 IFD_GE_1 = "ifd_ge_1"
@@ -140,15 +140,17 @@ class CompatConfig:
     def __post_init__(self):
         unknown = set(self.columns) - set(INPUT_COLUMNS)
         if unknown:
-            raise ValueError(f"compat.columns maps unknown column(s) {sorted(unknown)}; "
-                             f"known: {', '.join(INPUT_COLUMNS)}.")
+            raise ValueError(
+                f"compat.columns maps unknown column(s) {sorted(unknown)}; known: {', '.join(INPUT_COLUMNS)}."
+            )
         if isinstance(self.rules, str):  # "frontier,ifd_lt_1" from a flag or a YAML scalar
             self.rules = [r.strip() for r in self.rules.split(",") if r.strip()]
         self.rules = list(self.rules)
         for rule in self.rules:
             if rule not in RULES:
-                raise ValueError(f"compat.rules: unknown rule {rule!r}.{_suggest(rule, RULES)} "
-                                 f"Known: {', '.join(RULES)}.")
+                raise ValueError(
+                    f"compat.rules: unknown rule {rule!r}.{_suggest(rule, RULES)} Known: {', '.join(RULES)}."
+                )
         if not 0.0 < self.quantile <= 1.0:
             raise ValueError(f"compat.quantile must be in (0, 1], got {self.quantile}.")
         if self.profile not in ("generations", "original"):
@@ -176,8 +178,7 @@ class CompatConfig:
         known = [f.name for f in dataclasses.fields(cls)]
         for key in values:
             if key not in known:
-                raise ValueError(f"Unknown key '{where}.{key}'.{_suggest(key, known)} "
-                                 f"Known keys: {', '.join(known)}.")
+                raise ValueError(f"Unknown key '{where}.{key}'.{_suggest(key, known)} Known keys: {', '.join(known)}.")
         return cls(**values)
 
     @classmethod
@@ -227,8 +228,9 @@ class ResponseScores:
     truncated: bool = False
 
 
-def response_scores(a_given_q: TargetNLL, a_alone: TargetNLL, q_given_a: TargetNLL,
-                    q_alone: TargetNLL, truncated: bool = False) -> ResponseScores:
+def response_scores(
+    a_given_q: TargetNLL, a_alone: TargetNLL, q_given_a: TargetNLL, q_alone: TargetNLL, truncated: bool = False
+) -> ResponseScores:
     """IFD and r-IFD from the four target NLLs (ratios of perplexities = exp of differences)."""
     return ResponseScores(
         nll=a_given_q.mean,
@@ -256,8 +258,7 @@ class PairViews:
         return self.a_given_q.truncated or self.a_alone.truncated or self.q_given_a.truncated
 
 
-def encode_views(likelihood: StudentLikelihood, config: CompatConfig, prompt: str,
-                 response: str) -> PairViews:
+def encode_views(likelihood: StudentLikelihood, config: CompatConfig, prompt: str, response: str) -> PairViews:
     """The sequences the student scores for ``response`` to ``prompt``."""
     eos = config.response_eos
     return PairViews(
@@ -267,24 +268,31 @@ def encode_views(likelihood: StudentLikelihood, config: CompatConfig, prompt: st
     )
 
 
-def score_pairs(likelihood: StudentLikelihood, config: CompatConfig,
-                pairs: list[tuple[str, str]]) -> list[ResponseScores]:
+def score_pairs(
+    likelihood: StudentLikelihood, config: CompatConfig, pairs: list[tuple[str, str]]
+) -> list[ResponseScores]:
     """`ResponseScores` of many ``(prompt, response)`` pairs, all views in one batched pass."""
     views = [encode_views(likelihood, config, prompt, response) for prompt, response in pairs]
     return score_encoded(likelihood, pairs, views)
 
 
-def score_encoded(likelihood: StudentLikelihood, pairs: list[tuple[str, str]],
-                  views: list[PairViews]) -> list[ResponseScores]:
+def score_encoded(
+    likelihood: StudentLikelihood, pairs: list[tuple[str, str]], views: list[PairViews]
+) -> list[ResponseScores]:
     """`score_pairs` for pairs already encoded with `encode_views` (PPL(Q) once per prompt)."""
     prompts = list(dict.fromkeys(prompt for prompt, _ in pairs))
     prompt_alone = {p: likelihood.encode(None, p) for p in prompts}
     flat = [e for v in views for e in (v.a_given_q, v.a_alone, v.q_given_a)] + list(prompt_alone.values())
     nlls = likelihood.score(flat)
-    q_nll = dict(zip(prompts, nlls[3 * len(views):], strict=True))
+    q_nll = dict(zip(prompts, nlls[3 * len(views) :], strict=True))
     return [
-        response_scores(nlls[3 * i], nlls[3 * i + 1], nlls[3 * i + 2], q_nll[pairs[i][0]],
-                        truncated=views[i].truncated or prompt_alone[pairs[i][0]].truncated)
+        response_scores(
+            nlls[3 * i],
+            nlls[3 * i + 1],
+            nlls[3 * i + 2],
+            q_nll[pairs[i][0]],
+            truncated=views[i].truncated or prompt_alone[pairs[i][0]].truncated,
+        )
         for i in range(len(views))
     ]
 
@@ -340,19 +348,25 @@ def build_profile(values: list[tuple[str | None, float]], config: CompatConfig) 
         raise ValueError(
             f"The student's profile has {len(values)} row(s), fewer than compat.min_profile_size="
             f"{config.min_profile_size}: the frontier threshold would be noise. "
-            + ("Raise compat.profile_fraction or use more rows."
-               if config.profile == "generations" else
-               "Too few rows have an original_response; use profile: generations.")
+            + (
+                "Raise compat.profile_fraction or use more rows."
+                if config.profile == "generations"
+                else "Too few rows have an original_response; use profile: generations."
+            )
         )
     nlls = [v for _, v in values]
-    profile = Profile(config.quantile, quantile(nlls, config.quantile), len(nlls),
-                      by=config.profile_by, source=config.profile)
+    profile = Profile(
+        config.quantile, quantile(nlls, config.quantile), len(nlls), by=config.profile_by, source=config.profile
+    )
     if config.profile_by is not None:
         grouped: dict[str, list[float]] = {}
         for group, v in values:
             grouped.setdefault(str(group), []).append(v)
-        profile.groups = {g: (quantile(vs, config.quantile), len(vs)) for g, vs in sorted(grouped.items())
-                          if len(vs) >= config.min_profile_size}
+        profile.groups = {
+            g: (quantile(vs, config.quantile), len(vs))
+            for g, vs in sorted(grouped.items())
+            if len(vs) >= config.min_profile_size
+        }
     return profile
 
 
@@ -369,19 +383,28 @@ def decide(record: dict, config: CompatConfig, profile: Profile | None) -> Decis
     it passes; the reason is ``compatible`` (refined) or ``original_preferred`` (original).
     """
     columns = dict(record.get("columns") or {})
-    base = dict(filter=FILTER_NAME, prompt_id=str(record["id"]), columns=columns,
-                prompt_hash=record.get("prompt_hash", ""))
+    base = dict(
+        filter=FILTER_NAME, prompt_id=str(record["id"]), columns=columns, prompt_hash=record.get("prompt_hash", "")
+    )
     if record["status"] == "bad":
-        return Decision(decision=DROPPED, reason=record["problem"], message=record["message"],
-                        stats={"row": record["row"], "source": record.get("source")}, **base)
+        return Decision(
+            decision=DROPPED,
+            reason=record["problem"],
+            message=record["message"],
+            stats={"row": record["row"], "source": record.get("source")},
+            **base,
+        )
 
     refined, original = record["refined"], record.get("original")
     rules = config.rules
-    stats: dict[str, Any] = {"refined_nll": refined["nll"], "refined_ifd": refined["ifd"],
-                             "refined_rifd": refined["rifd"], "truncated": refined["truncated"]}
+    stats: dict[str, Any] = {
+        "refined_nll": refined["nll"],
+        "refined_ifd": refined["ifd"],
+        "refined_rifd": refined["rifd"],
+        "truncated": refined["truncated"],
+    }
     if original is not None:
-        stats.update(original_nll=original["nll"], original_ifd=original["ifd"],
-                     original_rifd=original["rifd"])
+        stats.update(original_nll=original["nll"], original_ifd=original["ifd"], original_rifd=original["rifd"])
         stats["truncated"] = stats["truncated"] or original["truncated"]
 
     if record.get("notes"):
@@ -397,21 +420,22 @@ def decide(record: dict, config: CompatConfig, profile: Profile | None) -> Decis
     if failed:
         reason, message = failed[0]
         more = f"; also {', '.join(r for r, _ in failed[1:])}" if len(failed) > 1 else ""
-        return Decision(decision=DROPPED, reason=reason, message=message + more + truncated_note,
-                        stats=stats, **base)
+        return Decision(decision=DROPPED, reason=reason, message=message + more + truncated_note, stats=stats, **base)
     if chosen == "original":
-        message = (f"original answer preferred: r-IFD {original['rifd']:.2f} < refined "
-                   f"{refined['rifd']:.2f}; kept with NLL {scores['nll']:.2f}")
-        return Decision(decision=KEPT, reason=ORIGINAL_PREFERRED, message=message + truncated_note,
-                        stats=stats, **base)
+        message = (
+            f"original answer preferred: r-IFD {original['rifd']:.2f} < refined "
+            f"{refined['rifd']:.2f}; kept with NLL {scores['nll']:.2f}"
+        )
+        return Decision(decision=KEPT, reason=ORIGINAL_PREFERRED, message=message + truncated_note, stats=stats, **base)
     message = f"refined answer compatible: NLL {scores['nll']:.2f}, IFD {scores['ifd']:.2f}, r-IFD {scores['rifd']:.2f}"
     if FRONTIER in rules:
         message += f" (frontier {stats['frontier_nll']:.2f})"
     return Decision(decision=KEPT, reason=COMPATIBLE, message=message + truncated_note, stats=stats, **base)
 
 
-def _failed_rules(scores: dict, chosen: str, columns: dict, config: CompatConfig, profile: Profile | None,
-                  stats: dict) -> list[tuple[str, str]]:
+def _failed_rules(
+    scores: dict, chosen: str, columns: dict, config: CompatConfig, profile: Profile | None, stats: dict
+) -> list[tuple[str, str]]:
     """``(reason, message)`` of each rule the chosen answer fails, in rule order; adds the frontier's
     numbers to ``stats``."""
     rules = config.rules
@@ -421,20 +445,40 @@ def _failed_rules(scores: dict, chosen: str, columns: dict, config: CompatConfig
             raise ValueError("The frontier rule needs the student's profile; none was built.")
         threshold, size, scope = profile.threshold_for(columns)
         pct = f"p{config.quantile * 100:g}"
-        stats.update(frontier_nll=threshold, quantile=config.quantile, profile_size=size,
-                     profile_scope=scope, profile_source=profile.source)
+        stats.update(
+            frontier_nll=threshold,
+            quantile=config.quantile,
+            profile_size=size,
+            profile_scope=scope,
+            profile_source=profile.source,
+        )
         if scores["nll"] > threshold:
             own = "own samples" if profile.source == "generations" else "original answers"
-            failed.append((PAST_FRONTIER, f"{chosen} answer past frontier: NLL {scores['nll']:.2f} > "
-                                          f"{pct} of student's {own} {threshold:.2f}"))
+            failed.append(
+                (
+                    PAST_FRONTIER,
+                    f"{chosen} answer past frontier: NLL {scores['nll']:.2f} > "
+                    f"{pct} of student's {own} {threshold:.2f}",
+                )
+            )
     if IFD_LT_1 in rules and scores["ifd"] >= 1.0:
-        failed.append((IFD_GE_1, f"{chosen} answer has IFD {scores['ifd']:.2f} >= 1: the prompt does "
-                                 f"not make it more predictable (PPL {scores['ppl_a_given_q']:.2f} after the "
-                                 f"prompt, {scores['ppl_a']:.2f} alone)"))
+        failed.append(
+            (
+                IFD_GE_1,
+                f"{chosen} answer has IFD {scores['ifd']:.2f} >= 1: the prompt does "
+                f"not make it more predictable (PPL {scores['ppl_a_given_q']:.2f} after the "
+                f"prompt, {scores['ppl_a']:.2f} alone)",
+            )
+        )
     if RIFD_LT_1 in rules and scores["rifd"] >= 1.0:
-        failed.append((RIFD_GE_1, f"{chosen} answer has r-IFD {scores['rifd']:.2f} >= 1: it does not make "
-                                  f"the prompt more predictable (PPL {scores['ppl_q_given_a']:.2f} after the "
-                                  f"answer, {scores['ppl_q']:.2f} alone)"))
+        failed.append(
+            (
+                RIFD_GE_1,
+                f"{chosen} answer has r-IFD {scores['rifd']:.2f} >= 1: it does not make "
+                f"the prompt more predictable (PPL {scores['ppl_q_given_a']:.2f} after the "
+                f"answer, {scores['ppl_q']:.2f} alone)",
+            )
+        )
     return failed
 
 
@@ -448,5 +492,11 @@ def output_row(record: dict, decision: Decision) -> dict:
     prompt = record["original_prompt"] if chosen == "original" else record["prompt"]
     completion = record["original_response"] if chosen == "original" else record["response"]
     answer = record.get("answer")
-    return {**record.get("columns", {}), "id": record["id"], "prompt": prompt,
-            "answer": completion if answer is None else answer, "completion": completion, "chosen": chosen}
+    return {
+        **record.get("columns", {}),
+        "id": record["id"],
+        "prompt": prompt,
+        "answer": completion if answer is None else answer,
+        "completion": completion,
+        "chosen": chosen,
+    }

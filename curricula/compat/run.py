@@ -61,8 +61,18 @@ STATE_FILE = "compat_state.json"
 SUMMARY_FILE = "summary.json"
 
 # Settings the scores depend on: resuming with other values would mix incomparable scores.
-SCORING_SETTINGS = ("columns", "prompt_template", "reverse_template", "response_eos", "on_too_long",
-                    "profile", "profile_fraction", "profile_temperature", "profile_max_new_tokens", "seed")
+SCORING_SETTINGS = (
+    "columns",
+    "prompt_template",
+    "reverse_template",
+    "response_eos",
+    "on_too_long",
+    "profile",
+    "profile_fraction",
+    "profile_temperature",
+    "profile_max_new_tokens",
+    "seed",
+)
 
 
 @dataclass
@@ -99,8 +109,9 @@ def load_student(spec: str, device: str | None = None, path: str | None = None):
     try:
         model, tokenizer = load_causal_lm(path, pad_to_eos=False)
     except (OSError, ValueError) as err:
-        raise ValueError(f"Could not load the student '{spec}': {err}. Pass a model folder, a cached Hub "
-                         "name, or 'toy'.") from err
+        raise ValueError(
+            f"Could not load the student '{spec}': {err}. Pass a model folder, a cached Hub name, or 'toy'."
+        ) from err
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return model.to(device).eval(), tokenizer, spec
 
@@ -114,9 +125,11 @@ def check_templates(tokenizer, config: CompatConfig) -> None:
         text = getattr(config, name).replace("{prompt}", "").replace("{response}", "")
         unknown = sorted({ch for ch in text if unk in tokenizer(ch, add_special_tokens=False)["input_ids"]})
         if unknown:
-            raise ValueError(f"compat.{name} {getattr(config, name)!r} has characters the student's "
-                             f"tokenizer maps to {tokenizer.unk_token}: {unknown}. Rewrite it in the "
-                             "student's vocabulary.")
+            raise ValueError(
+                f"compat.{name} {getattr(config, name)!r} has characters the student's "
+                f"tokenizer maps to {tokenizer.unk_token}: {unknown}. Rewrite it in the "
+                "student's vocabulary."
+            )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -155,15 +168,18 @@ def read_done(path: Path) -> tuple[dict[int, str], set[str]]:
     return done, seen_ids
 
 
-def score_chunk(chunk: list[tuple[int, Any]], source: str, likelihood: StudentLikelihood,
-                config: CompatConfig, seen_ids: set[str]) -> list[dict]:
+def score_chunk(
+    chunk: list[tuple[int, Any]], source: str, likelihood: StudentLikelihood, config: CompatConfig, seen_ids: set[str]
+) -> list[dict]:
     """Validate and score one chunk of ``(row index, raw row)``; one record per row, in order."""
     records = []
     for index, raw in chunk:
         record = validate_row(index, raw, source, config, seen_ids)
         if record["status"] == "bad" and not config.skip_bad_rows:
-            raise DataError(f"{record['message']}\nFix the row, map columns with compat.columns, or set "
-                            "compat.skip_bad_rows=true to drop and record bad rows.")
+            raise DataError(
+                f"{record['message']}\nFix the row, map columns with compat.columns, or set "
+                "compat.skip_bad_rows=true to drop and record bad rows."
+            )
         if record["status"] == "ok":
             seen_ids.add(record["id"])
         records.append(record)
@@ -179,18 +195,27 @@ def score_chunk(chunk: list[tuple[int, Any]], source: str, likelihood: StudentLi
         problem = _unscorable(row_jobs, likelihood, config)
         if problem is not None:
             code, why = problem
-            records[i] = bad_record(record["row"], record["id"], source, "response", code,
-                                    f"{source} row {record['row']}: {why}", raw=chunk[i][1])
+            records[i] = bad_record(
+                record["row"],
+                record["id"],
+                source,
+                "response",
+                code,
+                f"{source} row {record['row']}: {why}",
+                raw=chunk[i][1],
+            )
             continue
         jobs += row_jobs
 
     # The student's own answers to the same prompts (its profile).
     profiled = [r for r in records if r["status"] == "ok" and _in_profile(r["id"], config)]
     if profiled:
-        samples = likelihood.sample([config.prompt_template.format(prompt=r["prompt"]) for r in profiled],
-                                    max_new_tokens=config.profile_max_new_tokens,
-                                    temperature=config.profile_temperature,
-                                    seed=config.seed * 1_000_003 + profiled[0]["row"])
+        samples = likelihood.sample(
+            [config.prompt_template.format(prompt=r["prompt"]) for r in profiled],
+            max_new_tokens=config.profile_max_new_tokens,
+            temperature=config.profile_temperature,
+            seed=config.seed * 1_000_003 + profiled[0]["row"],
+        )
         for record, text in zip(profiled, samples, strict=True):
             if text or config.response_eos:  # an empty sample without EOS has no token to score
                 jobs.append((record, "generation", record["prompt"], text))
@@ -221,18 +246,27 @@ def _unscorable(row_jobs, likelihood: StudentLikelihood, config: CompatConfig) -
         if config.on_too_long == "skip" and (views.truncated or likelihood.encode(None, prompt).truncated):
             lengths = {
                 "prompt + response": likelihood.untruncated_length(
-                    config.prompt_template.format(prompt=prompt), response, config.response_eos),
+                    config.prompt_template.format(prompt=prompt), response, config.response_eos
+                ),
                 "reverse template + prompt": likelihood.untruncated_length(
-                    config.reverse_template.format(response=response), prompt),
+                    config.reverse_template.format(response=response), prompt
+                ),
             }
             what, n = max(lengths.items(), key=lambda kv: kv[1])
-            return TOO_LONG, (f"{kind} {what} is {n} tokens, over max_length {likelihood.max_length} "
-                              "(on_too_long=skip)")
+            return TOO_LONG, (
+                f"{kind} {what} is {n} tokens, over max_length {likelihood.max_length} (on_too_long=skip)"
+            )
     return None
 
 
-def score_dataset(data: Any, likelihood: StudentLikelihood, config: CompatConfig, scores_path: Path,
-                  progress: bool = True, on_chunk: Callable[[int, int], None] | None = None) -> int:
+def score_dataset(
+    data: Any,
+    likelihood: StudentLikelihood,
+    config: CompatConfig,
+    scores_path: Path,
+    progress: bool = True,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> int:
     """Score every row not yet in ``scores_path``, a chunk at a time; returns rows scored now.
 
     ``on_chunk(chunk_number, rows_in_chunk)`` is called after each chunk is on disk.
@@ -243,8 +277,10 @@ def score_dataset(data: Any, likelihood: StudentLikelihood, config: CompatConfig
     done, seen_ids = read_done(scores_path)
     written = chunks = 0
     chunk: list[tuple[int, Any]] = []
-    with (open(scores_path, "a", encoding="utf-8") as out,
-          tqdm(total=total, initial=len(done), unit="row", desc="compat: scoring", disable=not progress) as bar):
+    with (
+        open(scores_path, "a", encoding="utf-8") as out,
+        tqdm(total=total, initial=len(done), unit="row", desc="compat: scoring", disable=not progress) as bar,
+    ):
 
         def flush_chunk():
             nonlocal written, chunks
@@ -262,9 +298,11 @@ def score_dataset(data: Any, likelihood: StudentLikelihood, config: CompatConfig
         for index, raw in rows:
             if index in done:
                 if done[index] != row_id(index, raw, config):
-                    raise DataError(f"{source} row {index} has id '{row_id(index, raw, config)}' but "
-                                    f"{scores_path} scored id '{done[index]}' there: the data changed "
-                                    "since it was scored. Use a new output folder.")
+                    raise DataError(
+                        f"{source} row {index} has id '{row_id(index, raw, config)}' but "
+                        f"{scores_path} scored id '{done[index]}' there: the data changed "
+                        "since it was scored. Use a new output folder."
+                    )
                 continue
             chunk.append((index, raw))
             if len(chunk) == config.chunk_size:
@@ -323,20 +361,33 @@ def decide_all(out_dir: Path, config: CompatConfig, run_id: str, progress: bool 
             else:
                 dropped += 1
             if record["status"] == "bad":
-                bad.write(json.dumps({k: record[k] for k in ("id", "row", "source", "field", "problem",
-                                                               "message", "values")}, default=str) + "\n")
+                bad.write(
+                    json.dumps(
+                        {k: record[k] for k in ("id", "row", "source", "field", "problem", "message", "values")},
+                        default=str,
+                    )
+                    + "\n"
+                )
             if rows % config.chunk_size == 0:
                 audit.flush()
     audit.flush()
     os.replace(filtered_tmp, out_dir / FILTERED_FILE)
     os.replace(bad_tmp, out_dir / BAD_ROWS_FILE)
 
-    result = CompatResult(out_dir, rows, 0, kept, dropped, dict(sorted(counts.items())),
-                          dict(sorted(examples.items())), profile)
-    summary = {"run_id": run_id, "rows": rows, "kept": kept, "dropped": dropped, "reasons": result.reasons,
-               "examples": result.examples,
-               "rules": config.rules, "quantile": config.quantile,
-               "profile": None if profile is None else dataclasses.asdict(profile)}
+    result = CompatResult(
+        out_dir, rows, 0, kept, dropped, dict(sorted(counts.items())), dict(sorted(examples.items())), profile
+    )
+    summary = {
+        "run_id": run_id,
+        "rows": rows,
+        "kept": kept,
+        "dropped": dropped,
+        "reasons": result.reasons,
+        "examples": result.examples,
+        "rules": config.rules,
+        "quantile": config.quantile,
+        "profile": None if profile is None else dataclasses.asdict(profile),
+    }
     (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     return result
 
@@ -358,9 +409,14 @@ def _fingerprint(config: CompatConfig, likelihood: StudentLikelihood, student: s
     return {"student": student, "data": data_name, "max_length": likelihood.max_length, **settings}
 
 
-def run_compat(data: Any, out_dir: str | os.PathLike, config: CompatConfig | None = None,
-               student: str | tuple | None = None, progress: bool = True,
-               on_chunk: Callable[[int, int], None] | None = None) -> CompatResult:
+def run_compat(
+    data: Any,
+    out_dir: str | os.PathLike,
+    config: CompatConfig | None = None,
+    student: str | tuple | None = None,
+    progress: bool = True,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> CompatResult:
     """Score ``data`` with the student, decide, and write the filtered dataset to ``out_dir``.
 
     Args:
@@ -377,8 +433,10 @@ def run_compat(data: Any, out_dir: str | os.PathLike, config: CompatConfig | Non
     """
     config = config or CompatConfig()
     if student is None:
-        raise ValueError("run_compat needs a student: a model folder, a Hub name or a loaded (model, tokenizer); "
-                         "for the toy world pass rlvr.cli.compat.load_student('toy').")
+        raise ValueError(
+            "run_compat needs a student: a model folder, a Hub name or a loaded (model, tokenizer); "
+            "for the toy world pass rlvr.cli.compat.load_student('toy')."
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if isinstance(student, (str, os.PathLike)):
@@ -392,12 +450,15 @@ def run_compat(data: Any, out_dir: str | os.PathLike, config: CompatConfig | Non
     fingerprint = _fingerprint(config, likelihood, student_name, data)
     state = _read_state(out)
     if state and (out / SCORES_FILE).exists():
-        changed = {k: (state["fingerprint"].get(k), v) for k, v in fingerprint.items()
-                   if state["fingerprint"].get(k) != v}
+        changed = {
+            k: (state["fingerprint"].get(k), v) for k, v in fingerprint.items() if state["fingerprint"].get(k) != v
+        }
         if changed:
             listing = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
-            raise ValueError(f"{out / SCORES_FILE} was scored with other settings ({listing}). Use a new "
-                             "output folder, or delete scores.jsonl to rescore.")
+            raise ValueError(
+                f"{out / SCORES_FILE} was scored with other settings ({listing}). Use a new "
+                "output folder, or delete scores.jsonl to rescore."
+            )
     else:
         # A fresh scoring run; an earlier run's decisions (if any) are still replaced, not doubled.
         kept_start = {"audit_start": state["audit_start"]} if "audit_start" in state else {}

@@ -33,8 +33,9 @@ def prompt_token_ids(tokenizer, prompt: Any) -> list[int]:
     """Prompt ids exactly as TRL's GRPOTrainer tokenizes them (chat template for messages)."""
     if isinstance(prompt, str):
         return list(tokenizer(text=prompt)["input_ids"])
-    encoded = tokenizer.apply_chat_template(conversation=[prompt], add_generation_prompt=True, tokenize=True,
-                                            return_dict=True)
+    encoded = tokenizer.apply_chat_template(
+        conversation=[prompt], add_generation_prompt=True, tokenize=True, return_dict=True
+    )
     return list(encoded["input_ids"][0])
 
 
@@ -49,8 +50,10 @@ def encode_rows(tokenizer, rows: list[dict], response_key: str = "answer") -> li
     """Rows with ``prompt`` and ``answer`` (or ``response_key``) as sequences."""
     missing = [i for i, r in enumerate(rows) if r.get(response_key) is None]
     if missing:
-        raise ValueError(f"row {missing[0]} has no '{response_key}'; gradient features need the reference "
-                         f"response (rows {missing[:5]} lack it).")
+        raise ValueError(
+            f"row {missing[0]} has no '{response_key}'; gradient features need the reference "
+            f"response (rows {missing[:5]} lack it)."
+        )
     return [encode_example(tokenizer, row["prompt"], row[response_key]) for row in rows]
 
 
@@ -69,15 +72,22 @@ def collate(sequences: list[TokenSequence], pad_token_id: int, device=None) -> d
     response_mask = torch.zeros((n, width), dtype=torch.bool)
     for i, s in enumerate(sequences):
         if s.response_start < 1 or s.response_length < 1:
-            raise ValueError(f"sequence {i} needs at least one prompt token and one response token "
-                             f"(prompt {s.response_start}, response {s.response_length}).")
-        input_ids[i, :len(s.input_ids)] = torch.tensor(s.input_ids)
-        attention_mask[i, :len(s.input_ids)] = 1
-        response_mask[i, s.response_start:len(s.input_ids)] = (
-            True if s.loss_mask is None else torch.tensor(s.loss_mask, dtype=torch.bool))
+            raise ValueError(
+                f"sequence {i} needs at least one prompt token and one response token "
+                f"(prompt {s.response_start}, response {s.response_length})."
+            )
+        input_ids[i, : len(s.input_ids)] = torch.tensor(s.input_ids)
+        attention_mask[i, : len(s.input_ids)] = 1
+        response_mask[i, s.response_start : len(s.input_ids)] = (
+            True if s.loss_mask is None else torch.tensor(s.loss_mask, dtype=torch.bool)
+        )
     position_ids = torch.arange(width).expand(n, width).clone()
-    batch = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids,
-             "response_mask": response_mask}
+    batch = {
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        "position_ids": position_ids,
+        "response_mask": response_mask,
+    }
     return {k: v.to(device) for k, v in batch.items()} if device is not None else batch
 
 

@@ -96,8 +96,13 @@ class InfluenceCheckConfig:
             self.protected_skills = [self.protected_skills]
 
     def feature_config(self) -> FeatureConfig:
-        return FeatureConfig(dim=self.dim, projection=self.projection, seed=self.seed,
-                             modules=tuple(self.modules) if self.modules else None, batch_size=self.batch_size)
+        return FeatureConfig(
+            dim=self.dim,
+            projection=self.projection,
+            seed=self.seed,
+            modules=tuple(self.modules) if self.modules else None,
+            batch_size=self.batch_size,
+        )
 
 
 @dataclass
@@ -134,14 +139,24 @@ class CheckResult:
     columns: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"step": self.step, "prompt_ids": self.prompt_ids, "skills": self.skills,
-                "per_prompt": self.per_prompt.tolist(), "update": self.update.tolist(),
-                "acted": [list(a) for a in self.acted], "alarms": self.alarms, "seconds": self.seconds,
-                "rows": self.rows, "prompt_hashes": self.prompt_hashes, "columns": self.columns}
+        return {
+            "step": self.step,
+            "prompt_ids": self.prompt_ids,
+            "skills": self.skills,
+            "per_prompt": self.per_prompt.tolist(),
+            "update": self.update.tolist(),
+            "acted": [list(a) for a in self.acted],
+            "alarms": self.alarms,
+            "seconds": self.seconds,
+            "rows": self.rows,
+            "prompt_hashes": self.prompt_hashes,
+            "columns": self.columns,
+        }
 
 
-def prompts_to_act_on(per_prompt: torch.Tensor, informative: torch.Tensor, skills: list[str],
-                      threshold: float) -> list[tuple[int, str, float]]:
+def prompts_to_act_on(
+    per_prompt: torch.Tensor, informative: torch.Tensor, skills: list[str], threshold: float
+) -> list[tuple[int, str, float]]:
     """``(group, worst skill, cosine)`` for every informative group below ``threshold`` on a skill."""
     acted = []
     for g in range(per_prompt.shape[0]):
@@ -161,8 +176,10 @@ def select_target_rows(rows: list[dict], config: InfluenceCheckConfig) -> list[d
     by_skill = rows_by_skill(rows, config.targets_per_skill, skills=wanted)
     missing = [s for s in (wanted or []) if s not in by_skill]
     if missing or not by_skill:
-        raise ValueError(f"influence targets '{config.targets}' have no example of protected skill(s) "
-                         f"{missing or wanted}; skills present: {sorted({str(r.get('skill')) for r in rows})}.")
+        raise ValueError(
+            f"influence targets '{config.targets}' have no example of protected skill(s) "
+            f"{missing or wanted}; skills present: {sorted({str(r.get('skill')) for r in rows})}."
+        )
     return [row for skill in sorted(by_skill) for row in by_skill[skill]]
 
 
@@ -184,8 +201,10 @@ class InfluenceCheck:
     def __init__(self, config: InfluenceCheckConfig, targets: list[dict] | None = None, audit=None):
         self.config = config
         if targets is None:
-            raise ValueError(f"InfluenceCheck needs its target rows; load them from influence.targets "
-                             f"({config.targets!r}) with rlvr.influence.pipeline.load_target_rows(config).")
+            raise ValueError(
+                f"InfluenceCheck needs its target rows; load them from influence.targets "
+                f"({config.targets!r}) with rlvr.influence.pipeline.load_target_rows(config)."
+            )
         self.target_rows = targets
         if config.protected_skills is not None:
             self.target_rows = [r for r in self.target_rows if str(r.get("skill")) in config.protected_skills]
@@ -212,17 +231,33 @@ class InfluenceCheck:
         model = accelerator.unwrap_model(trainer.model)
         if self._target_sequences is None:
             self._target_sequences = encode_rows(trainer.processing_class, self.target_rows)
-        result = self.check(model, accelerator, inputs, output, trainer.num_generations, step,
-                            pad_token_id=trainer.processing_class.pad_token_id,
-                            audit_columns=tuple(getattr(trainer, "audit_columns", ("skill", "source"))))
+        result = self.check(
+            model,
+            accelerator,
+            inputs,
+            output,
+            trainer.num_generations,
+            step,
+            pad_token_id=trainer.processing_class.pad_token_id,
+            audit_columns=tuple(getattr(trainer, "audit_columns", ("skill", "source"))),
+        )
         self._log(trainer, result)
         if self.config.action != "none" and result.acted:
             output = self._apply(trainer, output, result)
         self._audit(trainer, result)
         return output
 
-    def check(self, model, accelerator, inputs: list[dict], output: dict, num_generations: int, step: int,
-              pad_token_id: int | None = None, audit_columns: tuple[str, ...] = ("skill", "source")) -> CheckResult:
+    def check(
+        self,
+        model,
+        accelerator,
+        inputs: list[dict],
+        output: dict,
+        num_generations: int,
+        step: int,
+        pad_token_id: int | None = None,
+        audit_columns: tuple[str, ...] = ("skill", "source"),
+    ) -> CheckResult:
         """Score one batch (collective: every process must call it, with its own rows)."""
         from accelerate.utils import broadcast, gather, gather_object
 
@@ -239,8 +274,16 @@ class InfluenceCheck:
         all_advantages = gather(advantages.to(device)).cpu()
         targets = gather(target_local).cpu()[:n_targets]
         # One row per group, in global order: (id, prompt hash, audit columns).
-        groups_meta = gather_object([(str(x.get("id", x.get("prompt"))), prompt_hash(x["prompt"]),
-                                      {c: x[c] for c in audit_columns if c in x}) for x in inputs])[::num_generations]
+        groups_meta = gather_object(
+            [
+                (
+                    str(x.get("id", x.get("prompt"))),
+                    prompt_hash(x["prompt"]),
+                    {c: x[c] for c in audit_columns if c in x},
+                )
+                for x in inputs
+            ]
+        )[::num_generations]
 
         n_groups = rows.shape[0] // num_generations
         group_index = torch.arange(rows.shape[0]) // num_generations
@@ -252,19 +295,38 @@ class InfluenceCheck:
         scores = broadcast(torch.cat([per_prompt, update]).to(device)).cpu()
         per_prompt, update = scores[:-1], scores[-1]
 
-        acted = (prompts_to_act_on(per_prompt, informative, self.skills, self.config.threshold)
-                 if self.config.action != "none" else [])
+        acted = (
+            prompts_to_act_on(per_prompt, informative, self.skills, self.config.threshold)
+            if self.config.action != "none"
+            else []
+        )
         alarms = [s for s, v in zip(self.skills, update.tolist()) if v < self.config.alarm_threshold]
         seconds = time.perf_counter() - started
         self.total_seconds += seconds
-        result = CheckResult(step, [m[0] for m in groups_meta], self.skills, per_prompt, update, acted, alarms,
-                             seconds, n_active + n_mine, informative, [m[1] for m in groups_meta],
-                             [m[2] for m in groups_meta])
+        result = CheckResult(
+            step,
+            [m[0] for m in groups_meta],
+            self.skills,
+            per_prompt,
+            update,
+            acted,
+            alarms,
+            seconds,
+            n_active + n_mine,
+            informative,
+            [m[1] for m in groups_meta],
+            [m[2] for m in groups_meta],
+        )
         self.history.append(result)
         if alarms and accelerator.is_main_process:
             detail = ", ".join(f"{s} (cos {update[self.skills.index(s)]:.3f})" for s in alarms)
-            logger.warning("Contamination alarm at step %d: the batch's update is anti-aligned with protected "
-                           "skill(s) %s, below %.3f.", step, detail, self.config.alarm_threshold)
+            logger.warning(
+                "Contamination alarm at step %d: the batch's update is anti-aligned with protected "
+                "skill(s) %s, below %.3f.",
+                step,
+                detail,
+                self.config.alarm_threshold,
+            )
         return result
 
     def _completion_features(self, output: dict, device) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -274,8 +336,7 @@ class InfluenceCheck:
         advantages = output["advantages"].detach().float()
         if advantages.dim() > 1:  # subclasses may give per-token advantages
             advantages = advantages.mean(dim=1)
-        active = [i for i, (s, a) in enumerate(zip(sequences, advantages.tolist()))
-                  if a != 0 and s.response_length > 0]
+        active = [i for i, (s, a) in enumerate(zip(sequences, advantages.tolist())) if a != 0 and s.response_length > 0]
         local = torch.zeros(len(sequences), self.featurizer.dim, device=device)
         if active:
             features, _ = self.featurizer.features([sequences[i] for i in active])
@@ -287,10 +348,10 @@ class InfluenceCheck:
         gather lines up); ``(its features, number of targets, number featurised here)``."""
         n_targets, world, rank = len(self._target_sequences), accelerator.num_processes, accelerator.process_index
         share = -(-n_targets // world)
-        mine = self._target_sequences[rank * share:(rank + 1) * share]
+        mine = self._target_sequences[rank * share : (rank + 1) * share]
         target_local = torch.zeros(share, self.featurizer.dim, device=accelerator.device)
         if mine:
-            target_local[:len(mine)] = self.featurizer.features(mine)[0].to(accelerator.device)
+            target_local[: len(mine)] = self.featurizer.features(mine)[0].to(accelerator.device)
         return target_local, n_targets, len(mine)
 
     # -- effects -----------------------------------------------------------------------------
@@ -338,14 +399,30 @@ class InfluenceCheck:
         if audit is None or not result.acted or not trainer.accelerator.is_main_process:
             return
         for group, skill, value in result.acted:
-            decision, reason, verb = ((MASKED, "anti_aligned", "masked from the loss")
-                                      if self.config.action == "drop" else
-                                      (KEPT, "downweighted", f"advantages x{self.config.downweight:g}"))
-            stats = {"skill": skill, "cos": round(value, 4), "threshold": self.config.threshold,
-                     "per_skill": {s: round(float(v), 4) for s, v in zip(result.skills, result.per_prompt[group])},
-                     "update_cos": {s: round(float(v), 4) for s, v in zip(result.skills, result.update)}}
-            audit.add(Decision(filter=FILTER_NAME, prompt_id=result.prompt_ids[group], decision=decision,
-                               reason=reason, message=f"pulls away from skill {skill}: cos {value:.2f} ({verb})",
-                               stats=stats, columns=result.columns[group], prompt_hash=result.prompt_hashes[group]),
-                      global_step=result.step, epoch=trainer.state.epoch or 0.0)
+            decision, reason, verb = (
+                (MASKED, "anti_aligned", "masked from the loss")
+                if self.config.action == "drop"
+                else (KEPT, "downweighted", f"advantages x{self.config.downweight:g}")
+            )
+            stats = {
+                "skill": skill,
+                "cos": round(value, 4),
+                "threshold": self.config.threshold,
+                "per_skill": {s: round(float(v), 4) for s, v in zip(result.skills, result.per_prompt[group])},
+                "update_cos": {s: round(float(v), 4) for s, v in zip(result.skills, result.update)},
+            }
+            audit.add(
+                Decision(
+                    filter=FILTER_NAME,
+                    prompt_id=result.prompt_ids[group],
+                    decision=decision,
+                    reason=reason,
+                    message=f"pulls away from skill {skill}: cos {value:.2f} ({verb})",
+                    stats=stats,
+                    columns=result.columns[group],
+                    prompt_hash=result.prompt_hashes[group],
+                ),
+                global_step=result.step,
+                epoch=trainer.state.epoch or 0.0,
+            )
         audit.flush()

@@ -92,8 +92,9 @@ class LinearCapture:
     A layer called several times in one forward keeps one entry per call.
     """
 
-    def __init__(self, modules: dict[str, nn.Module],
-                 transform_input: Callable[[str, torch.Tensor], torch.Tensor] | None = None):
+    def __init__(
+        self, modules: dict[str, nn.Module], transform_input: Callable[[str, torch.Tensor], torch.Tensor] | None = None
+    ):
         self.modules = modules
         self.transform_input = transform_input or (lambda name, a: a)
         self.inputs: dict[str, list[torch.Tensor]] = {}
@@ -162,8 +163,12 @@ def _as_tokens(x: torch.Tensor) -> torch.Tensor:
 
 def forward_losses(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Per-row mean response NLL of a collated batch (one forward)."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                   position_ids=batch["position_ids"], use_cache=False).logits
+    logits = model(
+        input_ids=batch["input_ids"],
+        attention_mask=batch["attention_mask"],
+        position_ids=batch["position_ids"],
+        use_cache=False,
+    ).logits
     return response_nll(logits, batch["input_ids"], batch["response_mask"])
 
 
@@ -175,7 +180,7 @@ def length_sorted_batches(sequences: list[TokenSequence], batch_size: int) -> li
     """Indices in batches of similar length (features do not depend on the batching, so the
     least padding wins)."""
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i].input_ids))
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 class GradientFeaturizer:
@@ -216,8 +221,10 @@ class GradientFeaturizer:
     def batch_features(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Features ``[n, dim]`` and losses ``[n]`` of one collated batch: one forward + backward."""
         sides = self.projector.sides
-        with feature_mode(self.model), LinearCapture(
-                self.modules, lambda name, a: sides[name][1].apply(_as_tokens(a))) as capture:
+        with (
+            feature_mode(self.model),
+            LinearCapture(self.modules, lambda name, a: sides[name][1].apply(_as_tokens(a))) as capture,
+        ):
             losses = forward_losses(self.model, batch)
             output_grads = capture.output_gradients(losses.sum())
             parts = []
@@ -249,8 +256,9 @@ class GradientFeaturizer:
         return features, losses
 
 
-def policy_gradient_features(row_features: torch.Tensor, advantages: torch.Tensor,
-                             group_index: torch.Tensor, num_groups: int) -> torch.Tensor:
+def policy_gradient_features(
+    row_features: torch.Tensor, advantages: torch.Tensor, group_index: torch.Tensor, num_groups: int
+) -> torch.Tensor:
     """One feature per GRPO group from per-completion NLL features.
 
     A group's policy-gradient loss is ``(1/G) sum_j A_j * NLL_j`` (= minus the advantage-
@@ -270,8 +278,9 @@ def policy_gradient_features(row_features: torch.Tensor, advantages: torch.Tenso
     return out.index_add_(0, group_index.to(row_features.device), weighted)
 
 
-def per_example_gradient_sq_norms(model: nn.Module, batch: dict[str, torch.Tensor],
-                                  modules: dict[str, nn.Linear]) -> torch.Tensor:
+def per_example_gradient_sq_norms(
+    model: nn.Module, batch: dict[str, torch.Tensor], modules: dict[str, nn.Linear]
+) -> torch.Tensor:
     """Exact squared per-example gradient norms over ``modules``' weights: ``[n]``.
 
     From the factors, ``||sum_t g_t a_t^T||_F^2 = sum_{t,t'} (g_t.g_t')(a_t.a_t')``: cost

@@ -20,8 +20,14 @@ from curricula.influence.features import feature_mode, forward_losses, model_dev
 from curricula.influence.projection import DenseProjector, KroneckerProjector
 
 
-def adam_precondition(gradient: torch.Tensor, exp_avg: torch.Tensor, exp_avg_sq: torch.Tensor,
-                      beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> torch.Tensor:
+def adam_precondition(
+    gradient: torch.Tensor,
+    exp_avg: torch.Tensor,
+    exp_avg_sq: torch.Tensor,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+) -> torch.Tensor:
     """The Adam update direction the gradient would produce, as LESS computes it.
 
     ``(b1 m + (1 - b1) g) / sqrt(b2 v + (1 - b2) g^2 + eps)`` with the optimizer's moments
@@ -50,8 +56,10 @@ class AdamMoments:
         for weight in weights:
             state = optimizer.state.get(weight)
             if not state or "exp_avg" not in state:
-                raise ValueError("the optimizer holds no Adam moments for a chosen weight: it must be Adam/AdamW "
-                                 "and have taken a step (LESS warms up before extracting).")
+                raise ValueError(
+                    "the optimizer holds no Adam moments for a chosen weight: it must be Adam/AdamW "
+                    "and have taken a step (LESS warms up before extracting)."
+                )
             m.append(state["exp_avg"].flatten().float())
             v.append(state["exp_avg_sq"].flatten().float())
         group = next(g for g in optimizer.param_groups if any(p is weights[0] for p in g["params"]))
@@ -59,8 +67,9 @@ class AdamMoments:
         return cls(torch.cat(m), torch.cat(v), beta1, beta2, group["eps"])
 
     @classmethod
-    def from_trainer_checkpoint(cls, model: nn.Module, checkpoint_dir: str | os.PathLike,
-                                weights: list[nn.Parameter]) -> AdamMoments:
+    def from_trainer_checkpoint(
+        cls, model: nn.Module, checkpoint_dir: str | os.PathLike, weights: list[nn.Parameter]
+    ) -> AdamMoments:
         """From ``optimizer.pt`` of a `transformers.Trainer` checkpoint of this model.
 
         The saved state is indexed by position; the positions follow `Trainer.create_optimizer`:
@@ -80,8 +89,10 @@ class AdamMoments:
         for weight in weights:
             state = saved["state"].get(index.get(id(weight), -1))
             if state is None or tuple(state["exp_avg"].shape) != tuple(weight.shape):
-                raise ValueError(f"{path} does not match the model: no Adam state of shape {tuple(weight.shape)} "
-                                 "where Trainer would have put it.")
+                raise ValueError(
+                    f"{path} does not match the model: no Adam state of shape {tuple(weight.shape)} "
+                    "where Trainer would have put it."
+                )
             m.append(state["exp_avg"].flatten().float())
             v.append(state["exp_avg_sq"].flatten().float())
         group = saved["param_groups"][0]
@@ -94,27 +105,35 @@ def second_moments_by_module(moments: AdamMoments, modules: dict[str, nn.Linear]
     out, start = {}, 0
     for name, module in modules.items():
         size = module.weight.numel()
-        out[name] = moments.exp_avg_sq[start:start + size].view_as(module.weight)
+        out[name] = moments.exp_avg_sq[start : start + size].view_as(module.weight)
         start += size
     if start != moments.exp_avg_sq.numel():
         raise ValueError(f"moments hold {moments.exp_avg_sq.numel()} values, the modules {start}.")
     return out
 
 
-def example_weight_gradients(model: nn.Module, sequence: TokenSequence, modules: dict[str, nn.Linear],
-                             pad_token_id: int = 0) -> dict[str, torch.Tensor]:
+def example_weight_gradients(
+    model: nn.Module, sequence: TokenSequence, modules: dict[str, nn.Linear], pad_token_id: int = 0
+) -> dict[str, torch.Tensor]:
     """One example's explicit loss gradient for each chosen layer's weight."""
     batch = collate([sequence], pad_token_id, model_device(model))
     with feature_mode(model):
         loss = forward_losses(model, batch)[0]
         grads = torch.autograd.grad(loss, [m.weight for m in modules.values()], allow_unused=True)
-    return {name: (torch.zeros_like(m.weight) if g is None else g).float()
-            for (name, m), g in zip(modules.items(), grads)}
+    return {
+        name: (torch.zeros_like(m.weight) if g is None else g).float() for (name, m), g in zip(modules.items(), grads)
+    }
 
 
-def less_features(model: nn.Module, sequences: list[TokenSequence], modules: dict[str, nn.Linear],
-                  projector: DenseProjector | KroneckerProjector, adam: AdamMoments | None = None,
-                  pad_token_id: int = 0, chunk_size: int = 32) -> torch.Tensor:
+def less_features(
+    model: nn.Module,
+    sequences: list[TokenSequence],
+    modules: dict[str, nn.Linear],
+    projector: DenseProjector | KroneckerProjector,
+    adam: AdamMoments | None = None,
+    pad_token_id: int = 0,
+    chunk_size: int = 32,
+) -> torch.Tensor:
     """LESS features ``[n, dim]``: explicit per-example gradients, optionally Adam-preconditioned,
     projected with ``projector`` (LESS's `DenseProjector`, or the fast path's
     `KroneckerProjector` to compare the two paths on the same projection)."""

@@ -65,9 +65,17 @@ def group_features(featurizer: GradientFeaturizer, tokenizer, groups: Sequence[G
 
 
 @torch.no_grad()
-def sample_groups(model, tokenizer, rows: Sequence[dict], num_generations: int,
-                  reward: Callable[[list[dict], list[str]], list[float]], max_new_tokens: int = 16,
-                  temperature: float = 1.0, seed: int = 0, batch_size: int = 64) -> list[Group]:
+def sample_groups(
+    model,
+    tokenizer,
+    rows: Sequence[dict],
+    num_generations: int,
+    reward: Callable[[list[dict], list[str]], list[float]],
+    max_new_tokens: int = 16,
+    temperature: float = 1.0,
+    seed: int = 0,
+    batch_size: int = 64,
+) -> list[Group]:
     """Sample ``num_generations`` completions per row and score them with ``reward``.
 
     Args:
@@ -83,23 +91,31 @@ def sample_groups(model, tokenizer, rows: Sequence[dict], num_generations: int,
         torch.manual_seed(seed)
         try:
             for start in range(0, len(rows), per_batch):
-                chunk = list(rows[start:start + per_batch])
+                chunk = list(rows[start : start + per_batch])
                 prompts = [prompt_token_ids(tokenizer, r["prompt"]) for r in chunk]
                 width = max(map(len, prompts))
                 pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
                 input_ids = torch.full((len(chunk), width), pad, dtype=torch.long)
                 attention_mask = torch.zeros_like(input_ids)
                 for i, ids in enumerate(prompts):  # left padding for generation
-                    input_ids[i, width - len(ids):] = torch.tensor(ids)
-                    attention_mask[i, width - len(ids):] = 1
-                out = model.generate(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
-                                     do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
-                                     num_return_sequences=num_generations, max_new_tokens=max_new_tokens,
-                                     pad_token_id=pad, eos_token_id=tokenizer.eos_token_id)
+                    input_ids[i, width - len(ids) :] = torch.tensor(ids)
+                    attention_mask[i, width - len(ids) :] = 1
+                out = model.generate(
+                    input_ids=input_ids.to(device),
+                    attention_mask=attention_mask.to(device),
+                    do_sample=True,
+                    temperature=temperature,
+                    top_k=0,
+                    top_p=1.0,
+                    num_return_sequences=num_generations,
+                    max_new_tokens=max_new_tokens,
+                    pad_token_id=pad,
+                    eos_token_id=tokenizer.eos_token_id,
+                )
                 completions = []
                 for ids in out[:, width:].tolist():
                     if tokenizer.eos_token_id in ids:
-                        ids = ids[:ids.index(tokenizer.eos_token_id) + 1]
+                        ids = ids[: ids.index(tokenizer.eos_token_id) + 1]
                     else:
                         ids = [t for t in ids if t != pad]
                     completions.append(ids)
@@ -123,7 +139,8 @@ def verifier_reward(verifiers: Sequence[str] = ("exact",)) -> Callable[[list[dic
 
     def reward(rows: list[dict], completions: list[str]) -> list[float]:
         columns = {k: [r.get(k) for r in rows] for k in rows[0] if k != "prompt"}
-        return weighted_rewards(funcs, weights, [r["prompt"] for r in rows], completions,
-                                [[] for _ in completions], columns)
+        return weighted_rewards(
+            funcs, weights, [r["prompt"] for r in rows], completions, [[] for _ in completions], columns
+        )
 
     return reward

@@ -54,8 +54,10 @@ def split_budget(shapes: list[tuple[int, int]], total_dim: int) -> list[tuple[in
     if not shapes:
         raise ValueError("no modules to project: the module selection matched nothing.")
     if total_dim < len(shapes):
-        raise ValueError(f"projection dim {total_dim} is smaller than the number of modules ({len(shapes)}); "
-                         "each module needs at least one dimension.")
+        raise ValueError(
+            f"projection dim {total_dim} is smaller than the number of modules ({len(shapes)}); "
+            "each module needs at least one dimension."
+        )
     budget = total_dim / len(shapes)
     dims = []
     for out_features, in_features in shapes:
@@ -93,8 +95,9 @@ class KroneckerProjector:
         seed: Projection seed; the same seed gives the same features in any process.
     """
 
-    def __init__(self, shapes: dict[str, tuple[int, int]], total_dim: int = 8192, kind: str = "rademacher",
-                 seed: int = 0):
+    def __init__(
+        self, shapes: dict[str, tuple[int, int]], total_dim: int = 8192, kind: str = "rademacher", seed: int = 0
+    ):
         self.shapes = dict(shapes)
         self.kind, self.seed, self.requested_dim = kind, seed, total_dim
         self.preconditioner: str | None = None
@@ -102,7 +105,8 @@ class KroneckerProjector:
         self.offsets: dict[str, tuple[int, int]] = {}
         start = 0
         for (name, (out_features, in_features)), (k_out, k_in) in zip(
-                self.shapes.items(), split_budget(list(self.shapes.values()), total_dim)):
+            self.shapes.items(), split_budget(list(self.shapes.values()), total_dim)
+        ):
             self.sides[name] = (self._side(name, "out", out_features, k_out), self._side(name, "in", in_features, k_in))
             self.offsets[name] = (start, start + k_out * k_in)
             start += k_out * k_in
@@ -134,8 +138,10 @@ class KroneckerProjector:
                 raise ValueError(f"second moment of {name} has shape {tuple(v.shape)}, expected {self.shapes[name]}.")
             rows, cols = v.sum(1) + eps, v.sum(0) + eps
             d_out, d_in = torch.sqrt(v.sum() / rows), torch.rsqrt(cols)
-            copy.sides[name] = (SideProjection(out_side.width, out_side.dim, d_out.unsqueeze(1) * out_side.dense()),
-                                SideProjection(in_side.width, in_side.dim, d_in.unsqueeze(1) * in_side.dense()))
+            copy.sides[name] = (
+                SideProjection(out_side.width, out_side.dim, d_out.unsqueeze(1) * out_side.dense()),
+                SideProjection(in_side.width, in_side.dim, d_in.unsqueeze(1) * in_side.dense()),
+            )
         return copy
 
     def to(self, device) -> KroneckerProjector:
@@ -157,10 +163,16 @@ class KroneckerProjector:
         return torch.cat([self.project_gradient(name, gradients[name]) for name in self.shapes], dim=-1)
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "seed": self.seed, "requested_dim": self.requested_dim, "dim": self.dim,
-                "preconditioner": self.preconditioner,
-                "modules": {name: {"shape": list(self.shapes[name]), "dims": [o.dim, i.dim]}
-                            for name, (o, i) in self.sides.items()}}
+        return {
+            "kind": self.kind,
+            "seed": self.seed,
+            "requested_dim": self.requested_dim,
+            "dim": self.dim,
+            "preconditioner": self.preconditioner,
+            "modules": {
+                name: {"shape": list(self.shapes[name]), "dims": [o.dim, i.dim]} for name, (o, i) in self.sides.items()
+            },
+        }
 
 
 class DenseProjector:
@@ -171,8 +183,15 @@ class DenseProjector:
     ``cache_bytes``). Used by the exact LESS mode and the benchmark's baseline.
     """
 
-    def __init__(self, input_dim: int, dim: int = 8192, kind: str = "rademacher", seed: int = 0,
-                 block_rows: int = 4096, cache_bytes: int = 1 << 30):
+    def __init__(
+        self,
+        input_dim: int,
+        dim: int = 8192,
+        kind: str = "rademacher",
+        seed: int = 0,
+        block_rows: int = 4096,
+        cache_bytes: int = 1 << 30,
+    ):
         self.input_dim, self.dim, self.kind, self.seed = input_dim, dim, kind, seed
         self.block_rows = block_rows
         self._cache: dict[int, torch.Tensor] | None = {} if input_dim * dim * 4 <= cache_bytes else None
@@ -193,5 +212,5 @@ class DenseProjector:
         out = torch.zeros(vectors.shape[0], self.dim, device=vectors.device)
         for index, start in enumerate(range(0, self.input_dim, self.block_rows)):
             block = self.block(index).to(vectors.device)
-            out += vectors[:, start:start + block.shape[0]].float() @ block
+            out += vectors[:, start : start + block.shape[0]].float() @ block
         return out

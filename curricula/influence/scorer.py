@@ -28,8 +28,15 @@ class InfluenceScorer:
     name = "influence"
     higher_means = "more aligned"
 
-    def __init__(self, model, tokenizer, targets: Sequence[dict], config: FeatureConfig | None = None,
-                 aggregate: str = "max", skill: str | None = None):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        targets: Sequence[dict],
+        config: FeatureConfig | None = None,
+        aggregate: str = "max",
+        skill: str | None = None,
+    ):
         self.tokenizer, self.aggregate, self.skill = tokenizer, aggregate, skill
         self.featurizer = GradientFeaturizer(model, config, pad_token_id=tokenizer.pad_token_id)
         self.target_skills = [str(t["skill"]) for t in targets]

@@ -33,8 +33,9 @@ def cosine_matrix(train: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return unit_rows(train) @ unit_rows(target).T
 
 
-def skill_scores(cosines: torch.Tensor, target_skills: Sequence[str],
-                 skills: Sequence[str] | None = None) -> tuple[torch.Tensor, list[str]]:
+def skill_scores(
+    cosines: torch.Tensor, target_skills: Sequence[str], skills: Sequence[str] | None = None
+) -> tuple[torch.Tensor, list[str]]:
     """Mean cosine over each skill's targets: ``([n_train, n_skills], skills)``.
 
     Args:
@@ -92,9 +93,14 @@ class InfluenceScores:
     score: torch.Tensor
 
 
-def influence_scores(train: Sequence[torch.Tensor], targets: Sequence[torch.Tensor], target_skills: Sequence[str],
-                     checkpoint_weights: Sequence[float] | None = None, aggregate: str = "max",
-                     skills: Sequence[str] | None = None) -> InfluenceScores:
+def influence_scores(
+    train: Sequence[torch.Tensor],
+    targets: Sequence[torch.Tensor],
+    target_skills: Sequence[str],
+    checkpoint_weights: Sequence[float] | None = None,
+    aggregate: str = "max",
+    skills: Sequence[str] | None = None,
+) -> InfluenceScores:
     """LESS scores from the features of each checkpoint (``train[c]``, ``targets[c]``)."""
     if len(train) != len(targets):
         raise ValueError(f"{len(train)} training feature sets but {len(targets)} target feature sets.")

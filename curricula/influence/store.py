@@ -30,7 +30,17 @@ import torch
 FORMAT = "rlvr.influence.features/1"  # a stored format id, not a module path: kept so existing stores load
 FEATURES, NORMS, LOSSES, META, ROWS = "features.f16", "norms.f32", "losses.f32", "meta.json", "rows.jsonl"
 # Metadata that must match for a resumed extraction (or a comparison) to be valid.
-IDENTITY_KEYS = ("format", "rows", "dim", "fingerprint", "projection", "checkpoint", "kind", "normalisation", "ids_hash")
+IDENTITY_KEYS = (
+    "format",
+    "rows",
+    "dim",
+    "fingerprint",
+    "projection",
+    "checkpoint",
+    "kind",
+    "normalisation",
+    "ids_hash",
+)
 
 
 class StoreMismatch(ValueError):
@@ -68,27 +78,45 @@ class FeatureStore:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         ids = [str(r["id"]) for r in rows]
-        full = {"format": FORMAT, "rows": len(rows), "dim": int(dim), "normalisation": "l2", "dtype": "float16",
-                "ids_hash": ids_hash(ids), "rows_done": 0, **meta}
+        full = {
+            "format": FORMAT,
+            "rows": len(rows),
+            "dim": int(dim),
+            "normalisation": "l2",
+            "dtype": "float16",
+            "ids_hash": ids_hash(ids),
+            "rows_done": 0,
+            **meta,
+        }
         with open(path / ROWS, "w") as f:
             for row in rows:
                 f.write(json.dumps({"id": str(row["id"]), "skill": row.get("skill")}) + "\n")
-        for name, dtype, shape in ((FEATURES, np.float16, (len(rows), dim)), (NORMS, np.float32, (len(rows),)),
-                                   (LOSSES, np.float32, (len(rows),))):
+        for name, dtype, shape in (
+            (FEATURES, np.float16, (len(rows), dim)),
+            (NORMS, np.float32, (len(rows),)),
+            (LOSSES, np.float32, (len(rows),)),
+        ):
             with open(path / name, "wb") as f:
                 f.truncate(int(np.prod(shape)) * np.dtype(dtype).itemsize)
         _write_json(path / META, full)
         return cls(path)
 
     @classmethod
-    def open_or_create(cls, path: str | os.PathLike, rows: list[dict], dim: int, meta: dict[str, Any],
-                       overwrite: bool = False) -> FeatureStore:
+    def open_or_create(
+        cls, path: str | os.PathLike, rows: list[dict], dim: int, meta: dict[str, Any], overwrite: bool = False
+    ) -> FeatureStore:
         """Resume a store of the same features, or create one; refuse to mix different features."""
         path = Path(path)
         if (path / META).exists() and not overwrite:
             store = cls(path)
-            expected = {"format": FORMAT, "rows": len(rows), "dim": int(dim), "normalisation": "l2",
-                        "ids_hash": ids_hash([str(r["id"]) for r in rows]), **meta}
+            expected = {
+                "format": FORMAT,
+                "rows": len(rows),
+                "dim": int(dim),
+                "normalisation": "l2",
+                "ids_hash": ids_hash([str(r["id"]) for r in rows]),
+                **meta,
+            }
             differ = [k for k in IDENTITY_KEYS if k in expected and store.meta.get(k) != expected[k]]
             if differ:
                 detail = "; ".join(f"{k}: stored {store.meta.get(k)!r}, now {expected[k]!r}" for k in differ)
@@ -162,8 +190,10 @@ class FeatureStore:
 
     def _check_done(self, stop: int) -> None:
         if stop > self.rows_done:
-            raise RuntimeError(f"{self.path}: rows up to {stop} requested but only {self.rows_done} of {self.rows} "
-                               "are extracted; run the extraction again to resume it.")
+            raise RuntimeError(
+                f"{self.path}: rows up to {stop} requested but only {self.rows_done} of {self.rows} "
+                "are extracted; run the extraction again to resume it."
+            )
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -173,9 +203,16 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def extract_to_store(path: str | os.PathLike, rows: Sequence[dict], dim: int, meta: dict[str, Any],
-                     compute: Callable[[list[dict]], tuple[torch.Tensor, torch.Tensor]], shard_rows: int = 512,
-                     overwrite: bool = False, progress: Callable[[int, int], None] | None = None) -> FeatureStore:
+def extract_to_store(
+    path: str | os.PathLike,
+    rows: Sequence[dict],
+    dim: int,
+    meta: dict[str, Any],
+    compute: Callable[[list[dict]], tuple[torch.Tensor, torch.Tensor]],
+    shard_rows: int = 512,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> FeatureStore:
     """Fill a store shard by shard, resuming where a previous run stopped.
 
     Args:
@@ -191,8 +228,9 @@ def extract_to_store(path: str | os.PathLike, rows: Sequence[dict], dim: int, me
         shard = [rows[i] for i in range(start, stop)]
         features, losses = compute(shard)
         if features.shape != (stop - start, store.dim):
-            raise RuntimeError(f"compute returned features of shape {tuple(features.shape)}, "
-                               f"expected {(stop - start, store.dim)}.")
+            raise RuntimeError(
+                f"compute returned features of shape {tuple(features.shape)}, expected {(stop - start, store.dim)}."
+            )
         store.write(start, features, losses)
         store.mark_done(stop)
         if progress is not None:

@@ -43,9 +43,7 @@ def extract_choice(text: str, letters: str = "ABCDEFGHIJ") -> str | None:
             The option letters.
     """
     for pattern in _patterns(letters):
-        found = [
-            next(group for group in match.groups() if group) for match in pattern.finditer(text)
-        ]
+        found = [next(group for group in match.groups() if group) for match in pattern.finditer(text)]
         if found:
             return found[-1].upper()
     return None

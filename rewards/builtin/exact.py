@@ -75,8 +75,4 @@ def exact(
         "collapse_whitespace": collapse_whitespace,
         "casefold": casefold,
     }
-    return (
-        1.0
-        if normalize_text(completion, **options) == normalize_text(str(gold), **options)
-        else 0.0
-    )
+    return 1.0 if normalize_text(completion, **options) == normalize_text(str(gold), **options) else 0.0

@@ -17,9 +17,7 @@ def _compile(pattern: str, flags: int) -> re.Pattern:
 
 
 @register_verifier("format", isolation="inline")
-def format_match(
-    completion: str, example: Mapping, pattern: str = THINK_ANSWER_PATTERN, dotall: bool = True
-) -> float:
+def format_match(completion: str, example: Mapping, pattern: str = THINK_ANSWER_PATTERN, dotall: bool = True) -> float:
     """1.0 when ``pattern`` matches the completion (from its start), else 0.0.
 
     The default pattern asks for ``<think>...</think>`` followed by ``<answer>...</answer>`` and

@@ -358,14 +358,10 @@ def _check_options(**options) -> None:
         expected = _OPTION_TYPES[name]
         # bool is an int subclass: True is no number of decimal places, 1 is no switch.
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise TypeError(
-                f"math verifier: {name} must be {expected.__name__}, "
-                f"got {type(value).__name__} {value!r}"
-            )
+            raise TypeError(f"math verifier: {name} must be {expected.__name__}, got {type(value).__name__} {value!r}")
     if options["extraction_mode"] not in _EXTRACTION_MODES:
         raise ValueError(
-            f"math verifier: extraction_mode must be one of {_EXTRACTION_MODES}, "
-            f"got {options['extraction_mode']!r}"
+            f"math verifier: extraction_mode must be one of {_EXTRACTION_MODES}, got {options['extraction_mode']!r}"
         )
     if options["float_rounding"] < 0 or options["numeric_precision"] < 1:
         raise ValueError(

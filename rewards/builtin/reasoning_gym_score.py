@@ -24,8 +24,9 @@ def _scorer(task: str):
     try:
         import reasoning_gym
     except ImportError as err:
-        raise UserInputError("The 'reasoning_gym' verifier needs the reasoning-gym package: "
-                             "pip install 'rlvr[reasoning-gym]'.") from err
+        raise UserInputError(
+            "The 'reasoning_gym' verifier needs the reasoning-gym package: pip install 'rlvr[reasoning-gym]'."
+        ) from err
     return reasoning_gym.get_score_answer_fn(task)
 
 
@@ -57,8 +58,10 @@ def reasoning_gym_score(completion: str, example: Mapping, answer_tag: bool = Tr
     """
     raw = example.get(ENTRY_COLUMN)
     if raw is None:
-        raise UserInputError(f"The 'reasoning_gym' verifier needs the '{ENTRY_COLUMN}' column; "
-                             "load the data with data.train: reasoning_gym:<task>.")
+        raise UserInputError(
+            f"The 'reasoning_gym' verifier needs the '{ENTRY_COLUMN}' column; "
+            "load the data with data.train: reasoning_gym:<task>."
+        )
     entry = json.loads(raw) if isinstance(raw, str) else dict(raw)
     task = entry["metadata"]["source_dataset"]
     return float(_scorer(task)(extract_answer(completion, answer_tag), entry))

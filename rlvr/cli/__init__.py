@@ -67,10 +67,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="rlvr", description="RL with verifiable rewards and curriculum filtering.")
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("train", help="Train with GRPO: rlvr train --config FILE [section.key=value ...]",
-                   add_help=False)
-    parsers = {name: sub.add_parser(name, help=help_text, description=DESCRIPTIONS.get(name, help_text))
-               for name, (_, help_text) in SUBCOMMANDS.items()}
+    sub.add_parser("train", help="Train with GRPO: rlvr train --config FILE [section.key=value ...]", add_help=False)
+    parsers = {
+        name: sub.add_parser(name, help=help_text, description=DESCRIPTIONS.get(name, help_text))
+        for name, (_, help_text) in SUBCOMMANDS.items()
+    }
     if command in SUBCOMMANDS:  # only the chosen command's module is imported
         module = importlib.import_module(SUBCOMMANDS[command][0])
         module.add_arguments(parsers[command])

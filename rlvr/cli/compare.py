@@ -39,9 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--world", help="Override the toy world variant (default, accident).")
     parser.add_argument("--no-probe", action="store_true", help="Skip the too-hard probe.")
     parser.add_argument("--probe-only", action="store_true", help="Run the too-hard probe alone (methods: []).")
-    parser.add_argument("--probe-reward", nargs="+", metavar="VERIFIER",
-                        help="Verifiers rewarding the probe's rollouts (e.g. digit_match); evaluation keeps the "
-                             "config's.")
+    parser.add_argument(
+        "--probe-reward",
+        nargs="+",
+        metavar="VERIFIER",
+        help="Verifiers rewarding the probe's rollouts (e.g. digit_match); evaluation keeps the config's.",
+    )
     parser.add_argument("--no-progress", action="store_true", help="No progress lines.")
 
 
@@ -55,9 +58,22 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     # KEY=VALUE overrides, then the older flags (kept: each sets one CompareConfig field).
     overrides = parse_overrides(args.overrides, "compare")
-    overrides |= {k: getattr(args, k) for k in ("seeds", "selectors", "budgets", "methods", "regimes", "steps",
-                                               "grpo_tokens", "target_skill", "workers", "world")
-                 if getattr(args, k, None) is not None}
+    overrides |= {
+        k: getattr(args, k)
+        for k in (
+            "seeds",
+            "selectors",
+            "budgets",
+            "methods",
+            "regimes",
+            "steps",
+            "grpo_tokens",
+            "target_skill",
+            "workers",
+            "world",
+        )
+        if getattr(args, k, None) is not None
+    }
     if args.probe_only:
         if args.no_probe:
             raise UserInputError("--probe-only and --no-probe contradict each other.")

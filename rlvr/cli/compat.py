@@ -25,8 +25,11 @@ _SPECIAL_FIELDS = {"columns", "rules"}
 
 def _setting_kinds() -> dict[str, bool]:
     """CompatConfig field -> whether it is a boolean (``--flag`` / ``--no-flag``)."""
-    return {f.name: str(f.type).startswith("bool") for f in dataclasses.fields(CompatConfig)
-            if f.name not in _SPECIAL_FIELDS}
+    return {
+        f.name: str(f.type).startswith("bool")
+        for f in dataclasses.fields(CompatConfig)
+        if f.name not in _SPECIAL_FIELDS
+    }
 
 
 def translate_argv(argv: list[str]) -> list[str]:
@@ -35,23 +38,36 @@ def translate_argv(argv: list[str]) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--student", default="toy",
-                        help="The student: 'toy' (the toy world's warmed-up model), a model folder or a "
-                             "cached Hub name. Default: toy.")
-    parser.add_argument("--data", required=True,
-                        help="Teacher-refined rows: .jsonl, .parquet, .csv, a save_to_disk folder or a "
-                             "datasets name.")
-    parser.add_argument("--out", required=True,
-                        help="Output folder: scores.jsonl, audit.jsonl, filtered.jsonl, bad_rows.jsonl, "
-                             "summary.json. Rerunning into it resumes.")
+    parser.add_argument(
+        "--student",
+        default="toy",
+        help="The student: 'toy' (the toy world's warmed-up model), a model folder or a cached Hub name. Default: toy.",
+    )
+    parser.add_argument(
+        "--data",
+        required=True,
+        help="Teacher-refined rows: .jsonl, .parquet, .csv, a save_to_disk folder or a datasets name.",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="Output folder: scores.jsonl, audit.jsonl, filtered.jsonl, bad_rows.jsonl, "
+        "summary.json. Rerunning into it resumes.",
+    )
     add_config_arguments(parser, "compat", "quantile=0.8 on_too_long=drop (see CompatConfig)")
     parser.add_argument("--device", help="Torch device (default: cuda if available, else cpu).")
     parser.add_argument("--no-progress", action="store_true", help="No progress bars.")
-    parser.add_argument("--column", action="append", metavar="NAME=SOURCE", default=argparse.SUPPRESS,
-                        help="Map an rlvr column (prompt, response, original_prompt, original_response, "
-                             "answer, id) to the source's column; repeatable.")
-    parser.add_argument("--rules", default=argparse.SUPPRESS, metavar="R1,R2",
-                        help="Comma-separated rules (CompatConfig.rules).")
+    parser.add_argument(
+        "--column",
+        action="append",
+        metavar="NAME=SOURCE",
+        default=argparse.SUPPRESS,
+        help="Map an rlvr column (prompt, response, original_prompt, original_response, "
+        "answer, id) to the source's column; repeatable.",
+    )
+    parser.add_argument(
+        "--rules", default=argparse.SUPPRESS, metavar="R1,R2", help="Comma-separated rules (CompatConfig.rules)."
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> CompatConfig:
@@ -75,12 +91,15 @@ def config_from_args(args: argparse.Namespace) -> CompatConfig:
 
 def format_summary(result) -> str:
     """Counts per decision and reason, the profile threshold, one example message per reason."""
-    lines = [f"{result.rows} rows: {result.kept} kept, {result.dropped} dropped "
-             f"({result.scored_now} scored in this run)."]
+    lines = [
+        f"{result.rows} rows: {result.kept} kept, {result.dropped} dropped ({result.scored_now} scored in this run)."
+    ]
     if result.profile is not None:
         p = result.profile
-        lines.append(f"Frontier: p{p.quantile * 100:g} of the student's {p.source} NLL = {p.threshold:.3f} "
-                     f"({p.size} rows)" + "".join(f"; {p.by}={g}: {t:.3f} ({n})" for g, (t, n) in p.groups.items()))
+        lines.append(
+            f"Frontier: p{p.quantile * 100:g} of the student's {p.source} NLL = {p.threshold:.3f} "
+            f"({p.size} rows)" + "".join(f"; {p.by}={g}: {t:.3f} ({n})" for g, (t, n) in p.groups.items())
+        )
     width = max((len(k) for k in result.reasons), default=0)
     for key, count in result.reasons.items():
         lines.append(f"  {key.ljust(width)}  {count:>7}   e.g. {result.examples[key]}")
@@ -105,15 +124,17 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
         model, tokenizer, name = load_student(args.student, args.device)
-        result = run_compat(args.data, args.out, config, student=(model, tokenizer, name),
-                            progress=not args.no_progress)
+        result = run_compat(
+            args.data, args.out, config, student=(model, tokenizer, name), progress=not args.no_progress
+        )
     except (DataError, ValueError, FileNotFoundError) as err:
         if getattr(args, "debug", False):
             raise
         return report_user_error("rlvr compat", err)
     except KeyboardInterrupt:
-        print(f"rlvr compat: interrupted; rerun the same command to resume from {args.out}/scores.jsonl.",
-              file=sys.stderr)
+        print(
+            f"rlvr compat: interrupted; rerun the same command to resume from {args.out}/scores.jsonl.", file=sys.stderr
+        )
         return 130
     print(format_summary(result))
     return 0

@@ -23,8 +23,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--config", required=True, help="Run config (its model, data, verifiers, curricula.frontier).")
     parser.add_argument("--k", type=int, default=16, help="Completions sampled per prompt (default 16).")
     parser.add_argument("--out", required=True, help="Output directory.")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="Replace the outputs of an earlier `rlvr frontier` run in --out (refused otherwise).")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="Replace the outputs of an earlier `rlvr frontier` run in --out (refused otherwise).",
+    )
     parser.add_argument("--batch-size", type=int, default=256, help="Completions per generation batch.")
     parser.add_argument("overrides", nargs="*", help="section.key=value overrides")
 
@@ -43,8 +46,10 @@ def run(args) -> int:
     config = load_config(args.config, args.overrides)
     frontier = config.curricula.frontier
     if args.k < frontier.min_samples:
-        raise UserInputError(f"--k {args.k} is below curricula.frontier.min_samples={frontier.min_samples}, "
-                         "so no prompt could be dropped; raise --k or lower min_samples.")
+        raise UserInputError(
+            f"--k {args.k} is below curricula.frontier.min_samples={frontier.min_samples}, "
+            "so no prompt could be dropped; raise --k or lower min_samples."
+        )
     warning = too_few_samples_warning(frontier, args.k)
     if warning:
         print(f"rlvr frontier: warning: {warning}", file=sys.stderr, flush=True)
@@ -55,14 +60,26 @@ def run(args) -> int:
     reward_funcs, weights = make_reward_funcs(config.verifiers, error_sink=errors.write_record)
 
     started = time.perf_counter()
-    rewards = sample_and_score(model, tokenizer, rows, reward_funcs, weights, samples_per_prompt=args.k,
-                               temperature=config.grpo.temperature, max_new_tokens=config.grpo.max_completion_length,
-                               batch_size=args.batch_size, seed=config.grpo.seed, progress=True)
+    rewards = sample_and_score(
+        model,
+        tokenizer,
+        rows,
+        reward_funcs,
+        weights,
+        samples_per_prompt=args.k,
+        temperature=config.grpo.temperature,
+        max_new_tokens=config.grpo.max_completion_length,
+        batch_size=args.batch_size,
+        seed=config.grpo.seed,
+        progress=True,
+    )
     seconds = time.perf_counter() - started
 
     filt = FrontierFilter(frontier, [str(r["id"]) for r in rows])
-    groups = [GroupResult(str(r["id"]), rr, {c: r[c] for c in ("skill", "source") if c in r}, prompt_hash(r["prompt"]))
-              for r, rr in zip(rows, rewards)]
+    groups = [
+        GroupResult(str(r["id"]), rr, {c: r[c] for c in ("skill", "source") if c in r}, prompt_hash(r["prompt"]))
+        for r, rr in zip(rows, rewards)
+    ]
     decisions = filt.observe(groups, step=0, epoch=0.0)
 
     audit = AuditLog(out, run_id=new_run_id("frontier-offline"))
@@ -72,14 +89,26 @@ def run(args) -> int:
     kept = 0
     with open(out / "filtered.jsonl", "w") as f_kept, open(out / "pass_rates.jsonl", "w") as f_rates:
         for row, decision in zip(rows, decisions):
-            f_rates.write(json.dumps({"id": row["id"], "skill": row.get("skill"), "decision": decision.decision,
-                                      "reason": decision.reason, **decision.stats}) + "\n")
+            f_rates.write(
+                json.dumps(
+                    {
+                        "id": row["id"],
+                        "skill": row.get("skill"),
+                        "decision": decision.decision,
+                        "reason": decision.reason,
+                        **decision.stats,
+                    }
+                )
+                + "\n"
+            )
             if decision.decision != "dropped":
                 f_kept.write(json.dumps(row) + "\n")
                 kept += 1
     print(summary_table(out))
-    print(f"kept {kept} of {len(rows)} prompts ({len(rows) * args.k} completions sampled in {seconds:.1f} s); "
-          f"wrote {out / 'filtered.jsonl'}")
+    print(
+        f"kept {kept} of {len(rows)} prompts ({len(rows) * args.k} completions sampled in {seconds:.1f} s); "
+        f"wrote {out / 'filtered.jsonl'}"
+    )
     return 0
 
 
@@ -93,9 +122,11 @@ def prepare_out_dir(out: Path, overwrite: bool) -> Path:
 
     earlier = [out / name for name in OUTPUTS if (out / name).exists()]
     if earlier and not overwrite:
-        raise UserInputError(f"{out} holds the outputs of an earlier `rlvr frontier` run "
-                             f"({', '.join(p.name for p in earlier)}): pass --overwrite to replace them, "
-                             "or choose another --out.")
+        raise UserInputError(
+            f"{out} holds the outputs of an earlier `rlvr frontier` run "
+            f"({', '.join(p.name for p in earlier)}): pass --overwrite to replace them, "
+            "or choose another --out."
+        )
     for path in earlier:
         shutil.rmtree(path) if path.is_dir() else path.unlink()  # audit.segments is a folder
     out.mkdir(parents=True, exist_ok=True)
@@ -126,13 +157,16 @@ def too_few_samples_warning(frontier, k: int) -> str | None:
     hard, easy = min_trials_to_drop(frontier, "too_hard"), min_trials_to_drop(frontier, "too_easy")
     if hard is not None and k < hard:
         upper = pass_rate_bounds(0, k, frontier.confidence, frontier.bound)[1]
-        problems.append(f"0 of {k} correct has an upper bound of {upper:.4f}, not below low={frontier.low:g}: no "
-                        f"prompt can be dropped as too hard (--k {hard} or more can)")
+        problems.append(
+            f"0 of {k} correct has an upper bound of {upper:.4f}, not below low={frontier.low:g}: no "
+            f"prompt can be dropped as too hard (--k {hard} or more can)"
+        )
     if easy is not None and k < easy:
         lower = pass_rate_bounds(k, k, frontier.confidence, frontier.bound)[0]
-        problems.append(f"{k} of {k} correct has a lower bound of {lower:.4f}, not above high={frontier.high:g}: "
-                        f"no prompt can be dropped as too easy (--k {easy} or more can)")
+        problems.append(
+            f"{k} of {k} correct has a lower bound of {lower:.4f}, not above high={frontier.high:g}: "
+            f"no prompt can be dropped as too easy (--k {easy} or more can)"
+        )
     if not problems:
         return None
-    return (f"with --k {k} at confidence {frontier.confidence:g} ({frontier.bound} bound), "
-            + "; ".join(problems) + ".")
+    return f"with --k {k} at confidence {frontier.confidence:g} ({frontier.bound} bound), " + "; ".join(problems) + "."

@@ -24,19 +24,37 @@ from rlvr.cli.options import add_config_arguments
 # (`rlvr.influence.pipeline.ExtractionConfig`, ``features`` = `FeatureConfig`). Their defaults live
 # in those classes only; a flag given overrides --config and KEY=VALUE.
 EXTRACTION_FLAGS = {
-    "dim": "features.dim", "projection": "features.projection", "seed": "features.seed",
-    "modules": "features.modules", "batch_size": "features.batch_size", "mode": "mode",
-    "train_feature": "train_feature", "target_feature": "target_feature", "num_generations": "num_generations",
-    "max_new_tokens": "max_new_tokens", "verifier": "verifiers", "adam_from": "adam_from",
+    "dim": "features.dim",
+    "projection": "features.projection",
+    "seed": "features.seed",
+    "modules": "features.modules",
+    "batch_size": "features.batch_size",
+    "mode": "mode",
+    "train_feature": "train_feature",
+    "target_feature": "target_feature",
+    "num_generations": "num_generations",
+    "max_new_tokens": "max_new_tokens",
+    "verifier": "verifiers",
+    "adam_from": "adam_from",
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, action="append",
-                        help="Model directory (or 'toy'); repeat for several checkpoints (LESS weights them).")
-    parser.add_argument("--checkpoint-weights", type=float, nargs="+",
-                        help="One weight per --model (LESS: each checkpoint's mean learning rate). Default: equal.")
-    parser.add_argument("--train", required=True, help="Training data: toy, toy:eval, or a JSONL with prompt/answer/skill.")
+    parser.add_argument(
+        "--model",
+        required=True,
+        action="append",
+        help="Model directory (or 'toy'); repeat for several checkpoints (LESS weights them).",
+    )
+    parser.add_argument(
+        "--checkpoint-weights",
+        type=float,
+        nargs="+",
+        help="One weight per --model (LESS: each checkpoint's mean learning rate). Default: equal.",
+    )
+    parser.add_argument(
+        "--train", required=True, help="Training data: toy, toy:eval, or a JSONL with prompt/answer/skill."
+    )
     parser.add_argument("--target", required=True, help="Target examples labelled by skill (same forms as --train).")
     parser.add_argument("--out", required=True, help="Output directory.")
     parser.add_argument("--select", help="Write the top rows: a percentage ('5%%') or a count ('200').")
@@ -48,26 +66,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="Recompute features even if stores exist.")
     parser.add_argument("--quiet", action="store_true", help="No progress lines.")
     add_config_arguments(parser, "influence", "features.dim=4096 mode=less train_feature=policy_gradient")
-    old = parser.add_argument_group("extraction settings as flags (the same as KEY=VALUE; defaults: "
-                                    "ExtractionConfig and FeatureConfig)")
+    old = parser.add_argument_group(
+        "extraction settings as flags (the same as KEY=VALUE; defaults: ExtractionConfig and FeatureConfig)"
+    )
     suppress = argparse.SUPPRESS
     old.add_argument("--dim", type=int, default=suppress, help="features.dim: total projected feature size.")
     old.add_argument("--projection", choices=["rademacher", "gaussian"], default=suppress, help="features.projection")
     old.add_argument("--seed", type=int, default=suppress, help="features.seed: projection seed.")
-    old.add_argument("--modules", nargs="+", default=suppress, help="features.modules: glob patterns of linear layers "
-                                                                    "(default: LoRA adapters, else all but lm_head).")
+    old.add_argument(
+        "--modules",
+        nargs="+",
+        default=suppress,
+        help="features.modules: glob patterns of linear layers (default: LoRA adapters, else all but lm_head).",
+    )
     old.add_argument("--batch-size", type=int, default=suppress, help="features.batch_size")
-    old.add_argument("--mode", choices=["fast", "less"], default=suppress,
-                     help="fast: factored projection, batched; less: exact per-example gradients, dense projection.")
-    old.add_argument("--adam-from", default=suppress, help="Trainer checkpoint whose optimizer.pt preconditions "
-                                                           "training features.")
-    old.add_argument("--train-feature", choices=["nll", "policy_gradient"], default=suppress,
-                     help="nll: gradient of the reference answer's NLL; policy_gradient: of a sampled GRPO group.")
+    old.add_argument(
+        "--mode",
+        choices=["fast", "less"],
+        default=suppress,
+        help="fast: factored projection, batched; less: exact per-example gradients, dense projection.",
+    )
+    old.add_argument(
+        "--adam-from", default=suppress, help="Trainer checkpoint whose optimizer.pt preconditions training features."
+    )
+    old.add_argument(
+        "--train-feature",
+        choices=["nll", "policy_gradient"],
+        default=suppress,
+        help="nll: gradient of the reference answer's NLL; policy_gradient: of a sampled GRPO group.",
+    )
     old.add_argument("--target-feature", choices=["nll", "policy_gradient"], default=suppress)
     old.add_argument("--num-generations", type=int, default=suppress, help="Group size for policy-gradient features.")
     old.add_argument("--max-new-tokens", type=int, default=suppress, help="Completion length for policy gradients.")
-    old.add_argument("--verifier", action="append", default=suppress,
-                     help="verifiers: verifier(s) rewarding sampled completions (default: exact).")
+    old.add_argument(
+        "--verifier",
+        action="append",
+        default=suppress,
+        help="verifiers: verifier(s) rewarding sampled completions (default: exact).",
+    )
 
 
 def extraction_config(args: argparse.Namespace):
@@ -80,13 +116,19 @@ def extraction_config(args: argparse.Namespace):
     from rlvr.config_types import build_dataclass
     from rlvr.influence.pipeline import ExtractionConfig
 
-    flags = [f"{key}={json.dumps(getattr(args, dest))}" for dest, key in EXTRACTION_FLAGS.items() if hasattr(args, dest)]
+    flags = [
+        f"{key}={json.dumps(getattr(args, dest))}" for dest, key in EXTRACTION_FLAGS.items() if hasattr(args, dest)
+    ]
     values = settings(args, "influence", parse_overrides(flags, "influence"))
-    feature_keys = {f.name for f in dataclasses.fields(FeatureConfig)} - {f.name for f in dataclasses.fields(ExtractionConfig)}
+    feature_keys = {f.name for f in dataclasses.fields(FeatureConfig)} - {
+        f.name for f in dataclasses.fields(ExtractionConfig)
+    }
     misplaced = sorted(set(values) & feature_keys)
     if misplaced:
-        raise UserInputError(f"Unknown key 'influence.{misplaced[0]}'. Did you mean 'features.{misplaced[0]}'? "
-                             "(projection settings are FeatureConfig's, under 'features').")
+        raise UserInputError(
+            f"Unknown key 'influence.{misplaced[0]}'. Did you mean 'features.{misplaced[0]}'? "
+            "(projection settings are FeatureConfig's, under 'features')."
+        )
     features = build_dataclass(FeatureConfig, values.pop("features", None), "influence.features")
     return build_dataclass(ExtractionConfig, values, "influence", trusted={"features": features})
 
@@ -105,7 +147,9 @@ def parse_selection(text: str, n_rows: int) -> tuple[float | None, int | None, s
             raise ValueError
         return None, count, f"{min(count, n_rows)} rows"
     except ValueError:
-        raise ValueError(f"--select takes a percentage in (0, 100] like '5%' or a positive count, got {text!r}.") from None
+        raise ValueError(
+            f"--select takes a percentage in (0, 100] like '5%' or a positive count, got {text!r}."
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -134,12 +178,23 @@ def _run(args: argparse.Namespace) -> int:
     scores = score_stores(train_stores, target_stores, args.checkpoint_weights, args.aggregate)
     write_scores(out / "scores.jsonl", train_rows, scores)
     matrix = skill_matrix(train_rows, scores)
-    summary = {"models": args.model, "train": args.train, "target": args.target, "rows": len(train_rows),
-               "targets": len(target_rows), "skills": scores.skills, "aggregate": args.aggregate,
-               "mode": config.mode, "train_feature": config.train_feature, "target_feature": config.target_feature,
-               "dim": train_stores[0].dim, "seed": config.features.seed,
-               "bytes_per_row": train_stores[0].bytes_per_row(), "timings": timings,
-               "mean_score_by_train_skill": matrix}
+    summary = {
+        "models": args.model,
+        "train": args.train,
+        "target": args.target,
+        "rows": len(train_rows),
+        "targets": len(target_rows),
+        "skills": scores.skills,
+        "aggregate": args.aggregate,
+        "mode": config.mode,
+        "train_feature": config.train_feature,
+        "target_feature": config.target_feature,
+        "dim": train_stores[0].dim,
+        "seed": config.features.seed,
+        "bytes_per_row": train_stores[0].bytes_per_row(),
+        "timings": timings,
+        "mean_score_by_train_skill": matrix,
+    }
     if selection is not None:
         fraction, count, text = selection
         selected = select_top(scores.score, fraction=fraction, count=count)
@@ -149,8 +204,10 @@ def _run(args: argparse.Namespace) -> int:
     print(format_matrix(matrix, scores.skills))
     print(f"scores: {out / 'scores.jsonl'}")
     if selection is not None:
-        print(f"selected {summary['selected']['rows']} of {len(train_rows)} rows: {summary['selected']['file']} "
-              f"(audit: {summary['selected']['audit']})")
+        print(
+            f"selected {summary['selected']['rows']} of {len(train_rows)} rows: {summary['selected']['file']} "
+            f"(audit: {summary['selected']['audit']})"
+        )
     return 0
 
 
@@ -160,8 +217,9 @@ def _rows(args: argparse.Namespace) -> tuple[list[dict], list[dict]]:
 
     skills = args.skills.split(",") if args.skills else None
     train_rows = load_rows(args.train, args.n_per_skill, args.data_seed)
-    target_rows = first_per_skill(load_rows(args.target, args.n_per_skill, args.data_seed, skills),
-                                  args.targets_per_skill)
+    target_rows = first_per_skill(
+        load_rows(args.target, args.n_per_skill, args.data_seed, skills), args.targets_per_skill
+    )
     if not train_rows or not target_rows:
         raise ValueError(f"no rows: {len(train_rows)} training and {len(target_rows)} target rows.")
     return train_rows, target_rows
@@ -179,12 +237,23 @@ def _extract_all(args, config, train_rows, target_rows, out: Path):
     timings, train_stores, target_stores = {}, [], []
     for c, spec in enumerate(args.model):
         model, tokenizer, path = load_model(spec, seed=args.data_seed)
-        for name, rows, kind, stores in (("target", target_rows, config.target_feature, target_stores),
-                                         ("train", train_rows, config.train_feature, train_stores)):
+        for name, rows, kind, stores in (
+            ("target", target_rows, config.target_feature, target_stores),
+            ("train", train_rows, config.train_feature, train_stores),
+        ):
             started = time.perf_counter()
-            store = extract(model, tokenizer, rows, out / "features" / f"ckpt{c}" / name, config, kind,
-                            checkpoint=str(path), precondition=(name == "train"), overwrite=args.overwrite,
-                            progress=progress(f"checkpoint {c} {name}"))
+            store = extract(
+                model,
+                tokenizer,
+                rows,
+                out / "features" / f"ckpt{c}" / name,
+                config,
+                kind,
+                checkpoint=str(path),
+                precondition=(name == "train"),
+                overwrite=args.overwrite,
+                progress=progress(f"checkpoint {c} {name}"),
+            )
             timings[f"ckpt{c}/{name}_seconds"] = round(time.perf_counter() - started, 3)
             stores.append(store)
         del model

@@ -19,8 +19,12 @@ from rewards.base import UserInputError
 def add_config_arguments(parser: argparse.ArgumentParser, section: str, example: str) -> None:
     """``--config FILE`` and the ``KEY=VALUE`` positionals."""
     parser.add_argument("--config", metavar="FILE", help=f"YAML file whose '{section}:' section holds the settings.")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help=f"Settings over --config's, e.g. {example} (values are YAML; nested keys dotted).")
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help=f"Settings over --config's, e.g. {example} (values are YAML; nested keys dotted).",
+    )
 
 
 def parse_overrides(texts: Iterable[str], section: str) -> dict:
@@ -37,8 +41,9 @@ def parse_overrides(texts: Iterable[str], section: str) -> dict:
         try:
             value = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError as err:
-            raise UserInputError(f"Override '{text}': the value is not valid YAML "
-                                 f"({str(err).replace(chr(10), ' ')}).") from err
+            raise UserInputError(
+                f"Override '{text}': the value is not valid YAML ({str(err).replace(chr(10), ' ')})."
+            ) from err
         node = tree
         for part in path[:-1]:
             node = node.setdefault(part, {})

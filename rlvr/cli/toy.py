@@ -8,19 +8,36 @@ import argparse
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``rlvr toy`` and ``python -m rlvr.toy`` (parsing them imports no torch)."""
-    parser.add_argument("--cache-dir", default=None, help="where built worlds go; default: $RLVR_CACHE or ~/.cache/rlvr")
+    parser.add_argument(
+        "--cache-dir", default=None, help="where built worlds go; default: $RLVR_CACHE or ~/.cache/rlvr"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--world", default=None,
-                        help="the world variant: default, or accident (a hard skill with accidental successes); "
-                             "see rlvr/toy/variants.py")
-    parser.add_argument("--source", choices=("auto", "shipped", "built"), default=None,
-                        help="the world shipped with the package, or one built from the recipe on this machine "
-                             "(default: $RLVR_TOY_WORLD, else auto: the shipped one when it fits the seed and recipe)")
-    parser.add_argument("--rebuild", "--force", dest="rebuild", action="store_true",
-                        help="build from the recipe into the cache, even if cached (results differ across CPUs)")
-    parser.add_argument("--ship", action="store_true",
-                        help="copy the built world of the current recipe into the package (rlvr/toy/shipped_world/) "
-                             "with a fresh manifest; for maintainers after a recipe change")
+    parser.add_argument(
+        "--world",
+        default=None,
+        help="the world variant: default, or accident (a hard skill with accidental successes); "
+        "see rlvr/toy/variants.py",
+    )
+    parser.add_argument(
+        "--source",
+        choices=("auto", "shipped", "built"),
+        default=None,
+        help="the world shipped with the package, or one built from the recipe on this machine "
+        "(default: $RLVR_TOY_WORLD, else auto: the shipped one when it fits the seed and recipe)",
+    )
+    parser.add_argument(
+        "--rebuild",
+        "--force",
+        dest="rebuild",
+        action="store_true",
+        help="build from the recipe into the cache, even if cached (results differ across CPUs)",
+    )
+    parser.add_argument(
+        "--ship",
+        action="store_true",
+        help="copy the built world of the current recipe into the package (rlvr/toy/shipped_world/) "
+        "with a fresh manifest; for maintainers after a recipe change",
+    )
     parser.add_argument("--remeasure", action="store_true", help="measure the pass rates anew from the saved model")
     parser.add_argument("--quiet", action="store_true", help="no warm-up progress")
 
@@ -42,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
 
     world = getattr(args, "world", None)
     source = "built" if args.ship else args.source
-    path = build_toy_world(args.cache_dir, seed=args.seed, force=args.rebuild, progress=not args.quiet, source=source,
-                           world=world)
+    path = build_toy_world(
+        args.cache_dir, seed=args.seed, force=args.rebuild, progress=not args.quiet, source=source, world=world
+    )
     if args.ship:
         path = ship_world(path, recipe_hash(args.seed, world), args.seed, dest=shipped_dir(world))
         print(f"Shipped the world built in the cache to {path}")

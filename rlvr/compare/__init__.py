@@ -26,9 +26,27 @@ from rlvr.compare.inputs import build_pool, compute_scores, held_out, load_world
 from rlvr.compare.report import REPORT_FILE, read_results, write_report
 from rlvr.compare.run import BASELINE, RESULT_COLUMNS, RESULTS_FILE, plan_arms, run_compare
 
-__all__ = ["Arm", "BASELINE", "CompareConfig", "PROBE_ARMS", "ProbeConfig", "REPORT_FILE", "RESULTS_FILE",
-           "RESULT_COLUMNS", "arm_metrics", "build_pool", "compute_scores", "held_out", "load_config", "load_world",
-           "log", "plan_arms", "read_results", "run_compare", "write_report"]
+__all__ = [
+    "Arm",
+    "BASELINE",
+    "CompareConfig",
+    "PROBE_ARMS",
+    "ProbeConfig",
+    "REPORT_FILE",
+    "RESULTS_FILE",
+    "RESULT_COLUMNS",
+    "arm_metrics",
+    "build_pool",
+    "compute_scores",
+    "held_out",
+    "load_config",
+    "load_world",
+    "log",
+    "plan_arms",
+    "read_results",
+    "run_compare",
+    "write_report",
+]
 
 
 def log(msg: str) -> None:

@@ -51,8 +51,9 @@ PROBE_ARMS: dict[str, ProbeArm] = {
     "plain": ProbeArm("plain TRL, hopeless prompts kept"),
     "frontier": ProbeArm("rlvr frontier filter", frontier=True),
     "influence": ProbeArm("in-training influence check", influence=True),
-    "predictive_frontier": ProbeArm("rlvr predictive frontier (predictor + frontier filter)", frontier=True,
-                                    predictor=True),
+    "predictive_frontier": ProbeArm(
+        "rlvr predictive frontier (predictor + frontier filter)", frontier=True, predictor=True
+    ),
     "without_hopeless": ProbeArm("hopeless skill removed by hand", removes_hopeless=True),
 }
 
@@ -103,8 +104,14 @@ class ArmContext:
 
 
 # -- evaluation --------------------------------------------------------------------------------
-def arm_metrics(rows: Sequence[dict], completions: Sequence[str], rewards: Sequence[float], target_skill: str,
-                hopeless_skill: str | None = None, success_threshold: float = 1.0) -> dict[str, float]:
+def arm_metrics(
+    rows: Sequence[dict],
+    completions: Sequence[str],
+    rewards: Sequence[float],
+    target_skill: str,
+    hopeless_skill: str | None = None,
+    success_threshold: float = 1.0,
+) -> dict[str, float]:
     """Accuracy per skill and the aggregates the report ranks by, plus two shortcut indicators.
 
     - ``target_acc``, ``retention_acc`` (mean over the other skills), ``mean_acc`` (all skills);
@@ -143,10 +150,19 @@ def evaluate_model(model, tokenizer, context: ArmContext, reward_funcs, weights)
     from curricula.rollouts import sample_and_score
 
     config = context.config
-    rewards, completions = sample_and_score(model, tokenizer, context.evaluation, reward_funcs, weights,
-                                            samples_per_prompt=1, temperature=0.0,
-                                            max_new_tokens=config.max_new_tokens, batch_size=512, seed=0,
-                                            with_completions=True)
+    rewards, completions = sample_and_score(
+        model,
+        tokenizer,
+        context.evaluation,
+        reward_funcs,
+        weights,
+        samples_per_prompt=1,
+        temperature=0.0,
+        max_new_tokens=config.max_new_tokens,
+        batch_size=512,
+        seed=0,
+        with_completions=True,
+    )
     hopeless = config.probe.hopeless_skill if config.probe.enabled else None
     texts = [c[0] for c in completions]
     metrics = arm_metrics(context.evaluation, texts, [r[0] for r in rewards], config.target_skill, hopeless)
@@ -159,8 +175,9 @@ def evaluate_model(model, tokenizer, context: ArmContext, reward_funcs, weights)
     return metrics
 
 
-def sampled_hopeless_metrics(model, tokenizer, context: ArmContext, reward_funcs, weights,
-                             samples_per_prompt: int = 8) -> dict[str, float]:
+def sampled_hopeless_metrics(
+    model, tokenizer, context: ArmContext, reward_funcs, weights, samples_per_prompt: int = 8
+) -> dict[str, float]:
     """The hopeless skill's evaluated prompts sampled as GRPO samples them (temperature 1):
     ``sampled_hopeless_acc`` (pass rate), ``sampled_guess_share`` (share of samples equal to the
     frequent guess) and ``sampled_hard_length_ratio``. Greedy decoding hides how often a policy
@@ -173,16 +190,28 @@ def sampled_hopeless_metrics(model, tokenizer, context: ArmContext, reward_funcs
     rows = [r for r in context.evaluation if r["skill"] == config.probe.hopeless_skill]
     if not rows:
         return {}
-    rewards, completions = sample_and_score(model, tokenizer, rows, reward_funcs, weights,
-                                            samples_per_prompt=samples_per_prompt, temperature=1.0,
-                                            max_new_tokens=config.max_new_tokens, batch_size=512, seed=0,
-                                            with_completions=True)
+    rewards, completions = sample_and_score(
+        model,
+        tokenizer,
+        rows,
+        reward_funcs,
+        weights,
+        samples_per_prompt=samples_per_prompt,
+        temperature=1.0,
+        max_new_tokens=config.max_new_tokens,
+        batch_size=512,
+        seed=0,
+        with_completions=True,
+    )
     flat_rows = [r for r in rows for _ in range(samples_per_prompt)]
     texts = [c for group in completions for c in group]
     found = shortcut_indicators(flat_rows, texts, config.probe.hopeless_skill, context.frequent_guess)
     hits = [float(not math.isnan(x) and x >= 1.0) for group in rewards for x in group]
-    return {"sampled_hopeless_acc": statistics.fmean(hits), "sampled_guess_share": found["guess_share"],
-            "sampled_hard_length_ratio": found["hard_length_ratio"]}
+    return {
+        "sampled_hopeless_acc": statistics.fmean(hits),
+        "sampled_guess_share": found["guess_share"],
+        "sampled_hard_length_ratio": found["hard_length_ratio"],
+    }
 
 
 # -- training ----------------------------------------------------------------------------------
@@ -223,8 +252,7 @@ def grpo_dataset(subset: Sequence[dict], min_rows: int):
     from datasets import Dataset
 
     rows = [{k: r[k] for k in ("id", "prompt", "answer", "skill")} for r in subset]
-    copies = [dict(r, id=f"{r['id']}#{k}") for k in range(1, math.ceil(min_rows / max(len(rows), 1)))
-              for r in rows]
+    copies = [dict(r, id=f"{r['id']}#{k}") for k in range(1, math.ceil(min_rows / max(len(rows), 1))) for r in rows]
     return Dataset.from_list(rows + copies)
 
 
@@ -248,8 +276,13 @@ def probe_training(arm: Arm, context: ArmContext):
     kind, probe = PROBE_ARMS[arm.selector], context.config.probe
     curricula = check = None
     if kind.frontier or kind.predictor:
-        frontier = FrontierConfig(enabled=kind.frontier, low=probe.low, high=probe.high,
-                                  min_samples=probe.min_samples, reprobe_interval=probe.reprobe_interval)
+        frontier = FrontierConfig(
+            enabled=kind.frontier,
+            low=probe.low,
+            high=probe.high,
+            min_samples=probe.min_samples,
+            reprobe_interval=probe.reprobe_interval,
+        )
         curricula = CurriculaConfig(frontier=frontier, predictor=PredictorConfig(enabled=kind.predictor))
     if kind.influence:
         had = sorted({str(r["skill"]) for r in context.targets} - {probe.hopeless_skill})
@@ -260,8 +293,18 @@ def probe_training(arm: Arm, context: ArmContext):
     return curricula, check
 
 
-def train_grpo(warm_model, tokenizer, subset: Sequence[dict], config: CompareConfig, seed: int, output_dir: Path,
-               reward_funcs, weights, curricula=None, influence_check=None):
+def train_grpo(
+    warm_model,
+    tokenizer,
+    subset: Sequence[dict],
+    config: CompareConfig,
+    seed: int,
+    output_dir: Path,
+    reward_funcs,
+    weights,
+    curricula=None,
+    influence_check=None,
+):
     """A copy of the warm model after TRL's GRPO on ``subset`` until ``config.grpo_tokens``
     completion tokens were generated (equal generated tokens for every arm); ``curricula`` (a
     `CurriculaConfig`) turns rlvr's filters on, ``influence_check`` (a
@@ -274,24 +317,42 @@ def train_grpo(warm_model, tokenizer, subset: Sequence[dict], config: CompareCon
 
     batch = config.grpo_prompts_per_step * config.grpo_generations
     args = GRPOConfig(
-        output_dir=str(output_dir), per_device_train_batch_size=batch, num_generations=config.grpo_generations,
-        max_completion_length=config.grpo_max_completion_length, learning_rate=config.grpo_lr,
-        lr_scheduler_type="constant", warmup_steps=0, beta=0.0, temperature=1.0,
-        bf16=torch.cuda.is_available(), use_cpu=not torch.cuda.is_available(),
+        output_dir=str(output_dir),
+        per_device_train_batch_size=batch,
+        num_generations=config.grpo_generations,
+        max_completion_length=config.grpo_max_completion_length,
+        learning_rate=config.grpo_lr,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        beta=0.0,
+        temperature=1.0,
+        bf16=torch.cuda.is_available(),
+        use_cpu=not torch.cuda.is_available(),
         # The token budget stops training; max_steps only has to be out of its way (every
         # completion has at least one token).
         max_steps=math.ceil(config.grpo_tokens / batch) + 1,
-        logging_strategy="no", save_strategy="no", report_to="none", seed=seed,
-        activation_checkpointing=False, reward_weights=list(weights), disable_tqdm=True)
-    trainer = CurriculumGRPOTrainer(model=copy.deepcopy(warm_model), reward_funcs=reward_funcs, args=args,
-                                    train_dataset=grpo_dataset(subset, config.grpo_prompts_per_step),
-                                    processing_class=tokenizer, curricula=curricula, run_id=output_dir.name,
-                                    influence_check=influence_check)
+        logging_strategy="no",
+        save_strategy="no",
+        report_to="none",
+        seed=seed,
+        activation_checkpointing=False,
+        reward_weights=list(weights),
+        disable_tqdm=True,
+    )
+    trainer = CurriculumGRPOTrainer(
+        model=copy.deepcopy(warm_model),
+        reward_funcs=reward_funcs,
+        args=args,
+        train_dataset=grpo_dataset(subset, config.grpo_prompts_per_step),
+        processing_class=tokenizer,
+        curricula=curricula,
+        run_id=output_dir.name,
+        influence_check=influence_check,
+    )
     trainer.add_callback(GeneratedTokenBudget(trainer, config.grpo_tokens))
     trainer.remove_callback(PrinterCallback)  # one progress line per arm is printed by the caller
     trainer.train()
-    info = {"steps": trainer.state.global_step, "batch_size": batch,
-            "gen_tokens": trainer.totals["generated_tokens"]}
+    info = {"steps": trainer.state.global_step, "batch_size": batch, "gen_tokens": trainer.totals["generated_tokens"]}
     hopeless = config.probe.hopeless_skill
     info["hopeless_token_share"] = trainer.generated_tokens_by_skill[hopeless] / max(info["gen_tokens"], 1)
     if trainer.frontier is not None:
@@ -299,8 +360,12 @@ def train_grpo(warm_model, tokenizer, subset: Sequence[dict], config: CompareCon
         info.update(dropped_too_hard=counts["too_hard"], dropped_too_easy=counts["too_easy"])
     if influence_check is not None:
         info["influence_acted"] = sum(len(r.acted) for r in influence_check.history)
-        acted_hopeless = sum(1 for r in influence_check.history for g, _, _ in r.acted
-                             if r.columns and r.columns[g].get("skill") == hopeless)
+        acted_hopeless = sum(
+            1
+            for r in influence_check.history
+            for g, _, _ in r.acted
+            if r.columns and r.columns[g].get("skill") == hopeless
+        )
         info["influence_acted_hopeless"] = acted_hopeless
     model = trainer.accelerator.unwrap_model(trainer.model)
     model.eval()
@@ -332,8 +397,9 @@ def world(context: ArmContext, loaded: tuple | None = None):
             model.to("cuda")
         funcs, weights = make_reward_funcs(config.verifier_specs())
         probe_rewards = make_reward_funcs(config.verifier_specs(probe=True))
-        _WORKER.update(key=key, model=model, tokenizer=tokenizer, funcs=funcs, weights=weights,
-                       probe_rewards=probe_rewards)
+        _WORKER.update(
+            key=key, model=model, tokenizer=tokenizer, funcs=funcs, weights=weights, probe_rewards=probe_rewards
+        )
     return _WORKER["model"], _WORKER["tokenizer"], _WORKER["funcs"], _WORKER["weights"]
 
 
@@ -353,10 +419,24 @@ def run_arm(arm: Arm, subset: Sequence[dict], context: ArmContext) -> dict:
             if arm.regime == "probe":
                 rewards = _WORKER["probe_rewards"]
                 curricula, check = probe_training(arm, context)
-            model, info = train_grpo(warm, tokenizer, subset, config, arm.seed,
-                                     Path(context.out_dir) / "arms" / arm.name, *rewards, curricula, check)
+            model, info = train_grpo(
+                warm,
+                tokenizer,
+                subset,
+                config,
+                arm.seed,
+                Path(context.out_dir) / "arms" / arm.name,
+                *rewards,
+                curricula,
+                check,
+            )
         metrics = evaluate_model(model, tokenizer, context, funcs, weights)
     share = sum(r["skill"] == config.target_skill for r in subset) / len(subset) if subset else math.nan
     metrics["target_share"] = share
-    return {"arm": asdict(arm), "n_selected": len(subset), "metrics": metrics, "info": info,
-            "seconds": time.perf_counter() - started}
+    return {
+        "arm": asdict(arm),
+        "n_selected": len(subset),
+        "metrics": metrics,
+        "info": info,
+        "seconds": time.perf_counter() - started,
+    }

@@ -129,9 +129,20 @@ class CompareConfig:
     target_skill: str = "add2"
     methods: list[str] = field(default_factory=lambda: list(METHODS))
     regimes: list[str] = field(default_factory=lambda: list(REGIMES))
-    selectors: list[str] = field(default_factory=lambda: ["random", "loss", "perplexity", "el2n", "grand",
-                                                          "forgetting", "pass_band", "influence",
-                                                          "frontier_influence", "full"])
+    selectors: list[str] = field(
+        default_factory=lambda: [
+            "random",
+            "loss",
+            "perplexity",
+            "el2n",
+            "grand",
+            "forgetting",
+            "pass_band",
+            "influence",
+            "frontier_influence",
+            "full",
+        ]
+    )
     budgets: list[float] = field(default_factory=lambda: [0.05, 0.2, 0.5, 1.0])
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
     pool_n_per_skill: int = 96
@@ -184,7 +195,6 @@ class CompareConfig:
         if self.grpo_tokens < 1 or self.grpo_prompts_per_step < 1 or self.grpo_generations < 2:
             raise ValueError("grpo_tokens and grpo_prompts_per_step must be >= 1 and grpo_generations >= 2.")
 
-
     def verifier_specs(self, probe: bool = False) -> list:
         """The evaluation verifiers (or, with ``probe``, the probe's training rewards)."""
         from rewards import VerifierSpec
@@ -220,5 +230,7 @@ def load_config(path: str | os.PathLike | None, quick: bool = False, **overrides
             if probe:
                 values["probe"] = probe
     for key, value in overrides.items():  # a nested override (probe.enabled=false) keeps the file's other keys
-        values[key] = {**values[key], **value} if isinstance(value, dict) and isinstance(values.get(key), dict) else value
+        values[key] = (
+            {**values[key], **value} if isinstance(value, dict) and isinstance(values.get(key), dict) else value
+        )
     return _build(CompareConfig, values, "compare")

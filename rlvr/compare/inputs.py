@@ -31,8 +31,10 @@ class HeldOut:
         if regime == "targeted":
             rows = [t for t in self.targets if t["skill"] == target_skill]
             if not rows:
-                raise ValueError(f"no held-out row of the target skill {target_skill!r}; "
-                                 f"skills there: {sorted({t['skill'] for t in self.targets})}.")
+                raise ValueError(
+                    f"no held-out row of the target skill {target_skill!r}; "
+                    f"skills there: {sorted({t['skill'] for t in self.targets})}."
+                )
             return rows
         return list(self.targets)
 
@@ -48,8 +50,9 @@ def build_pool(config: CompareConfig) -> list[dict]:
     from rlvr.influence.pipeline import load_rows
 
     if data_source(config.pool) is not None:
-        return source_rows(config.pool, split="train", n_per_skill=config.pool_n_per_skill, seed=config.pool_seed,
-                           world=config.world)
+        return source_rows(
+            config.pool, split="train", n_per_skill=config.pool_n_per_skill, seed=config.pool_seed, world=config.world
+        )
     return load_rows(config.pool)
 
 
@@ -59,21 +62,28 @@ def held_out(config: CompareConfig) -> HeldOut:
     from rlvr.influence.pipeline import load_rows
 
     per_skill = config.n_targets + config.eval_n_per_skill
-    rows = (source_rows(config.eval, split="eval", n_per_skill=per_skill, seed=config.eval_seed, world=config.world)
-            if data_source(config.eval) is not None else load_rows(config.eval))
+    rows = (
+        source_rows(config.eval, split="eval", n_per_skill=per_skill, seed=config.eval_seed, world=config.world)
+        if data_source(config.eval) is not None
+        else load_rows(config.eval)
+    )
     by_skill = rows_by_skill(rows)
     if config.target_skill not in by_skill:
-        raise ValueError(f"target_skill {config.target_skill!r} is not a skill of the held-out rows "
-                         f"({config.eval}); skills there: {sorted(by_skill)}.")
+        raise ValueError(
+            f"target_skill {config.target_skill!r} is not a skill of the held-out rows "
+            f"({config.eval}); skills there: {sorted(by_skill)}."
+        )
     targets, evaluation = [], []
     for skill, rows_of_skill in by_skill.items():
         if len(rows_of_skill) < 2:
-            raise ValueError(f"skill {skill!r} has {len(rows_of_skill)} held-out row(s) in {config.eval}; "
-                             "it needs at least 2 (an influence target and an evaluated prompt).")
+            raise ValueError(
+                f"skill {skill!r} has {len(rows_of_skill)} held-out row(s) in {config.eval}; "
+                "it needs at least 2 (an influence target and an evaluated prompt)."
+            )
         # A small skill (toy add1: 22 held-out prompts) gives half its rows to each side.
         n = min(config.n_targets, len(rows_of_skill) // 2)
         targets += rows_of_skill[:n]
-        evaluation += rows_of_skill[n:n + config.eval_n_per_skill]
+        evaluation += rows_of_skill[n : n + config.eval_n_per_skill]
     return HeldOut(targets, evaluation)
 
 
@@ -87,7 +97,7 @@ def answers_solved(model, tokenizer, rows: Sequence[dict], batch_size: int = 256
     model.eval()
     out: list[bool] = []
     for i in range(0, len(rows), batch_size):
-        batch = encode_pairs(tokenizer, [(r["prompt"], r["answer"]) for r in rows[i:i + batch_size]])
+        batch = encode_pairs(tokenizer, [(r["prompt"], r["answer"]) for r in rows[i : i + batch_size]])
         batch = {k: v.to(model.device) for k, v in batch.items()}
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         labels = batch["labels"][:, 1:]
@@ -97,8 +107,9 @@ def answers_solved(model, tokenizer, rows: Sequence[dict], batch_size: int = 256
     return out
 
 
-def forgetting_history(model, tokenizer, pool: Sequence[dict], epochs: int, batch_size: int, lr: float,
-                       seed: int = 0) -> dict[str, list[bool]]:
+def forgetting_history(
+    model, tokenizer, pool: Sequence[dict], epochs: int, batch_size: int, lr: float, seed: int = 0
+) -> dict[str, list[bool]]:
     """Toneva et al.'s forgetting statistics from a short SFT run on the whole pool: each row's
     solved/unsolved outcome at the warm start and after every epoch (the model is left untouched)."""
     from rlvr.compare.arms import sft_step
@@ -116,15 +127,22 @@ def forgetting_history(model, tokenizer, pool: Sequence[dict], epochs: int, batc
             rng.shuffle(order)
             student.train()
             for start in range(0, len(order), batch_size):
-                rows = [pool[i] for i in order[start:start + batch_size]]
+                rows = [pool[i] for i in order[start : start + batch_size]]
                 sft_step(student, opt, tokenizer, [(r["prompt"], r["answer"]) for r in rows])
             for r, s in zip(pool, answers_solved(student, tokenizer, pool)):
                 history[str(r["id"])].append(s)
     return history
 
 
-def compute_scores(model, tokenizer, pool: Sequence[dict], targets: Sequence[dict], names: Sequence[str],
-                   config: CompareConfig, influence_skill: str | None = None) -> dict[str, list[float]]:
+def compute_scores(
+    model,
+    tokenizer,
+    pool: Sequence[dict],
+    targets: Sequence[dict],
+    names: Sequence[str],
+    config: CompareConfig,
+    influence_skill: str | None = None,
+) -> dict[str, list[float]]:
     """The per-row scores the selectors need, from the warm model.
 
     ``influence`` is measured against ``targets``: toward ``influence_skill`` only when given
@@ -139,12 +157,19 @@ def compute_scores(model, tokenizer, pool: Sequence[dict], targets: Sequence[dic
         elif name == "influence":
             from curricula.influence import FeatureConfig
 
-            scorer = make_scorer("influence", model=model, tokenizer=tokenizer, targets=list(targets),
-                                 config=FeatureConfig(dim=config.influence_dim, seed=0), skill=influence_skill)
+            scorer = make_scorer(
+                "influence",
+                model=model,
+                tokenizer=tokenizer,
+                targets=list(targets),
+                config=FeatureConfig(dim=config.influence_dim, seed=0),
+                skill=influence_skill,
+            )
             out[name] = scorer(list(pool))
         elif name == "forgetting":
-            history = forgetting_history(model, tokenizer, pool, config.forgetting_epochs, config.batch_size,
-                                         config.lr, seed=config.pool_seed)
+            history = forgetting_history(
+                model, tokenizer, pool, config.forgetting_epochs, config.batch_size, config.lr, seed=config.pool_seed
+            )
             out[name] = make_scorer("forgetting", history=history)(list(pool))
         else:
             out[name] = make_scorer(name, model=model, tokenizer=tokenizer)(list(pool))
@@ -155,8 +180,14 @@ def compute_scores(model, tokenizer, pool: Sequence[dict], targets: Sequence[dic
 MATH_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 
 
-def math_rows(records: Sequence[dict], source: str, prompt_column: str = "problem", solution_column: str = "solution",
-              skill_column: str = "type", instruction: str = MATH_INSTRUCTION) -> list[dict]:
+def math_rows(
+    records: Sequence[dict],
+    source: str,
+    prompt_column: str = "problem",
+    solution_column: str = "solution",
+    skill_column: str = "type",
+    instruction: str = MATH_INSTRUCTION,
+) -> list[dict]:
     """Comparison rows from MATH-style records (a problem, a worked solution ending in a boxed
     answer, a subject): ``id``, ``prompt``, ``answer`` (the last ``\\boxed{}`` content), ``skill``
     (the subject) and, when present, ``level``. ``instruction`` follows the problem (the default is
@@ -172,8 +203,12 @@ def math_rows(records: Sequence[dict], source: str, prompt_column: str = "proble
         answer = last_boxed(str(record[solution_column]))
         if answer is None:
             raise ValueError(f"{source} record {n}: its {solution_column!r} has no \\boxed{{...}} final answer.")
-        row = {"id": f"{source}:{n}", "prompt": f"{record[prompt_column]}\n\n{instruction}".strip(), "answer": answer,
-               "skill": str(record[skill_column])}
+        row = {
+            "id": f"{source}:{n}",
+            "prompt": f"{record[prompt_column]}\n\n{instruction}".strip(),
+            "answer": answer,
+            "skill": str(record[skill_column]),
+        }
         if "level" in record:
             row["level"] = str(record["level"])
         rows.append(row)

@@ -52,7 +52,9 @@ class TimeLeft:
         self.seconds[index] = seconds
 
     def expected(self, arm) -> float | None:
-        same_kind = [(self.arms[i].budget, s) for i, s in self.seconds.items() if cost_kind(self.arms[i]) == cost_kind(arm)]
+        same_kind = [
+            (self.arms[i].budget, s) for i, s in self.seconds.items() if cost_kind(self.arms[i]) == cost_kind(arm)
+        ]
         if not same_kind:
             return None
         same_budget = [s for budget, s in same_kind if budget == arm.budget]
@@ -79,9 +81,14 @@ class ArmProgress:
             from tqdm.auto import tqdm
 
             # disable=None: drawn on a terminal only; logs and pipes get the lines alone.
-            self.bar = tqdm(total=len(arms), unit="arm", file=sys.stderr, dynamic_ncols=True,
-                            disable=None if bar is None else False,
-                            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {postfix}]")
+            self.bar = tqdm(
+                total=len(arms),
+                unit="arm",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                disable=None if bar is None else False,
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {postfix}]",
+            )
             self.bar.set_postfix_str("time left: after one arm of each kind")
 
     def finished(self, index: int, seconds: float, line: str) -> None:

@@ -59,7 +59,9 @@ def cells(rows: Sequence[dict]) -> dict[tuple, Cell]:
     """``(method, regime, selector, budget, metric) -> {seed: value}``."""
     out: dict[tuple, Cell] = defaultdict(dict)
     for r in rows:
-        out[(r["method"], r["regime"], r["selector"], float(r["budget"]), r["metric"])][int(r["seed"])] = float(r["value"])
+        out[(r["method"], r["regime"], r["selector"], float(r["budget"]), r["metric"])][int(r["seed"])] = float(
+            r["value"]
+        )
     return dict(out)
 
 
@@ -75,9 +77,38 @@ def stats(cell: Cell | None) -> tuple[float, float, int]:
 # dependency of rlvr and numpy has no t quantile; a table for the seed counts a comparison runs is
 # exact where it matters. Beyond 30 the Cornish-Fisher expansion around the normal quantile is
 # within 1e-4 of the exact value (plain 1.96 would make the interval up to 3% too narrow).
-T975 = (12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157, 2.228139,
-        2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905, 2.109816, 2.100922, 2.093024, 2.085963,
-        2.079614, 2.073873, 2.068658, 2.063899, 2.059539, 2.055529, 2.051831, 2.048407, 2.045230, 2.042272)
+T975 = (
+    12.706205,
+    4.302653,
+    3.182446,
+    2.776445,
+    2.570582,
+    2.446912,
+    2.364624,
+    2.306004,
+    2.262157,
+    2.228139,
+    2.200985,
+    2.178813,
+    2.160369,
+    2.144787,
+    2.131450,
+    2.119905,
+    2.109816,
+    2.100922,
+    2.093024,
+    2.085963,
+    2.079614,
+    2.073873,
+    2.068658,
+    2.063899,
+    2.059539,
+    2.055529,
+    2.051831,
+    2.048407,
+    2.045230,
+    2.042272,
+)
 Z975 = 1.959964
 
 
@@ -186,23 +217,33 @@ def _headline(verdicts: list[dict], method: str, regime: str) -> str:
     if not contested:
         return f"**{METHOD_TITLE.get(method, method)}, {regime}:** one arm per budget, nothing to rank."
     winners = [v["ranked"][0] for v in contested if call(v["runner_up"]) == "win"]
-    kinds = {"influence-type": sum(w in INFLUENCE_TYPE for w in winners),
-             "difficulty-type": sum(w in DIFFICULTY_TYPE for w in winners),
-             "random/full": sum(w not in INFLUENCE_TYPE + DIFFICULTY_TYPE for w in winners)}
-    per_budget = [f"{v['ranked'][0]} @ {v['budget']:g}" if call(v["runner_up"]) == "win" else
-                  f"no clear winner @ {v['budget']:g} ({v['ranked'][0]} over {v['ranked'][1]} "
-                  f"{margin(v['runner_up'])})" for v in contested]
-    text = (f"**{METHOD_TITLE.get(method, method)}, {regime} regime:** clear best selector per budget — "
-            + ", ".join(per_budget)
-            + f" ({kinds['influence-type']} influence-type, {kinds['difficulty-type']} difficulty-type, "
-            f"{kinds['random/full']} random/full clear wins of {len(contested)} budgets).")
+    kinds = {
+        "influence-type": sum(w in INFLUENCE_TYPE for w in winners),
+        "difficulty-type": sum(w in DIFFICULTY_TYPE for w in winners),
+        "random/full": sum(w not in INFLUENCE_TYPE + DIFFICULTY_TYPE for w in winners),
+    }
+    per_budget = [
+        f"{v['ranked'][0]} @ {v['budget']:g}"
+        if call(v["runner_up"]) == "win"
+        else f"no clear winner @ {v['budget']:g} ({v['ranked'][0]} over {v['ranked'][1]} {margin(v['runner_up'])})"
+        for v in contested
+    ]
+    text = (
+        f"**{METHOD_TITLE.get(method, method)}, {regime} regime:** clear best selector per budget — "
+        + ", ".join(per_budget)
+        + f" ({kinds['influence-type']} influence-type, {kinds['difficulty-type']} difficulty-type, "
+        f"{kinds['random/full']} random/full clear wins of {len(contested)} budgets)."
+    )
     duel = [(v["budget"], v["influence_vs_difficulty"][2]) for v in contested if "influence_vs_difficulty" in v]
     if duel:
         calls = [call(d) for _, d in duel]
-        text += (f" Best influence-type minus best difficulty-type: influence-type clearly ahead at "
-                 f"{calls.count('win')}, difficulty-type at {calls.count('loss')}, no clear call at "
-                 f"{len(calls) - calls.count('win') - calls.count('loss')} of {len(duel)} budgets (per budget: "
-                 + ", ".join(f"{signed(d)} @ {b:g}" for b, d in duel) + ").")
+        text += (
+            f" Best influence-type minus best difficulty-type: influence-type clearly ahead at "
+            f"{calls.count('win')}, difficulty-type at {calls.count('loss')}, no clear call at "
+            f"{len(calls) - calls.count('win') - calls.count('loss')} of {len(duel)} budgets (per budget: "
+            + ", ".join(f"{signed(d)} @ {b:g}" for b, d in duel)
+            + ")."
+        )
     return text
 
 
@@ -226,30 +267,45 @@ def write_report(results: str | os.PathLike, out_dir: str | os.PathLike) -> Path
     warm = {m: v for (me, _, s, _, m), v in table.items() if s == BASELINE}
     skills = sorted(m[4:] for m in warm if m.startswith("acc/"))
 
-    title = (f"# Influence vs difficulty: which data is valuable for `{target}`?" if methods
-             else "# The too-hard probe")
-    lines = [title, "",
-             f"Seeds {seeds}; greedy accuracy on held-out prompts; tables give mean ± std over seeds. Every margin "
-             "is paired over seeds: the mean of the per-seed differences a − b over the seeds both arms have, "
-             "with its 95% paired t interval [mean ± t(0.975, n−1)·sd/√n]. A win or loss is called only when "
-             "the interval excludes zero, otherwise no clear difference; one seed gives no interval. "
-             "Influence-type selectors: " + ", ".join(INFLUENCE_TYPE) + "; difficulty-type: "
-             + ", ".join(DIFFICULTY_TYPE) + ".", ""]
+    title = f"# Influence vs difficulty: which data is valuable for `{target}`?" if methods else "# The too-hard probe"
+    lines = [
+        title,
+        "",
+        f"Seeds {seeds}; greedy accuracy on held-out prompts; tables give mean ± std over seeds. Every margin "
+        "is paired over seeds: the mean of the per-seed differences a − b over the seeds both arms have, "
+        "with its 95% paired t interval [mean ± t(0.975, n−1)·sd/√n]. A win or loss is called only when "
+        "the interval excludes zero, otherwise no clear difference; one seed gives no interval. "
+        "Influence-type selectors: "
+        + ", ".join(INFLUENCE_TYPE)
+        + "; difficulty-type: "
+        + ", ".join(DIFFICULTY_TYPE)
+        + ".",
+        "",
+    ]
     if warm:
         mean = lambda m: f"{stats(warm.get(m))[0]:.3f}"  # noqa: E731  (the same for every seed)
-        lines += ["Warm start (before any training): " + ", ".join(f"{s} {mean(f'acc/{s}')}" for s in skills)
-                  + f"; target {mean('target_acc')}, mean {mean('mean_acc')}.", ""]
+        lines += [
+            "Warm start (before any training): "
+            + ", ".join(f"{s} {mean(f'acc/{s}')}" for s in skills)
+            + f"; target {mean('target_acc')}, mean {mean('mean_acc')}.",
+            "",
+        ]
     for method in methods:
         budgets = sorted(compute[method])
         if method == "sft":
             lines.append(f"- SFT compute per arm (steps, batch): {sorted({(s, b) for s, b, _ in budgets})}")
         else:
             tokens = [g for _, _, g in budgets]
-            lines.append(f"- GRPO compute per arm: generated tokens {min(tokens)}-{max(tokens)}, "
-                         f"steps {min(s for s, _, _ in budgets)}-{max(s for s, _, _ in budgets)}, "
-                         f"{budgets[0][1]} completions a step")
-    verdicts = {(method, regime): budget_verdicts(table, method, regime, REGIME_METRIC[regime])
-                for method in methods for regime in regimes}
+            lines.append(
+                f"- GRPO compute per arm: generated tokens {min(tokens)}-{max(tokens)}, "
+                f"steps {min(s for s, _, _ in budgets)}-{max(s for s, _, _ in budgets)}, "
+                f"{budgets[0][1]} completions a step"
+            )
+    verdicts = {
+        (method, regime): budget_verdicts(table, method, regime, REGIME_METRIC[regime])
+        for method in methods
+        for regime in regimes
+    }
     lines += ["", "## Verdict", ""]
     for (method, regime), found in verdicts.items():
         lines += [_headline(found, method, regime), ""]
@@ -262,20 +318,34 @@ def write_report(results: str | os.PathLike, out_dir: str | os.PathLike) -> Path
             lines += [f"## {METHOD_TITLE.get(method, method)} — {regime} regime", ""]
             lines += _verdict_lines(verdicts[(method, regime)], label)
             if regime == "targeted":
-                lines += _verdict_lines(budget_verdicts(table, method, regime, "retention_acc"),
-                                        "retention (other skills)")
-            arms = sorted({(k[2], k[3]) for k in table if k[:2] == (method, regime)},
-                          key=lambda a: (a[1], selectors.index(a[0])))
-            lines += ["", "| selector | budget | n rows | target acc | retention acc | mean acc | target share "
-                      "| repeat rate | length ratio |", "|---|---|---|---|---|---|---|---|---|"]
+                lines += _verdict_lines(
+                    budget_verdicts(table, method, regime, "retention_acc"), "retention (other skills)"
+                )
+            arms = sorted(
+                {(k[2], k[3]) for k in table if k[:2] == (method, regime)}, key=lambda a: (a[1], selectors.index(a[0]))
+            )
+            lines += [
+                "",
+                "| selector | budget | n rows | target acc | retention acc | mean acc | target share "
+                "| repeat rate | length ratio |",
+                "|---|---|---|---|---|---|---|---|---|",
+            ]
             for s, b in arms:
                 values = [fmt(table.get((method, regime, s, b, m))) for m in TABLE_METRICS]
                 lines.append(f"| {s} | {b:g} | {n_selected[(method, regime, s, b)]} | " + " | ".join(values) + " |")
-            lines += ["", "<details><summary>accuracy per skill</summary>", "",
-                      "| selector | budget | " + " | ".join(skills) + " |", "|---|---|" + "---|" * len(skills)]
+            lines += [
+                "",
+                "<details><summary>accuracy per skill</summary>",
+                "",
+                "| selector | budget | " + " | ".join(skills) + " |",
+                "|---|---|" + "---|" * len(skills),
+            ]
             for s, b in arms:
-                lines.append(f"| {s} | {b:g} | "
-                             + " | ".join(fmt(table.get((method, regime, s, b, f"acc/{k}"))) for k in skills) + " |")
+                lines.append(
+                    f"| {s} | {b:g} | "
+                    + " | ".join(fmt(table.get((method, regime, s, b, f"acc/{k}"))) for k in skills)
+                    + " |"
+                )
             lines += ["", "</details>", ""]
         lines += [f"![{method}]({PLOT_FILES[method]})", ""]
         _plot_method(table, method, regimes, selectors, target, warm, out_dir / PLOT_FILES[method])
@@ -289,18 +359,30 @@ def write_report(results: str | os.PathLike, out_dir: str | os.PathLike) -> Path
 
 
 # -- the too-hard probe ------------------------------------------------------------------------
-PROBE_METRICS = (("hopeless_token_share", "tokens on hopeless prompts"), ("dropped_too_hard", "dropped too hard"),
-                 ("influence_acted", "influence masked"),
-                 ("had_acc", "retention (skills it had)"), ("hopeless_acc", "hopeless skill acc"),
-                 ("guess_share", "frequent-guess share"), ("sampled_hopeless_acc", "hopeless acc, sampled"),
-                 ("sampled_guess_share", "frequent-guess share, sampled"), ("repeat_rate", "repeat rate"),
-                 ("had_length_ratio", "length ratio (had)"), ("hard_length_ratio", "length ratio (hopeless)"))
+PROBE_METRICS = (
+    ("hopeless_token_share", "tokens on hopeless prompts"),
+    ("dropped_too_hard", "dropped too hard"),
+    ("influence_acted", "influence masked"),
+    ("had_acc", "retention (skills it had)"),
+    ("hopeless_acc", "hopeless skill acc"),
+    ("guess_share", "frequent-guess share"),
+    ("sampled_hopeless_acc", "hopeless acc, sampled"),
+    ("sampled_guess_share", "frequent-guess share, sampled"),
+    ("repeat_rate", "repeat rate"),
+    ("had_length_ratio", "length ratio (had)"),
+    ("hard_length_ratio", "length ratio (hopeless)"),
+)
 # Paired against plain TRL, in the report's lines under the table.
-PROBE_MARGINS = (("had_acc", "retention"), ("hopeless_acc", "hopeless acc"), ("guess_share", "frequent-guess share"),
-                 ("sampled_hopeless_acc", "hopeless acc, sampled"),
-                 ("sampled_guess_share", "frequent-guess share, sampled"),
-                 ("repeat_rate", "repeat rate"), ("had_length_ratio", "length ratio (had)"),
-                 ("hard_length_ratio", "length ratio (hopeless)"))
+PROBE_MARGINS = (
+    ("had_acc", "retention"),
+    ("hopeless_acc", "hopeless acc"),
+    ("guess_share", "frequent-guess share"),
+    ("sampled_hopeless_acc", "hopeless acc, sampled"),
+    ("sampled_guess_share", "frequent-guess share, sampled"),
+    ("repeat_rate", "repeat rate"),
+    ("had_length_ratio", "length ratio (had)"),
+    ("hard_length_ratio", "length ratio (hopeless)"),
+)
 CHANGE = ("clearly higher", "clearly lower")  # a change in a probe metric is neither a win nor a loss
 
 
@@ -329,32 +411,44 @@ def _probe_headline(table) -> str:
         if arm != "plain":
             had = paired(_probe(table, arm, "had_acc"), _probe(table, "plain", "had_acc"))
             parts.append(f"{arm} {margin(had, *CHANGE)}")
-    return (f"**Too-hard probe (GRPO, equal generated tokens):** plain TRL spent {share:.1%} of its tokens on "
-            "hopeless prompts; change in retention on the skills the model had, against plain TRL: "
-            + ("; ".join(parts) or "no other arm") + ".")
+    return (
+        f"**Too-hard probe (GRPO, equal generated tokens):** plain TRL spent {share:.1%} of its tokens on "
+        "hopeless prompts; change in retention on the skills the model had, against plain TRL: "
+        + ("; ".join(parts) or "no other arm")
+        + "."
+    )
 
 
 def _probe_section(table, warm, skills, reward: str) -> list[str]:
     arms = _probe_arms(table)
     metrics = [(m, label) for m, label in PROBE_METRICS if any(_probe(table, a, m) for a in arms)]
-    lines = ["## Too-hard probe", "",
-             "GRPO from the warm model on the probe's pool, the hopeless skill included, under equal generated "
-             f"tokens, trained on the reward `{reward}` (accuracy is always scored by the comparison's verifiers): "
-             + ", ".join(_label(a) for a in arms) + ". Retention is the "
-             "mean accuracy over the skills the model had (every skill but the hopeless one); shortcut "
-             "indicators: frequent-guess share (share of the hopeless skill's answers equal to its most frequent "
-             "answer in the pool; greedy, and over 8 samples a prompt at temperature 1), repeat rate (share of a skill's answers equal to its most frequent answer, "
-             "mean over skills) and length ratios (answer characters / reference characters).", "",
-             "| arm | " + " | ".join(label for _, label in metrics) + " | change in retention |",
-             "|---|" + "---|" * (len(metrics) + 1)]
+    lines = [
+        "## Too-hard probe",
+        "",
+        "GRPO from the warm model on the probe's pool, the hopeless skill included, under equal generated "
+        f"tokens, trained on the reward `{reward}` (accuracy is always scored by the comparison's verifiers): "
+        + ", ".join(_label(a) for a in arms)
+        + ". Retention is the "
+        "mean accuracy over the skills the model had (every skill but the hopeless one); shortcut "
+        "indicators: frequent-guess share (share of the hopeless skill's answers equal to its most frequent "
+        "answer in the pool; greedy, and over 8 samples a prompt at temperature 1), repeat rate (share of a skill's answers equal to its most frequent answer, "
+        "mean over skills) and length ratios (answer characters / reference characters).",
+        "",
+        "| arm | " + " | ".join(label for _, label in metrics) + " | change in retention |",
+        "|---|" + "---|" * (len(metrics) + 1),
+    ]
     warm_had = stats(warm.get("had_acc"))[0]
     for arm in arms:
         had = stats(_probe(table, arm, "had_acc"))[0]
-        lines.append(f"| {_label(arm)} | " + " | ".join(fmt(_probe(table, arm, m)) for m, _ in metrics)
-                     + f" | {had - warm_had:+.3f} |")
+        lines.append(
+            f"| {_label(arm)} | "
+            + " | ".join(fmt(_probe(table, arm, m)) for m, _ in metrics)
+            + f" | {had - warm_had:+.3f} |"
+        )
     if warm:
-        lines.append("| warm start | " + " | ".join(fmt(warm.get(m)) if m in warm else "-" for m, _ in metrics)
-                     + " | - |")
+        lines.append(
+            "| warm start | " + " | ".join(fmt(warm.get(m)) if m in warm else "-" for m, _ in metrics) + " | - |"
+        )
     lines += ["", "| arm | " + " | ".join(skills) + " |", "|---|" + "---|" * len(skills)]
     for arm in arms:
         lines.append(f"| {arm} | " + " | ".join(fmt(_probe(table, arm, f"acc/{s}")) for s in skills) + " |")
@@ -362,8 +456,11 @@ def _probe_section(table, warm, skills, reward: str) -> list[str]:
         for arm in arms:
             if arm == "plain":
                 continue
-            diffs = [f"{label} {margin(paired(_probe(table, arm, m), _probe(table, 'plain', m)), *CHANGE)}"
-                     for m, label in PROBE_MARGINS if _probe(table, arm, m)]
+            diffs = [
+                f"{label} {margin(paired(_probe(table, arm, m), _probe(table, 'plain', m)), *CHANGE)}"
+                for m, label in PROBE_MARGINS
+                if _probe(table, arm, m)
+            ]
             lines += ["", f"- {arm} vs plain, paired (95% interval): " + ", ".join(diffs) + "."]
     lines += ["", f"![too-hard probe]({PLOT_FILES['probe']})", ""]
     return lines
@@ -389,8 +486,10 @@ def _method_panels(regimes, target) -> list[tuple[str, str, str]]:
     panels = []
     for regime in regimes:
         if regime == "targeted":
-            panels += [(regime, "target_acc", f"targeted: target ({target})"),
-                       (regime, "retention_acc", "targeted: retention")]
+            panels += [
+                (regime, "target_acc", f"targeted: target ({target})"),
+                (regime, "retention_acc", "targeted: retention"),
+            ]
         else:
             panels.append((regime, "mean_acc", "general: mean over skills"))
     return panels
@@ -426,8 +525,14 @@ def _draw_budget_lines(ax, table, method, regime, metric, selectors, budgets) ->
         points = [(b, ci95(table.get((method, regime, s, b, metric)))) for b in budgets]
         points = [(b, c) for b, c in points if not math.isnan(c[0])]
         if points:
-            ax.errorbar([b * factor for b, _ in points], [c[0] for _, c in points],
-                        yerr=[c[1] for _, c in points], marker="o", capsize=3, label=s)
+            ax.errorbar(
+                [b * factor for b, _ in points],
+                [c[0] for _, c in points],
+                yerr=[c[1] for _, c in points],
+                marker="o",
+                capsize=3,
+                label=s,
+            )
     ax.set_xscale("log")
     ax.set_xticks(budgets, [f"{b:.0%}" for b in budgets])
     ax.minorticks_off()
@@ -438,28 +543,45 @@ def _draw_budget_bars(ax, table, method, regime, metric, selectors, budgets) -> 
     width = 0.8 / max(len(selectors), 1)
     for j, s in enumerate(selectors):
         values = [ci95(table.get((method, regime, s, b, metric))) for b in budgets]
-        ax.bar([i + j * width for i in range(len(budgets))], [v[0] for v in values], width,
-               yerr=[v[1] for v in values], capsize=3, label=s)
-    ax.set_xticks([i + width * (len(selectors) - 1) / 2 for i in range(len(budgets))],
-                  [f"budget {b:.0%}" for b in budgets])
+        ax.bar(
+            [i + j * width for i in range(len(budgets))],
+            [v[0] for v in values],
+            width,
+            yerr=[v[1] for v in values],
+            capsize=3,
+            label=s,
+        )
+    ax.set_xticks(
+        [i + width * (len(selectors) - 1) / 2 for i in range(len(budgets))], [f"budget {b:.0%}" for b in budgets]
+    )
 
 
 def _plot_probe(table, warm, path: Path) -> None:
     plt = _pyplot()
     arms = _probe_arms(table)
-    metrics = [m for m in PROBE_METRICS if m[0] not in ("dropped_too_hard", "influence_acted")
-               and any(_probe(table, a, m[0]) for a in arms)]
+    metrics = [
+        m
+        for m in PROBE_METRICS
+        if m[0] not in ("dropped_too_hard", "influence_acted") and any(_probe(table, a, m[0]) for a in arms)
+    ]
     fig, ax = plt.subplots(figsize=(9, 4))
     width = 0.8 / max(len(arms), 1)
     for j, arm in enumerate(arms):
         values = [stats(_probe(table, arm, m)) for m, _ in metrics]
-        ax.bar([i + j * width for i in range(len(metrics))], [v[0] for v in values], width,
-               yerr=[v[1] for v in values], capsize=3, label=_label(arm))
+        ax.bar(
+            [i + j * width for i in range(len(metrics))],
+            [v[0] for v in values],
+            width,
+            yerr=[v[1] for v in values],
+            capsize=3,
+            label=_label(arm),
+        )
     for i, (m, _) in enumerate(metrics):
         if m in warm:
             ax.hlines(stats(warm[m])[0], i - width / 2, i + width * (len(arms) - 0.5), colors="grey", linestyles="--")
-    ax.set_xticks([i + width * (len(arms) - 1) / 2 for i in range(len(metrics))], [label for _, label in metrics],
-                  fontsize=8)
+    ax.set_xticks(
+        [i + width * (len(arms) - 1) / 2 for i in range(len(metrics))], [label for _, label in metrics], fontsize=8
+    )
     ax.set_title("too-hard probe (GRPO, equal generated tokens); dashed: warm start", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -18,11 +18,28 @@ from rlvr.compare.config import CompareConfig
 from rlvr.compare.progress import ArmProgress, schedule
 
 RESULTS_FILE = "results.jsonl"
-RESULT_COLUMNS = ("method", "regime", "selector", "budget", "seed", "metric", "value", "n_selected", "target_skill",
-                  "steps", "batch_size", "gen_tokens")
+RESULT_COLUMNS = (
+    "method",
+    "regime",
+    "selector",
+    "budget",
+    "seed",
+    "metric",
+    "value",
+    "n_selected",
+    "target_skill",
+    "steps",
+    "batch_size",
+    "gen_tokens",
+)
 BASELINE = "warm_start"  # the warmed-up model itself, no training
-INFO_METRICS = ("hopeless_token_share", "dropped_too_hard", "dropped_too_easy", "influence_acted",
-                "influence_acted_hopeless")
+INFO_METRICS = (
+    "hopeless_token_share",
+    "dropped_too_hard",
+    "dropped_too_easy",
+    "influence_acted",
+    "influence_acted_hopeless",
+)
 
 
 def needs_target(selector: str) -> bool:
@@ -43,7 +60,7 @@ def plan_arms(config: CompareConfig) -> list[Arm]:
             for name in config.selectors:
                 regimes = config.regimes if needs_target(name) else ["both"]
                 for regime in regimes:
-                    for budget in ([1.0] if name == "full" else budgets):
+                    for budget in [1.0] if name == "full" else budgets:
                         arms.append(Arm(method, regime, name, budget, seed))
     if config.probe.enabled:
         arms += [Arm("grpo", "probe", name, 1.0, seed) for seed in config.seeds for name in config.probe.arms]
@@ -84,8 +101,17 @@ def _score_all(model, tokenizer, pool, held, config: CompareConfig, say) -> dict
     if "influence" in names:
         for regime in config.regimes:
             skill = config.target_skill if regime == "targeted" else None
-            out[regime].update(compute_scores(model, tokenizer, pool, held.targets_for(regime, config.target_skill),
-                                              ["influence"], config, influence_skill=skill))
+            out[regime].update(
+                compute_scores(
+                    model,
+                    tokenizer,
+                    pool,
+                    held.targets_for(regime, config.target_skill),
+                    ["influence"],
+                    config,
+                    influence_skill=skill,
+                )
+            )
     say(f"scores: {', '.join(names) or 'none'} ({time.perf_counter() - started:.0f}s)")
     return out
 
@@ -101,9 +127,17 @@ def _frequent_guess(pool: list[dict], config: CompareConfig) -> str | None:
 
 def _result_rows(arm: Arm, result: dict, config: CompareConfig) -> list[dict]:
     info = result["info"]
-    common = {"method": arm.method, "selector": arm.selector, "budget": arm.budget, "seed": arm.seed,
-              "n_selected": result["n_selected"], "target_skill": config.target_skill, "steps": info["steps"],
-              "batch_size": info["batch_size"], "gen_tokens": info["gen_tokens"]}
+    common = {
+        "method": arm.method,
+        "selector": arm.selector,
+        "budget": arm.budget,
+        "seed": arm.seed,
+        "n_selected": result["n_selected"],
+        "target_skill": config.target_skill,
+        "steps": info["steps"],
+        "batch_size": info["batch_size"],
+        "gen_tokens": info["gen_tokens"],
+    }
     metrics = dict(result["metrics"])
     if arm.method == "grpo":
         metrics.update({k: float(info[k]) for k in INFO_METRICS if k in info})
@@ -127,8 +161,13 @@ def _run_in_worker(arm: Arm, subset: list[dict]) -> dict:
     return run_arm(arm, subset, _CONTEXT)
 
 
-def _train_arms(arms: list[Arm], subsets: list[list[dict]], context: ArmContext, config: CompareConfig,
-                say: Callable[[str], None] | None) -> list[dict]:
+def _train_arms(
+    arms: list[Arm],
+    subsets: list[list[dict]],
+    context: ArmContext,
+    config: CompareConfig,
+    say: Callable[[str], None] | None,
+) -> list[dict]:
     """Every arm's outcome, in ``arms`` order; pilots of each cost kind start first (`schedule`)."""
     outcomes: list[dict | None] = [None] * len(arms)
     progress = ArmProgress(arms, config.workers, say or (lambda msg: None), bar=None if say else False)
@@ -136,16 +175,24 @@ def _train_arms(arms: list[Arm], subsets: list[list[dict]], context: ArmContext,
     def finished(i: int, outcome: dict) -> None:
         outcomes[i] = outcome
         m = outcome["metrics"]
-        progress.finished(i, outcome["seconds"], f"{arms[i].name}: n={outcome['n_selected']} target "
-                          f"{m['target_acc']:.3f} retention {m['retention_acc']:.3f} mean {m['mean_acc']:.3f}")
+        progress.finished(
+            i,
+            outcome["seconds"],
+            f"{arms[i].name}: n={outcome['n_selected']} target "
+            f"{m['target_acc']:.3f} retention {m['retention_acc']:.3f} mean {m['mean_acc']:.3f}",
+        )
 
     try:
         if config.workers == 1:
             for i in schedule(arms):
                 finished(i, run_arm(arms[i], subsets[i], context))
         else:
-            with ProcessPoolExecutor(max_workers=config.workers, mp_context=get_context("spawn"),
-                                     initializer=_init_worker, initargs=(context,)) as pool_executor:
+            with ProcessPoolExecutor(
+                max_workers=config.workers,
+                mp_context=get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(context,),
+            ) as pool_executor:
                 futures = {pool_executor.submit(_run_in_worker, arms[i], subsets[i]): i for i in schedule(arms)}
                 for future in as_completed(futures):
                     finished(futures[future], future.result())
@@ -154,8 +201,9 @@ def _train_arms(arms: list[Arm], subsets: list[list[dict]], context: ArmContext,
     return outcomes
 
 
-def run_compare(config: CompareConfig, out_dir: str | os.PathLike,
-                progress: Callable[[str], None] | None = None) -> Path:
+def run_compare(
+    config: CompareConfig, out_dir: str | os.PathLike, progress: Callable[[str], None] | None = None
+) -> Path:
     """Run every arm and write ``results.jsonl`` (overwritten) and ``config.json`` into
     ``out_dir``; GRPO arms leave their output (the probe's audit logs) under ``out_dir/arms``.
     Returns the results file's path."""
@@ -173,26 +221,49 @@ def run_compare(config: CompareConfig, out_dir: str | os.PathLike,
         pool = build_pool(config)
         held = held_out(config)
         if config.probe.enabled and not any(r["skill"] == config.probe.hopeless_skill for r in pool):
-            raise ValueError(f"probe.hopeless_skill {config.probe.hopeless_skill!r} has no row in the pool "
-                             f"({config.pool}); set it to one of {sorted({r['skill'] for r in pool})} or "
-                             "probe.enabled=false.")
+            raise ValueError(
+                f"probe.hopeless_skill {config.probe.hopeless_skill!r} has no row in the pool "
+                f"({config.pool}); set it to one of {sorted({r['skill'] for r in pool})} or "
+                "probe.enabled=false."
+            )
         say(f"pool {len(pool)} rows, {len(held.evaluation)} evaluated prompts, target {config.target_skill}")
         scores = _score_all(model, tokenizer, pool, held, config, say)
         (out_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
-        context = ArmContext(config=config, model_path=str(model_path), evaluation=held.evaluation,
-                             out_dir=str(out_dir), targets=held.targets, frequent_guess=_frequent_guess(pool, config))
+        context = ArmContext(
+            config=config,
+            model_path=str(model_path),
+            evaluation=held.evaluation,
+            out_dir=str(out_dir),
+            targets=held.targets,
+            frequent_guess=_frequent_guess(pool, config),
+        )
         _, _, funcs, weights = world(context, loaded=(model, tokenizer))
         warm = evaluate_model(model, tokenizer, context, funcs, weights)
     results: list[dict] = []
     for seed in config.seeds:
         for metric, value in warm.items():
-            results.append({"method": "none", "regime": "none", "selector": BASELINE, "budget": 0.0, "seed": seed,
-                            "metric": metric, "value": value, "n_selected": 0, "target_skill": config.target_skill,
-                            "steps": 0, "batch_size": 0, "gen_tokens": 0})
+            results.append(
+                {
+                    "method": "none",
+                    "regime": "none",
+                    "selector": BASELINE,
+                    "budget": 0.0,
+                    "seed": seed,
+                    "metric": metric,
+                    "value": value,
+                    "n_selected": 0,
+                    "target_skill": config.target_skill,
+                    "steps": 0,
+                    "batch_size": 0,
+                    "gen_tokens": 0,
+                }
+            )
     arms = plan_arms(config)
     subsets = [select_subset(arm, pool, scores, config) for arm in arms]
-    say(f"{len(arms)} arms ({', '.join(config.methods)}{', probe' if config.probe.enabled else ''}) "
-        f"on {config.workers} worker(s)")
+    say(
+        f"{len(arms)} arms ({', '.join(config.methods)}{', probe' if config.probe.enabled else ''}) "
+        f"on {config.workers} worker(s)"
+    )
     outcomes = _train_arms(arms, subsets, context, config, say if progress else None)
     for arm, outcome in zip(arms, outcomes):
         results += _result_rows(arm, outcome, config)

@@ -31,14 +31,14 @@ MODES = ("fast", "less")
 
 
 # -- inputs ------------------------------------------------------------------------------------
-def load_rows(spec: str, n_per_skill: int = 64, seed: int = 0, skills: Sequence[str] | None = None,
-              world: str | None = None) -> list[dict]:
+def load_rows(
+    spec: str, n_per_skill: int = 64, seed: int = 0, skills: Sequence[str] | None = None, world: str | None = None
+) -> list[dict]:
     """Rows with ``id``, ``prompt``, ``answer``, ``skill`` from a registered data source
     (`rlvr.sources`: ``toy``, ``toy:train``, ``toy:eval``; ``world`` names the toy world variant,
     default: the default world) or a data file (``.jsonl``/``.json``/``.parquet``/``.csv``)."""
     if data_source(spec) is not None:
-        return source_rows(spec, split="train", n_per_skill=n_per_skill, seed=seed, skills=skills or None,
-                           world=world)
+        return source_rows(spec, split="train", n_per_skill=n_per_skill, seed=seed, skills=skills or None, world=world)
     from rlvr.config import DataConfig
     from rlvr.data import load_prompts
 
@@ -57,8 +57,7 @@ def load_target_rows(config) -> list[dict]:
     (`InfluenceCheckConfig`), the first ``targets_per_skill`` of each protected skill."""
     from curricula.influence.check import select_target_rows
 
-    return select_target_rows(load_rows(config.targets, n_per_skill=config.toy_n_per_skill, seed=config.seed),
-                              config)
+    return select_target_rows(load_rows(config.targets, n_per_skill=config.toy_n_per_skill, seed=config.seed), config)
 
 
 def first_per_skill(rows: Sequence[dict], limit: int | None) -> list[dict]:
@@ -122,8 +121,9 @@ class ExtractionConfig:
             raise ValueError("the exact LESS mode computes NLL features only; use mode 'fast' for policy gradients.")
 
 
-def feature_computer(model, tokenizer, config: ExtractionConfig, kind: str,
-                     precondition: bool) -> tuple[Callable[[list[dict]], tuple[torch.Tensor, torch.Tensor]], int, dict]:
+def feature_computer(
+    model, tokenizer, config: ExtractionConfig, kind: str, precondition: bool
+) -> tuple[Callable[[list[dict]], tuple[torch.Tensor, torch.Tensor]], int, dict]:
     """``(compute(rows) -> (features, losses), dim, description)`` for one model and feature kind."""
     if config.mode == "less":
         from curricula.influence.less import AdamMoments, less_features
@@ -137,13 +137,20 @@ def feature_computer(model, tokenizer, config: ExtractionConfig, kind: str,
             adam = AdamMoments.from_trainer_checkpoint(model, config.adam_from, [m.weight for m in modules.values()])
 
         def compute_less(rows):
-            features = less_features(model, encode_rows(tokenizer, rows), modules, projector, adam,
-                                     pad_token_id=tokenizer.pad_token_id or 0)
+            features = less_features(
+                model, encode_rows(tokenizer, rows), modules, projector, adam, pad_token_id=tokenizer.pad_token_id or 0
+            )
             return features, torch.full((len(rows),), float("nan"))
 
-        description = {"mode": "less", "kind": config.features.projection, "seed": config.features.seed,
-                       "dim": config.features.dim, "input_dim": input_dim, "modules": list(modules),
-                       "adam": adam is not None}
+        description = {
+            "mode": "less",
+            "kind": config.features.projection,
+            "seed": config.features.seed,
+            "dim": config.features.dim,
+            "input_dim": input_dim,
+            "modules": list(modules),
+            "adam": adam is not None,
+        }
         return compute_less, config.features.dim, description
 
     featurizer = GradientFeaturizer(model, config.features, pad_token_id=tokenizer.pad_token_id)
@@ -155,6 +162,7 @@ def feature_computer(model, tokenizer, config: ExtractionConfig, kind: str,
         featurizer.precondition(second_moments_by_module(adam, featurizer.modules))
     description = {"mode": "fast", **featurizer.projector.describe()}
     if kind == "nll":
+
         def compute_nll(rows):
             return featurizer.features(encode_rows(tokenizer, rows))
 
@@ -165,29 +173,49 @@ def feature_computer(model, tokenizer, config: ExtractionConfig, kind: str,
     reward = verifier_reward(config.verifiers)
 
     def compute_policy_gradient(rows):
-        groups = sample_groups(model, tokenizer, rows, config.num_generations, reward,
-                               max_new_tokens=config.max_new_tokens, seed=config.features.seed)
+        groups = sample_groups(
+            model,
+            tokenizer,
+            rows,
+            config.num_generations,
+            reward,
+            max_new_tokens=config.max_new_tokens,
+            seed=config.features.seed,
+        )
         pass_rates = torch.tensor([sum(r >= 1.0 for r in g.rewards) / len(g.rewards) for g in groups])
         return group_features(featurizer, tokenizer, groups), pass_rates
 
     return compute_policy_gradient, featurizer.dim, description
 
 
-def extract(model, tokenizer, rows: Sequence[dict], out: str | os.PathLike, config: ExtractionConfig, kind: str,
-            checkpoint: str, precondition: bool = False, overwrite: bool = False,
-            progress: Callable[[int, int], None] | None = None) -> FeatureStore:
+def extract(
+    model,
+    tokenizer,
+    rows: Sequence[dict],
+    out: str | os.PathLike,
+    config: ExtractionConfig,
+    kind: str,
+    checkpoint: str,
+    precondition: bool = False,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> FeatureStore:
     """Features of ``rows`` into the store at ``out`` (resuming a partial one)."""
     compute, dim, description = feature_computer(model, tokenizer, config, kind, precondition)
-    meta = {"fingerprint": model_fingerprint(model), "projection": description, "checkpoint": checkpoint,
-            "kind": kind}
-    return extract_to_store(out, rows, dim, meta, compute, shard_rows=config.shard_rows, overwrite=overwrite,
-                            progress=progress)
+    meta = {"fingerprint": model_fingerprint(model), "projection": description, "checkpoint": checkpoint, "kind": kind}
+    return extract_to_store(
+        out, rows, dim, meta, compute, shard_rows=config.shard_rows, overwrite=overwrite, progress=progress
+    )
 
 
 # -- scores ------------------------------------------------------------------------------------
-def score_stores(train: Sequence[FeatureStore], targets: Sequence[FeatureStore],
-                 checkpoint_weights: Sequence[float] | None = None, aggregate: str = "max",
-                 chunk_rows: int = 4096) -> InfluenceScores:
+def score_stores(
+    train: Sequence[FeatureStore],
+    targets: Sequence[FeatureStore],
+    checkpoint_weights: Sequence[float] | None = None,
+    aggregate: str = "max",
+    chunk_rows: int = 4096,
+) -> InfluenceScores:
     """LESS scores of every training row, reading the training features chunk by chunk."""
     target_skills = [str(r["skill"]) for r in targets[0].row_info()]
     skills = sorted(set(target_skills))
@@ -198,8 +226,10 @@ def score_stores(train: Sequence[FeatureStore], targets: Sequence[FeatureStore],
     chunks = []
     for start in range(0, n, chunk_rows):
         stop = min(start + chunk_rows, n)
-        per_checkpoint = [skill_scores(cosine_matrix(store.features(start, stop), target), target_skills, skills)[0]
-                          for store, target in zip(train, target_features)]
+        per_checkpoint = [
+            skill_scores(cosine_matrix(store.features(start, stop), target), target_skills, skills)[0]
+            for store, target in zip(train, target_features)
+        ]
         chunks.append(combine_checkpoints(per_checkpoint, checkpoint_weights))
     per_skill = torch.cat(chunks) if chunks else torch.zeros(0, len(skills))
     return InfluenceScores(per_skill, skills, aggregate_skills(per_skill, aggregate))
@@ -221,14 +251,29 @@ def write_scores(path: str | os.PathLike, rows: Sequence[dict], scores: Influenc
     rank = {i: r + 1 for r, i in enumerate(order)}
     with open(path, "w") as f:
         for i, row in enumerate(rows):
-            f.write(json.dumps({"id": str(row["id"]), "skill": row.get("skill"), "score": round(float(scores.score[i]), 6),
-                                "rank": rank[i], "per_skill": {s: round(float(v), 6)
-                                                               for s, v in zip(scores.skills, scores.per_skill[i])}})
-                    + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "id": str(row["id"]),
+                        "skill": row.get("skill"),
+                        "score": round(float(scores.score[i]), 6),
+                        "rank": rank[i],
+                        "per_skill": {s: round(float(v), 6) for s, v in zip(scores.skills, scores.per_skill[i])},
+                    }
+                )
+                + "\n"
+            )
 
 
-def write_selection(out_dir: str | os.PathLike, rows: Sequence[dict], scores: InfluenceScores,
-                    selected: torch.Tensor, fraction_text: str, aggregate: str, run_id: str | None = None) -> Path:
+def write_selection(
+    out_dir: str | os.PathLike,
+    rows: Sequence[dict],
+    scores: InfluenceScores,
+    selected: torch.Tensor,
+    fraction_text: str,
+    aggregate: str,
+    run_id: str | None = None,
+) -> Path:
     """``selected.jsonl`` (selected rows, dataset order) and one audit record per row."""
     from curricula.audit import AuditLog, new_run_id
     from curricula.base import DROPPED, KEPT, Decision
@@ -245,16 +290,34 @@ def write_selection(out_dir: str | os.PathLike, rows: Sequence[dict], scores: In
         for i, row in enumerate(rows):
             score = float(scores.score[i])
             best = scores.skills[int(scores.per_skill[i].argmax())]
-            stats = {"score": round(score, 6), "rank": rank[i], "of": len(rows), "cutoff": round(cutoff, 6),
-                     "aggregate": aggregate, "best_skill": best,
-                     "per_skill": {s: round(float(v), 6) for s, v in zip(scores.skills, scores.per_skill[i])}}
+            stats = {
+                "score": round(score, 6),
+                "rank": rank[i],
+                "of": len(rows),
+                "cutoff": round(cutoff, 6),
+                "aggregate": aggregate,
+                "best_skill": best,
+                "per_skill": {s: round(float(v), 6) for s, v in zip(scores.skills, scores.per_skill[i])},
+            }
             kept = i in chosen
-            message = (f"{'kept' if kept else 'dropped'}: influence {score:.4f} ({aggregate} over skills, best "
-                       f"{best}), rank {rank[i]} of {len(rows)}; {fraction_text} selected, cutoff {cutoff:.4f}")
-            audit.add(Decision(filter="influence", prompt_id=str(row["id"]), decision=KEPT if kept else DROPPED,
-                               reason="top_influence" if kept else "low_influence", message=message, stats=stats,
-                               columns={k: row[k] for k in ("skill", "source") if k in row},
-                               prompt_hash=prompt_hash(row["prompt"])), global_step=0, epoch=0.0)
+            message = (
+                f"{'kept' if kept else 'dropped'}: influence {score:.4f} ({aggregate} over skills, best "
+                f"{best}), rank {rank[i]} of {len(rows)}; {fraction_text} selected, cutoff {cutoff:.4f}"
+            )
+            audit.add(
+                Decision(
+                    filter="influence",
+                    prompt_id=str(row["id"]),
+                    decision=KEPT if kept else DROPPED,
+                    reason="top_influence" if kept else "low_influence",
+                    message=message,
+                    stats=stats,
+                    columns={k: row[k] for k in ("skill", "source") if k in row},
+                    prompt_hash=prompt_hash(row["prompt"]),
+                ),
+                global_step=0,
+                epoch=0.0,
+            )
             if kept:
                 f.write(json.dumps(row, default=str) + "\n")
     audit.flush()

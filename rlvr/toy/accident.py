@@ -36,8 +36,9 @@ def frequent_answer(rows: Sequence[Mapping], skill: str) -> str | None:
     return min(a for a, c in counts.items() if c == top)
 
 
-def shortcut_indicators(rows: Sequence[Mapping], completions: Sequence[str], hard_skill: str,
-                        frequent_guess: str | None) -> dict[str, float]:
+def shortcut_indicators(
+    rows: Sequence[Mapping], completions: Sequence[str], hard_skill: str, frequent_guess: str | None
+) -> dict[str, float]:
     """Shortcut indicators on the hard skill and on the others, from one completion per row.
 
     - ``guess_share``: share of the hard skill's completions equal to ``frequent_guess``;
@@ -58,8 +59,12 @@ def shortcut_indicators(rows: Sequence[Mapping], completions: Sequence[str], har
         by_skill.setdefault(str(r["skill"]), []).append(c)
     repeats = [Counter(v).most_common(1)[0][1] / len(v) for v in by_skill.values()]
     guess = nan if not hard or frequent_guess is None else sum(c == frequent_guess for _, c in hard) / len(hard)
-    return {"guess_share": guess, "hard_length_ratio": length_ratio(hard), "had_length_ratio": length_ratio(had),
-            "had_repeat_rate": statistics.fmean(repeats) if repeats else nan}
+    return {
+        "guess_share": guess,
+        "hard_length_ratio": length_ratio(hard),
+        "had_length_ratio": length_ratio(had),
+        "had_repeat_rate": statistics.fmean(repeats) if repeats else nan,
+    }
 
 
 def hard_skill_rates(model, tokenizer, samples_per_prompt: int = 8, seed: int = 0) -> dict[str, float]:
@@ -79,12 +84,16 @@ def hard_skill_rates(model, tokenizer, samples_per_prompt: int = 8, seed: int = 
     with torch.random.fork_rng(devices=[]), num_threads(1):
         torch.manual_seed(seed)
         completions = sample_completions(model, tokenizer, prompts)
-    pairs = [(r, c) for i, r in enumerate(rows) for c in completions[i * samples_per_prompt:(i + 1) * samples_per_prompt]]
-    return {"exact": statistics.fmean(is_correct(c, r["answer"]) for r, c in pairs),
-            "lenient": statistics.fmean(lenient_reward(c, r) for r, c in pairs),
-            "frequent_guess": guess,
-            "guess_share": statistics.fmean(c.strip() == guess for _, c in pairs),
-            "guess_right": statistics.fmean(r["answer"] == guess for r in rows)}
+    pairs = [
+        (r, c) for i, r in enumerate(rows) for c in completions[i * samples_per_prompt : (i + 1) * samples_per_prompt]
+    ]
+    return {
+        "exact": statistics.fmean(is_correct(c, r["answer"]) for r, c in pairs),
+        "lenient": statistics.fmean(lenient_reward(c, r) for r, c in pairs),
+        "frequent_guess": guess,
+        "guess_share": statistics.fmean(c.strip() == guess for _, c in pairs),
+        "guess_right": statistics.fmean(r["answer"] == guess for r in rows),
+    }
 
 
 if __name__ == "__main__":  # python -m rlvr.toy.accident: the hard skill's rates on the accident world

@@ -40,7 +40,7 @@ def worked_chain(prompt: str, answer: str) -> str:
     """
     body = prompt[:-1]  # drop the trailing "="
     if body.startswith("copy:"):
-        return ",".join(body[len("copy:"):]) + f"={answer}"
+        return ",".join(body[len("copy:") :]) + f"={answer}"
     for op in "+-*":
         if op in body:
             a_text, b_text = body.split(op)
@@ -67,11 +67,12 @@ def corrupt(answer: str, rng: random.Random) -> str:
     position = rng.randrange(len(answer))
     pool = string.digits if answer[position].isdigit() else string.ascii_lowercase
     replacement = rng.choice([c for c in pool if c != answer[position]])
-    return answer[:position] + replacement + answer[position + 1:]
+    return answer[:position] + replacement + answer[position + 1 :]
 
 
-def refine_examples(examples: list[dict], past_frontier_share: float = 0.5, original_noise: float = 0.3,
-                    seed: int = 0) -> list[dict]:
+def refine_examples(
+    examples: list[dict], past_frontier_share: float = 0.5, original_noise: float = 0.3, seed: int = 0
+) -> list[dict]:
     """Teacher-refined rows for toy examples (dicts with id, prompt, answer, skill).
 
     Each row gets an ``original_response`` (the original data: the answer, corrupted with
@@ -84,9 +85,18 @@ def refine_examples(examples: list[dict], past_frontier_share: float = 0.5, orig
         original = corrupt(ex["answer"], rng) if rng.random() < original_noise else ex["answer"]
         style = PAST_FRONTIER if rng.random() < past_frontier_share else COMPATIBLE
         response = worked_chain(ex["prompt"], ex["answer"]) if style == PAST_FRONTIER else ex["answer"]
-        rows.append({"id": ex["id"], "prompt": ex["prompt"], "response": response, "original_response": original,
-                     "answer": ex["answer"], "skill": ex["skill"], "style": style,
-                     "original_correct": original == ex["answer"]})
+        rows.append(
+            {
+                "id": ex["id"],
+                "prompt": ex["prompt"],
+                "response": response,
+                "original_response": original,
+                "answer": ex["answer"],
+                "skill": ex["skill"],
+                "style": style,
+                "original_correct": original == ex["answer"],
+            }
+        )
     return rows
 
 

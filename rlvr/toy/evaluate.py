@@ -82,14 +82,18 @@ def measure_pass_rates(
     top_p=1.0, TRL's default GRPO sampling. Seeded: the same inputs give the same rates.
     Runs with ``threads`` torch threads (None: as set), see :func:`._torch_utils.num_threads`.
     """
-    rates = per_prompt_pass_rates(model, tokenizer, examples, samples_per_prompt, seed, threads, temperature,
-                                  max_new_tokens, batch_size)
+    rates = per_prompt_pass_rates(
+        model, tokenizer, examples, samples_per_prompt, seed, threads, temperature, max_new_tokens, batch_size
+    )
     by_skill: dict[str, list[float]] = defaultdict(list)
     for ex, rate in zip(examples, rates, strict=True):
         by_skill[ex["skill"]].append(rate)
     order = _skill_order(by_skill)
-    return PassRates({s: sum(by_skill[s]) / len(by_skill[s]) for s in order}, {s: len(by_skill[s]) for s in order},
-                     samples_per_prompt)
+    return PassRates(
+        {s: sum(by_skill[s]) / len(by_skill[s]) for s in order},
+        {s: len(by_skill[s]) for s in order},
+        samples_per_prompt,
+    )
 
 
 def expected_pass_rates(
@@ -149,8 +153,9 @@ def per_prompt_pass_rates(
         torch.manual_seed(seed)
         completions = sample_completions(model, tokenizer, prompts, temperature, max_new_tokens, batch_size)
     k = samples_per_prompt
-    return [sum(is_correct(c, ex["answer"]) for c in completions[j * k : (j + 1) * k]) / k
-            for j, ex in enumerate(examples)]
+    return [
+        sum(is_correct(c, ex["answer"]) for c in completions[j * k : (j + 1) * k]) / k for j, ex in enumerate(examples)
+    ]
 
 
 def all_or_nothing_profile(pass_rates: Sequence[float], group_size: int = 8) -> dict[str, float]:
@@ -160,6 +165,9 @@ def all_or_nothing_profile(pass_rates: Sequence[float], group_size: int = 8) -> 
     n = len(pass_rates)
     if n == 0:
         raise ValueError("no pass rates")
-    return {"never": sum(p == 0 for p in pass_rates) / n, "always": sum(p == 1 for p in pass_rates) / n,
-            "between": sum(0 < p < 1 for p in pass_rates) / n,
-            "zero_variance_groups": sum(p**group_size + (1 - p) ** group_size for p in pass_rates) / n}
+    return {
+        "never": sum(p == 0 for p in pass_rates) / n,
+        "always": sum(p == 1 for p in pass_rates) / n,
+        "between": sum(0 < p < 1 for p in pass_rates) / n,
+        "zero_variance_groups": sum(p**group_size + (1 - p) ** group_size for p in pass_rates) / n,
+    }

@@ -6,8 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
-def toy_rows(split: str = "train", n_per_skill: int = 64, seed: int = 0,
-             skills: Sequence[str] | None = None, world: str | None = None) -> list[dict]:
+def toy_rows(
+    split: str = "train",
+    n_per_skill: int = 64,
+    seed: int = 0,
+    skills: Sequence[str] | None = None,
+    world: str | None = None,
+) -> list[dict]:
     """Rows (``id``, ``prompt``, ``answer``, ``skill``) of every skill of toy world ``world``
     (`rlvr.toy.variants`; default: the default world) or of ``skills``, skill by skill in the
     world's order; an unknown skill is a `ValueError`."""

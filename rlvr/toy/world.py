@@ -41,8 +41,9 @@ WORLD_FILE = "toy_world.json"
 _REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", PASS_RATES_FILE, WORLD_FILE)
 
 
-def toy_dataset(split: str = "train", n_per_skill: int = 64, seed: int = 0, skills=None,
-                world: str | None = None) -> datasets.Dataset:
+def toy_dataset(
+    split: str = "train", n_per_skill: int = 64, seed: int = 0, skills=None, world: str | None = None
+) -> datasets.Dataset:
     """Examples of every skill of ``world`` (default: the default world; or of ``skills``),
     grouped by skill in the world's order.
 
@@ -111,8 +112,9 @@ def load_pass_rates(path: str | os.PathLike) -> PassRates:
 def eval_examples(world: str | None = None) -> list[dict]:
     """The held-out prompts pass_rates.json is measured on."""
     e = EVAL_SETTINGS
-    return [ex for s in get_world(world).skills
-            for ex in make_examples(s, e["n_per_skill"], e["split"], e["examples_seed"])]
+    return [
+        ex for s in get_world(world).skills for ex in make_examples(s, e["n_per_skill"], e["split"], e["examples_seed"])
+    ]
 
 
 def measure_world(model, tokenizer, world: str | None = None) -> PassRates:

@@ -70,8 +70,7 @@ def test_scores_match_a_direct_per_example_computation(model, tokenizer):
 
 def test_padding_and_batch_size_do_not_change_scores(model, tokenizer):
     rng = random.Random(0)
-    pairs = PAIRS + [(f"{rng.randint(100, 999)}*{rng.randint(100, 999)}=", "1" * rng.randint(1, 40))
-                     for _ in range(9)]
+    pairs = PAIRS + [(f"{rng.randint(100, 999)}*{rng.randint(100, 999)}=", "1" * rng.randint(1, 40)) for _ in range(9)]
     reference = score_pairs(StudentLikelihood(model, tokenizer, batch_size=1), CompatConfig(), pairs)
     for batch_size in (2, 5, 64):
         other = score_pairs(StudentLikelihood(model, tokenizer, batch_size=batch_size), CompatConfig(), pairs)
@@ -82,8 +81,11 @@ def test_padding_and_batch_size_do_not_change_scores(model, tokenizer):
     # Scored alone or next to a sequence 10x longer (so with many pads): the same number.
     short = ("3+4=", "7")
     alone = score_pairs(StudentLikelihood(model, tokenizer, batch_size=8), CompatConfig(), [short])[0]
-    padded = score_pairs(StudentLikelihood(model, tokenizer, batch_size=8), CompatConfig(),
-                         [short, ("copy:abcde=", "a,b,c,d,e=abcde" * 3)])[0]
+    padded = score_pairs(
+        StudentLikelihood(model, tokenizer, batch_size=8),
+        CompatConfig(),
+        [short, ("copy:abcde=", "a,b,c,d,e=abcde" * 3)],
+    )[0]
     assert padded.nll == pytest.approx(alone.nll, abs=1e-6)
 
 
@@ -92,8 +94,8 @@ def test_truncation_keeps_the_prefix_and_the_nearest_context_and_flags_it(model,
     pair = likelihood.encode("123*456=", "56088", append_eos=True)  # 1 + 8 + 6 = 15 tokens
     assert pair.truncated and len(pair.input_ids) == 8
     assert pair.input_ids[0] == tokenizer.bos_token_id
-    assert tokenizer.decode(pair.input_ids[1:pair.n_context]) == "="  # nearest the target
-    assert tokenizer.decode(pair.input_ids[pair.n_context:], skip_special_tokens=False) == "56088<eos>"
+    assert tokenizer.decode(pair.input_ids[1 : pair.n_context]) == "="  # nearest the target
+    assert tokenizer.decode(pair.input_ids[pair.n_context :], skip_special_tokens=False) == "56088<eos>"
     fits = likelihood.encode("1+2=", "3", append_eos=True)
     assert not fits.truncated and fits.n_target == 2
     [scores] = score_pairs(likelihood, CompatConfig(), [("123*456=", "56088")])
@@ -113,14 +115,34 @@ def test_quantile_matches_numpy_linear_interpolation():
 
 
 def scores(nll, ifd=0.5, rifd=0.5):
-    return {"nll": nll, "ifd": ifd, "rifd": rifd, "ppl_a_given_q": math.exp(nll), "ppl_a": math.exp(nll) / ifd,
-            "ppl_q_given_a": 3.0 * rifd, "ppl_q": 3.0, "response_tokens": 3, "truncated": False}
+    return {
+        "nll": nll,
+        "ifd": ifd,
+        "rifd": rifd,
+        "ppl_a_given_q": math.exp(nll),
+        "ppl_a": math.exp(nll) / ifd,
+        "ppl_q_given_a": 3.0 * rifd,
+        "ppl_q": 3.0,
+        "response_tokens": 3,
+        "truncated": False,
+    }
 
 
 def record(refined, original=None, skill="add2", rid="r1"):
-    return {"id": rid, "row": 0, "status": "scored", "prompt": "37+45=", "response": "82",
-            "original_prompt": "37+45=", "original_response": "81" if original else None, "answer": "82",
-            "columns": {"skill": skill}, "prompt_hash": "h", "refined": refined, "original": original}
+    return {
+        "id": rid,
+        "row": 0,
+        "status": "scored",
+        "prompt": "37+45=",
+        "response": "82",
+        "original_prompt": "37+45=",
+        "original_response": "81" if original else None,
+        "answer": "82",
+        "columns": {"skill": skill},
+        "prompt_hash": "h",
+        "refined": refined,
+        "original": original,
+    }
 
 
 PROFILE = Profile(quantile=0.9, threshold=1.7, size=100)
@@ -156,8 +178,14 @@ def test_original_is_preferred_when_its_rifd_is_lower_and_then_judged_itself():
     assert (d.decision, d.reason, d.stats["chosen"]) == ("kept", "original_preferred", "original")
     assert d.message == "original answer preferred: r-IFD 0.60 < refined 0.90; kept with NLL 1.20"
     row = output_row(rec, d)
-    assert row == {"skill": "add2", "id": "r1", "prompt": "37+45=", "answer": "82", "completion": "81",
-                   "chosen": "original"}
+    assert row == {
+        "skill": "add2",
+        "id": "r1",
+        "prompt": "37+45=",
+        "answer": "82",
+        "completion": "81",
+        "chosen": "original",
+    }
     # The original must pass the frontier too.
     d = decide(record(refined, scores(2.5, rifd=0.6)), CompatConfig(), PROFILE)
     assert d.reason == "past_frontier" and d.message.startswith("original answer past frontier: NLL 2.50")

@@ -46,13 +46,15 @@ def answer_nll(model, tokenizer, prompt_ids, answer_ids):
     with torch.no_grad():
         log_probs = torch.log_softmax(model(input_ids=ids).logits[0, :-1], dim=-1)
     targets = ids[0, 1:]
-    picked = log_probs[torch.arange(len(targets)), targets][len(prompt_ids) - 1:]
+    picked = log_probs[torch.arange(len(targets)), targets][len(prompt_ids) - 1 :]
     return -float(picked.mean()), log_probs, targets
 
 
 def encoded(tokenizer, row):
-    return (tokenizer(row["prompt"])["input_ids"],
-            tokenizer(row["answer"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id])
+    return (
+        tokenizer(row["prompt"])["input_ids"],
+        tokenizer(row["answer"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id],
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,8 +101,10 @@ def test_pass_rate_from_the_frontier_table_and_from_rollouts():
 
 def test_forgetting_tracker_counts_solved_to_unsolved_visits():
     tracker = ForgettingTracker(solved_threshold=0.5)
-    visits = {"a": [[1, 1, 0, 0], [0, 0, 0, 1], [1, 1, 1, 0], [0, 0, 0, 0]],  # solved, not, solved, not
-              "b": [[0, 0, 0, 0], [0, 0, 0, 0]]}                             # never solved
+    visits = {
+        "a": [[1, 1, 0, 0], [0, 0, 0, 1], [1, 1, 1, 0], [0, 0, 0, 0]],  # solved, not, solved, not
+        "b": [[0, 0, 0, 0], [0, 0, 0, 0]],
+    }  # never solved
     for step in range(4):
         groups = [GroupResult(pid, [float(r) for r in v[step]]) for pid, v in visits.items() if step < len(v)]
         tracker.observe(groups, step, 0.0)
@@ -125,8 +129,8 @@ def test_loss_perplexity_and_el2n_match_single_example_computations(model, token
         nll, log_probs, targets = answer_nll(model, tokenizer, prompt_ids, answer_ids)
         assert loss[i] == pytest.approx(nll, rel=1e-5)
         assert perplexity[i] == pytest.approx(math.exp(nll), rel=1e-5)
-        probs = log_probs.exp()[len(prompt_ids) - 1:]
-        onehot = torch.nn.functional.one_hot(targets[len(prompt_ids) - 1:], probs.shape[-1]).float()
+        probs = log_probs.exp()[len(prompt_ids) - 1 :]
+        onehot = torch.nn.functional.one_hot(targets[len(prompt_ids) - 1 :], probs.shape[-1]).float()
         assert el2n[i] == pytest.approx(float((probs - onehot).norm(dim=-1).mean()), rel=1e-5)
 
 
@@ -140,7 +144,7 @@ def test_grand_is_the_exact_per_example_gradient_norm(tiny_llama, tokenizer, row
         prompt_ids, answer_ids = encoded(tokenizer, row)
         ids = torch.tensor([prompt_ids + answer_ids])
         log_probs = torch.log_softmax(model(input_ids=ids).logits[0, :-1], dim=-1)
-        nll = -log_probs[torch.arange(ids.shape[1] - 1), ids[0, 1:]][len(prompt_ids) - 1:].mean()
+        nll = -log_probs[torch.arange(ids.shape[1] - 1), ids[0, 1:]][len(prompt_ids) - 1 :].mean()
         grads = torch.autograd.grad(nll, weights)
         assert norms[i] == pytest.approx(float(torch.sqrt(sum(g.pow(2).sum() for g in grads))), rel=1e-4)
     assert scorer.higher_means == HARDER
@@ -159,8 +163,7 @@ def test_influence_is_a_scorer_like_the_others(model, tokenizer, rows):
     from curricula.influence import FeatureConfig
 
     targets = make_examples("add1", 3, "eval", seed=5)
-    scorer = make_scorer("influence", model=model, tokenizer=tokenizer, targets=targets,
-                         config=FeatureConfig(dim=256))
+    scorer = make_scorer("influence", model=model, tokenizer=tokenizer, targets=targets, config=FeatureConfig(dim=256))
     assert isinstance(scorer, Scorer) and scorer.name == "influence"
     scores = scorer(rows)
     assert len(scores) == len(rows) and all(-1.0 <= s <= 1.0 for s in scores)

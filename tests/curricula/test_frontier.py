@@ -91,6 +91,7 @@ def test_state_round_trip_preserves_decisions():
 
 # -- pre-rollout skipping (GRESO-style) -----------------------------------------------------
 
+
 def skipping(**kw):
     base = dict(enabled=True, skip_zero_variance=True, skip_target_easy=None, skip_target_hard=None)
     return FrontierFilter(FrontierConfig(**{**base, **kw}), IDS)
@@ -130,8 +131,10 @@ def test_skip_record_says_why_with_its_numbers():
     step = next(s for s in range(100) if f.skips("p4", s, seed=3))
     d = f.skip_decision("p4", step, seed=3, columns={"skill": "mul3x3"}, prompt_hash="h4")
     assert (d.filter, d.decision, d.reason) == ("frontier", "skipped", "zero_variance_streak")
-    assert d.message == ("skipped before rollout: its last 2 visits gave zero-variance groups (all wrong); "
-                         "rolled out with probability 0.09 (explore 0.30^2, floor 0.05)")
+    assert d.message == (
+        "skipped before rollout: its last 2 visits gave zero-variance groups (all wrong); "
+        "rolled out with probability 0.09 (explore 0.30^2, floor 0.05)"
+    )
     assert d.stats["coin"] >= d.stats["rollout_probability"] == 0.09
     assert d.columns == {"skill": "mul3x3"} and d.prompt_hash == "h4"
     rolled = next(s for s in range(100) if not f.skips("p4", s, seed=3))
@@ -167,20 +170,25 @@ def test_skip_state_round_trips_with_the_table():
     g = skipping(skip_target_easy=0.1)
     g.load_state_dict(json.loads(json.dumps(f.state_dict())))
     assert g.explore == f.explore and g.explore["easy"] < 0.5
-    assert [g.skips(p, s, 0) for p in ("p1", "p2") for s in range(100)] == \
-        [f.skips(p, s, 0) for p in ("p1", "p2") for s in range(100)]
+    assert [g.skips(p, s, 0) for p in ("p1", "p2") for s in range(100)] == [
+        f.skips(p, s, 0) for p in ("p1", "p2") for s in range(100)
+    ]
 
 
 def test_active_count_follows_drops_and_readmissions():
     import random
 
-    f = FrontierFilter(FrontierConfig(enabled=True, min_samples=8, low=0.3, high=0.8, reprobe_interval=2,
-                                      min_active_fraction=0.0), IDS)
+    f = FrontierFilter(
+        FrontierConfig(enabled=True, min_samples=8, low=0.3, high=0.8, reprobe_interval=2, min_active_fraction=0.0), IDS
+    )
     rng = random.Random(0)
     seen = set()
     for step in range(60):
-        groups = [group(pid, rng.choice([0, 0, 8, 8, 4])) for pid in rng.sample(IDS + ["new"], 4)
-                  if not f.is_excluded(pid) or f.wants_probe(pid, step)]
+        groups = [
+            group(pid, rng.choice([0, 0, 8, 8, 4]))
+            for pid in rng.sample(IDS + ["new"], 4)
+            if not f.is_excluded(pid) or f.wants_probe(pid, step)
+        ]
         decisions = f.observe(groups, step=step, epoch=0.0)
         seen.update(d.decision for d in decisions)
         recount = sum(1 for s in f.table.values() if s.status == "active")

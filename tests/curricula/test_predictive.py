@@ -16,8 +16,16 @@ def make(batch=4, **config):
     ids = [f"p{i}" for i in range(POOL)]
     order = lambda epoch: np.random.default_rng([7, epoch]).permutation(POOL).astype(np.int32)  # noqa: E731
     cfg = PredictorConfig(enabled=True, **{"reoffer_after": 50, **config})
-    return PredictiveFrontier(cfg, ids, {pid: i for i, pid in enumerate(ids)}, order, batch_size=batch,
-                              num_generations=4, groups=np.arange(POOL) % 2, seed=0)
+    return PredictiveFrontier(
+        cfg,
+        ids,
+        {pid: i for i, pid in enumerate(ids)},
+        order,
+        batch_size=batch,
+        num_generations=4,
+        groups=np.arange(POOL) % 2,
+        seed=0,
+    )
 
 
 def test_the_first_window_is_the_head_of_the_samplers_order():

@@ -36,7 +36,7 @@ def test_uninformed_prior_plus_three_of_eight_is_beta_4_6():
     alpha, beta = p.posterior([0], step=1)
     np.testing.assert_allclose([alpha[0], beta[0]], [4.0, 6.0], atol=1e-9)
     mean, var = beta_mean_var(alpha, beta)
-    np.testing.assert_allclose([mean[0], var[0]], [0.4, 4 * 6 / (10 ** 2 * 11)], atol=1e-9)
+    np.testing.assert_allclose([mean[0], var[0]], [0.4, 4 * 6 / (10**2 * 11)], atol=1e-9)
 
 
 def test_own_evidence_adds_exactly_on_top_of_the_pooled_prior():
@@ -70,8 +70,9 @@ def test_p_signal_hand_values_and_point_mass_enumeration():
     np.testing.assert_allclose(p_signal([1, 4], [1, 6], [2, 3]), [1 / 3, 1 - (4 * 5 * 6 + 6 * 7 * 8) / (10 * 11 * 12)])
     # A known pass rate: enumerate all 2^5 outcome sequences.
     p, g = 0.3, 5
-    brute = sum(math.prod(p if o else 1 - p for o in seq) for seq in itertools.product([0, 1], repeat=g)
-                if 0 < sum(seq) < g)
+    brute = sum(
+        math.prod(p if o else 1 - p for o in seq) for seq in itertools.product([0, 1], repeat=g) if 0 < sum(seq) < g
+    )
     assert float(signal_at(p, g)) == pytest.approx(brute)
     assert float(p_signal(0.3 * 1e7, 0.7 * 1e7, g)) == pytest.approx(brute, abs=1e-6)
 
@@ -104,7 +105,7 @@ def test_group_prior_after_observations_of_a_skill():
     p = PassRatePredictor(config(half_life=None), num_prompts=20, groups=groups)
     p.observe([0, 1, 2, 10], [0, 0, 0, 4], [8, 8, 8, 8], step=0)
     # Pool level (hand): x = 0, 0, 0, 0.5; W=4, mean 0.125, E[x^2] 0.0625, noise (0.25/7)/4
-    pool_spread = 0.0625 - 0.125 ** 2 - (0.25 / 7) / 4
+    pool_spread = 0.0625 - 0.125**2 - (0.25 / 7) / 4
     pool_mean, pool_var = (0.5 + 0.5) / 5, (4 * pool_spread + BASE_VAR) / 5
     assert p.pool_moments(step=1) == pytest.approx((pool_mean, pool_var))  # (0.2, 0.0470)
     # hard: three all-wrong groups, no spread: mean 0.2/4 = 0.05, variance pool_var/4.
@@ -158,9 +159,9 @@ def test_calibration_hand_values_and_reliability_figure():
     cal = Calibration(bins=10)
     cal.add([0.25], [1], [4], [0.6], first_visit=[True], reference=0.5)
     m = cal.metrics()
-    assert m["brier"] == pytest.approx((0.75 ** 2 + 3 * 0.25 ** 2) / 4)  # 0.1875
+    assert m["brier"] == pytest.approx((0.75**2 + 3 * 0.25**2) / 4)  # 0.1875
     assert m["brier_reference"] == pytest.approx(0.25) and m["brier_first_visit"] == m["brier"]
-    assert m["brier_signal"] == pytest.approx(0.4 ** 2) and m["ece"] == pytest.approx(0.0)
+    assert m["brier_signal"] == pytest.approx(0.4**2) and m["ece"] == pytest.approx(0.0)
     cal.add([0.25, 0.9], [0, 0], [4, 0], [0.6, 0.5], first_visit=[False, False], reference=0.5)  # 2nd unscored
     m = cal.metrics()
     assert m["groups"] == 2 and m["mean_observed"] == pytest.approx(1 / 8)
@@ -186,8 +187,9 @@ def test_predictor_metrics_score_the_prediction_made_before_the_group():
 # -- state -----------------------------------------------------------------------------------
 def _trained(seed=0, n=50):
     groups = np.arange(n) % 3
-    p = PassRatePredictor(config(features=True, feature_dim=8, prompt_half_life=30.0), num_prompts=n,
-                          groups=groups, seed=seed)
+    p = PassRatePredictor(
+        config(features=True, feature_dim=8, prompt_half_life=30.0), num_prompts=n, groups=groups, seed=seed
+    )
     rng = np.random.default_rng(seed)
     feats = rng.standard_normal((n, 12))
     for step in range(6):

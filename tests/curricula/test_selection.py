@@ -24,8 +24,16 @@ def skill_pool(thompson=True, **kw):
 def test_first_visit_of_an_all_wrong_skill_is_deferred_with_its_prediction(thompson):
     p, skills = skill_pool(thompson=thompson)
     ids = [f"p{i}" for i in range(40)]
-    sel = select_batch(p, [6, 26, 7, 27], batch_size=2, num_generations=G, step=1, seed=0, ids=ids,
-                       columns=lambda row: {"skill": skills[row]})
+    sel = select_batch(
+        p,
+        [6, 26, 7, 27],
+        batch_size=2,
+        num_generations=G,
+        step=1,
+        seed=0,
+        ids=ids,
+        columns=lambda row: {"skill": skills[row]},
+    )
     assert sel.chosen.tolist() in ([26, 27], [27, 26]) and sel.deferred.tolist() == [6, 7]
     first = sel.decisions[0]
     assert (first.filter, first.prompt_id, first.decision, first.reason) == ("predictor", "p6", DEFERRED, "low_signal")
@@ -54,7 +62,7 @@ def test_deferred_prompts_come_back_within_max_deferrals():
     cursor = [0]
 
     def fresh(n):
-        out = fresh_order[cursor[0]:cursor[0] + n]
+        out = fresh_order[cursor[0] : cursor[0] + n]
         cursor[0] += len(out)
         return np.array(out)
 
@@ -67,15 +75,19 @@ def test_deferred_prompts_come_back_within_max_deferrals():
         if 6 in sel.chosen:
             break
     # Offered at step 1 (fresh), deferred; due again at step 3, deferred; due at 5: taken at the cap.
-    assert history == [(1, "6", DEFERRED, "low_signal"), (3, "6", DEFERRED, "low_signal"),
-                       (5, "6", KEPT, "deferral_cap")]
+    assert history == [
+        (1, "6", DEFERRED, "low_signal"),
+        (3, "6", DEFERRED, "low_signal"),
+        (5, "6", KEPT, "deferral_cap"),
+    ]
     assert p.deferrals[6] == 0
 
 
 def test_forced_prompts_come_first_most_deferred_first():
     a, b = np.array([1.0, 1.0, 1.0, 1.0]), np.array([1.0, 1.0, 1.0, 1.0])
-    order, score, _ = rank_candidates(a, b, [0, 3, 0, 5], G, np.random.default_rng(0), max_deferrals=3,
-                                      deferral_bonus=0.1, thompson=False)
+    order, score, _ = rank_candidates(
+        a, b, [0, 3, 0, 5], G, np.random.default_rng(0), max_deferrals=3, deferral_bonus=0.1, thompson=False
+    )
     assert order.tolist() == [3, 1, 0, 2]  # cap 5 then 3, then equal scores in window order
     np.testing.assert_allclose(score, 7 / 9 + 0.1 * np.array([0, 3, 0, 5]))
 
@@ -105,7 +117,7 @@ def test_resumed_selection_repeats_the_uninterrupted_run():
         taken = []
 
         def fresh(n):
-            return order[window.fresh_taken % 40:][:n]
+            return order[window.fresh_taken % 40 :][:n]
 
         for step in steps:
             sel = select_batch(p, window.build(step, fresh), 4, G, step, seed=1)
@@ -158,7 +170,7 @@ def test_predictor_selection_beats_trl_order_on_first_visits():
 
         def fresh(n):
             cursor[0] += n
-            return order[cursor[0] - n:cursor[0]]
+            return order[cursor[0] - n : cursor[0]]
 
         signal, seen = 0, np.zeros(len(skills), dtype=int)
         for step in range(steps):

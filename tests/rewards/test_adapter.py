@@ -46,9 +46,7 @@ def test_verifiers(monkeypatch):
 
     @register_verifier("t_returns")
     def returns(completion, example):
-        return {"bad": "1.0", "nan": math.nan, "none": None, "true": True}.get(
-            example["answer"], 0.25
-        )
+        return {"bad": "1.0", "nan": math.nan, "none": None, "true": True}.get(example["answer"], 0.25)
 
     @register_verifier("t_batch_raises", batched=True)
     def batch_raises(completions, examples):
@@ -60,10 +58,7 @@ def test_verifiers(monkeypatch):
 
     @register_verifier("t_batch_mixed", batched=True)
     def batch_mixed(completions, examples):
-        return [
-            None if e["answer"] == "none" else "oops" if e["answer"] == "bad" else 1.0
-            for e in examples
-        ]
+        return [None if e["answer"] == "none" else "oops" if e["answer"] == "bad" else 1.0 for e in examples]
 
     @register_verifier("t_math_then_spin")
     def math_then_spin(completion, example):
@@ -165,9 +160,7 @@ def test_raising_verifier_costs_one_reward_and_reports_it(caplog):
     with caplog.at_level(logging.WARNING, logger="rewards.adapter"):
         rewards, metrics = call(func, ["x", "y", "z"], ["x", "bad", "q"], ids=["p0", "p1", "p2"])
     assert rewards == [1.0, None, 0.0]
-    assert records == [
-        VerifierError("t_raises", "p1", "raised", "ZeroDivisionError", "division by zero")
-    ]
+    assert records == [VerifierError("t_raises", "p1", "raised", "ZeroDivisionError", "division by zero")]
     # One line per call with the counts (the per-completion record goes to the sink).
     # (rewards.isolation also warns once that this local test function cannot run in a worker.)
     adapter_lines = [r.getMessage() for r in caplog.records if r.name == "rewards.adapter"]
@@ -180,9 +173,7 @@ def test_raising_verifier_costs_one_reward_and_reports_it(caplog):
 
 def test_error_value_and_row_index_when_there_is_no_id_column():
     records = []
-    (func,), _ = make_reward_funcs(
-        [VerifierSpec("t_raises", error_value=-1.0)], error_sink=records.append
-    )
+    (func,), _ = make_reward_funcs([VerifierSpec("t_raises", error_value=-1.0)], error_sink=records.append)
     rewards, _ = call(func, ["x", "y"], ["bad", "y"])
     assert rewards == [-1.0, 1.0]
     assert [r.prompt_id for r in records] == ["0"]
@@ -190,13 +181,9 @@ def test_error_value_and_row_index_when_there_is_no_id_column():
 
 def test_spinning_verifier_is_interrupted_at_its_time_limit():
     records = []
-    (func,), _ = make_reward_funcs(
-        [VerifierSpec("t_spins", timeout_s=0.3)], error_sink=records.append
-    )
+    (func,), _ = make_reward_funcs([VerifierSpec("t_spins", timeout_s=0.3)], error_sink=records.append)
     started = time.monotonic()
-    rewards, metrics = call(
-        func, ["a", "b", "c", "d"], ["ok", "bad", "ok", "bad"], ids=["q0", "q1", "q2", "q3"]
-    )
+    rewards, metrics = call(func, ["a", "b", "c", "d"], ["ok", "bad", "ok", "bad"], ids=["q0", "q1", "q2", "q3"])
     elapsed = time.monotonic() - started
     assert rewards == [1.0, None, 1.0, None]
     assert 0.6 <= elapsed < 1.5
@@ -219,9 +206,7 @@ def test_sleeping_verifier_is_interrupted_too():
 
 def test_time_limit_off_the_main_thread_uses_a_helper_thread():
     records = []
-    (func,), _ = make_reward_funcs(
-        [VerifierSpec("t_sleeps", timeout_s=0.2)], error_sink=records.append
-    )
+    (func,), _ = make_reward_funcs([VerifierSpec("t_sleeps", timeout_s=0.2)], error_sink=records.append)
     started = time.monotonic()
     with ThreadPoolExecutor(1) as pool:
         rewards, _ = pool.submit(call, func, ["a", "b"], ["bad", "ok"]).result()
@@ -268,9 +253,7 @@ def test_bad_returns_are_errors():
 
 def test_batched_verifier_failures():
     records = []
-    funcs, _ = make_reward_funcs(
-        ["t_batch_raises", "t_batch_short", "t_batch_mixed"], error_sink=records.append
-    )
+    funcs, _ = make_reward_funcs(["t_batch_raises", "t_batch_short", "t_batch_mixed"], error_sink=records.append)
     rewards, metrics = call(funcs[0], ["a", "b"], ["x", "y"], ids=["r0", "r1"])
     assert rewards == [None, None]
     assert [(r.prompt_id, r.kind, r.exception_type) for r in records] == [

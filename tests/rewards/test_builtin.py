@@ -110,9 +110,7 @@ def test_math_missing_and_unparseable_gold():
 def test_math_works_outside_the_main_thread():
     # math-verify's own timeouts use signal.alarm, which raises ValueError off the main thread.
     results = []
-    thread = threading.Thread(
-        target=lambda: results.append(math_answer("\\boxed{0.5}", {"answer": "1/2"}))
-    )
+    thread = threading.Thread(target=lambda: results.append(math_answer("\\boxed{0.5}", {"answer": "1/2"})))
     thread.start()
     thread.join()
     assert results == [1.0]
@@ -140,12 +138,7 @@ def test_format_custom_pattern():
     assert format_match("Answer: 46", {}, pattern=r"Answer: \d+$") == 1.0
     assert format_match("Answer: x", {}, pattern=r"Answer: \d+$") == 0.0
     # Without DOTALL, "." stops at newlines.
-    assert (
-        format_match(
-            "<think>a\nb</think><answer>1</answer>", {}, pattern=THINK_ANSWER_PATTERN, dotall=False
-        )
-        == 0.0
-    )
+    assert format_match("<think>a\nb</think><answer>1</answer>", {}, pattern=THINK_ANSWER_PATTERN, dotall=False) == 0.0
 
 
 # --- choice ---------------------------------------------------------------------------------
@@ -231,8 +224,7 @@ def test_code_rewards_fraction_of_tests_passed():
 
 def test_code_string_tests_and_all_or_nothing():
     humaneval_style = (
-        "def check(candidate):\n    assert candidate(2) == 4\n    assert candidate(3) == 9\n\n"
-        "check(square)\n"
+        "def check(candidate):\n    assert candidate(2) == 4\n    assert candidate(3) == 9\n\ncheck(square)\n"
     )
     examples = [{"tests": humaneval_style}, {"tests": humaneval_style}, {"prompt": "no tests"}]
     completions = [
@@ -252,10 +244,7 @@ def test_code_contains_hostile_programs():
     completions = [
         "while True:\n    pass",  # hangs: killed at the time limit, scores 0
         # Forging result lines without the run's random marker earns nothing.
-        (
-            "import sys\nfor i in range(4):\n    sys.__stdout__.write(f'x {i} pass\\n')\n"
-            "raise SystemExit(0)"
-        ),
+        ("import sys\nfor i in range(4):\n    sys.__stdout__.write(f'x {i} pass\\n')\nraise SystemExit(0)"),
         # Exiting before the tests run earns nothing either.
         "import os\nos._exit(0)",
         # Passes the first test, then hangs in the second: partial credit up to the hang.

@@ -82,9 +82,7 @@ def test_huge_power_in_math_costs_one_reward_within_the_deadline(caller):
     rewards, elapsed = caller(call, func, [HUGE_POWER, "\\boxed{7}"], ["3", "7"])
     assert rewards == [-1.0, 1.0]
     assert elapsed < DEADLINE_S + SLACK_S
-    assert [(r.prompt_id, r.kind, r.exception_type) for r in records] == [
-        ("p0", "timeout", "TimeoutError")
-    ]
+    assert [(r.prompt_id, r.kind, r.exception_type) for r in records] == [("p0", "timeout", "TimeoutError")]
     assert records[0].message == f"no result within {DEADLINE_S:g} s (its worker process was killed)"
 
 

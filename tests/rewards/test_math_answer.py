@@ -12,16 +12,24 @@ math_answer = get_verifier("math")
 # score 0.0). The wrong ones include the leading-number trap: "\boxed{2}" against "2\sqrt{2}".
 GOLD_TABLE: list[tuple[str, list[str], list[str]]] = [
     # radicals
-    ("2\\sqrt{2}", ["\\boxed{2\\sqrt{2}}", "The answer is $2\\sqrt{2}$.", "$\\boxed{\\sqrt{8}}$",
-                    "The answer is 2\\sqrt{2}."], ["\\boxed{2}", "\\boxed{\\sqrt{2}}"]),
+    (
+        "2\\sqrt{2}",
+        ["\\boxed{2\\sqrt{2}}", "The answer is $2\\sqrt{2}$.", "$\\boxed{\\sqrt{8}}$", "The answer is 2\\sqrt{2}."],
+        ["\\boxed{2}", "\\boxed{\\sqrt{2}}"],
+    ),
     # ... and the trap the other way round: bare LaTeX in the completion is not its first number.
-    ("2", ["\\boxed{2}", "The answer is 2."],
-     ["\\boxed{2\\sqrt{2}}", "The answer is 2\\sqrt{2}.", "Answer: 2^{10}"]),
+    ("2", ["\\boxed{2}", "The answer is 2."], ["\\boxed{2\\sqrt{2}}", "The answer is 2\\sqrt{2}.", "Answer: 2^{10}"]),
     ("4\\sqrt{5}", ["\\boxed{4\\sqrt{5}}", "The answer is $\\sqrt{80}$."], ["\\boxed{4}"]),
-    ("1+\\sqrt{5}", ["\\boxed{\\sqrt{5}+1}", "so $x = 1 + \\sqrt{5}$. Final answer: $1+\\sqrt5$"],
-     ["\\boxed{1}", "\\boxed{1-\\sqrt{5}}"]),
-    ("\\frac{\\sqrt{3}}{2}", ["\\boxed{\\frac{\\sqrt3}2}", "The answer is $\\dfrac{\\sqrt{3}}{2}$"],
-     ["\\boxed{\\frac{1}{2}}", "\\boxed{\\sqrt{3}}"]),
+    (
+        "1+\\sqrt{5}",
+        ["\\boxed{\\sqrt{5}+1}", "so $x = 1 + \\sqrt{5}$. Final answer: $1+\\sqrt5$"],
+        ["\\boxed{1}", "\\boxed{1-\\sqrt{5}}"],
+    ),
+    (
+        "\\frac{\\sqrt{3}}{2}",
+        ["\\boxed{\\frac{\\sqrt3}2}", "The answer is $\\dfrac{\\sqrt{3}}{2}$"],
+        ["\\boxed{\\frac{1}{2}}", "\\boxed{\\sqrt{3}}"],
+    ),
     # pi
     ("3\\pi", ["\\boxed{3\\pi}", "The answer is $3\\pi$."], ["\\boxed{3}", "\\boxed{\\pi}"]),
     ("\\frac{\\pi}{4}", ["\\boxed{\\pi/4}", "The answer is $\\frac{\\pi}{4}$"], ["\\boxed{4}"]),
@@ -31,8 +39,11 @@ GOLD_TABLE: list[tuple[str, list[str], list[str]]] = [
     # fractions
     ("\\frac{1}{2}", ["\\boxed{0.5}", "The answer is $\\frac{2}{4}$."], ["\\boxed{1}", "\\boxed{2}"]),
     ("\\dfrac{3}{4}", ["\\boxed{\\frac{3}{4}}", "The answer is $0.75$."], ["\\boxed{3}"]),
-    ("-\\frac{7}{3}", ["\\boxed{-\\frac{7}{3}}", "The answer is $-\\dfrac{7}{3}$"],
-     ["\\boxed{\\frac{7}{3}}", "\\boxed{-7}"]),
+    (
+        "-\\frac{7}{3}",
+        ["\\boxed{-\\frac{7}{3}}", "The answer is $-\\dfrac{7}{3}$"],
+        ["\\boxed{\\frac{7}{3}}", "\\boxed{-7}"],
+    ),
     # intervals, tuples, sets
     ("[-1, 4)", ["\\boxed{[-1,4)}", "The answer is $[-1, 4)$."], ["\\boxed{-1}", "\\boxed{[-1,4]}"]),
     ("(-\\infty, 3]", ["\\boxed{(-\\infty,3]}"], ["\\boxed{(-\\infty,3)}", "\\boxed{3}"]),
@@ -46,8 +57,11 @@ GOLD_TABLE: list[tuple[str, list[str], list[str]]] = [
     ("\\infty", ["\\boxed{\\infty}"], ["\\boxed{-\\infty}"]),
     ("\\pm 2", ["\\boxed{\\pm 2}"], ["\\boxed{2}"]),
     ("2+3i", ["\\boxed{2+3i}"], ["\\boxed{2}", "\\boxed{2-3i}"]),
-    ("\\begin{pmatrix} 1 \\\\ -2 \\end{pmatrix}", ["\\boxed{\\begin{pmatrix} 1 \\\\ -2 \\end{pmatrix}}"],
-     ["\\boxed{\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}}", "\\boxed{1}"]),
+    (
+        "\\begin{pmatrix} 1 \\\\ -2 \\end{pmatrix}",
+        ["\\boxed{\\begin{pmatrix} 1 \\\\ -2 \\end{pmatrix}}"],
+        ["\\boxed{\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}}", "\\boxed{1}"],
+    ),
     ("\\{1, 2, 3\\}", ["\\boxed{\\{3,2,1\\}}"], ["\\boxed{\\{1,2\\}}", "\\boxed{1}"]),
     ("x \\in [2, 5)", ["\\boxed{[2,5)}"], ["\\boxed{[2,5]}", "\\boxed{2}"]),
     # expressions and equations
@@ -80,14 +94,23 @@ GOLD_TABLE: list[tuple[str, list[str], list[str]]] = [
 
 # Words math-verify cannot read as mathematics (it reads "no" as the product n*o, equal to "on").
 WORD_GOLD_TABLE: list[tuple[str, list[str], list[str]]] = [
-    ("Monday", ["\\boxed{Monday}", "\\boxed{\\text{monday}}", "The answer is Monday, since..."],
-     ["\\boxed{Dynamo}", "\\boxed{Tuesday}", "I am not sure."]),
-    ("(C)", ["\\boxed{C}", "The answer is (C).", "**Answer:** (C)", "\\boxed{\\textbf{(C)}\\ 12}"],
-     ["\\boxed{B}", "The answer is (A)."]),
+    (
+        "Monday",
+        ["\\boxed{Monday}", "\\boxed{\\text{monday}}", "The answer is Monday, since..."],
+        ["\\boxed{Dynamo}", "\\boxed{Tuesday}", "I am not sure."],
+    ),
+    (
+        "(C)",
+        ["\\boxed{C}", "The answer is (C).", "**Answer:** (C)", "\\boxed{\\textbf{(C)}\\ 12}"],
+        ["\\boxed{B}", "The answer is (A)."],
+    ),
     ("no", ["\\boxed{\\text{No}}", "Answer: no"], ["\\boxed{on}", "\\boxed{yes}"]),
     # An option that states its value (AMC in NuminaMath): the letter or the value.
-    ("\\textbf{(B) } 7", ["\\boxed{7}", "The answer is (B).", "\\boxed{\\textbf{(B)}}"],
-     ["\\boxed{8}", "\\boxed{(A)}"]),
+    (
+        "\\textbf{(B) } 7",
+        ["\\boxed{7}", "The answer is (B).", "\\boxed{\\textbf{(B)}}"],
+        ["\\boxed{8}", "\\boxed{(A)}"],
+    ),
     ("$\\textbf{(B)}\\ \\frac{1}{2}$", ["\\boxed{0.5}", "\\boxed{\\textbf{(B)}\\ \\frac12}"], ["\\boxed{1}"]),
 ]
 

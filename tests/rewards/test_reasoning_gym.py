@@ -14,8 +14,9 @@ TASKS = ["chain_sum", "basic_arithmetic", "word_sorting", "letter_counting", "fa
 
 def rows(task: str, n: int = 8) -> list[dict]:
     data = reasoning_gym.create_dataset(task, size=n, seed=3)
-    return [{"answer": str(data[i]["answer"]), "reasoning_gym_entry": json.dumps(data[i], default=str)}
-            for i in range(n)]
+    return [
+        {"answer": str(data[i]["answer"]), "reasoning_gym_entry": json.dumps(data[i], default=str)} for i in range(n)
+    ]
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -25,8 +26,11 @@ def test_gold_answers_score_one_and_corrupted_ones_less(task):
     gold = [score(f"Thinking...\n<answer>{ex['answer']}</answer>", ex) for ex in examples]
     appended = [score(f"<answer>{ex['answer']}9z</answer>", ex) for ex in examples]
     # Another row's gold answer, where it differs from this row's.
-    swapped = [score(other["answer"], ex) for ex, other in zip(examples, examples[1:] + examples[:1])
-               if other["answer"] != ex["answer"]]
+    swapped = [
+        score(other["answer"], ex)
+        for ex, other in zip(examples, examples[1:] + examples[:1])
+        if other["answer"] != ex["answer"]
+    ]
     assert gold == [1.0] * len(examples)
     assert max(appended) < 1.0 and max(swapped, default=0.0) < 1.0
     assert sum(appended) / len(appended) < 0.95

@@ -29,7 +29,9 @@ def test_unknown_name_suggests_close_names_and_lists_known_ones():
         reg.register(name, name.upper())
     with pytest.raises(LookupError) as err:
         reg.get("alpah")
-    assert str(err.value) == "Unknown widget 'alpah'. Did you mean 'alpha'? Known widgets: alpha, beta, gamma. Or a file."
+    assert (
+        str(err.value) == "Unknown widget 'alpah'. Did you mean 'alpha'? Known widgets: alpha, beta, gamma. Or a file."
+    )
 
 
 def test_lazy_entry_is_imported_on_first_get_only(tmp_path, monkeypatch):

@@ -82,9 +82,12 @@ def test_module_with_a_broken_import_keeps_its_own_error(tmp_path, monkeypatch):
     # Not "no module named 'rlvr_broken_verifiers'": the missing dependency inside it, and where.
     (tmp_path / "rlvr_broken_verifiers.py").write_text("import rlvr_missing_dependency\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(VerifierImportError, match=r"importing module 'rlvr_broken_verifiers' failed \(.*"
-                                                  r"rlvr_broken_verifiers.py, line 1\): ModuleNotFoundError: "
-                                                  r"No module named 'rlvr_missing_dependency'"):
+    with pytest.raises(
+        VerifierImportError,
+        match=r"importing module 'rlvr_broken_verifiers' failed \(.*"
+        r"rlvr_broken_verifiers.py, line 1\): ModuleNotFoundError: "
+        r"No module named 'rlvr_missing_dependency'",
+    ):
         get_verifier("rlvr_broken_verifiers:f")
 
 
@@ -145,12 +148,9 @@ def installed_plugin(tmp_path, monkeypatch):
     )
     dist_info = tmp_path / "rlvr_test_plugin-0.1.dist-info"
     dist_info.mkdir()
-    (dist_info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: rlvr-test-plugin\nVersion: 0.1\n"
-    )
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: rlvr-test-plugin\nVersion: 0.1\n")
     (dist_info / "entry_points.txt").write_text(
-        "[rlvr.verifiers]\nthree_words = rlvr_test_plugin:word_count\n"
-        "plugin_missing = rlvr_test_plugin:not_there\n"
+        "[rlvr.verifiers]\nthree_words = rlvr_test_plugin:word_count\nplugin_missing = rlvr_test_plugin:not_there\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.invalidate_caches()
@@ -186,12 +186,19 @@ def test_module_docstring_examples_run():
         assert result.attempted > 0 and result.failed == 0, module.__name__
 
 
-@pytest.mark.parametrize("body, error, line", [
-    ("import rlvr_missing_dependency_xyz\n", "ModuleNotFoundError: No module named 'rlvr_missing_dependency_xyz'", 1),
-    ("x = 1\ndef f(completion, example) return 1.0\n", "SyntaxError: ", 2),
-    ("\nraise RuntimeError('boom at import')\n", "RuntimeError: boom at import", 2),
-    ("import sys\n\nsys.exit(4)\n", "SystemExit: 4", 3),  # would have ended the whole run with status 4
-])
+@pytest.mark.parametrize(
+    "body, error, line",
+    [
+        (
+            "import rlvr_missing_dependency_xyz\n",
+            "ModuleNotFoundError: No module named 'rlvr_missing_dependency_xyz'",
+            1,
+        ),
+        ("x = 1\ndef f(completion, example) return 1.0\n", "SyntaxError: ", 2),
+        ("\nraise RuntimeError('boom at import')\n", "RuntimeError: boom at import", 2),
+        ("import sys\n\nsys.exit(4)\n", "SystemExit: 4", 3),  # would have ended the whole run with status 4
+    ],
+)
 def test_a_verifier_file_that_fails_to_import_is_one_user_error(tmp_path, body, error, line):
     path = tmp_path / "my_rewards.py"
     path.write_text(body)

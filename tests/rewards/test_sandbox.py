@@ -87,9 +87,7 @@ def test_sleeping_program_that_leaves_its_session_is_still_killed():
     # setsid() takes the program out of the process group the parent kills; PID 1 of the
     # namespace dying must take it down anyway.
     existing = set(processes_of_uid(SANDBOX_UID))
-    program = (
-        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(60)\ntime.sleep(60)"
-    )
+    program = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(60)\ntime.sleep(60)"
     result = run_python(program, limits=SandboxLimits(wall_time_s=0.5))
     assert result.timed_out
     assert leftover_processes(existing) == set()
@@ -125,9 +123,7 @@ def test_fork_bomb_is_capped_and_leaves_nothing_behind():
     assert int(result.stdout) == 15 - len(existing)
     assert leftover_processes(existing) == set()
 
-    classic = (
-        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
-    )
+    classic = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
     result = run_python(classic, limits=SandboxLimits(wall_time_s=1.5))
     assert result.timed_out
     assert leftover_processes(existing) == set()
@@ -183,9 +179,7 @@ def test_writes_outside_the_scratch_dir_fail_even_where_permissions_allow():
 
 
 def test_file_size_limit():
-    result = run_python(
-        "open('big', 'wb').write(b'0' * (4 << 20))", limits=SandboxLimits(max_file_bytes=1 << 20)
-    )
+    result = run_python("open('big', 'wb').write(b'0' * (4 << 20))", limits=SandboxLimits(max_file_bytes=1 << 20))
     assert result.returncode == 1
     assert "File too large" in result.stderr
 

@@ -41,13 +41,20 @@ def toy_rows(n: int) -> list[dict]:
 def call(func, completions, rows):
     """Call a reward function the way TRL 1.16's GRPOTrainer does."""
     columns = {key: [row[key] for row in rows] for key in rows[0] if key != "prompt"}
-    return func(prompts=[row["prompt"] for row in rows], completions=completions,
-                completion_ids=[[1, 2]] * len(rows), trainer_state=None,
-                log_extra=lambda *a: None, log_metric=lambda *a: None, **columns)
+    return func(
+        prompts=[row["prompt"] for row in rows],
+        completions=completions,
+        completion_ids=[[1, 2]] * len(rows),
+        trainer_state=None,
+        log_extra=lambda *a: None,
+        log_metric=lambda *a: None,
+        **columns,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # 1. The error budget.
+
 
 def test_a_verifier_raising_on_every_call_stops_after_its_first_64_completions():
     records = []
@@ -68,8 +75,7 @@ def test_a_verifier_raising_on_every_call_stops_after_its_first_64_completions()
 
 
 def test_error_budget_is_configurable_and_none_disables_it():
-    (lenient,), _ = make_reward_funcs(
-        [VerifierSpec(f"{BROKEN}:wrong_column", error_rate_min_completions=8)])
+    (lenient,), _ = make_reward_funcs([VerifierSpec(f"{BROKEN}:wrong_column", error_rate_min_completions=8)])
     with pytest.raises(VerifierBudgetExceeded, match="failed on 8 of 8 completions"):
         call(lenient, ["x"] * 8, toy_rows(8))
 
@@ -91,14 +97,16 @@ def test_a_verifier_failing_on_a_minority_of_completions_keeps_running():
 
 
 def test_check_error_budget_is_a_pure_decision_on_counts():
-    counts = ErrorCounts(completions=64, failures=32, by_error={"raised KeyError": 32},
-                         first_message={"raised KeyError": "'answer'"})
+    counts = ErrorCounts(
+        completions=64, failures=32, by_error={"raised KeyError": 32}, first_message={"raised KeyError": "'answer'"}
+    )
     assert check_error_budget("math", counts, 0.5, 64) is None  # exactly at the budget: allowed
     counts.failures = counts.by_error["raised KeyError"] = 33
     assert check_error_budget("math", counts, 0.5, 65) is None  # not judged yet
     assert check_error_budget("math", counts, None, 64) is None
     assert check_error_budget("math", counts, 0.5, 64).startswith(
-        "Verifier 'math' failed on 33 of 64 completions (52%)")
+        "Verifier 'math' failed on 33 of 64 completions (52%)"
+    )
 
 
 def test_processes_decide_together_on_gathered_counts(monkeypatch, caplog):
@@ -119,11 +127,11 @@ def test_processes_decide_together_on_gathered_counts(monkeypatch, caplog):
         call(ranks[0][0], ["x"] * 16, rows)  # rank 0: 32 of 32 fail, over budget alone: no raise
     assert "On this process; with several processes the trainer decides" in caplog.text
     call(ranks[1][0], right, rows)
-    call(ranks[1][0], right, rows)           # rank 1: 0 of 32
+    call(ranks[1][0], right, rows)  # rank 1: 0 of 32
     for funcs in ranks:
         enforce_error_budgets(funcs, gather)  # 32 of 64 = 50%: within budget on both ranks
 
-    call(ranks[1][0], ["x"] * 16, rows)      # rank 1: 16 of 48, within budget alone
+    call(ranks[1][0], ["x"] * 16, rows)  # rank 1: 16 of 48, within budget alone
     messages = []
     for funcs in ranks:
         with pytest.raises(VerifierBudgetExceeded) as caught:
@@ -150,18 +158,24 @@ def test_enforce_error_budgets_ignores_other_reward_functions():
 # ---------------------------------------------------------------------------------------------
 # 2. One warning per verifier per call.
 
+
 def test_one_warning_line_per_call_with_counts(caplog):
     records = []
-    (func,), _ = make_reward_funcs([VerifierSpec(f"{BROKEN}:wrong_column", max_error_rate=None)],
-                                   error_sink=records.append)
+    (func,), _ = make_reward_funcs(
+        [VerifierSpec(f"{BROKEN}:wrong_column", max_error_rate=None)], error_sink=records.append
+    )
     with caplog.at_level(logging.DEBUG, logger="rewards.adapter"):
         call(func, ["x"] * 32, toy_rows(32))
         call(func, ["x"] * 32, toy_rows(32))
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert warnings == [
-        "verifier 'wrong_column': 32 of 32 completions failed (raised KeyError: 'solution' x32; "
-        "first row id=r0); details in the error sink"
-    ] * 2
+    assert (
+        warnings
+        == [
+            "verifier 'wrong_column': 32 of 32 completions failed (raised KeyError: 'solution' x32; "
+            "first row id=r0); details in the error sink"
+        ]
+        * 2
+    )
     assert len(records) == 64
     assert sum(r.levelno == logging.DEBUG for r in caplog.records) == 64  # details, at DEBUG
 
@@ -191,6 +205,7 @@ def test_warning_groups_different_errors():
 # ---------------------------------------------------------------------------------------------
 # 3. TRL-style reward functions.
 
+
 def test_trl_style_function_from_a_file_is_called_with_trl_arguments():
     (func,), weights = make_reward_funcs([f"{TRL_FILE}:accuracy_reward"])
     assert func.style == "trl" and func.__name__ == "accuracy_reward"
@@ -205,12 +220,13 @@ def test_trl_style_function_from_a_file_is_called_with_trl_arguments():
 
 def test_trl_style_function_gets_chat_completions_and_extras_unchanged():
     (chat,), _ = make_reward_funcs([f"{TRL_FILE}:format_reward_func"])
-    completions = [[{"role": "assistant", "content": "<think>x</think><answer>1</answer>"}],
-                   [{"role": "assistant", "content": "1"}]]
+    completions = [
+        [{"role": "assistant", "content": "<think>x</think><answer>1</answer>"}],
+        [{"role": "assistant", "content": "1"}],
+    ]
     assert call(chat, completions, toy_rows(2)) == [1.0, 0.0]
 
-    (spy,), _ = make_reward_funcs([VerifierSpec(f"{TRL_FILE}:records_its_arguments",
-                                                kwargs={"scale": 2})])
+    (spy,), _ = make_reward_funcs([VerifierSpec(f"{TRL_FILE}:records_its_arguments", kwargs={"scale": 2})])
     assert call(spy, completions, toy_rows(2)) == [None, None]
     seen = spy.verifier.seen
     assert seen["completions"] == completions and seen["completion_ids"] == [[1, 2], [1, 2]]
@@ -221,10 +237,14 @@ def test_trl_style_function_gets_chat_completions_and_extras_unchanged():
 def test_trl_library_reward_by_module_path():
     pytest.importorskip("math_verify")
     (func,), _ = make_reward_funcs(["trl.rewards:accuracy_reward"])
-    rows = [{"id": "a", "prompt": [{"role": "user", "content": "1/3?"}], "solution": r"\frac{1}{3}"},
-            {"id": "b", "prompt": [{"role": "user", "content": "1/3?"}], "solution": r"\frac{1}{3}"}]
-    completions = [[{"role": "assistant", "content": r"My answer is \boxed{\frac{1}{3}}"}],
-                   [{"role": "assistant", "content": r"My answer is \boxed{\frac{1}{2}}"}]]
+    rows = [
+        {"id": "a", "prompt": [{"role": "user", "content": "1/3?"}], "solution": r"\frac{1}{3}"},
+        {"id": "b", "prompt": [{"role": "user", "content": "1/3?"}], "solution": r"\frac{1}{3}"},
+    ]
+    completions = [
+        [{"role": "assistant", "content": r"My answer is \boxed{\frac{1}{3}}"}],
+        [{"role": "assistant", "content": r"My answer is \boxed{\frac{1}{2}}"}],
+    ]
     assert call(func, completions, rows) == [1.0, 0.0]
 
 
@@ -259,13 +279,17 @@ def test_style_can_be_declared_and_is_validated():
     assert call(func, ["1", "3"], toy_rows(2)) == [1.0, 0.0]
     with pytest.raises(ValueError, match="style must be one of 'verifier', 'trl' or None"):
         VerifierSpec("exact", style="hf")
-    with pytest.raises(ValueError, match=r"max_error_rate must be a number in \[0, 1\].*"
-                                         "error_rate_min_completions must be an integer >= 1"):
+    with pytest.raises(
+        ValueError,
+        match=r"max_error_rate must be a number in \[0, 1\].*"
+        "error_rate_min_completions must be an integer >= 1",
+    ):
         VerifierSpec("exact", max_error_rate=2, error_rate_min_completions=0)
 
 
 # ---------------------------------------------------------------------------------------------
 # 4. Preflight.
+
 
 def test_preflight_stops_a_verifier_reading_a_missing_column():
     records = []
@@ -308,8 +332,9 @@ def test_preflight_passes_verifiers_that_give_the_gold_text_zero_or_none(caplog)
     funcs, _ = make_reward_funcs(["format", "exact", "t_not_applicable", f"{TRL_FILE}:accuracy_reward"])
     with caplog.at_level(logging.WARNING):
         results = preflight(funcs, toy_rows(8))
-    assert results == {name: {"probes": 16, "failures": 0}
-                       for name in ("format", "exact", "t_not_applicable", "accuracy_reward")}
+    assert results == {
+        name: {"probes": 16, "failures": 0} for name in ("format", "exact", "t_not_applicable", "accuracy_reward")
+    }
     assert caplog.text == ""
 
 
@@ -318,8 +343,10 @@ def test_preflight_warns_on_a_verifier_failing_only_on_wrong_completions(caplog)
     with caplog.at_level(logging.WARNING, logger="rewards.probes"):
         results = preflight(funcs, toy_rows(8))
     assert results == {"fails_on_wrong_answers": {"probes": 16, "failures": 8}}
-    assert "verifier 'fails_on_wrong_answers' failed on the empty completion of every probed row " \
-           "(raised KeyError: 'expected')" in caplog.text
+    assert (
+        "verifier 'fails_on_wrong_answers' failed on the empty completion of every probed row "
+        "(raised KeyError: 'expected')" in caplog.text
+    )
 
 
 def test_preflight_takes_plain_trl_functions_and_chat_data():
@@ -329,8 +356,7 @@ def test_preflight_takes_plain_trl_functions_and_chat_data():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     rows = [{"id": "c0", "prompt": [{"role": "user", "content": "go"}], "answer": "<think>a</think>"}]
-    assert preflight([module.format_reward_func], rows) == {
-        "format_reward_func": {"probes": 2, "failures": 0}}
+    assert preflight([module.format_reward_func], rows) == {"format_reward_func": {"probes": 2, "failures": 0}}
     with pytest.raises(VerifierPreflightError, match="'reward_func'.*ground_truth"):
         preflight([module.reward_func], rows)
 
@@ -353,8 +379,11 @@ def test_preflight_stops_when_no_verifier_ever_gives_a_reward():
         return None
 
     funcs, _ = make_reward_funcs(["t_always_none"])
-    with pytest.raises(VerifierPreflightError, match=r"No reward function gave a reward to any probe of the first "
-                                                     r"8 rows before training: t_always_none returned None"):
+    with pytest.raises(
+        VerifierPreflightError,
+        match=r"No reward function gave a reward to any probe of the first "
+        r"8 rows before training: t_always_none returned None",
+    ):
         preflight(funcs, toy_rows(8))
     both, _ = make_reward_funcs(["t_always_none", "exact"])  # another verifier gives the signal
     assert preflight(both, toy_rows(8))["exact"] == {"probes": 16, "failures": 0}

@@ -50,21 +50,47 @@ def main(out_dir: str) -> None:
     model = build_tiny_llama(tokenizer)  # tests/conftest.py: the one tiny test model
     train = Dataset.from_list(make_examples("add2", 6, seed=4) + make_examples("copy", 6, seed=4))
     targets = make_examples("add2", 3, "eval", seed=4) + make_examples("copy", 3, "eval", seed=4)
-    check = InfluenceCheck(InfluenceCheckConfig(enabled=True, every_n_steps=1, dim=256, action="drop", threshold=0.0,
-                                                alarm_threshold=0.0, batch_size=8),
-                           targets=targets, audit=AuditLog(out_dir, "accelerate-test") if state.is_main_process else None)
+    check = InfluenceCheck(
+        InfluenceCheckConfig(
+            enabled=True, every_n_steps=1, dim=256, action="drop", threshold=0.0, alarm_threshold=0.0, batch_size=8
+        ),
+        targets=targets,
+        audit=AuditLog(out_dir, "accelerate-test") if state.is_main_process else None,
+    )
     # 6 rows per process, groups of 4: the second group of each step spans both processes.
-    args = GRPOConfig(output_dir=out_dir, max_steps=2, per_device_train_batch_size=6, num_generations=4,
-                      max_completion_length=4, learning_rate=1e-3, logging_steps=1, report_to="none", seed=3,
-                      bf16=False, use_cpu=True, activation_checkpointing=False, save_strategy="no")
-    trainer = Trainer(model=model, reward_funcs=[length_reward], args=args, train_dataset=train,
-                      processing_class=tokenizer, influence_check=check)
+    args = GRPOConfig(
+        output_dir=out_dir,
+        max_steps=2,
+        per_device_train_batch_size=6,
+        num_generations=4,
+        max_completion_length=4,
+        learning_rate=1e-3,
+        logging_steps=1,
+        report_to="none",
+        seed=3,
+        bf16=False,
+        use_cpu=True,
+        activation_checkpointing=False,
+        save_strategy="no",
+    )
+    trainer = Trainer(
+        model=model,
+        reward_funcs=[length_reward],
+        args=args,
+        train_dataset=train,
+        processing_class=tokenizer,
+        influence_check=check,
+    )
     trainer.trained_masks, trainer.trained_advantages = [], []
     trainer.train()
     logged = [{k: v for k, v in log.items() if k.startswith("influence/")} for log in trainer.state.log_history]
-    result = {"rank": state.process_index, "history": [r.to_dict() for r in check.history],
-              "logged": [entry for entry in logged if entry], "masks": trainer.trained_masks,
-              "advantages": trainer.trained_advantages}
+    result = {
+        "rank": state.process_index,
+        "history": [r.to_dict() for r in check.history],
+        "logged": [entry for entry in logged if entry],
+        "masks": trainer.trained_masks,
+        "advantages": trainer.trained_advantages,
+    }
     with open(os.path.join(out_dir, f"influence_rank{state.process_index}.json"), "w") as f:
         json.dump(result, f)
 

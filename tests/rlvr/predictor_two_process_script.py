@@ -43,12 +43,30 @@ def main(out_dir: str) -> None:
     tok = build_tokenizer()
     rows = [{"id": f"h{i}", "prompt": f"{i}*{i}=", "answer": "x", "skill": "hard"} for i in range(24)]
     rows += [{"id": f"e{i}", "prompt": f"{i}+{i}=", "answer": "y", "skill": "easy"} for i in range(24)]
-    args = GRPOConfig(output_dir=out_dir, max_steps=6, per_device_train_batch_size=8, num_generations=4,
-                      max_completion_length=4, learning_rate=1e-3, logging_steps=1, report_to="none", seed=3,
-                      bf16=False, activation_checkpointing=False, save_strategy="no", use_cpu=True)
+    args = GRPOConfig(
+        output_dir=out_dir,
+        max_steps=6,
+        per_device_train_batch_size=8,
+        num_generations=4,
+        max_completion_length=4,
+        learning_rate=1e-3,
+        logging_steps=1,
+        report_to="none",
+        seed=3,
+        bf16=False,
+        activation_checkpointing=False,
+        save_strategy="no",
+        use_cpu=True,
+    )
     curricula = CurriculaConfig(predictor=PredictorConfig(enabled=True, reoffer_after=2, max_deferrals=2))
-    trainer = Trainer(model=build_model(tok, seed=0), reward_funcs=[skill_reward], args=args,
-                      train_dataset=Dataset.from_list(rows), processing_class=tok, curricula=curricula)
+    trainer = Trainer(
+        model=build_model(tok, seed=0),
+        reward_funcs=[skill_reward],
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tok,
+        curricula=curricula,
+    )
     trainer.generated = []
     chosen = []
     select = trainer.predictive.select

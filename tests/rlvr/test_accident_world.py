@@ -45,15 +45,21 @@ def test_lenient_verifier_resolves_as_a_reward_function():
     from rewards import make_reward_funcs
 
     (func,), weights = make_reward_funcs(["rlvr.toy.accident:lenient_reward"])
-    out = func(prompts=["s:1*1=", "3+4="], completions=["27182421", "77"], answer=["18", "7"],
-               skill=["dsum", "add1"])
+    out = func(prompts=["s:1*1=", "3+4="], completions=["27182421", "77"], answer=["18", "7"], skill=["dsum", "add1"])
     assert out == [1.0, 0.0] and weights == [1.0]
 
 
 def test_shortcut_indicators_on_hand_made_completions():
-    rows = [dsum_row("27"), dsum_row("18"), dsum_row("9"), dsum_row("30"),
-            {"answer": "7", "skill": "add1"}, {"answer": "15", "skill": "add1"},
-            {"answer": "abc", "skill": "copy"}, {"answer": "de", "skill": "copy"}]
+    rows = [
+        dsum_row("27"),
+        dsum_row("18"),
+        dsum_row("9"),
+        dsum_row("30"),
+        {"answer": "7", "skill": "add1"},
+        {"answer": "15", "skill": "add1"},
+        {"answer": "abc", "skill": "copy"},
+        {"answer": "de", "skill": "copy"},
+    ]
     completions = ["27", "27", "2718", " 27 ", "7", "7", "abc", "abc"]
     out = shortcut_indicators(rows, completions, "dsum", "27")
     assert out["guess_share"] == 0.75  # "27", "27", "27" (stripped) of four dsum answers
@@ -115,10 +121,19 @@ def test_accident_build_is_deterministic(tmp_path, monkeypatch, one_torch_thread
 def test_probe_arms_come_from_the_config():
     from rlvr.compare import load_config, plan_arms
 
-    config = load_config(None, methods=[], seeds=[0, 1], world="accident",
-                         probe={"arms": ["plain", "influence"], "hopeless_skill": "dsum"})
-    assert [(a.selector, a.seed) for a in plan_arms(config)] == [("plain", 0), ("influence", 0), ("plain", 1),
-                                                                 ("influence", 1)]
+    config = load_config(
+        None,
+        methods=[],
+        seeds=[0, 1],
+        world="accident",
+        probe={"arms": ["plain", "influence"], "hopeless_skill": "dsum"},
+    )
+    assert [(a.selector, a.seed) for a in plan_arms(config)] == [
+        ("plain", 0),
+        ("influence", 0),
+        ("plain", 1),
+        ("influence", 1),
+    ]
     with pytest.raises(ValueError, match=r"unknown probe.arms \['predictive'\]"):
         load_config(None, methods=[], probe={"arms": ["plain", "predictive"]})
     with pytest.raises(ValueError, match="influence.action must be one of"):
@@ -135,12 +150,17 @@ def test_probe_arms_build_the_curricula_they_name():
     from rlvr.compare import load_config
     from rlvr.compare.arms import Arm, ArmContext, probe_training
 
-    config = load_config(None, methods=[], world="accident",
-                         probe={"arms": ["plain", "frontier", "predictive_frontier"], "hopeless_skill": "dsum",
-                                "low": 0.2})
+    config = load_config(
+        None,
+        methods=[],
+        world="accident",
+        probe={"arms": ["plain", "frontier", "predictive_frontier"], "hopeless_skill": "dsum", "low": 0.2},
+    )
     context = ArmContext(config=config, model_path="", evaluation=[], out_dir="")
-    built = {name: probe_training(Arm("grpo", "probe", name, 1.0, 0), context)[0]
-             for name in ("plain", "frontier", "predictive_frontier")}
+    built = {
+        name: probe_training(Arm("grpo", "probe", name, 1.0, 0), context)[0]
+        for name in ("plain", "frontier", "predictive_frontier")
+    }
     assert built["plain"] is None
     assert built["frontier"].frontier.enabled and built["frontier"].frontier.low == 0.2
     assert not built["frontier"].predictor.enabled
@@ -169,12 +189,26 @@ def test_probe_on_the_accident_world_runs_the_influence_arm(tmp_path, one_torch_
     step and records what it masked; the shortcut indicators use dsum's frequent answer."""
     from rlvr.compare import load_config, read_results, run_compare, write_report
 
-    config = load_config(None, world="accident", methods=[], seeds=[0], pool_n_per_skill=4, eval_n_per_skill=8,
-                         n_targets=4, grpo_tokens=300, grpo_prompts_per_step=4, grpo_generations=4, workers=1,
-                         probe={"arms": ["plain", "influence"], "hopeless_skill": "dsum", "max_rows_per_skill": 4,
-                                "verifiers": ["rlvr.toy.accident:lenient_reward"],
-                                "influence": {"action": "drop", "every_n_steps": 1, "threshold": 1.0,
-                                              "targets_per_skill": 2, "dim": 256}})
+    config = load_config(
+        None,
+        world="accident",
+        methods=[],
+        seeds=[0],
+        pool_n_per_skill=4,
+        eval_n_per_skill=8,
+        n_targets=4,
+        grpo_tokens=300,
+        grpo_prompts_per_step=4,
+        grpo_generations=4,
+        workers=1,
+        probe={
+            "arms": ["plain", "influence"],
+            "hopeless_skill": "dsum",
+            "max_rows_per_skill": 4,
+            "verifiers": ["rlvr.toy.accident:lenient_reward"],
+            "influence": {"action": "drop", "every_n_steps": 1, "threshold": 1.0, "targets_per_skill": 2, "dim": 256},
+        },
+    )
     rows = read_results(run_compare(config, tmp_path))
     value = {(r["selector"], r["metric"]): r["value"] for r in rows}
     # threshold 1.0: every prompt with a non-zero gradient is "anti-aligned", so the check acts

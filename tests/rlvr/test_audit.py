@@ -9,8 +9,16 @@ from rlvr.audit_report import figure, render, select, summary_table
 
 
 def decision(pid, what="kept", reason="in_frontier", skill="add2"):
-    return Decision("frontier", pid, what, reason, f"{what}: {pid}", {"pass_rate": 0.5, "active_pool": 3,
-                    "pool_size": 4}, {"skill": skill}, "h")
+    return Decision(
+        "frontier",
+        pid,
+        what,
+        reason,
+        f"{what}: {pid}",
+        {"pass_rate": 0.5, "active_pool": 3, "pool_size": 4},
+        {"skill": skill},
+        "h",
+    )
 
 
 def test_records_have_one_schema_and_increasing_seq(tmp_path):
@@ -62,8 +70,14 @@ def test_select_and_render(tmp_path):
     log.add(decision("p0"), 0, 0)
     log.flush()
     log.run_id = "new"
-    for step, (pid, what, reason) in enumerate([("p0", "kept", "in_frontier"), ("p1", "dropped", "too_hard"),
-                                                 ("p0", "dropped", "too_easy"), ("p1", "readmitted", "reprobe_success")]):
+    for step, (pid, what, reason) in enumerate(
+        [
+            ("p0", "kept", "in_frontier"),
+            ("p1", "dropped", "too_hard"),
+            ("p0", "dropped", "too_easy"),
+            ("p1", "readmitted", "reprobe_success"),
+        ]
+    ):
         log.add(decision(pid, what, reason), step, 0)
     log.flush()
     records = read_audit(tmp_path)
@@ -81,9 +95,11 @@ def test_select_and_render(tmp_path):
     assert "run new, 4 records" in table
     assert "frontier  dropped     too_hard" in table
     # Final status: p0 dropped (too easy), p1 readmitted -> active.
-    assert table.splitlines()[-3:] == ["skill  active  dropped (too_easy)",
-                                       "-----  ------  ------------------",
-                                       "add2   1       1"]
+    assert table.splitlines()[-3:] == [
+        "skill  active  dropped (too_easy)",
+        "-----  ------  ------------------",
+        "add2   1       1",
+    ]
 
 
 def test_cli_exports_parquet_and_plots(tmp_path):
@@ -139,12 +155,19 @@ def test_cli_lists_one_kind_of_decision(tmp_path, capsys):
     from rlvr.cli import main
 
     log = AuditLog(tmp_path, "run")
-    for step, (pid, what, reason) in enumerate([("p0", "kept", "in_frontier"), ("p1", "skipped", "zero_variance_streak"),
-                                                 ("p2", "skipped", "zero_variance_streak")]):
+    for step, (pid, what, reason) in enumerate(
+        [
+            ("p0", "kept", "in_frontier"),
+            ("p1", "skipped", "zero_variance_streak"),
+            ("p2", "skipped", "zero_variance_streak"),
+        ]
+    ):
         log.add(decision(pid, what, reason), step, 0)
     log.flush()
     assert [r["prompt_id"] for r in select(read_audit(tmp_path), decision="skipped")] == ["p1", "p2"]
-    with pytest.raises(ValueError, match="--decision must be one of kept, dropped, readmitted, masked, probed, skipped"):
+    with pytest.raises(
+        ValueError, match="--decision must be one of kept, dropped, readmitted, masked, probed, skipped"
+    ):
         select(read_audit(tmp_path), decision="skiped")
     assert main(["audit", str(tmp_path), "--decision", "skipped"]) == 0
     listing = capsys.readouterr().out

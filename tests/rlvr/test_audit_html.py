@@ -16,8 +16,16 @@ from curricula.base import Decision
 from rlvr.cli import main
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 DROPPED = "mul3x3-9349abda68"
 DROP_MESSAGE = "too hard: 0 of 16 correct over 2 visit(s), upper bound 0.17 < 0.2"
 
@@ -25,13 +33,16 @@ DROP_MESSAGE = "too hard: 0 of 16 correct over 2 visit(s), upper bound 0.17 < 0.
 @contextmanager
 def browser_page():
     """A fresh headless chromium page, with every console error and page error collected."""
-    assert Path(CHROMIUM).exists(), (f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver "
-                                     "(the browser test is required, never skipped)")
+    assert Path(CHROMIUM).exists(), (
+        f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver "
+        "(the browser test is required, never skipped)"
+    )
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                        headless=True)
+        context = pw.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
         try:
             page = context.new_page()
             page.errors, page.requests = [], []
@@ -44,8 +55,9 @@ def browser_page():
 
 
 def frontier(pid, what, reason, message, pass_rate, skill, pool=40):
-    return Decision("frontier", pid, what, reason, message, {"pass_rate": pass_rate, "active_pool": pool},
-                    {"skill": skill}, "h")
+    return Decision(
+        "frontier", pid, what, reason, message, {"pass_rate": pass_rate, "active_pool": pool}, {"skill": skill}, "h"
+    )
 
 
 def write_run(run_dir, predictions=True):
@@ -64,8 +76,20 @@ def write_run(run_dir, predictions=True):
                 rate = 0.0 if pid == DROPPED else round(rng.random(), 2)
                 log.add(frontier(pid, "kept", "in_frontier", f"kept: {pid}", rate, skill), step, 0.0)
             if predictions and step % 3 == 0:
-                log.add(Decision("pass_rate_predictor", pid, "deferred", "low_signal", "deferred: predicted",
-                                 {"predicted_pass_rate": round(rng.random(), 3)}, {"skill": skill}, "h"), step, 0.0)
+                log.add(
+                    Decision(
+                        "pass_rate_predictor",
+                        pid,
+                        "deferred",
+                        "low_signal",
+                        "deferred: predicted",
+                        {"predicted_pass_rate": round(rng.random(), 3)},
+                        {"skill": skill},
+                        "h",
+                    ),
+                    step,
+                    0.0,
+                )
         log.flush()
     return log
 
@@ -113,8 +137,19 @@ def test_a_100k_prompt_page_keeps_only_the_visible_rows(tmp_path):
     for step in range(2):
         for i in range(100_000):
             what = "dropped" if i % 97 == 0 and step == 1 else "kept"
-            log.add(frontier(f"s{i % 5}-{i:06d}", what, "too_hard" if what == "dropped" else "in_frontier",
-                             "m", (i % 100) / 100, f"s{i % 5}", pool=100_000 - step), step, 0.0)
+            log.add(
+                frontier(
+                    f"s{i % 5}-{i:06d}",
+                    what,
+                    "too_hard" if what == "dropped" else "in_frontier",
+                    "m",
+                    (i % 100) / 100,
+                    f"s{i % 5}",
+                    pool=100_000 - step,
+                ),
+                step,
+                0.0,
+            )
         log.flush()
     log.close()
     report = tmp_path / "big.html"
@@ -132,12 +167,23 @@ def test_a_100k_prompt_page_keeps_only_the_visible_rows(tmp_path):
         assert page.errors == []
 
 
-
 def test_markup_in_ids_reasons_and_messages_is_shown_as_text(tmp_path):
     log = AuditLog(tmp_path, "run-<b>")
     nasty = "</script><script>document.title='owned'</script><!--"
-    log.add(Decision("frontier", "<img src=x onerror=alert(1)>", "dropped", nasty, nasty + " message",
-                     {"pass_rate": 0.0}, {"skill": "<i>s</i>"}, "h"), 0, 0.0)
+    log.add(
+        Decision(
+            "frontier",
+            "<img src=x onerror=alert(1)>",
+            "dropped",
+            nasty,
+            nasty + " message",
+            {"pass_rate": 0.0},
+            {"skill": "<i>s</i>"},
+            "h",
+        ),
+        0,
+        0.0,
+    )
     log.flush()
     report = tmp_path / "report.html"
     assert main(["audit", str(tmp_path), "--html", str(report)]) == 0

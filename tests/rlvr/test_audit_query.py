@@ -26,8 +26,20 @@ def random_log(tmp_path, records=900, seed=0):
         stats = {"pass_rate": rng.choice([None, 0.25, 0.5]), "active_pool": 50 - seq % 7}
         if seq % 5 == 0:
             stats["notes"] = ["short"]
-        log.add(Decision(rng.choice(["frontier"] * 3 + ["zero_variance"]), f"p{rng.randrange(40)}", what, reason,
-                         f"{what} at {seq}", stats, {"skill": rng.choice(["add", "mul"])}, "h"), seq // 9, 0.0)
+        log.add(
+            Decision(
+                rng.choice(["frontier"] * 3 + ["zero_variance"]),
+                f"p{rng.randrange(40)}",
+                what,
+                reason,
+                f"{what} at {seq}",
+                stats,
+                {"skill": rng.choice(["add", "mul"])},
+                "h",
+            ),
+            seq // 9,
+            0.0,
+        )
         if seq % 9 == 8:
             log.flush()
     log.flush()
@@ -64,13 +76,24 @@ def test_summary_matches_the_record_by_record_rules(tmp_path):
 def test_selections_match_and_stream_in_order(tmp_path):
     random_log(tmp_path)
     records = read_audit(tmp_path)
-    cases = [dict(decision="dropped"), dict(prompt="p7"), dict(filter_name="zero_variance", steps="10:40"),
-             dict(run_id=None, steps=":5"), dict(run_id="first", decision="readmitted")]
+    cases = [
+        dict(decision="dropped"),
+        dict(prompt="p7"),
+        dict(filter_name="zero_variance", steps="10:40"),
+        dict(run_id=None, steps=":5"),
+        dict(run_id="first", decision="readmitted"),
+    ]
     for case in cases:
         selection = resolve(tmp_path, Selection(**case))
         got = [r for t in scan(tmp_path, selection) for r in audit_store.table_to_records(t)]
-        want = select(records, run_id=case.get("run_id", "latest"), decision=case.get("decision"),
-                      prompt=case.get("prompt"), filter_name=case.get("filter_name"), steps=case.get("steps"))
+        want = select(
+            records,
+            run_id=case.get("run_id", "latest"),
+            decision=case.get("decision"),
+            prompt=case.get("prompt"),
+            filter_name=case.get("filter_name"),
+            steps=case.get("steps"),
+        )
         assert got == want and got, case
 
 
@@ -78,7 +101,9 @@ def test_parquet_export_stores_stats_as_a_struct(tmp_path):
     random_log(tmp_path)
     export_parquet(tmp_path, resolve(tmp_path, Selection(run_id=None)), tmp_path / "all.parquet")
     schema = pq.read_schema(tmp_path / "all.parquet")
-    assert str(schema.field("stats").type) == "struct<pass_rate: double, active_pool: int64, notes: list<element: string>>"
+    assert (
+        str(schema.field("stats").type) == "struct<pass_rate: double, active_pool: int64, notes: list<element: string>>"
+    )
     rows = pq.read_table(tmp_path / "all.parquet").to_pylist()
     records = read_audit(tmp_path)
     assert [r["seq"] for r in rows] == list(range(len(records)))
@@ -122,17 +147,27 @@ def test_plot_data_streamed_from_the_log_equals_that_of_the_records(tmp_path):
         for skill in listed.heat:
             assert np.array_equal(streamed.heat[skill], listed.heat[skill])
         assert sum(c.sum() for c in streamed.heat.values()) == sum(
-            1 for r in chosen if r["filter"] == "frontier" and r["stats"]["pass_rate"] is not None)
-        assert (streamed.pool, streamed.skipped, streamed.drops, streamed.steps) == \
-            (listed.pool, listed.skipped, listed.drops, listed.steps)
+            1 for r in chosen if r["filter"] == "frontier" and r["stats"]["pass_rate"] is not None
+        )
+        assert (streamed.pool, streamed.skipped, streamed.drops, streamed.steps) == (
+            listed.pool,
+            listed.skipped,
+            listed.drops,
+            listed.steps,
+        )
 
 
 def test_latest_run_is_read_from_the_end_of_the_tail(tmp_path):
     from rlvr.audit_query import _last_complete_line
 
     path = tmp_path / "audit.jsonl"
-    cases = [(b"", None), (b'{"a":1}\n', b'{"a":1}'), (b'{"a":1}\n{"b":2}\n{"c"', b'{"b":2}'),
-             (b"x" * 7000 + b"\n" + b"y" * 7000 + b"\n", b"y" * 7000), (b'{"a', None)]
+    cases = [
+        (b"", None),
+        (b'{"a":1}\n', b'{"a":1}'),
+        (b'{"a":1}\n{"b":2}\n{"c"', b'{"b":2}'),
+        (b"x" * 7000 + b"\n" + b"y" * 7000 + b"\n", b"y" * 7000),
+        (b'{"a', None),
+    ]
     for content, last in cases:
         path.write_bytes(content)
         assert _last_complete_line(path, block=1000) == last

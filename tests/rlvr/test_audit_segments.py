@@ -17,8 +17,11 @@ def decision(pid, what="kept", stats=None, skill="add2"):
 def write_steps(log, steps, per_step, start=0):
     for step in range(start, start + steps):
         for i in range(per_step):
-            log.add(decision(f"p{i}", stats={"pass_rate": i / per_step, "n": step, "notes": ["x"] * (i % 2)}),
-                    global_step=step, epoch=0.0)
+            log.add(
+                decision(f"p{i}", stats={"pass_rate": i / per_step, "n": step, "notes": ["x"] * (i % 2)}),
+                global_step=step,
+                epoch=0.0,
+            )
         log.flush()
 
 
@@ -110,10 +113,25 @@ def test_rewind_refuses_a_log_changed_outside_the_run(tmp_path):
 
 def test_old_logs_and_old_checkpoint_positions_still_work(tmp_path):
     # A log written before segments: indented JSON separators, schema 1, position without segment_records.
-    old = [{"schema_version": 1, "seq": i, "run_id": "old", "time": 1.0, "global_step": i, "epoch": 0.0,
-            "filter": "frontier", "prompt_id": f"p{i}", "prompt_hash": "h", "decision": "kept",
-            "reason": "in_frontier", "message": "m", "stats": {"pass_rate": 0.5}, "columns": {"skill": "a"}}
-           for i in range(4)]
+    old = [
+        {
+            "schema_version": 1,
+            "seq": i,
+            "run_id": "old",
+            "time": 1.0,
+            "global_step": i,
+            "epoch": 0.0,
+            "filter": "frontier",
+            "prompt_id": f"p{i}",
+            "prompt_hash": "h",
+            "decision": "kept",
+            "reason": "in_frontier",
+            "message": "m",
+            "stats": {"pass_rate": 0.5},
+            "columns": {"skill": "a"},
+        }
+        for i in range(4)
+    ]
     lines = [json.dumps(r) + "\n" for r in old]
     (tmp_path / "audit.jsonl").write_text("".join(lines))
     assert read_audit(tmp_path) == old

@@ -20,8 +20,15 @@ def test_overrides_nest_by_dots_drop_the_section_prefix_and_read_yaml():
 def test_old_flags_become_overrides():
     fields = {"quantile": False, "response_eos": True}
     argv = ["compat", "--quantile", "0.8", "--data", "x", "--no-response-eos", "--quantile=0.7", "--response-eos"]
-    assert flags_to_overrides(argv, fields) == ["compat", "--data", "x", "quantile=0.8", "response_eos=false",
-                                                "quantile=0.7", "response_eos=true"]
+    assert flags_to_overrides(argv, fields) == [
+        "compat",
+        "--data",
+        "x",
+        "quantile=0.8",
+        "response_eos=false",
+        "quantile=0.7",
+        "response_eos=true",
+    ]
 
 
 def test_compat_new_and_old_forms_build_the_same_config(tmp_path):
@@ -39,9 +46,12 @@ def test_compat_new_and_old_forms_build_the_same_config(tmp_path):
 @pytest.mark.parametrize("command", ["compat", "compare", "influence", "frontier"])
 def test_every_command_takes_config_and_overrides(command):
     assert command in SUBCOMMANDS
-    required = {"compat": ["--data", "d", "--out", "o"], "compare": ["--out", "o"],
-                "influence": ["--model", "toy", "--train", "toy", "--target", "toy", "--out", "o"],
-                "frontier": ["--out", "o"]}[command]
+    required = {
+        "compat": ["--data", "d", "--out", "o"],
+        "compare": ["--out", "o"],
+        "influence": ["--model", "toy", "--train", "toy", "--target", "toy", "--out", "o"],
+        "frontier": ["--out", "o"],
+    }[command]
     args = parse_args([command, "--config", "c.yaml", *required, "a.b=1"])
     assert args.config == "c.yaml" and "a.b=1" in args.overrides
 
@@ -53,14 +63,34 @@ def test_influence_settings_from_flags_config_and_overrides(tmp_path):
 
     base = ["influence", "--model", "toy", "--train", "toy", "--target", "toy:eval", "--out", str(tmp_path)]
     assert extraction_config(parse_args(base)) == ExtractionConfig()  # defaults live in the classes only
-    old = extraction_config(parse_args([*base, "--dim", "512", "--modules", "*.q_proj", "*.v_proj", "--mode", "less",
-                                        "--verifier", "exact", "--verifier", "math"]))
+    old = extraction_config(
+        parse_args(
+            [
+                *base,
+                "--dim",
+                "512",
+                "--modules",
+                "*.q_proj",
+                "*.v_proj",
+                "--mode",
+                "less",
+                "--verifier",
+                "exact",
+                "--verifier",
+                "math",
+            ]
+        )
+    )
     config_file = tmp_path / "c.yaml"
     config_file.write_text("influence:\n  features:\n    dim: 256\n    modules: ['*.q_proj', '*.v_proj']\n")
-    new = extraction_config(parse_args([*base, "--config", str(config_file), "features.dim=512", "mode=less",
-                                        "verifiers=[exact, math]"]))
+    new = extraction_config(
+        parse_args([*base, "--config", str(config_file), "features.dim=512", "mode=less", "verifiers=[exact, math]"])
+    )
     assert old == new
-    assert new.features == FeatureConfig(dim=512, modules=("*.q_proj", "*.v_proj")) and new.verifiers == ("exact", "math")
+    assert new.features == FeatureConfig(dim=512, modules=("*.q_proj", "*.v_proj")) and new.verifiers == (
+        "exact",
+        "math",
+    )
     assert extraction_config(parse_args([*base, "features.dim=512", "--dim", "128"])).features.dim == 128  # flag wins
     with pytest.raises(UserInputError, match="Did you mean 'features.batch_size'"):
         extraction_config(parse_args([*base, "batch_size=8"]))

@@ -10,10 +10,13 @@ COST = {("sft", False): 2.0, ("grpo", False): 20.0, ("grpo", True): 30.0}
 
 
 def showdown_like_plan(seeds=3) -> list[Arm]:
-    arms = [Arm(method, regime, selector, budget, seed)
-            for seed in range(seeds) for method in ("sft", "grpo")
-            for selector, regime in (("random", "both"), ("influence", "targeted"), ("influence", "general"))
-            for budget in (0.05, 0.2, 0.5)]
+    arms = [
+        Arm(method, regime, selector, budget, seed)
+        for seed in range(seeds)
+        for method in ("sft", "grpo")
+        for selector, regime in (("random", "both"), ("influence", "targeted"), ("influence", "general"))
+        for budget in (0.05, 0.2, 0.5)
+    ]
     return arms + [Arm("grpo", "probe", name, 1.0, seed) for seed in range(seeds) for name in ("with", "without")]
 
 

@@ -29,8 +29,10 @@ def student(tmp_path_factory, tiny_llama):
 
 
 def toy_rows(n=N_ROWS):
-    examples = [{"id": f"q{i:03d}", "prompt": f"{10 + i}+{20 + 2 * i}=", "answer": str(30 + 3 * i), "skill": "add2"}
-                for i in range(n)]
+    examples = [
+        {"id": f"q{i:03d}", "prompt": f"{10 + i}+{20 + 2 * i}=", "answer": str(30 + 3 * i), "skill": "add2"}
+        for i in range(n)
+    ]
     return refine_examples(examples, past_frontier_share=0.5, original_noise=0.3, seed=1)
 
 
@@ -48,8 +50,24 @@ def test_cli_writes_filtered_rows_audit_and_summary(student, tmp_path, capsys):
     path, _, _ = student
     data = write_jsonl(tmp_path / "refined.jsonl", toy_rows())
     out = tmp_path / "out"
-    rc = main(["compat", "--student", str(path), "--data", str(data), "--out", str(out), "--no-progress",
-               "--chunk-size", "8", "--min-profile-size", "5", "--profile-max-new-tokens", "6"])
+    rc = main(
+        [
+            "compat",
+            "--student",
+            str(path),
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--no-progress",
+            "--chunk-size",
+            "8",
+            "--min-profile-size",
+            "5",
+            "--profile-max-new-tokens",
+            "6",
+        ]
+    )
     assert rc == 0
     printed = capsys.readouterr().out
     assert f"{N_ROWS} rows:" in printed and "Frontier: p90 of the student's generations NLL" in printed
@@ -114,8 +132,9 @@ def test_interrupted_run_resumes_without_rescoring_or_doubling(student, tmp_path
 
     # Run again (say with another quantile): nothing to score, decisions replaced, not appended.
     seen_rows.clear()
-    again = run_compat(data, out, CompatConfig(**{**config.__dict__, "quantile": 0.5}), (model, tokenizer),
-                       progress=False)
+    again = run_compat(
+        data, out, CompatConfig(**{**config.__dict__, "quantile": 0.5}), (model, tokenizer), progress=False
+    )
     assert seen_rows == [] and again.scored_now == 0
     audit = read_audit(out)
     assert len(audit) == N_ROWS and [r["seq"] for r in audit] == list(range(N_ROWS))
@@ -128,29 +147,48 @@ def test_resuming_with_other_scoring_settings_is_refused(student, tmp_path):
     data = write_jsonl(tmp_path / "refined.jsonl", toy_rows(10))
     run_compat(data, tmp_path / "out", small_config(), (model, tokenizer), progress=False)
     with pytest.raises(ValueError, match=r"reverse_template: .* -> '\{response\}Q\?'"):
-        run_compat(data, tmp_path / "out", small_config(reverse_template="{response}Q?"), (model, tokenizer),
-                   progress=False)
+        run_compat(
+            data, tmp_path / "out", small_config(reverse_template="{response}Q?"), (model, tokenizer), progress=False
+        )
 
 
 def test_bad_rows_are_named_recorded_and_none_is_lost(student, tmp_path, capsys):
     path, _, _ = student
     good = toy_rows(12)
-    lines = good[:6] + [
-        "{not json",
-        {"id": "b1", "prompt": "1+1="},                                # missing response
-        {"id": "b2", "prompt": "1+1=", "response": "   "},             # empty response
-        {"id": "b3", "prompt": "1+1=", "response": 2},                 # wrong type
-        {"id": "b4", "prompt": [{"role": "user", "content": "1+1="}], "response": "2"},  # chat, not text
-        {"id": "q000", "prompt": "5+5=", "response": "10"},            # duplicate id
-        {"id": "b5", "prompt": "1+1=", "response": "2", "original_response": ["2"]},
-        [1, 2],                                                        # not an object
-        {"id": "b6", "prompt": "", "response": "2"},                   # empty prompt
-        {"id": "n1", "prompt": "2+2=", "response": "4", "original_response": " "},  # usable, noted
-    ] + good[6:]
+    lines = (
+        good[:6]
+        + [
+            "{not json",
+            {"id": "b1", "prompt": "1+1="},  # missing response
+            {"id": "b2", "prompt": "1+1=", "response": "   "},  # empty response
+            {"id": "b3", "prompt": "1+1=", "response": 2},  # wrong type
+            {"id": "b4", "prompt": [{"role": "user", "content": "1+1="}], "response": "2"},  # chat, not text
+            {"id": "q000", "prompt": "5+5=", "response": "10"},  # duplicate id
+            {"id": "b5", "prompt": "1+1=", "response": "2", "original_response": ["2"]},
+            [1, 2],  # not an object
+            {"id": "b6", "prompt": "", "response": "2"},  # empty prompt
+            {"id": "n1", "prompt": "2+2=", "response": "4", "original_response": " "},  # usable, noted
+        ]
+        + good[6:]
+    )
     data = write_jsonl(tmp_path / "refined.jsonl", lines)
     out = tmp_path / "out"
-    rc = main(["compat", "--student", str(path), "--data", str(data), "--out", str(out), "--no-progress",
-               "--min-profile-size", "5", "--profile-max-new-tokens", "4"])
+    rc = main(
+        [
+            "compat",
+            "--student",
+            str(path),
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--no-progress",
+            "--min-profile-size",
+            "5",
+            "--profile-max-new-tokens",
+            "4",
+        ]
+    )
     assert rc == 0
     bad = {b["row"]: b for b in map(json.loads, (out / "bad_rows.jsonl").read_text().splitlines())}
     src = str(data)
@@ -167,16 +205,33 @@ def test_bad_rows_are_named_recorded_and_none_is_lost(student, tmp_path, capsys)
     audit = read_audit(out)
     assert len(audit) == len(lines)  # every line has a decision
     dropped_bad = {r["reason"] for r in audit if r["stats"].get("row") in bad}
-    assert dropped_bad == {"invalid_json", "missing_response", "empty_response", "wrong_type", "duplicate_id",
-                           "empty_prompt"}
+    assert dropped_bad == {
+        "invalid_json",
+        "missing_response",
+        "empty_response",
+        "wrong_type",
+        "duplicate_id",
+        "empty_prompt",
+    }
     assert "dropped/empty_response" in capsys.readouterr().out
     [noted] = [r for r in audit if r["prompt_id"] == "n1"]
     assert noted["stats"]["notes"] == ["original_response is empty: the refined answer is judged alone"]
     assert "original_nll" not in noted["stats"]
 
     # With skip_bad_rows off, the first bad row stops the run, naming it.
-    rc = main(["compat", "--student", str(path), "--data", str(data), "--out", str(tmp_path / "strict"),
-               "--no-progress", "--no-skip-bad-rows"])
+    rc = main(
+        [
+            "compat",
+            "--student",
+            str(path),
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "strict"),
+            "--no-progress",
+            "--no-skip-bad-rows",
+        ]
+    )
     assert rc == 2
     assert f"{src} row 6: not a JSON object" in capsys.readouterr().err
 
@@ -187,14 +242,17 @@ def test_over_long_rows_are_truncated_or_skipped_and_recorded_either_way(student
     rows[3] = {**rows[3], "response": "1+" * 30 + "1=31"}  # 64 characters: over max_length 60
     data = write_jsonl(tmp_path / "refined.jsonl", rows)
 
-    run_compat(data, tmp_path / "skip", small_config(max_length=60, on_too_long="skip"), (model, tokenizer),
-               progress=False)
+    run_compat(
+        data, tmp_path / "skip", small_config(max_length=60, on_too_long="skip"), (model, tokenizer), progress=False
+    )
     record = next(r for r in read_audit(tmp_path / "skip") if r["prompt_id"] == rows[3]["id"])
     assert (record["decision"], record["reason"]) == ("dropped", "too_long")
     # <bos> + response + "\nGuess the instruction: " + prompt, one token per character.
     n_tokens = 1 + 64 + len("\nGuess the instruction: ") + len(rows[3]["prompt"])
-    assert record["message"] == (f"{tmp_path / 'refined.jsonl'} row 3: refined reverse template + prompt is "
-                                 f"{n_tokens} tokens, over max_length 60 (on_too_long=skip)")
+    assert record["message"] == (
+        f"{tmp_path / 'refined.jsonl'} row 3: refined reverse template + prompt is "
+        f"{n_tokens} tokens, over max_length 60 (on_too_long=skip)"
+    )
 
     run_compat(data, tmp_path / "cut", small_config(max_length=60), (model, tokenizer), progress=False)
     record = next(r for r in read_audit(tmp_path / "cut") if r["prompt_id"] == rows[3]["id"])
@@ -205,8 +263,16 @@ def test_over_long_rows_are_truncated_or_skipped_and_recorded_either_way(student
 
 def test_yaml_section_flags_and_column_mapping(student, tmp_path, capsys):
     path, _, _ = student
-    rows = [{"key": r["id"], "question": r["prompt"], "refined": r["response"], "output": r["original_response"],
-             "answer": r["answer"]} for r in toy_rows(12)]
+    rows = [
+        {
+            "key": r["id"],
+            "question": r["prompt"],
+            "refined": r["response"],
+            "output": r["original_response"],
+            "answer": r["answer"],
+        }
+        for r in toy_rows(12)
+    ]
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -217,9 +283,24 @@ def test_yaml_section_flags_and_column_mapping(student, tmp_path, capsys):
         "model: {model_name_or_path: toy}\n"  # other sections belong to other commands
     )
     out = tmp_path / "out"
-    rc = main(["compat", "--student", str(path), "--data", str(tmp_path / "refined.parquet"), "--out", str(out),
-               "--config", str(tmp_path / "run.yaml"), "--quantile", "0.7", "--rules", "frontier,ifd_lt_1",
-               "--no-progress"])
+    rc = main(
+        [
+            "compat",
+            "--student",
+            str(path),
+            "--data",
+            str(tmp_path / "refined.parquet"),
+            "--out",
+            str(out),
+            "--config",
+            str(tmp_path / "run.yaml"),
+            "--quantile",
+            "0.7",
+            "--rules",
+            "frontier,ifd_lt_1",
+            "--no-progress",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["quantile"] == 0.7 and summary["rules"] == ["frontier", "ifd_lt_1"]  # flags win
@@ -228,8 +309,20 @@ def test_yaml_section_flags_and_column_mapping(student, tmp_path, capsys):
     assert all("original_nll" in r["stats"] for r in audit)  # 'output' was read as the original
 
     (tmp_path / "typo.yaml").write_text("compat:\n  quantil: 0.5\n")
-    rc = main(["compat", "--student", str(path), "--data", str(tmp_path / "refined.parquet"),
-               "--out", str(tmp_path / "typo"), "--config", str(tmp_path / "typo.yaml"), "--no-progress"])
+    rc = main(
+        [
+            "compat",
+            "--student",
+            str(path),
+            "--data",
+            str(tmp_path / "refined.parquet"),
+            "--out",
+            str(tmp_path / "typo"),
+            "--config",
+            str(tmp_path / "typo.yaml"),
+            "--no-progress",
+        ]
+    )
     assert rc == 2 and "Did you mean 'quantile'" in capsys.readouterr().err
 
 
@@ -237,12 +330,17 @@ def test_template_outside_the_vocabulary_is_refused(student, tmp_path):
     _, model, tokenizer = student
     data = write_jsonl(tmp_path / "refined.jsonl", toy_rows(4))
     with pytest.raises(ValueError, match=r"reverse_template .* maps to <unk>: \['à', 'é'\]"):
-        run_compat(data, tmp_path / "out", small_config(reverse_template="{response}\nDéjà: "), (model, tokenizer),
-                   progress=False)
+        run_compat(
+            data,
+            tmp_path / "out",
+            small_config(reverse_template="{response}\nDéjà: "),
+            (model, tokenizer),
+            progress=False,
+        )
 
 
 def test_cli_student_loader_resolves_toy_and_run_compat_needs_a_student(tmp_path):
-    """"toy" is resolved by rlvr (curricula cannot import the toy world); run_compat has no default."""
+    """ "toy" is resolved by rlvr (curricula cannot import the toy world); run_compat has no default."""
     from rlvr.cli.compat import load_student
 
     model, tokenizer, name = load_student("toy", "cpu")

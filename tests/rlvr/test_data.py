@@ -47,8 +47,11 @@ def test_malformed_rows_are_reported_with_file_row_and_field(tmp_path):
 
 
 def test_skip_bad_rows_keeps_a_record_of_each(tmp_path):
-    rows = GOOD + [{"question": "3+3=", "final": None}, {"question": "4+4=", "final": "8", "id": 7},
-                   {"question": "5+5=", "final": "10", "id": 7}]
+    rows = GOOD + [
+        {"question": "3+3=", "final": None},
+        {"question": "4+4=", "final": "8", "id": 7},
+        {"question": "5+5=", "final": "10", "id": 7},
+    ]
     path = write_jsonl(tmp_path / "train.jsonl", rows)
     cfg = DataConfig(train=path, columns={"prompt": "question", "answer": "final"}, skip_bad_rows=True)
     data = load_prompts(path, cfg)
@@ -80,16 +83,20 @@ def test_parquet_and_csv_and_chat_wrapping(tmp_path):
 
 # --- Unreadable lines: one bad row each, named by file and 1-based line ---------------------
 
+
 def write_lines(path, lines: list[bytes], end=b"\n"):
     path.write_bytes(end.join(lines))
     return str(path)
 
 
-BROKEN = [b'{"prompt": "1+1=", "answer": "2"}', b'{"prompt": "2+2=", "answer": "4"}',
-          b'{"prompt": "3+3=" "answer": "6"}',  # line 3: a missing comma
-          b'{"prompt": "4+4=", "answer": "8"}',
-          b'{"prompt": "5+5=\xff\xfe", "answer": "10"}',  # line 5: not UTF-8
-          b'{"prompt": "6+6=", "answer": "12"}']
+BROKEN = [
+    b'{"prompt": "1+1=", "answer": "2"}',
+    b'{"prompt": "2+2=", "answer": "4"}',
+    b'{"prompt": "3+3=" "answer": "6"}',  # line 3: a missing comma
+    b'{"prompt": "4+4=", "answer": "8"}',
+    b'{"prompt": "5+5=\xff\xfe", "answer": "10"}',  # line 5: not UTF-8
+    b'{"prompt": "6+6=", "answer": "12"}',
+]
 
 
 def test_broken_json_and_non_utf8_lines_stop_the_run_naming_each_line(tmp_path):
@@ -115,15 +122,24 @@ def test_skip_bad_rows_skips_unreadable_lines_and_records_each(tmp_path):
 
 
 def test_non_objects_blank_lines_crlf_bom_and_no_final_newline(tmp_path):
-    lines = [b'\xef\xbb\xbf{"prompt": "a", "answer": "1"}', b"", b"   ", b"[1, 2]", b'"x"', b"null",
-             b'{"prompt": "b", "answer": "2"}']  # the last line has no newline
+    lines = [
+        b'\xef\xbb\xbf{"prompt": "a", "answer": "1"}',
+        b"",
+        b"   ",
+        b"[1, 2]",
+        b'"x"',
+        b"null",
+        b'{"prompt": "b", "answer": "2"}',
+    ]  # the last line has no newline
     path = write_lines(tmp_path / "odd.jsonl", lines, end=b"\r\n")
     data = load_prompts(path, DataConfig(skip_bad_rows=True))
     assert [r["prompt"] for r in data.dataset.to_list()] == ["a", "b"]
     # Blank lines are not rows (skipped silently); lines 4-6 are JSON but not objects.
     assert [(b.line, b.problem) for b in data.bad_rows] == [
-        (4, "expected a JSON object, got an array"), (5, "expected a JSON object, got a string"),
-        (6, "expected a JSON object, got null")]
+        (4, "expected a JSON object, got an array"),
+        (5, "expected a JSON object, got a string"),
+        (6, "expected a JSON object, got null"),
+    ]
     assert [p.line for p in data.places] == [1, 7]
 
 
@@ -136,13 +152,15 @@ def test_json_file_holding_an_array(tmp_path):
 
 
 def test_rows_with_different_keys_keep_every_column(tmp_path):
-    path = write_jsonl(tmp_path / "train.jsonl", [{"prompt": "a", "answer": "1"},
-                                                  {"prompt": "b", "answer": "2", "level": 3}])
+    path = write_jsonl(
+        tmp_path / "train.jsonl", [{"prompt": "a", "answer": "1"}, {"prompt": "b", "answer": "2", "level": 3}]
+    )
     rows = load_prompts(path, DataConfig()).dataset.to_list()
     assert [r["level"] for r in rows] == [None, 3]
 
 
 # --- Directories and globs of shards -----------------------------------------------------------
+
 
 def make_shards(root):
     (root / "sub").mkdir(parents=True)
@@ -160,7 +178,8 @@ def test_directory_of_jsonl_shards_loads_every_file_sorted(tmp_path, monkeypatch
     assert [r["prompt"] for r in data.dataset.to_list()] == ["a1", "b1", "c1"]
     assert data.source == "shards (3 files)"
     assert [b.message() for b in data.bad_rows] == [
-        "shards/b.jsonl line 2, field 'answer': missing; the row has: prompt"]
+        "shards/b.jsonl line 2, field 'answer': missing; the row has: prompt"
+    ]
     with pytest.raises(DataError, match="shards/b.jsonl line 2, field 'answer'"):
         load_prompts("shards/", DataConfig())
 
@@ -170,10 +189,13 @@ def test_globs_of_jsonl_and_parquet_shards(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     make_shards(tmp_path / "shards")
-    assert [r["prompt"] for r in load_prompts("shards/*.jsonl", DataConfig(skip_bad_rows=True)).dataset.to_list()] \
-        == ["a1", "b1"]
-    assert [r["prompt"] for r in load_prompts("shards/**/*.jsonl", DataConfig(skip_bad_rows=True)).dataset.to_list()] \
-        == ["a1", "b1", "c1"]
+    assert [r["prompt"] for r in load_prompts("shards/*.jsonl", DataConfig(skip_bad_rows=True)).dataset.to_list()] == [
+        "a1",
+        "b1",
+    ]
+    assert [
+        r["prompt"] for r in load_prompts("shards/**/*.jsonl", DataConfig(skip_bad_rows=True)).dataset.to_list()
+    ] == ["a1", "b1", "c1"]
     (tmp_path / "pq" / "x").mkdir(parents=True)
     pd.DataFrame({"prompt": ["p1", "p2"], "answer": ["1", "2"]}).to_parquet(tmp_path / "pq" / "train-0.parquet")
     pd.DataFrame({"prompt": ["p3", ""], "answer": ["3", "4"]}).to_parquet(tmp_path / "pq" / "x" / "train-1.parquet")
@@ -196,7 +218,9 @@ def test_shards_that_match_nothing_or_mix_formats_are_refused(tmp_path, monkeypa
     with pytest.raises(DataError, match="The directory 'empty' holds no .jsonl/.json/.parquet/.csv file"):
         load_prompts("empty", DataConfig())
     pd.DataFrame({"prompt": ["p"], "answer": ["1"]}).to_parquet(tmp_path / "shards" / "z.parquet")
-    with pytest.raises(DataError, match=r"'shards' mixes data formats \(json: shards/a.jsonl, parquet: shards/z.parquet\)"):
+    with pytest.raises(
+        DataError, match=r"'shards' mixes data formats \(json: shards/a.jsonl, parquet: shards/z.parquet\)"
+    ):
         load_prompts("shards", DataConfig())
 
 
@@ -210,6 +234,7 @@ def test_csv_rows_are_named_by_line_including_the_header(tmp_path):
 
 # --- Prompt length and batch size, checked with the tokenizer and config only ------------------
 
+
 @pytest.fixture(scope="module")
 def toy_tokenizer(toy_world_path):
     from transformers import AutoTokenizer
@@ -220,16 +245,19 @@ def toy_tokenizer(toy_world_path):
 def test_over_long_prompt_is_a_bad_row_with_its_token_count(toy_world_path, toy_tokenizer, tmp_path):
     from rlvr.data import enforce_prompt_limit, model_context_length
 
-    path = write_jsonl(tmp_path / "train.jsonl", [{"prompt": "1+1=", "answer": "2"},
-                                                  {"prompt": "9" * 130 + "=", "answer": "1"}])
+    path = write_jsonl(
+        tmp_path / "train.jsonl", [{"prompt": "1+1=", "answer": "2"}, {"prompt": "9" * 130 + "=", "answer": "1"}]
+    )
     context = model_context_length(str(toy_world_path))  # from config.json: no weights load
     assert context == 128
     data = load_prompts(path, DataConfig())
     with pytest.raises(DataError) as err:
         enforce_prompt_limit(data, toy_tokenizer, context, 8, skip_bad_rows=False)
     # 130 digits + '=' + the BOS token the tokenizer adds, as TRL tokenizes it.
-    assert (f"1 prompt(s) too long in {path}:\n  {path} line 2, field 'prompt': 132 tokens, over the limit of "
-            "120 (context 128 - 8 completion tokens)") in str(err.value)
+    assert (
+        f"1 prompt(s) too long in {path}:\n  {path} line 2, field 'prompt': 132 tokens, over the limit of "
+        "120 (context 128 - 8 completion tokens)"
+    ) in str(err.value)
     kept = enforce_prompt_limit(data, toy_tokenizer, context, 8, skip_bad_rows=True)
     assert kept.dataset["prompt"] == ["1+1="] and [p.line for p in kept.places] == [1]
     assert kept.bad_rows[0].to_record()["line"] == 2 and "132 tokens" in kept.bad_rows[0].problem
@@ -239,10 +267,16 @@ def test_chat_prompts_are_counted_through_the_chat_template(toy_tokenizer):
     from rlvr.data import check_prompt_lengths
 
     tokenizer = copy.deepcopy(toy_tokenizer)
-    tokenizer.chat_template = ("{% for m in messages %}{{ m['role'][0] }}:{{ m['content'] }};{% endfor %}"
-                               "{% if add_generation_prompt %}a:{% endif %}")
-    ds = Dataset.from_list([{"prompt": [{"role": "user", "content": "1+1="}]},
-                            {"prompt": [{"role": "system", "content": "9" * 20}, {"role": "user", "content": "2+2="}]}])
+    tokenizer.chat_template = (
+        "{% for m in messages %}{{ m['role'][0] }}:{{ m['content'] }};{% endfor %}"
+        "{% if add_generation_prompt %}a:{% endif %}"
+    )
+    ds = Dataset.from_list(
+        [
+            {"prompt": [{"role": "user", "content": "1+1="}]},
+            {"prompt": [{"role": "system", "content": "9" * 20}, {"role": "user", "content": "2+2="}]},
+        ]
+    )
     # "u:1+1=;a:" is 9 characters, "s:9...9;u:2+2=;a:" 32 (no BOS: a chat template brings its own).
     assert check_prompt_lengths(ds, tokenizer, 9) == {1: 32}
 
@@ -252,19 +286,31 @@ def test_fewer_rows_than_one_generation_batch_is_refused(tmp_path):
 
     from rlvr.data import check_enough_rows
 
-    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=16, num_generations=4, use_cpu=True,
-                      bf16=False, report_to="none")
-    path = write_jsonl(tmp_path / "train.jsonl", [{"prompt": f"{i}+1=", "answer": str(i + 1)} for i in range(3)]
-                       + [{"prompt": "x="}])
+    args = GRPOConfig(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=16,
+        num_generations=4,
+        use_cpu=True,
+        bf16=False,
+        report_to="none",
+    )
+    path = write_jsonl(
+        tmp_path / "train.jsonl", [{"prompt": f"{i}+1=", "answer": str(i + 1)} for i in range(3)] + [{"prompt": "x="}]
+    )
     data = load_prompts(path, DataConfig(skip_bad_rows=True))
     with pytest.raises(DataError) as err:
         check_enough_rows(data, args)
     assert str(err.value).startswith(
         f"{path} has 3 usable row(s), 1 bad row(s) skipped, but one generation step needs 4 distinct prompts: "
         "generation_batch_size 16 (per_device_train_batch_size 16 x 1 process(es) x steps_per_generation 1) / "
-        "num_generations 4.")
-    check_enough_rows(load_prompts(path, DataConfig(skip_bad_rows=True, max_rows=2)), GRPOConfig(
-        output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=2, use_cpu=True, bf16=False))
+        "num_generations 4."
+    )
+    check_enough_rows(
+        load_prompts(path, DataConfig(skip_bad_rows=True, max_rows=2)),
+        GRPOConfig(
+            output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=2, use_cpu=True, bf16=False
+        ),
+    )
 
 
 # --- Through `rlvr train`: the data checks run before the model's weights load ------------------
@@ -286,25 +332,37 @@ def weights_must_not_load(monkeypatch):
 def train_in_process(out, data_path, *overrides):
     from rlvr.train import main
 
-    return main(["--config", str(ROOT / "configs" / "toy.yaml"), f"grpo.output_dir={out}", f"data.train={data_path}",
-                 "data.eval=null", "grpo.per_device_train_batch_size=16", "grpo.num_generations=8",
-                 "grpo.max_steps=2", *overrides])
+    return main(
+        [
+            "--config",
+            str(ROOT / "configs" / "toy.yaml"),
+            f"grpo.output_dir={out}",
+            f"data.train={data_path}",
+            "data.eval=null",
+            "grpo.per_device_train_batch_size=16",
+            "grpo.num_generations=8",
+            "grpo.max_steps=2",
+            *overrides,
+        ]
+    )
 
 
 def test_train_refuses_an_over_long_prompt_before_the_model_loads(toy_world_path, tmp_path, weights_must_not_load):
     path = write_jsonl(tmp_path / "train.jsonl", TOY_PROMPTS[:3] + [{"prompt": "9" * 130 + "=", "answer": "1"}])
     with pytest.raises(DataError) as err:
         train_in_process(tmp_path / "run", path)
-    assert (f"{path} line 4, field 'prompt': 132 tokens, over the limit of 120 (context 128 - 8 completion "
-            "tokens)") in str(err.value)
+    assert (
+        f"{path} line 4, field 'prompt': 132 tokens, over the limit of 120 (context 128 - 8 completion tokens)"
+    ) in str(err.value)
 
 
 def test_train_refuses_too_few_rows_before_the_model_loads(toy_world_path, tmp_path, weights_must_not_load):
     path = write_jsonl(tmp_path / "train.jsonl", TOY_PROMPTS[:1] + [{"prompt": "1+1="}])
     with pytest.raises(DataError) as err:
         train_in_process(tmp_path / "run", path, "data.skip_bad_rows=true")
-    assert str(err.value).startswith(f"{path} has 1 usable row(s), 1 bad row(s) skipped, but one generation step "
-                                     "needs 2 distinct prompts")
+    assert str(err.value).startswith(
+        f"{path} has 1 usable row(s), 1 bad row(s) skipped, but one generation step needs 2 distinct prompts"
+    )
 
 
 @pytest.mark.slow
@@ -315,16 +373,33 @@ def test_rlvr_train_skips_and_records_unreadable_and_over_long_lines(toy_world_p
     lines.append(json.dumps({"prompt": "9" * 130 + "=", "answer": "1"}).encode())  # line 7: too long
     path = write_lines(tmp_path / "train.jsonl", lines)
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "rlvr.cli", "train", "--config", "configs/toy.yaml", f"grpo.output_dir={out}",
-           f"data.train={path}", "data.eval=null", "data.skip_bad_rows=true", "grpo.per_device_train_batch_size=16",
-           "grpo.num_generations=8", "grpo.max_steps=2", "curricula.frontier.enabled=false"]
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "rlvr.cli",
+        "train",
+        "--config",
+        "configs/toy.yaml",
+        f"grpo.output_dir={out}",
+        f"data.train={path}",
+        "data.eval=null",
+        "data.skip_bad_rows=true",
+        "grpo.per_device_train_batch_size=16",
+        "grpo.num_generations=8",
+        "grpo.max_steps=2",
+        "curricula.frontier.enabled=false",
+    ]
+    result = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert json.loads((out / "summary.json").read_text())["steps"] == 2
     records = [json.loads(line) for line in (out / "bad_rows.jsonl").read_text().splitlines()]
-    assert [(r["source"], r["line"], r["field"]) for r in records] == [(path, 2, None), (path, 4, None),
-                                                                       (path, 7, "prompt")]
+    assert [(r["source"], r["line"], r["field"]) for r in records] == [
+        (path, 2, None),
+        (path, 4, None),
+        (path, 7, "prompt"),
+    ]
     assert records[2]["problem"] == "132 tokens, over the limit of 120 (context 128 - 8 completion tokens)"
 
 
@@ -344,9 +419,11 @@ def test_integral_float_answers_are_written_as_integers(tmp_path):
 
 def test_non_finite_answers_bools_as_ids_and_lone_surrogates_are_bad_rows(tmp_path):
     path = tmp_path / "t.jsonl"
-    path.write_text('{"prompt": "a=", "answer": NaN}\n{"prompt": "b=", "answer": -Infinity}\n'
-                    '{"prompt": "c=", "answer": "1", "id": true}\n{"prompt": "d\\ud800", "answer": "1"}\n'
-                    '{"prompt": "e=", "answer": "2"}\n')
+    path.write_text(
+        '{"prompt": "a=", "answer": NaN}\n{"prompt": "b=", "answer": -Infinity}\n'
+        '{"prompt": "c=", "answer": "1", "id": true}\n{"prompt": "d\\ud800", "answer": "1"}\n'
+        '{"prompt": "e=", "answer": "2"}\n'
+    )
     with pytest.raises(DataError) as err:
         load_prompts(str(path), DataConfig())
     message = str(err.value)
@@ -359,14 +436,19 @@ def test_non_finite_answers_bools_as_ids_and_lone_surrogates_are_bad_rows(tmp_pa
     assert data.dataset["prompt"] == ["e="] and [b.line for b in data.bad_rows] == [1, 2, 3, 4]
 
 
-@pytest.mark.parametrize("message, problem", [
-    ({"rol": "user", "content": "hi"}, "chat message 0: missing key 'role' (it has: rol, content)"),
-    ({"role": "usr", "content": "hi"}, "chat message 0: role 'usr' is not one of system, user"),
-    ({"role": "user", "content": 5}, "chat message 0: content must be a string, got int"),
-])
+@pytest.mark.parametrize(
+    "message, problem",
+    [
+        ({"rol": "user", "content": "hi"}, "chat message 0: missing key 'role' (it has: rol, content)"),
+        ({"role": "usr", "content": "hi"}, "chat message 0: role 'usr' is not one of system, user"),
+        ({"role": "user", "content": 5}, "chat message 0: content must be a string, got int"),
+    ],
+)
 def test_malformed_chat_prompts_are_bad_rows(tmp_path, message, problem):
     path = write_jsonl(tmp_path / "chat.jsonl", [{"prompt": [message], "answer": "1"}])
-    with pytest.raises(DataError, match="chat.jsonl line 1, field 'prompt': " + problem.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(
+        DataError, match="chat.jsonl line 1, field 'prompt': " + problem.replace("(", r"\(").replace(")", r"\)")
+    ):
         load_prompts(path, DataConfig())
 
 
@@ -379,8 +461,11 @@ def test_well_formed_chat_prompts_are_accepted(tmp_path):
 def test_a_mapped_column_that_is_missing_is_not_replaced_by_a_same_named_column(tmp_path):
     # columns: {prompt: question} on a file without 'question' silently trained on 'prompt'.
     path = write_jsonl(tmp_path / "t.jsonl", [{"prompt": "1+1=", "answer": "2"}])
-    with pytest.raises(DataError, match=r"t.jsonl line 1, field 'prompt': missing \(read from source column "
-                                        r"'question'\); the row has: answer, prompt"):
+    with pytest.raises(
+        DataError,
+        match=r"t.jsonl line 1, field 'prompt': missing \(read from source column "
+        r"'question'\); the row has: answer, prompt",
+    ):
         load_prompts(path, DataConfig(columns={"prompt": "question"}))
 
 
@@ -411,7 +496,9 @@ def test_compressed_jsonl_and_csv_are_read_with_line_numbers(tmp_path):
     with gzip.open(tmp_path / "train.jsonl.gz", "wt") as f:
         f.write('{"prompt": "1+1=", "answer": "2"}\n{"prompt": "2+2=", "ans\n')
     data = load_prompts(str(tmp_path / "train.jsonl.gz"), DataConfig(skip_bad_rows=True))
-    assert data.dataset["answer"] == ["2"] and [(b.line, b.problem[:12]) for b in data.bad_rows] == [(2, "invalid JSON")]
+    assert data.dataset["answer"] == ["2"] and [(b.line, b.problem[:12]) for b in data.bad_rows] == [
+        (2, "invalid JSON")
+    ]
     with bz2.open(tmp_path / "train.csv.bz2", "wt") as f:
         f.write("prompt,answer\n3+3=,6\n")
     assert load_prompts(str(tmp_path / "train.csv.bz2"), DataConfig()).dataset["answer"] == ["6"]
@@ -430,8 +517,10 @@ def test_chat_prompts_for_a_tokenizer_without_a_chat_template_are_one_data_error
     path = write_jsonl(tmp_path / "t.jsonl", [{"prompt": [{"role": "user", "content": "2+2="}], "answer": "4"}])
     with pytest.raises(DataError) as err:
         check_chat_template(load_prompts(path, DataConfig()), SimpleNamespace(chat_template=None), "my-model")
-    assert str(err.value).startswith(f"{path} has chat prompts (lists of messages; the first at {path} line 1), but "
-                                     "the tokenizer of 'my-model' has no chat template.")
+    assert str(err.value).startswith(
+        f"{path} has chat prompts (lists of messages; the first at {path} line 1), but "
+        "the tokenizer of 'my-model' has no chat template."
+    )
     check_chat_template(load_prompts(path, DataConfig()), SimpleNamespace(chat_template="{{ x }}"), "my-model")
 
 
@@ -443,8 +532,10 @@ def test_a_system_prompt_not_applied_to_chat_rows_is_warned_about(tmp_path, capl
     with caplog.at_level(logging.WARNING, logger="rlvr.data"):
         data = load_prompts(path, DataConfig(system_prompt="Be brief."))
     assert data.dataset[0]["prompt"] == chat  # unchanged
-    assert (f"data.system_prompt is not added to the 1 row(s) of {path} whose prompt already is a list of chat "
-            f"messages (the first at {path} line 1)") in caplog.text
+    assert (
+        f"data.system_prompt is not added to the 1 row(s) of {path} whose prompt already is a list of chat "
+        f"messages (the first at {path} line 1)"
+    ) in caplog.text
 
 
 def test_a_line_cut_off_at_its_end_is_placed_on_its_own_line_and_column(tmp_path):

@@ -12,8 +12,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_finished_two_process_run_exits_0_after_its_atexit_handlers(tmp_path, free_port):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port),
-           str(ROOT / "tests/fixtures/gloo_finish.py"), str(tmp_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(free_port),
+        str(ROOT / "tests/fixtures/gloo_finish.py"),
+        str(tmp_path),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -23,7 +23,8 @@ def test_warning_names_the_bound_and_the_minimum_k():
     assert too_few_samples_warning(config, 16) == (
         "with --k 16 at confidence 0.95 (beta bound), 0 of 16 correct has an upper bound of 0.1707, not below "
         "low=0.15: no prompt can be dropped as too hard (--k 19 or more can); 16 of 16 correct has a lower bound "
-        "of 0.8293, not above high=0.9: no prompt can be dropped as too easy (--k 29 or more can).")
+        "of 0.8293, not above high=0.9: no prompt can be dropped as too easy (--k 29 or more can)."
+    )
     assert too_few_samples_warning(config, 29) is None
 
 
@@ -34,8 +35,12 @@ def test_rlvr_frontier_warns_before_sampling_when_k_cannot_drop(toy_world_path, 
     from rlvr.cli import main
 
     monkeypatch.chdir(Path(__file__).resolve().parents[2])
-    assert main(["frontier", "--config", "configs/toy.yaml", "--k", "16", "--out", str(tmp_path),
-                 "data.toy_n_per_skill=1"]) == 0
+    assert (
+        main(
+            ["frontier", "--config", "configs/toy.yaml", "--k", "16", "--out", str(tmp_path), "data.toy_n_per_skill=1"]
+        )
+        == 0
+    )
     out, err = capsys.readouterr()
     assert "rlvr frontier: warning: with --k 16 at confidence 0.95 (beta bound), 0 of 16 correct" in err
     assert "(--k 19 or more can)" in err
@@ -47,13 +52,26 @@ def test_audit_of_an_unknown_prompt_says_so_and_exits_1(tmp_path, capsys):
 
     log = AuditLog(tmp_path, "run-1")
     for pid in ("add2-e273085267", "copy-0a1b2c3d4e"):
-        log.add(Decision(filter="frontier", prompt_id=pid, decision="kept", reason="in_frontier", message="kept",
-                         stats={}, columns={"skill": pid.split("-")[0]}), 0, 0.0)
+        log.add(
+            Decision(
+                filter="frontier",
+                prompt_id=pid,
+                decision="kept",
+                reason="in_frontier",
+                message="kept",
+                stats={},
+                columns={"skill": pid.split("-")[0]},
+            ),
+            0,
+            0.0,
+        )
     log.flush()
     assert main(["audit", str(tmp_path), "--prompt", "add2-e273085268"]) == 1
     err = capsys.readouterr().err
-    assert err == (f"rlvr audit: prompt 'add2-e273085268' is not in the audit log {tmp_path} (run run-1); "
-                   "did you mean 'add2-e273085267'?\n")
+    assert err == (
+        f"rlvr audit: prompt 'add2-e273085268' is not in the audit log {tmp_path} (run run-1); "
+        "did you mean 'add2-e273085267'?\n"
+    )
     assert main(["audit", str(tmp_path), "--prompt", "mul3x3-zzz"]) == 1
     assert "its 2 prompt ids are listed by `rlvr audit" in capsys.readouterr().err
     assert main(["audit", str(tmp_path), "--prompt", "copy-0a1b2c3d4e"]) == 0

@@ -70,8 +70,9 @@ def explicit_gradients(model, sequence, modules, pad_id):
 def test_fast_features_equal_projected_explicit_gradients(model, tokenizer, rows, batch_size):
     sequences = encode_rows(tokenizer, rows)
     assert len({len(s.input_ids) for s in sequences}) >= 5  # batches really carry padding
-    featurizer = GradientFeaturizer(model, FeatureConfig(dim=512, batch_size=batch_size),
-                                    pad_token_id=tokenizer.pad_token_id)
+    featurizer = GradientFeaturizer(
+        model, FeatureConfig(dim=512, batch_size=batch_size), pad_token_id=tokenizer.pad_token_id
+    )
     features, losses = featurizer.features(sequences)
     assert features.shape == (len(rows), featurizer.dim)
     for i, sequence in enumerate(sequences):
@@ -108,7 +109,8 @@ def test_fast_features_on_lora_adapters(tiny_llama, tokenizer, rows):
     features, _ = featurizer.features(sequences)
     for i, sequence in enumerate(sequences):
         expected = featurizer.projector.project_parameters(
-            explicit_gradients(lora, sequence, featurizer.modules, tokenizer.pad_token_id))
+            explicit_gradients(lora, sequence, featurizer.modules, tokenizer.pad_token_id)
+        )
         assert torch.allclose(features[i], expected, rtol=1e-4, atol=1e-6)
 
 
@@ -125,8 +127,9 @@ def test_features_leave_gradients_and_training_mode_alone(tiny_llama, tokenizer,
 def test_default_modules_skip_the_output_embedding(model):
     names = list(select_linear_modules(model))
     assert "lm_head" not in names and len(names) == 2 * 7
-    assert list(select_linear_modules(model, ("*.mlp.down_proj",))) == [f"model.layers.{i}.mlp.down_proj"
-                                                                          for i in range(2)]
+    assert list(select_linear_modules(model, ("*.mlp.down_proj",))) == [
+        f"model.layers.{i}.mlp.down_proj" for i in range(2)
+    ]
     with pytest.raises(ValueError, match="match no linear layer"):
         select_linear_modules(model, ("*.nonexistent",))
 
@@ -198,24 +201,33 @@ def test_less_mode_matches_hand_computation(tiny_llama, tokenizer, rows):
     projector = DenseProjector(input_dim, dim=64, seed=3, block_rows=1000)
     features = less_features(model, sequences[:3], modules, projector, adam, pad_token_id=tokenizer.pad_token_id)
 
-    dense = torch.cat([random_matrix(min(1000, input_dim - s), 64, "rademacher", stable_seed(3, "dense", b))
-                       for b, s in enumerate(range(0, input_dim, 1000))])
+    dense = torch.cat(
+        [
+            random_matrix(min(1000, input_dim - s), 64, "rademacher", stable_seed(3, "dense", b))
+            for b, s in enumerate(range(0, input_dim, 1000))
+        ]
+    )
     m = torch.cat([optimizer.state[w]["exp_avg"].flatten() for w in weights])
     v = torch.cat([optimizer.state[w]["exp_avg_sq"].flatten() for w in weights])
     for i, sequence in enumerate(sequences[:3]):
-        g = torch.cat([x.flatten() for x in explicit_gradients(model, sequence, modules, tokenizer.pad_token_id).values()])
+        g = torch.cat(
+            [x.flatten() for x in explicit_gradients(model, sequence, modules, tokenizer.pad_token_id).values()]
+        )
         by_hand = (0.8 * m + 0.2 * g) / torch.sqrt(0.95 * v + 0.05 * g * g + 1e-6)
         assert torch.allclose(features[i], by_hand @ dense, rtol=1e-4, atol=1e-4)
-    assert torch.allclose(adam_precondition(torch.tensor([2.0]), torch.tensor([1.0]), torch.tensor([4.0]), 0.5, 0.5, 0.0),
-                          torch.tensor([1.5 / math.sqrt(4.0)]))
+    assert torch.allclose(
+        adam_precondition(torch.tensor([2.0]), torch.tensor([1.0]), torch.tensor([4.0]), 0.5, 0.5, 0.0),
+        torch.tensor([1.5 / math.sqrt(4.0)]),
+    )
 
 
 def test_less_mode_with_the_fast_projection_equals_the_fast_path(model, tokenizer, rows):
     featurizer = GradientFeaturizer(model, FeatureConfig(dim=400, batch_size=5), pad_token_id=tokenizer.pad_token_id)
     sequences = encode_rows(tokenizer, rows)
     fast, _ = featurizer.features(sequences)
-    exact = less_features(model, sequences, featurizer.modules, featurizer.projector,
-                          pad_token_id=tokenizer.pad_token_id)
+    exact = less_features(
+        model, sequences, featurizer.modules, featurizer.projector, pad_token_id=tokenizer.pad_token_id
+    )
     assert torch.allclose(fast, exact, rtol=1e-4, atol=1e-6)
 
 
@@ -225,8 +237,10 @@ def test_factored_adam_preconditioning_in_the_fast_path(tiny_llama, tokenizer, r
     plain_projector = featurizer.projector
     generator = torch.Generator().manual_seed(0)
     # Rank-one second moments: then the factored form is exact, G / sqrt(v) elementwise.
-    second = {name: torch.outer(torch.rand(o, generator=generator) + 0.1, torch.rand(i, generator=generator) + 0.1)
-              for name, (o, i) in plain_projector.shapes.items()}
+    second = {
+        name: torch.outer(torch.rand(o, generator=generator) + 0.1, torch.rand(i, generator=generator) + 0.1)
+        for name, (o, i) in plain_projector.shapes.items()
+    }
     featurizer.precondition(second)
     assert featurizer.projector.describe()["preconditioner"] == "adafactor"
     assert plain_projector.preconditioner is None  # the plain projector (targets) is untouched
@@ -247,12 +261,20 @@ def test_adam_moments_from_a_trainer_checkpoint(tiny_llama, tmp_path, tokenizer,
 
     def features(i):
         ids = sequences[i].input_ids
-        labels = [-100] * sequences[i].response_start + ids[sequences[i].response_start:]
+        labels = [-100] * sequences[i].response_start + ids[sequences[i].response_start :]
         return {"input_ids": ids, "labels": labels}
 
     data = Dataset.from_list([features(i) for i in range(len(sequences))])
-    args = TrainingArguments(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=1, save_steps=2,
-                             use_cpu=True, report_to=[], learning_rate=1e-3, logging_strategy="no")
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        max_steps=2,
+        per_device_train_batch_size=1,
+        save_steps=2,
+        use_cpu=True,
+        report_to=[],
+        learning_rate=1e-3,
+        logging_strategy="no",
+    )
     trainer = Trainer(model=model, args=args, train_dataset=data)
     trainer.train()
     modules = select_linear_modules(model, ("*.0.mlp.up_proj", "*.1.self_attn.o_proj"))
@@ -271,8 +293,10 @@ def test_group_feature_is_the_advantage_weighted_gradient(model, tokenizer):
     featurizer = GradientFeaturizer(model, FeatureConfig(dim=256, batch_size=3), pad_token_id=tokenizer.pad_token_id)
     row = {"prompt": "12+34=", "answer": "46"}
     ids = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]  # noqa: E731
-    groups = [Group(row, [ids("46"), ids("47"), ids("4"), ids("46")], [1.0, 0.0, 0.0, 1.0]),
-              Group(row, [ids("1"), ids("2")], [0.0, 0.0])]  # zero variance: no signal
+    groups = [
+        Group(row, [ids("46"), ids("47"), ids("4"), ids("46")], [1.0, 0.0, 0.0, 1.0]),
+        Group(row, [ids("1"), ids("2")], [0.0, 0.0]),
+    ]  # zero variance: no signal
     features = group_features(featurizer, tokenizer, groups)
     assert features.shape == (2, featurizer.dim) and torch.equal(features[1], torch.zeros(featurizer.dim))
 
@@ -281,8 +305,9 @@ def test_group_feature_is_the_advantage_weighted_gradient(model, tokenizer):
     prompt = tokenizer("12+34=")["input_ids"]
     expected = 0
     for completion, a in zip(groups[0].completion_ids, advantages):
-        grads = explicit_gradients(model, TokenSequence(prompt + completion, len(prompt)), featurizer.modules,
-                                   tokenizer.pad_token_id)
+        grads = explicit_gradients(
+            model, TokenSequence(prompt + completion, len(prompt)), featurizer.modules, tokenizer.pad_token_id
+        )
         expected = expected + a / 4 * featurizer.projector.project_parameters(grads)
     assert torch.allclose(features[0], expected, rtol=1e-4, atol=1e-6)
 
@@ -322,8 +347,9 @@ def test_less_aggregation_mean_over_targets_then_max_over_skills():
     per_skill, skills = skill_scores(cos, ["add2", "add2", "copy"])
     assert skills == ["add2", "copy"]
     assert torch.allclose(per_skill, torch.tensor([[(1 + s) / 2, 0.0], [s / 2, -1.0], [0.0, 0.0]]))
-    scores = influence_scores([train, train], [targets, -targets], ["add2", "add2", "copy"],
-                              checkpoint_weights=[0.75, 0.25])
+    scores = influence_scores(
+        [train, train], [targets, -targets], ["add2", "add2", "copy"], checkpoint_weights=[0.75, 0.25]
+    )
     # Checkpoint 2's targets are flipped: every cosine changes sign, weighted 0.25.
     assert torch.allclose(scores.per_skill, 0.5 * per_skill)
     assert torch.allclose(scores.score, torch.tensor([(1 + s) / 4, s / 4, 0.0]))
@@ -390,12 +416,21 @@ def add2_and_copy_scores(model, tok, dim=2048):
     featurizer = GradientFeaturizer(model, FeatureConfig(dim=dim, batch_size=32), pad_token_id=tok.pad_token_id)
     train = make_examples("add2", 16, "train", seed=2) + make_examples("copy", 16, "train", seed=2)
     targets = make_examples("add2", 8, "eval", seed=2)
-    projected = influence_scores([featurizer.features(encode_rows(tok, train))[0]],
-                                 [featurizer.features(encode_rows(tok, targets))[0]], ["add2"] * 8).score
+    projected = influence_scores(
+        [featurizer.features(encode_rows(tok, train))[0]],
+        [featurizer.features(encode_rows(tok, targets))[0]],
+        ["add2"] * 8,
+    ).score
 
     def full_gradients(rows):  # unprojected per-example gradients of the same layers
-        return torch.stack([torch.cat([g.flatten() for g in explicit_gradients(
-            model, s, featurizer.modules, tok.pad_token_id).values()]) for s in encode_rows(tok, rows)])
+        return torch.stack(
+            [
+                torch.cat(
+                    [g.flatten() for g in explicit_gradients(model, s, featurizer.modules, tok.pad_token_id).values()]
+                )
+                for s in encode_rows(tok, rows)
+            ]
+        )
 
     exact = influence_scores([full_gradients(train)], [full_gradients(targets)], ["add2"] * 8).score
     return projected, exact
@@ -450,8 +485,22 @@ def test_cli_scores_selects_and_audits(tiny_llama, tmp_path, tokenizer):
     for name, data in (("train.jsonl", train), ("target.jsonl", targets)):
         (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in data))
     out = tmp_path / "out"
-    argv = ["influence", "--model", str(model_dir), "--train", str(tmp_path / "train.jsonl"), "--target",
-            str(tmp_path / "target.jsonl"), "--out", str(out), "--select", "25%", "--dim", "512", "--quiet"]
+    argv = [
+        "influence",
+        "--model",
+        str(model_dir),
+        "--train",
+        str(tmp_path / "train.jsonl"),
+        "--target",
+        str(tmp_path / "target.jsonl"),
+        "--out",
+        str(out),
+        "--select",
+        "25%",
+        "--dim",
+        "512",
+        "--quiet",
+    ]
     assert main(argv) == 0
     scores = [json.loads(line) for line in (out / "scores.jsonl").read_text().splitlines()]
     assert [s["id"] for s in scores] == [r["id"] for r in train]
@@ -486,14 +535,37 @@ def test_cli_less_mode_and_adam_from_a_checkpoint(tiny_llama, tmp_path, tokenize
     for name, data in (("train.jsonl", train), ("target.jsonl", targets)):
         (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in data))
     sequences = encode_rows(tokenizer, train)
-    data = Dataset.from_list([{"input_ids": s.input_ids, "labels": [-100] * s.response_start
-                               + s.input_ids[s.response_start:]} for s in sequences])
-    args = TrainingArguments(output_dir=str(tmp_path / "run"), max_steps=2, per_device_train_batch_size=1,
-                             save_steps=2, use_cpu=True, report_to=[], logging_strategy="no")
+    data = Dataset.from_list(
+        [
+            {"input_ids": s.input_ids, "labels": [-100] * s.response_start + s.input_ids[s.response_start :]}
+            for s in sequences
+        ]
+    )
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "run"),
+        max_steps=2,
+        per_device_train_batch_size=1,
+        save_steps=2,
+        use_cpu=True,
+        report_to=[],
+        logging_strategy="no",
+    )
     Trainer(model=tiny_llama(tokenizer, seed=9), args=args, train_dataset=data, processing_class=tokenizer).train()
     checkpoint = str(tmp_path / "run" / "checkpoint-2")
-    common = ["influence", "--model", checkpoint, "--adam-from", checkpoint, "--train", str(tmp_path / "train.jsonl"),
-              "--target", str(tmp_path / "target.jsonl"), "--dim", "64", "--quiet"]
+    common = [
+        "influence",
+        "--model",
+        checkpoint,
+        "--adam-from",
+        checkpoint,
+        "--train",
+        str(tmp_path / "train.jsonl"),
+        "--target",
+        str(tmp_path / "target.jsonl"),
+        "--dim",
+        "64",
+        "--quiet",
+    ]
     for mode in ("less", "fast"):
         out = tmp_path / mode
         assert main(common + ["--mode", mode, "--out", str(out)]) == 0
@@ -521,10 +593,28 @@ def test_cli_policy_gradient_features(tiny_llama, tmp_path, tokenizer):
         row["answer"] = "7"
     (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "out"
-    argv = ["influence", "--model", str(model_dir), "--train", str(tmp_path / "data.jsonl"), "--target",
-            str(tmp_path / "data.jsonl"), "--out", str(out), "--dim", "64", "--train-feature", "policy_gradient",
-            "--num-generations", "4", "--max-new-tokens", "3", "--verifier", f"{__file__}:odd_length",
-            "--quiet"]
+    argv = [
+        "influence",
+        "--model",
+        str(model_dir),
+        "--train",
+        str(tmp_path / "data.jsonl"),
+        "--target",
+        str(tmp_path / "data.jsonl"),
+        "--out",
+        str(out),
+        "--dim",
+        "64",
+        "--train-feature",
+        "policy_gradient",
+        "--num-generations",
+        "4",
+        "--max-new-tokens",
+        "3",
+        "--verifier",
+        f"{__file__}:odd_length",
+        "--quiet",
+    ]
     assert main(argv) == 0
     meta = json.loads((out / "features/ckpt0/train/meta.json").read_text())
     assert meta["kind"] == "policy_gradient" and meta["rows_done"] == 3

@@ -47,11 +47,28 @@ def make_trainer(tmp_path, tiny_llama, **check):
     settings.update(check)
     influence = InfluenceCheck(InfluenceCheckConfig(**settings), targets=TARGETS)
     train = Dataset.from_list(make_examples("add2", 4, seed=4) + make_examples("copy", 4, seed=4))
-    args = GRPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=16, num_generations=4,
-                      max_completion_length=4, learning_rate=1e-3, report_to="none", seed=3, bf16=False,
-                      use_cpu=True, activation_checkpointing=False, save_strategy="no")
-    trainer = Trainer(model=model, reward_funcs=[length_reward], args=args, train_dataset=train,
-                      processing_class=tokenizer, influence_check=influence)
+    args = GRPOConfig(
+        output_dir=str(tmp_path),
+        max_steps=1,
+        per_device_train_batch_size=16,
+        num_generations=4,
+        max_completion_length=4,
+        learning_rate=1e-3,
+        report_to="none",
+        seed=3,
+        bf16=False,
+        use_cpu=True,
+        activation_checkpointing=False,
+        save_strategy="no",
+    )
+    trainer = Trainer(
+        model=model,
+        reward_funcs=[length_reward],
+        args=args,
+        train_dataset=train,
+        processing_class=tokenizer,
+        influence_check=influence,
+    )
     trainer.model.train()
     batch = [trainer.train_dataset[i] for i in range(4) for _ in range(4)]  # 4 prompts x 4 completions
     return trainer, batch
@@ -73,7 +90,7 @@ def test_check_logs_alignment_and_drops_anti_aligned_prompts(tmp_path, tiny_llam
     assert result.acted == expected and len(expected) >= 1, result.per_prompt
     masked_rows = torch.zeros(16, dtype=torch.bool)
     for group, _, _ in result.acted:
-        masked_rows[group * 4:(group + 1) * 4] = True
+        masked_rows[group * 4 : (group + 1) * 4] = True
     assert output["completion_mask"][masked_rows].sum() == 0
     assert torch.equal(output["completion_mask"][~masked_rows], trainer.before["completion_mask"][~masked_rows])
     assert output["num_items_in_batch"] == output["completion_mask"].sum()
@@ -96,14 +113,16 @@ def test_downweight_scales_only_the_acted_on_prompts(tmp_path, tiny_llama):
     result = trainer.influence_check.history[-1]
     scale = torch.ones(16)
     for group, _, _ in result.acted:
-        scale[group * 4:(group + 1) * 4] = 0.25
+        scale[group * 4 : (group + 1) * 4] = 0.25
     assert result.acted
     assert torch.allclose(output["advantages"], trainer.before["advantages"] * scale)
     assert torch.equal(output["completion_mask"], trainer.before["completion_mask"])
 
 
 def test_alarm_and_schedule(tmp_path, caplog, tiny_llama):
-    trainer, batch = make_trainer(tmp_path, tiny_llama, every_n_steps=2, alarm_threshold=1.0)  # any update is "below" 1.0
+    trainer, batch = make_trainer(
+        tmp_path, tiny_llama, every_n_steps=2, alarm_threshold=1.0
+    )  # any update is "below" 1.0
     with caplog.at_level(logging.WARNING):
         output = trainer._generate_and_score_completions(batch)
     assert trainer.influence_check.history[-1].alarms == ["add2", "copy"]
@@ -120,8 +139,10 @@ def test_prompts_to_act_on_and_config_validation():
     per_prompt = torch.tensor([[0.2, -0.3], [0.0, 0.0], [-0.05, 0.1]])
     informative = torch.tensor([True, False, True])
     assert prompts_to_act_on(per_prompt, informative, ["add2", "copy"], -0.1) == [(0, "copy", pytest.approx(-0.3))]
-    assert [a[:2] for a in prompts_to_act_on(per_prompt, informative, ["add2", "copy"], 0.0)] == [(0, "copy"),
-                                                                                                  (2, "add2")]
+    assert [a[:2] for a in prompts_to_act_on(per_prompt, informative, ["add2", "copy"], 0.0)] == [
+        (0, "copy"),
+        (2, "add2"),
+    ]
     with pytest.raises(ValueError, match="action"):
         InfluenceCheckConfig(action="delete")
     with pytest.raises(ValueError, match="downweight"):
@@ -135,8 +156,9 @@ def test_trainer_targets_come_from_rlvr_and_the_check_needs_them():
     from rlvr.influence.pipeline import load_target_rows
     from rlvr.toy import make_examples
 
-    config = InfluenceCheckConfig(targets="toy:eval", protected_skills=["copy", "add2"], targets_per_skill=2,
-                                  toy_n_per_skill=4, seed=3)
+    config = InfluenceCheckConfig(
+        targets="toy:eval", protected_skills=["copy", "add2"], targets_per_skill=2, toy_n_per_skill=4, seed=3
+    )
     rows = load_target_rows(config)
     expected = make_examples("add2", 4, "eval", 3)[:2] + make_examples("copy", 4, "eval", 3)[:2]
     assert [r["prompt"] for r in rows] == [r["prompt"] for r in expected]
@@ -153,10 +175,24 @@ def test_two_processes_take_identical_decisions(tmp_path, free_port):
     (multi-CPU needs mpirun), so the processes come from its torchrun launcher instead.
     """
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(free_port),
-               str(ROOT / "tests/rlvr/influence_check_script.py"), str(tmp_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(free_port),
+        str(ROOT / "tests/rlvr/influence_check_script.py"),
+        str(tmp_path),
+    ]
     started = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-4000:]
@@ -169,8 +205,10 @@ def test_two_processes_take_identical_decisions(tmp_path, free_port):
     assert len(ranks[0]["history"]) == 2
     assert shared(ranks[0]["history"]) == shared(ranks[1]["history"])
     assert [h["rows"] for h in ranks[0]["history"]] != [0, 0] and [h["rows"] for h in ranks[1]["history"]] != [0, 0]
-    logged = [[{k: v for k, v in e.items() if k not in ("influence/seconds", "influence/rows")} for e in r["logged"]]
-              for r in ranks]
+    logged = [
+        [{k: v for k, v in e.items() if k not in ("influence/seconds", "influence/rows")} for e in r["logged"]]
+        for r in ranks
+    ]
     assert logged[0] == logged[1] and "influence/update_cos/add2" in logged[0][0]
     # Whatever was acted on, each process masked exactly its own rows of those groups.
     for step, history in enumerate(ranks[0]["history"]):
@@ -184,4 +222,6 @@ def test_two_processes_take_identical_decisions(tmp_path, free_port):
     assert len(audit) == sum(len(h["acted"]) for h in ranks[0]["history"])
     assert all(r["message"].startswith("pulls away from skill ") for r in audit)
     assert all(r["prompt_id"].startswith(r["columns"]["skill"] + "-") for r in audit)  # toy ids: skill-hash
-    assert ranks[0]["history"][0]["columns"] == [{"skill": p.split("-")[0]} for p in ranks[0]["history"][0]["prompt_ids"]]
+    assert ranks[0]["history"][0]["columns"] == [
+        {"skill": p.split("-")[0]} for p in ranks[0]["history"][0]["prompt_ids"]
+    ]

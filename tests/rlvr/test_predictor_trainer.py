@@ -29,14 +29,32 @@ def skill_reward(prompts, completions, skill, **kw):
 
 def make_trainer(tmp_path, steps=8, frontier=None, data=None, **predictor):
     tok = build_tokenizer()
-    args = GRPOConfig(output_dir=str(tmp_path), max_steps=steps, per_device_train_batch_size=16, num_generations=4,
-                      max_completion_length=4, learning_rate=1e-3, logging_steps=1, report_to="none", seed=3,
-                      bf16=False, activation_checkpointing=False, save_strategy="steps", save_steps=4)
+    args = GRPOConfig(
+        output_dir=str(tmp_path),
+        max_steps=steps,
+        per_device_train_batch_size=16,
+        num_generations=4,
+        max_completion_length=4,
+        learning_rate=1e-3,
+        logging_steps=1,
+        report_to="none",
+        seed=3,
+        bf16=False,
+        activation_checkpointing=False,
+        save_strategy="steps",
+        save_steps=4,
+    )
     cfg = dict(enabled=True, reoffer_after=2, max_deferrals=2)
     cfg.update(predictor)
     curricula = CurriculaConfig(predictor=PredictorConfig(**cfg), frontier=frontier or FrontierConfig())
-    return CurriculumGRPOTrainer(model=build_model(tok, seed=0), reward_funcs=[skill_reward], args=args,
-                                 train_dataset=data if data is not None else pool(), processing_class=tok, curricula=curricula)
+    return CurriculumGRPOTrainer(
+        model=build_model(tok, seed=0),
+        reward_funcs=[skill_reward],
+        args=args,
+        train_dataset=data if data is not None else pool(),
+        processing_class=tok,
+        curricula=curricula,
+    )
 
 
 def generated_ids(trainer):
@@ -59,8 +77,9 @@ def test_first_visits_of_an_all_wrong_skill_are_deferred_with_their_prediction(t
     assert len(batches) == 8 and all(len(b) == 4 for b in batches)  # TRL's step count and batch shape
     records = read_audit(tmp_path)
     deferred = [r for r in records if r["filter"] == "predictor" and r["decision"] == "deferred"]
-    first_hard = [r for r in deferred if r["columns"] == {"skill": "hard"} and r["stats"]["visits"] == 0
-                  and r["global_step"] >= 4]
+    first_hard = [
+        r for r in deferred if r["columns"] == {"skill": "hard"} and r["stats"]["visits"] == 0 and r["global_step"] >= 4
+    ]
     assert first_hard, "no first visit of the all-wrong skill was deferred"
     for r in first_hard:
         s = r["stats"]
@@ -130,8 +149,10 @@ def test_frontier_filter_still_drops_beside_the_predictor(tmp_path):
     assert dropped and all(pid.startswith("h") for pid in dropped)
     later = {pid for b in batches[1:] for pid in b}
     for pid in dropped:
-        step = min(r["global_step"] for r in read_audit(tmp_path) if r["prompt_id"] == pid and r["decision"] == "dropped")
-        assert pid not in {p for b in batches[step + 1:] for p in b}, pid
+        step = min(
+            r["global_step"] for r in read_audit(tmp_path) if r["prompt_id"] == pid and r["decision"] == "dropped"
+        )
+        assert pid not in {p for b in batches[step + 1 :] for p in b}, pid
     assert later
 
 
@@ -167,10 +188,24 @@ def test_two_processes_choose_identical_batches(tmp_path, free_port):
 
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(free_port),
-               str(root / "tests/rlvr/predictor_two_process_script.py"), str(tmp_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(free_port),
+        str(root / "tests/rlvr/predictor_two_process_script.py"),
+        str(tmp_path),
+    ]
     done = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-4000:]
     ranks = [json.loads((tmp_path / f"predictor_rank{i}.json").read_text()) for i in range(2)]
@@ -216,13 +251,21 @@ def test_a_run_killed_with_sigkill_and_resumed_decides_as_an_uninterrupted_one(t
     assert done.returncode == 0, done.stderr[-3000:]
     run = subprocess.Popen(command(killed), cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    while not (killed / "checkpoint-3" / "trainer_state.json").exists() and run.poll() is None and time.time() < deadline:
+    while (
+        not (killed / "checkpoint-3" / "trainer_state.json").exists() and run.poll() is None and time.time() < deadline
+    ):
         time.sleep(0.05)
     os.kill(run.pid, signal.SIGKILL)  # mid-run, with steps after checkpoint-3 possibly half written
     run.wait()
     assert run.returncode == -signal.SIGKILL and (killed / "checkpoint-3" / PREDICTOR_FILE).exists()
-    done = subprocess.run(command(killed, "--resume", str(killed / "checkpoint-3")), cwd=root, env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        command(killed, "--resume", str(killed / "checkpoint-3")),
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
     def records(folder):

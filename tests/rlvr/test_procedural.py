@@ -16,8 +16,10 @@ pytest.importorskip("reasoning_gym")
 
 
 def test_spec_options_are_yaml_values():
-    assert parse_spec("reasoning_gym:chain_sum?size=20&seed=4&min_terms=3&allowed=[a, b]") == \
-        ("chain_sum", {"size": 20, "seed": 4, "min_terms": 3, "allowed": ["a", "b"]})
+    assert parse_spec("reasoning_gym:chain_sum?size=20&seed=4&min_terms=3&allowed=[a, b]") == (
+        "chain_sum",
+        {"size": 20, "seed": 4, "min_terms": 3, "allowed": ["a", "b"]},
+    )
     assert parse_spec("reasoning_gym:gcd") == ("gcd", {})
 
 
@@ -47,13 +49,19 @@ def test_a_curriculum_level_sets_the_difficulty_and_options_beside_it_win():
     assert easy_rows[0]["id"] == "chain_sum-L0-s0-0"
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("reasoning_gym:chain_sum?level=99", r"level must be an integer from 0 to \d+ for task 'chain_sum', got 99"),
-    ("reasoning_gym:chain_sun", r"unknown reasoning-gym task 'chain_sun'\. Did you mean 'chain_sum'\?"),
-    ("reasoning_gym:chain_sum?min_term=2", r"task 'chain_sum' has no option 'min_term'\. Did you mean 'min_terms'\?"),
-    ("reasoning_gym:chain_sum?size=0", r"invalid options for task 'chain_sum'"),
-    ("reasoning_gym:", r"names no task"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("reasoning_gym:chain_sum?level=99", r"level must be an integer from 0 to \d+ for task 'chain_sum', got 99"),
+        ("reasoning_gym:chain_sun", r"unknown reasoning-gym task 'chain_sun'\. Did you mean 'chain_sum'\?"),
+        (
+            "reasoning_gym:chain_sum?min_term=2",
+            r"task 'chain_sum' has no option 'min_term'\. Did you mean 'min_terms'\?",
+        ),
+        ("reasoning_gym:chain_sum?size=0", r"invalid options for task 'chain_sum'"),
+        ("reasoning_gym:", r"names no task"),
+    ],
+)
 def test_bad_specs_are_one_line_data_errors(spec, message):
     with pytest.raises(DataError, match=message) as caught:
         load_prompts(spec, DataConfig(train=spec, eval=None))

@@ -29,8 +29,9 @@ def final_answer(solution: str) -> str:
 
 def load_recipe(path: Path):
     # model.model_name_or_path is never loaded here; point it at nothing to make that plain.
-    return load_config(path, [f"data.train={FIXTURE}", f"data.eval={FIXTURE}",
-                              "model.model_name_or_path=not-loaded-in-this-test"])
+    return load_config(
+        path, [f"data.train={FIXTURE}", f"data.eval={FIXTURE}", "model.model_name_or_path=not-loaded-in-this-test"]
+    )
 
 
 def score(config, rows: list[dict], completions: list[str]) -> list[float]:
@@ -72,8 +73,9 @@ def test_recipe_verifiers_score_right_and_wrong_final_answers(recipe):
     golds = [final_answer(row["answer"]) for row in rows]
 
     right = score(config, rows, [f"Let me work it out step by step.\nThe answer is \\boxed{{{g}}}." for g in golds])
-    wrong = score(config, rows, [f"Let me work it out step by step.\nThe answer is \\boxed{{{float(g) + 1:g}}}."
-                                 for g in golds])
+    wrong = score(
+        config, rows, [f"Let me work it out step by step.\nThe answer is \\boxed{{{float(g) + 1:g}}}." for g in golds]
+    )
     unanswered = score(config, rows, ["I am not sure how to solve this."] * len(rows))
     assert all(r >= threshold for r in right), right
     assert all(r < threshold for r in wrong), wrong
@@ -84,8 +86,11 @@ def test_gsm8k_answers_with_thousands_separators_and_unboxed_answers():
     config = load_recipe(RECIPES[0])
     rows = load_prompts(config.data.train, config.data).dataset.to_list()
     row = next(r for r in rows if r["answer"].endswith("#### 1,200"))
-    assert score(config, [row] * 3, ["\\boxed{1200}", "\\boxed{1,200}", "So the school orders 1200 pencils."]) \
-        == [1.0, 1.0, 1.0]
+    assert score(config, [row] * 3, ["\\boxed{1200}", "\\boxed{1,200}", "So the school orders 1200 pencils."]) == [
+        1.0,
+        1.0,
+        1.0,
+    ]
 
 
 def test_documented_preprocessing_to_final_answers_scores_the_same(tmp_path):
@@ -101,6 +106,9 @@ def test_documented_preprocessing_to_final_answers_scores_the_same(tmp_path):
 
 def test_gold_answer_is_read_after_the_hash_marks_even_when_reasoning_says_answer_is():
     config = load_recipe(RECIPES[0])
-    row = {"prompt": "q", "id": "r0",
-           "answer": "Half of 30 is 30/2 = <<30/2=15>>15, so the answer is 15 cookies minus 3 = <<15-3=12>>12.\n#### 12"}
+    row = {
+        "prompt": "q",
+        "id": "r0",
+        "answer": "Half of 30 is 30/2 = <<30/2=15>>15, so the answer is 15 cookies minus 3 = <<15-3=12>>12.\n#### 12",
+    }
     assert score(config, [row, row], ["\\boxed{12}", "\\boxed{15}"]) == [1.0, 0.0]

@@ -9,10 +9,14 @@ from curricula.audit import EVAL_AFTER, TRAIN, VerifierErrorLog, rewind_verifier
 from rewards import VerifierError
 from rlvr.run_dir import RunDirError, fingerprint, fingerprint_config, plan_run_dir, prepare_run_dir, run_files
 
-CONFIG = {"model": {"model_name_or_path": "toy"}, "data": {"train": "toy", "toy_n_per_skill": 16},
-          "verifiers": [{"name": "exact"}], "eval": {"max_prompts_per_skill": 64},
-          "curricula": {"frontier": {"low": 0.15}},
-          "grpo": {"output_dir": "runs/a", "max_steps": 60, "learning_rate": 1e-4, "logging_steps": 5}}
+CONFIG = {
+    "model": {"model_name_or_path": "toy"},
+    "data": {"train": "toy", "toy_n_per_skill": 16},
+    "verifiers": [{"name": "exact"}],
+    "eval": {"max_prompts_per_skill": 64},
+    "curricula": {"frontier": {"low": 0.15}},
+    "grpo": {"output_dir": "runs/a", "max_steps": 60, "learning_rate": 1e-4, "logging_steps": 5},
+}
 
 
 def with_changes(**changes):
@@ -36,8 +40,19 @@ def fake_checkpoint(run_dir, step, run_id, config):
 
 def test_fingerprint_ignores_length_paths_and_logging_but_not_training_fields():
     base = fingerprint(fingerprint_config(CONFIG))
-    assert fingerprint(fingerprint_config(with_changes(grpo__max_steps=120, grpo__output_dir="elsewhere",
-                                                       grpo__logging_steps=1, eval__max_prompts_per_skill=4))) == base
+    assert (
+        fingerprint(
+            fingerprint_config(
+                with_changes(
+                    grpo__max_steps=120,
+                    grpo__output_dir="elsewhere",
+                    grpo__logging_steps=1,
+                    eval__max_prompts_per_skill=4,
+                )
+            )
+        )
+        == base
+    )
     assert fingerprint(fingerprint_config(with_changes(grpo__learning_rate=1e-3))) != base
     assert fingerprint(fingerprint_config(with_changes(data__toy_n_per_skill=2))) != base
 
@@ -71,8 +86,10 @@ def test_resume_refuses_a_checkpoint_of_another_config_naming_both_unless_forced
     with pytest.raises(RunDirError) as refused:
         plan_run_dir(tmp_path, changed, resume="auto")
     theirs, ours = fingerprint(fingerprint_config(CONFIG)), fingerprint(fingerprint_config(changed))
-    assert str(refused.value).startswith(f"Checkpoint {tmp_path / 'checkpoint-4'} was written with another config "
-                                         f"(fingerprint {theirs}, this config {ours}: data.toy_n_per_skill: 16 -> 2).")
+    assert str(refused.value).startswith(
+        f"Checkpoint {tmp_path / 'checkpoint-4'} was written with another config "
+        f"(fingerprint {theirs}, this config {ours}: data.toy_n_per_skill: 16 -> 2)."
+    )
     assert "--force" in str(refused.value)
     forced = prepare_run_dir(tmp_path, changed, resume="auto", force=True)
     assert forced.checkpoint == str(tmp_path / "checkpoint-4") and forced.run_id == run.run_id
@@ -101,8 +118,9 @@ def test_resume_refuses_a_checkpoint_of_another_run(tmp_path):
 
 
 def error(prompt_id):
-    return VerifierError(verifier="exact", prompt_id=prompt_id, kind="raised", exception_type="ValueError",
-                         message="boom")
+    return VerifierError(
+        verifier="exact", prompt_id=prompt_id, kind="raised", exception_type="ValueError", message="boom"
+    )
 
 
 def test_verifier_error_log_records_phase_and_step_and_rewinds_to_a_checkpoint(tmp_path):
@@ -117,10 +135,19 @@ def test_verifier_error_log_records_phase_and_step_and_rewinds_to_a_checkpoint(t
     log.phase = EVAL_AFTER
     log.write_error(error("e1"))
     records = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [(r["prompt_id"], r["phase"], r["step"]) for r in records[:2]] == [("e0", "eval_before", None),
-                                                                               ("p0", "train", 0)]
-    assert records[-1] == {"verifier": "exact", "prompt_id": "e1", "kind": "raised", "exception_type": "ValueError",
-                           "message": "boom", "phase": "eval_after", "step": None}
+    assert [(r["prompt_id"], r["phase"], r["step"]) for r in records[:2]] == [
+        ("e0", "eval_before", None),
+        ("p0", "train", 0),
+    ]
+    assert records[-1] == {
+        "verifier": "exact",
+        "prompt_id": "e1",
+        "kind": "raised",
+        "exception_type": "ValueError",
+        "message": "boom",
+        "phase": "eval_after",
+        "step": None,
+    }
 
     assert rewind_verifier_errors(tmp_path, 4) == 3  # steps 4, 5 and the final evaluation
     assert [json.loads(line)["prompt_id"] for line in path.read_text().splitlines()] == ["e0", "p0", "p1", "p2", "p3"]
@@ -155,7 +182,9 @@ def test_errors_of_an_evaluation_during_training_carry_its_step_and_rewind_with_
     log.step_of = lambda: 4
     log.write_error(error("d4"))
     records = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [(r["prompt_id"], r["phase"], r["step"]) for r in records] == [("d2", "eval_during", 2),
-                                                                          ("d4", "eval_during", 4)]
+    assert [(r["prompt_id"], r["phase"], r["step"]) for r in records] == [
+        ("d2", "eval_during", 2),
+        ("d4", "eval_during", 4),
+    ]
     assert rewind_verifier_errors(tmp_path, 3) == 1  # the resumed run redoes the evaluation at step 4
     assert [json.loads(line)["prompt_id"] for line in path.read_text().splitlines()] == ["d2"]

@@ -39,8 +39,14 @@ def write_config(tmp_path) -> Path:
 
 def rlvr_train(config, out, *extra):
     cmd = [sys.executable, "-m", "rlvr.cli", "train", "--config", str(config), f"grpo.output_dir={out}", *extra]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"})
+    return subprocess.run(
+        cmd,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"},
+    )
 
 
 def lines(path):
@@ -70,8 +76,9 @@ def test_resumed_run_has_the_error_logs_of_an_uninterrupted_run(toy_world_path, 
     # No record lost or doubled: the same records, in the same order, as the uninterrupted run.
     assert lines(resumed / "verifier_errors.rank0.jsonl") == lines(reference / "verifier_errors.rank0.jsonl")
     assert lines(resumed / "bad_rows.jsonl") == lines(reference / "bad_rows.jsonl")
-    assert [{k: v for k, v in r.items() if k != "time"} for r in read_audit(resumed)] == \
-        [{k: v for k, v in r.items() if k != "time"} for r in read_audit(reference)]
+    assert [{k: v for k, v in r.items() if k != "time"} for r in read_audit(resumed)] == [
+        {k: v for k, v in r.items() if k != "time"} for r in read_audit(reference)
+    ]
     summary = json.loads((resumed / "summary.json").read_text())
     assert summary["verifier_errors"] == len(errors)
 
@@ -118,14 +125,14 @@ def test_a_hub_name_that_cannot_load_says_how_to_use_a_local_copy():
         load_model_and_tokenizer(missing)
 
 
-SITE = textwrap.dedent('''
+SITE = textwrap.dedent("""
     import socket
 
     def no_network(host, *args, **kwargs):
         raise AssertionError(f"network look-up of {host!r}")
 
     socket.getaddrinfo = no_network
-''')
+""")
 
 
 @pytest.mark.slow
@@ -137,8 +144,17 @@ def test_toy_run_neither_sets_hf_hub_offline_nor_reaches_for_the_network(toy_wor
     probe = "import os, rlvr.train, rlvr.cli; print(os.environ.get('HF_HUB_OFFLINE'))"
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.stdout.strip() == "None", done.stderr[-2000:]
-    cmd = [sys.executable, "-m", "rlvr.cli", "train", "--config", "configs/toy.yaml", "grpo.max_steps=2",
-           f"grpo.output_dir={tmp_path / 'run'}", "eval.max_prompts_per_skill=2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rlvr.cli",
+        "train",
+        "--config",
+        "configs/toy.yaml",
+        "grpo.max_steps=2",
+        f"grpo.output_dir={tmp_path / 'run'}",
+        "eval.max_prompts_per_skill=2",
+    ]
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "network look-up" not in done.stderr

@@ -367,7 +367,9 @@ def test_rlvr_toy_rebuild_and_force_alias(tmp_path, monkeypatch, capsys):
     for flag in ("--rebuild", "--force"):
         assert rlvr_main(["toy", flag, "--quiet"]) == 0
         out = capsys.readouterr().out
-        assert f"toy-world-seed0-{toy.recipe_hash(0)}" in out and "copy  |     0.000 |         1" in out  # the fake build
+        assert (
+            f"toy-world-seed0-{toy.recipe_hash(0)}" in out and "copy  |     0.000 |         1" in out
+        )  # the fake build
 
 
 def test_shipped_world_is_package_data():

@@ -28,8 +28,9 @@ HOPELESS = {"p0", "p1"}
 
 
 def rows(n=8):
-    return Dataset.from_list([{"id": f"p{i}", "prompt": f"{i}+{i}=", "skill": "hard" if f"p{i}" in HOPELESS else "easy"}
-                              for i in range(n)])
+    return Dataset.from_list(
+        [{"id": f"p{i}", "prompt": f"{i}+{i}=", "skill": "hard" if f"p{i}" in HOPELESS else "easy"} for i in range(n)]
+    )
 
 
 def frontier_reward(prompts, completions, id, **kw):
@@ -38,9 +39,20 @@ def frontier_reward(prompts, completions, id, **kw):
 
 
 def grpo_args(tmp_path, **kw):
-    base = dict(output_dir=str(tmp_path), max_steps=4, per_device_train_batch_size=16, num_generations=4,
-                max_completion_length=6, learning_rate=1e-3, logging_steps=1, report_to="none", seed=7,
-                bf16=False, activation_checkpointing=False, save_strategy="no")
+    base = dict(
+        output_dir=str(tmp_path),
+        max_steps=4,
+        per_device_train_batch_size=16,
+        num_generations=4,
+        max_completion_length=6,
+        learning_rate=1e-3,
+        logging_steps=1,
+        report_to="none",
+        seed=7,
+        bf16=False,
+        activation_checkpointing=False,
+        save_strategy="no",
+    )
     base.update(kw)
     return GRPOConfig(**base)
 
@@ -59,9 +71,14 @@ class RecordAtStepEnd(TrainerCallback):
 def test_pool_size_is_logged_at_the_step_and_rates_stay_averaged(tmp_path):
     tok = build_tokenizer()
     cfg = FrontierConfig(enabled=True, min_samples=8, low=0.3, reprobe_interval=None)
-    trainer = CurriculumGRPOTrainer(model=build_model(tok, seed=0), reward_funcs=[frontier_reward],
-                                    args=grpo_args(tmp_path, max_steps=9, logging_steps=3), train_dataset=rows(8),
-                                    processing_class=tok, curricula=CurriculaConfig(frontier=cfg))
+    trainer = CurriculumGRPOTrainer(
+        model=build_model(tok, seed=0),
+        reward_funcs=[frontier_reward],
+        args=grpo_args(tmp_path, max_steps=9, logging_steps=3),
+        train_dataset=rows(8),
+        processing_class=tok,
+        curricula=CurriculaConfig(frontier=cfg),
+    )
     seen = RecordAtStepEnd(trainer)
     trainer.add_callback(seen)
     trainer.train()
@@ -103,9 +120,13 @@ def test_held_out_accuracy_is_logged_at_step_0_every_n_steps_and_at_the_end(tmp_
 
     model = build_model(tok, seed=0)
     before = measure(model)
-    trainer = CurriculumGRPOTrainer(model=model, reward_funcs=[length_reward],
-                                    args=grpo_args(tmp_path, max_steps=5, learning_rate=3e-2), train_dataset=rows(8),
-                                    processing_class=tok)
+    trainer = CurriculumGRPOTrainer(
+        model=model,
+        reward_funcs=[length_reward],
+        args=grpo_args(tmp_path, max_steps=5, learning_rate=3e-2),
+        train_dataset=rows(8),
+        processing_class=tok,
+    )
     independent = EvaluateAtStepEnd(trainer, measure)
     trainer.add_callback(independent)
     callback = HeldOutEvalCallback(trainer, measure, every_steps=config.every_steps, before=before)
@@ -117,8 +138,10 @@ def test_held_out_accuracy_is_logged_at_step_0_every_n_steps_and_at_the_end(tmp_
     expected = {0: before, **{s: independent.accuracy[s] for s in (2, 4, 5)}}
     for step, accuracy in expected.items():
         assert {k: v for k, v in evals[step].items() if k.startswith("eval_accuracy/")} == {
-            "eval_accuracy/even": accuracy["even"], "eval_accuracy/odd": accuracy["odd"],
-            "eval_accuracy/mean": (accuracy["even"] + accuracy["odd"]) / 2}
+            "eval_accuracy/even": accuracy["even"],
+            "eval_accuracy/odd": accuracy["odd"],
+            "eval_accuracy/mean": (accuracy["even"] + accuracy["odd"]) / 2,
+        }
     assert len({evals[s]["eval_accuracy/mean"] for s in evals}) > 1  # the policy changed: not one value
     assert callback.after == independent.accuracy[5] and callback.after_step == 5
     # The train metrics due at the eval steps are still logged (logging_steps=1).
@@ -132,11 +155,17 @@ def test_evaluation_does_not_move_the_training_rng(tmp_path):
     config = EvalConfig(temperature=1.0, samples_per_prompt=2)
 
     def losses(every_steps):
-        trainer = CurriculumGRPOTrainer(model=build_model(tok, seed=0), reward_funcs=[length_reward],
-                                        args=grpo_args(tmp_path / str(every_steps), max_steps=3),
-                                        train_dataset=rows(8), processing_class=tok)
-        measure = lambda policy: evaluate_skills(policy, tok, held_out, [length_reward], [1.0], config,  # noqa: E731
-                                                 max_new_tokens=4, seed=11)
+        trainer = CurriculumGRPOTrainer(
+            model=build_model(tok, seed=0),
+            reward_funcs=[length_reward],
+            args=grpo_args(tmp_path / str(every_steps), max_steps=3),
+            train_dataset=rows(8),
+            processing_class=tok,
+        )
+
+        def measure(policy):
+            return evaluate_skills(policy, tok, held_out, [length_reward], [1.0], config, max_new_tokens=4, seed=11)
+
         if every_steps:
             trainer.add_callback(HeldOutEvalCallback(trainer, measure, every_steps=every_steps))
         trainer.train()
@@ -151,23 +180,53 @@ def test_evaluation_leaves_the_gpu_rng_as_it_found_it():
     model = build_model(tok, seed=0).to("cuda")
     torch.cuda.manual_seed(5)
     state = torch.cuda.get_rng_state()
-    evaluate_skills(model, tok, [{"prompt": "12+", "skill": "a"}], [length_reward], [1.0],
-                    EvalConfig(temperature=1.0), max_new_tokens=4, seed=11)
+    evaluate_skills(
+        model,
+        tok,
+        [{"prompt": "12+", "skill": "a"}],
+        [length_reward],
+        [1.0],
+        EvalConfig(temperature=1.0),
+        max_new_tokens=4,
+        seed=11,
+    )
     assert torch.equal(torch.cuda.get_rng_state(), state)
 
 
 @pytest.mark.slow
 def test_rlvr_train_logs_the_accuracy_that_summary_json_reports(toy_world_path, tmp_path):
-    cmd = [sys.executable, "-m", "rlvr.cli", "train", "--config", "configs/toy.yaml", f"grpo.output_dir={tmp_path}",
-           "data.toy_n_per_skill=2", "eval.max_prompts_per_skill=2", "grpo.num_generations=8",
-           "grpo.per_device_train_batch_size=16", "grpo.max_steps=3", "grpo.save_steps=3", "eval.every_steps=2"]
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "rlvr.cli",
+        "train",
+        "--config",
+        "configs/toy.yaml",
+        f"grpo.output_dir={tmp_path}",
+        "data.toy_n_per_skill=2",
+        "eval.max_prompts_per_skill=2",
+        "grpo.num_generations=8",
+        "grpo.per_device_train_batch_size=16",
+        "grpo.max_steps=3",
+        "grpo.save_steps=3",
+        "eval.every_steps=2",
+    ]
+    result = subprocess.run(
+        cmd,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"},
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
     history = json.loads((tmp_path / "checkpoint-3" / "trainer_state.json").read_text())["log_history"]
-    evals = {log["step"]: {k.removeprefix("eval_accuracy/"): v for k, v in log.items() if k.startswith("eval_accuracy/")}
-             for log in history if "eval_accuracy/mean" in log}
+    evals = {
+        log["step"]: {k.removeprefix("eval_accuracy/"): v for k, v in log.items() if k.startswith("eval_accuracy/")}
+        for log in history
+        if "eval_accuracy/mean" in log
+    }
     assert sorted(evals) == [0, 2, 3]
     for step, accuracy in (("before", evals[0]), ("after", evals[3])):
         expected = summary[f"accuracy_{step}"]
@@ -179,20 +238,45 @@ def test_rlvr_train_logs_the_accuracy_that_summary_json_reports(toy_world_path, 
 def test_two_processes_evaluate_during_training_without_desynchronising(toy_world_path, tmp_path, free_port):
     # Rank 0 generates for the held-out set while rank 1 waits for its result: both must come out
     # of every evaluation step in step (a hang here ends in the timeout) and log the same values.
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", "configs/accelerate/cpu_2proc.yaml",
-           "--main_process_port", str(free_port), "scripts/train_grpo.py", "--config", "configs/toy.yaml",
-           f"grpo.output_dir={tmp_path}", "data.toy_n_per_skill=2", "eval.max_prompts_per_skill=2",
-           "grpo.num_generations=8", "grpo.per_device_train_batch_size=8", "grpo.max_steps=4", "grpo.save_steps=4",
-           "grpo.logging_steps=1", "eval.every_steps=1"]
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        "configs/accelerate/cpu_2proc.yaml",
+        "--main_process_port",
+        str(free_port),
+        "scripts/train_grpo.py",
+        "--config",
+        "configs/toy.yaml",
+        f"grpo.output_dir={tmp_path}",
+        "data.toy_n_per_skill=2",
+        "eval.max_prompts_per_skill=2",
+        "grpo.num_generations=8",
+        "grpo.per_device_train_batch_size=8",
+        "grpo.max_steps=4",
+        "grpo.save_steps=4",
+        "grpo.logging_steps=1",
+        "eval.every_steps=1",
+    ]
+    result = subprocess.run(
+        cmd,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"},
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
     history = json.loads((tmp_path / "checkpoint-4" / "trainer_state.json").read_text())["log_history"]
     evals = {log["step"]: log for log in history if "eval_accuracy/mean" in log}
     assert sorted(evals) == [0, 1, 2, 3, 4]
-    assert {k.removeprefix("eval_accuracy/"): v for k, v in evals[4].items()
-            if k.startswith("eval_accuracy/") and k != "eval_accuracy/mean"} == summary["accuracy_after"]
+    assert {
+        k.removeprefix("eval_accuracy/"): v
+        for k, v in evals[4].items()
+        if k.startswith("eval_accuracy/") and k != "eval_accuracy/mean"
+    } == summary["accuracy_after"]
     assert [log["step"] for log in history if "loss" in log] == [1, 2, 3, 4]
 
 
@@ -200,18 +284,33 @@ def test_two_processes_evaluate_during_training_without_desynchronising(toy_worl
 def test_a_resumed_run_logs_each_evaluation_and_its_verifier_errors_once(toy_world_path, tmp_path):
     # A verifier that raises on odd-length completions: every evaluation leaves error records.
     config = yaml.safe_load((ROOT / "configs/toy.yaml").read_text())
-    config["verifiers"] = [{"name": str(ROOT / "tests/fixtures/flaky_verifier.py") + ":exact_or_raise",
-                            "max_error_rate": None}]
+    config["verifiers"] = [
+        {"name": str(ROOT / "tests/fixtures/flaky_verifier.py") + ":exact_or_raise", "max_error_rate": None}
+    ]
     config["data"]["toy_n_per_skill"] = 2
     config["eval"].update(max_prompts_per_skill=2, every_steps=2)
     config["grpo"].update(max_steps=6, save_steps=3, per_device_train_batch_size=16, num_generations=8)
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
 
     def train(out, *extra):
-        cmd = [sys.executable, "-m", "rlvr.cli", "train", "--config", str(tmp_path / "run.yaml"),
-               f"grpo.output_dir={out}", *extra]
-        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                              env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
+        cmd = [
+            sys.executable,
+            "-m",
+            "rlvr.cli",
+            "train",
+            "--config",
+            str(tmp_path / "run.yaml"),
+            f"grpo.output_dir={out}",
+            *extra,
+        ]
+        done = subprocess.run(
+            cmd,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"},
+        )
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
 
     reference, resumed = tmp_path / "reference", tmp_path / "resumed"

@@ -14,14 +14,30 @@ import pytest
 from curricula.audit import read_audit
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = ["data.toy_n_per_skill=2", "eval.max_prompts_per_skill=4", "grpo.num_generations=8",
-         "grpo.logging_steps=1", "curricula.frontier.min_samples=8", "curricula.frontier.low=0.3",
-         "curricula.frontier.high=null", "curricula.frontier.reprobe_interval=null"]
+SMALL = [
+    "data.toy_n_per_skill=2",
+    "eval.max_prompts_per_skill=4",
+    "grpo.num_generations=8",
+    "grpo.logging_steps=1",
+    "curricula.frontier.min_samples=8",
+    "curricula.frontier.low=0.3",
+    "curricula.frontier.high=null",
+    "curricula.frontier.reprobe_interval=null",
+]
 
 
 def rlvr_train(out, *overrides, resume=False, wait=True):
-    cmd = [sys.executable, "-m", "rlvr.cli", "train", "--config", "configs/toy.yaml",
-           f"grpo.output_dir={out}", *SMALL, *overrides] + (["--resume"] if resume else [])
+    cmd = [
+        sys.executable,
+        "-m",
+        "rlvr.cli",
+        "train",
+        "--config",
+        "configs/toy.yaml",
+        f"grpo.output_dir={out}",
+        *SMALL,
+        *overrides,
+    ] + (["--resume"] if resume else [])
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if not wait:
         return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -54,8 +70,13 @@ def test_bad_config_fails_before_training_naming_the_key(tmp_path):
 @pytest.mark.slow
 def test_killed_run_resumes_with_audit_and_filter_state_intact(toy_world_path, tmp_path):
     # Pre-rollout skipping on too: its coins and streaks must replay identically after a resume.
-    common = ["grpo.max_steps=10", "grpo.save_steps=4", "grpo.per_device_train_batch_size=16",
-              "curricula.frontier.skip_zero_variance=true", "curricula.frontier.skip_explore=0.2"]
+    common = [
+        "grpo.max_steps=10",
+        "grpo.save_steps=4",
+        "grpo.per_device_train_batch_size=16",
+        "curricula.frontier.skip_zero_variance=true",
+        "curricula.frontier.skip_explore=0.2",
+    ]
     reference = tmp_path / "reference"
     assert rlvr_train(reference, *common).returncode == 0
     assert any(r["decision"] == "skipped" and r["global_step"] >= 4 for r in read_audit(reference))
@@ -92,16 +113,37 @@ def test_killed_run_resumes_with_audit_and_filter_state_intact(toy_world_path, t
 
 @pytest.mark.slow
 def test_two_processes_take_identical_decisions_and_write_the_audit_once(toy_world_path, tmp_path, free_port):
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", "configs/accelerate/cpu_2proc.yaml",
-           "--main_process_port", str(free_port),
-           "scripts/train_grpo.py", "--config", "configs/toy.yaml", f"grpo.output_dir={tmp_path}", *SMALL,
-           "grpo.max_steps=8", "grpo.per_device_train_batch_size=8", "eval.enabled=false", "grpo.save_steps=4",
-           # Skipping on too; low=0.35 drops a prompt after one visit of 0/8 (upper bound 0.31), so
-           # hopeless prompts are dropped before skipping could hold them back.
-           "curricula.frontier.skip_zero_variance=true", "curricula.frontier.skip_explore=0.1",
-           "curricula.frontier.low=0.35"]
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        "configs/accelerate/cpu_2proc.yaml",
+        "--main_process_port",
+        str(free_port),
+        "scripts/train_grpo.py",
+        "--config",
+        "configs/toy.yaml",
+        f"grpo.output_dir={tmp_path}",
+        *SMALL,
+        "grpo.max_steps=8",
+        "grpo.per_device_train_batch_size=8",
+        "eval.enabled=false",
+        "grpo.save_steps=4",
+        # Skipping on too; low=0.35 drops a prompt after one visit of 0/8 (upper bound 0.31), so
+        # hopeless prompts are dropped before skipping could hold them back.
+        "curricula.frontier.skip_zero_variance=true",
+        "curricula.frontier.skip_explore=0.1",
+        "curricula.frontier.low=0.35",
+    ]
+    result = subprocess.run(
+        cmd,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"},
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rank0 = json.loads((tmp_path / "excluded.rank0.json").read_text())
     rank1 = json.loads((tmp_path / "excluded.rank1.json").read_text())
@@ -120,14 +162,23 @@ def test_two_processes_take_identical_decisions_and_write_the_audit_once(toy_wor
 
     # Resume under two processes from checkpoint-4 (of save_steps=4) and run on to step 12.
     assert (tmp_path / "checkpoint-4" / "rlvr_curriculum_state.json").exists()
-    resume = [c for c in cmd if c != "grpo.max_steps=8"] + ["grpo.max_steps=12", "--resume",
-                                                            str(tmp_path / "checkpoint-4")]
-    result = subprocess.run(resume, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
+    resume = [c for c in cmd if c != "grpo.max_steps=8"] + [
+        "grpo.max_steps=12",
+        "--resume",
+        str(tmp_path / "checkpoint-4"),
+    ]
+    result = subprocess.run(
+        resume,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"},
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     resumed = read_audit(tmp_path)
     assert [r["seq"] for r in resumed] == list(range(len(resumed)))
-    assert resumed[:len([r for r in records if r["global_step"] < 4])] == [r for r in records if r["global_step"] < 4]
+    assert resumed[: len([r for r in records if r["global_step"] < 4])] == [r for r in records if r["global_step"] < 4]
     observed = [r for r in resumed if r["filter"] == "frontier" and r["decision"] != "skipped"]
     steps = sorted({r["global_step"] for r in observed})
     assert steps == list(range(12))  # steps 4..7 redone once, 8..11 new: nothing doubled or lost
@@ -136,13 +187,25 @@ def test_two_processes_take_identical_decisions_and_write_the_audit_once(toy_wor
     # twice, and a prompt on a streak is skipped 9 times in 10).
     skips = [(r["global_step"], r["prompt_id"]) for r in resumed if r["decision"] == "skipped"]
     assert skips and len(set(skips)) == len(skips)
-    assert json.loads((tmp_path / "excluded.rank0.json").read_text()) == \
-        json.loads((tmp_path / "excluded.rank1.json").read_text())
+    assert json.loads((tmp_path / "excluded.rank0.json").read_text()) == json.loads(
+        (tmp_path / "excluded.rank1.json").read_text()
+    )
 
 
 def test_offline_frontier_prefilter_drops_the_hopeless_skill(toy_world_path, tmp_path):
-    cmd = [sys.executable, "-m", "rlvr.cli", "frontier", "--config", "configs/toy.yaml", "--k", "24",
-           "--out", str(tmp_path), "data.toy_n_per_skill=2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rlvr.cli",
+        "frontier",
+        "--config",
+        "configs/toy.yaml",
+        "--k",
+        "24",
+        "--out",
+        str(tmp_path),
+        "data.toy_n_per_skill=2",
+    ]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rates = [json.loads(line) for line in (tmp_path / "pass_rates.jsonl").read_text().splitlines()]
@@ -150,7 +213,8 @@ def test_offline_frontier_prefilter_drops_the_hopeless_skill(toy_world_path, tmp
     assert len(rates) == 12
     mul3x3 = [r for r in rates if r["skill"] == "mul3x3"]
     assert [(r["decision"], r["reason"], r["successes"], r["trials"]) for r in mul3x3] == [
-        ("dropped", "too_hard", 0, 24)] * 2
+        ("dropped", "too_hard", 0, 24)
+    ] * 2
     assert not any(row["skill"] == "mul3x3" for row in kept)
     assert {r["id"] for r in rates if r["decision"] != "dropped"} == {row["id"] for row in kept}
     records = read_audit(tmp_path)
@@ -163,8 +227,14 @@ def test_offline_frontier_prefilter_drops_the_hopeless_skill(toy_world_path, tmp
 
 
 def run_command(*args, script=("-m", "rlvr.cli")):
-    return subprocess.run([sys.executable, *script, *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+    return subprocess.run(
+        [sys.executable, *script, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
+    )
 
 
 def test_a_config_mistake_is_one_line_and_exit_2_and_debug_adds_the_traceback(tmp_path):
@@ -185,15 +255,24 @@ def test_the_accelerate_entry_point_reports_a_config_mistake_the_same_way(tmp_pa
     assert result.stderr.splitlines() == ["rlvr train: error: data.skip_bad_rows: expected true or false, got 'maybe'"]
 
 
-@pytest.mark.parametrize("override, message", [
-    ("data.train={tmp}/missing.jsonl", "Data file '{tmp}/missing.jsonl' does not exist."),
-    ("verifiers.0.name=exakt", "Unknown verifier 'exakt'. Did you mean 'exact'?"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("data.train={tmp}/missing.jsonl", "Data file '{tmp}/missing.jsonl' does not exist."),
+        ("verifiers.0.name=exakt", "Unknown verifier 'exakt'. Did you mean 'exact'?"),
+    ],
+)
 def test_data_and_verifier_mistakes_stop_the_run_before_the_model_loads(tmp_path, override, message):
     # The model path does not exist: had the recipe tried to load the model first (as it did),
     # the run would stop on that instead, after the tokenizer and weights of a real model.
-    result = run_command("train", "--config", "configs/toy.yaml", f"grpo.output_dir={tmp_path / 'out'}",
-                         f"model.model_name_or_path={tmp_path / 'no-model'}", override.format(tmp=tmp_path))
+    result = run_command(
+        "train",
+        "--config",
+        "configs/toy.yaml",
+        f"grpo.output_dir={tmp_path / 'out'}",
+        f"model.model_name_or_path={tmp_path / 'no-model'}",
+        override.format(tmp=tmp_path),
+    )
     assert result.returncode == 2
     [line] = result.stderr.splitlines()
     assert line.startswith("rlvr train: error: " + message.format(tmp=tmp_path))
@@ -201,8 +280,13 @@ def test_data_and_verifier_mistakes_stop_the_run_before_the_model_loads(tmp_path
 
 
 def test_a_missing_model_is_one_line_naming_the_key(tmp_path):
-    result = run_command("train", "--config", "configs/toy.yaml", f"grpo.output_dir={tmp_path}",
-                         f"model.model_name_or_path={tmp_path / 'no-model'}")
+    result = run_command(
+        "train",
+        "--config",
+        "configs/toy.yaml",
+        f"grpo.output_dir={tmp_path}",
+        f"model.model_name_or_path={tmp_path / 'no-model'}",
+    )
     assert result.returncode == 2
     [line] = result.stderr.splitlines()
     assert line == f"rlvr train: error: model.model_name_or_path={tmp_path / 'no-model'}: no such directory."
@@ -211,14 +295,22 @@ def test_a_missing_model_is_one_line_naming_the_key(tmp_path):
 def test_other_subcommands_report_missing_inputs_in_one_line(tmp_path):
     audit = run_command("audit", str(tmp_path / "no-run"))
     assert (audit.returncode, audit.stderr.splitlines()) == (
-        2, [f"rlvr audit: error: No audit log at {tmp_path / 'no-run'}."])
+        2,
+        [f"rlvr audit: error: No audit log at {tmp_path / 'no-run'}."],
+    )
     report = run_command("report", str(tmp_path / "results.jsonl"), "--out", str(tmp_path))
     assert (report.returncode, report.stderr.splitlines()) == (
-        2, [f"rlvr report: error: No such file or directory: '{tmp_path / 'results.jsonl'}'"])
+        2,
+        [f"rlvr report: error: No such file or directory: '{tmp_path / 'results.jsonl'}'"],
+    )
     frontier = run_command("frontier", "--config", "configs/toy.yaml", "--out", str(tmp_path), "--k", "2")
     assert (frontier.returncode, frontier.stderr.splitlines()) == (
-        2, ["rlvr frontier: error: --k 2 is below curricula.frontier.min_samples=16, so no prompt could be dropped; "
-            "raise --k or lower min_samples."])
+        2,
+        [
+            "rlvr frontier: error: --k 2 is below curricula.frontier.min_samples=16, so no prompt could be dropped; "
+            "raise --k or lower min_samples."
+        ],
+    )
 
 
 def test_resume_followed_by_an_override_takes_it_as_an_override():

@@ -1,7 +1,6 @@
 """CurriculumGRPOTrainer on a tiny random model (no warm-up needed): parity with TRL,
 drops, substitution and zero-variance masking."""
 
-
 from datasets import Dataset
 from trl import GRPOConfig, GRPOTrainer
 
@@ -15,8 +14,17 @@ HOPELESS = {"p0", "p1"}
 
 
 def rows(n=8):
-    return Dataset.from_list([{"id": f"p{i}", "prompt": f"{i}+{i}=", "answer": str(2 * i),
-                               "skill": "hard" if f"p{i}" in HOPELESS else "easy"} for i in range(n)])
+    return Dataset.from_list(
+        [
+            {
+                "id": f"p{i}",
+                "prompt": f"{i}+{i}=",
+                "answer": str(2 * i),
+                "skill": "hard" if f"p{i}" in HOPELESS else "easy",
+            }
+            for i in range(n)
+        ]
+    )
 
 
 def parity_reward(prompts, completions, **kw):
@@ -30,17 +38,34 @@ def frontier_reward(prompts, completions, id, **kw):
 
 
 def grpo_args(tmp_path, **kw):
-    base = dict(output_dir=str(tmp_path), max_steps=4, per_device_train_batch_size=16, num_generations=4,
-                max_completion_length=6, learning_rate=1e-3, logging_steps=1, report_to="none", seed=7,
-                bf16=False, activation_checkpointing=False, save_strategy="no")
+    base = dict(
+        output_dir=str(tmp_path),
+        max_steps=4,
+        per_device_train_batch_size=16,
+        num_generations=4,
+        max_completion_length=6,
+        learning_rate=1e-3,
+        logging_steps=1,
+        report_to="none",
+        seed=7,
+        bf16=False,
+        activation_checkpointing=False,
+        save_strategy="no",
+    )
     base.update(kw)
     return GRPOConfig(**base)
 
 
 def train_losses(trainer_cls, tmp_path, **extra):
     tok = build_tokenizer()
-    trainer = trainer_cls(model=build_model(tok, seed=0), reward_funcs=[parity_reward], args=grpo_args(tmp_path),
-                          train_dataset=rows(), processing_class=tok, **extra)
+    trainer = trainer_cls(
+        model=build_model(tok, seed=0),
+        reward_funcs=[parity_reward],
+        args=grpo_args(tmp_path),
+        train_dataset=rows(),
+        processing_class=tok,
+        **extra,
+    )
     trainer.train()
     return [(log["loss"], log["grad_norm"]) for log in trainer.state.log_history if "loss" in log]
 
@@ -62,9 +87,14 @@ def coin_flip_reward(prompts, completions, id, **kw):
 def make_frontier_trainer(tmp_path, n_prompts=8, steps=10, reward=frontier_reward, **frontier):
     tok = build_tokenizer()
     cfg = FrontierConfig(enabled=True, min_samples=8, low=0.3, reprobe_interval=None, **frontier)
-    return CurriculumGRPOTrainer(model=build_model(tok, seed=0), reward_funcs=[reward],
-                                 args=grpo_args(tmp_path, max_steps=steps), train_dataset=rows(n_prompts),
-                                 processing_class=tok, curricula=CurriculaConfig(frontier=cfg))
+    return CurriculumGRPOTrainer(
+        model=build_model(tok, seed=0),
+        reward_funcs=[reward],
+        args=grpo_args(tmp_path, max_steps=steps),
+        train_dataset=rows(n_prompts),
+        processing_class=tok,
+        curricula=CurriculaConfig(frontier=cfg),
+    )
 
 
 def test_hopeless_prompts_are_dropped_and_no_longer_generated_for(tmp_path):
@@ -125,9 +155,14 @@ def test_oversampling_replaces_zero_variance_groups_with_informative_ones(tmp_pa
 def test_oversampling_cap_warns_and_trains_on_what_it_has(tmp_path, caplog):
     tok = build_tokenizer()
     cfg = FrontierConfig(enabled=True, oversample=True, max_generation_multiplier=2.0)
-    trainer = CurriculumGRPOTrainer(model=build_model(tok, seed=0), reward_funcs=[lambda completions, **k: [0.0] * len(completions)],
-                                    args=grpo_args(tmp_path, max_steps=1), train_dataset=rows(), processing_class=tok,
-                                    curricula=CurriculaConfig(frontier=cfg))
+    trainer = CurriculumGRPOTrainer(
+        model=build_model(tok, seed=0),
+        reward_funcs=[lambda completions, **k: [0.0] * len(completions)],
+        args=grpo_args(tmp_path, max_steps=1),
+        train_dataset=rows(),
+        processing_class=tok,
+        curricula=CurriculaConfig(frontier=cfg),
+    )
     with caplog.at_level("WARNING"):
         trainer.train()  # every group is zero-variance: never crashes
     assert trainer.state.global_step == 1
@@ -153,8 +188,13 @@ def test_generated_tokens_are_counted_and_a_token_budget_stops_training(tmp_path
     from rlvr.trainer import GeneratedTokenBudget
 
     tok = build_tokenizer()
-    trainer = CurriculumGRPOTrainer(model=build_model(tok, seed=0), reward_funcs=[parity_reward],
-                                    args=grpo_args(tmp_path, max_steps=50), train_dataset=rows(), processing_class=tok)
+    trainer = CurriculumGRPOTrainer(
+        model=build_model(tok, seed=0),
+        reward_funcs=[parity_reward],
+        args=grpo_args(tmp_path, max_steps=50),
+        train_dataset=rows(),
+        processing_class=tok,
+    )
     lengths = record_generated_tokens(trainer)
     trainer.add_callback(GeneratedTokenBudget(trainer, max_tokens=200))
     trainer.train()
@@ -169,9 +209,13 @@ def test_generated_token_count_survives_a_resume_with_filters_off(tmp_path):
     tok = build_tokenizer()
 
     def trainer(steps):
-        return CurriculumGRPOTrainer(model=build_model(tok, seed=0), reward_funcs=[parity_reward],
-                                     args=grpo_args(tmp_path, max_steps=steps, save_strategy="steps", save_steps=3),
-                                     train_dataset=rows(), processing_class=tok)
+        return CurriculumGRPOTrainer(
+            model=build_model(tok, seed=0),
+            reward_funcs=[parity_reward],
+            args=grpo_args(tmp_path, max_steps=steps, save_strategy="steps", save_steps=3),
+            train_dataset=rows(),
+            processing_class=tok,
+        )
 
     first = trainer(3)
     first.train()
@@ -190,7 +234,7 @@ def generated_prompts(trainer) -> list[tuple[int, str]]:
     original = trainer._generate_counted
 
     def spy(inputs):
-        seen.extend((trainer.state.global_step, x["id"]) for x in inputs[::trainer.num_generations])
+        seen.extend((trainer.state.global_step, x["id"]) for x in inputs[:: trainer.num_generations])
         return original(inputs)
 
     trainer._generate_counted = spy
@@ -231,8 +275,9 @@ def alternating_reward(prompts, completions, id, **kw):
 
 
 def test_deficit_oversampling_generates_only_what_the_missing_groups_need(tmp_path):
-    trainer = make_frontier_trainer(tmp_path, reward=alternating_reward, oversample=True, oversample_draw="deficit",
-                                    max_generation_multiplier=4.0)
+    trainer = make_frontier_trainer(
+        tmp_path, reward=alternating_reward, oversample=True, oversample_draw="deficit", max_generation_multiplier=4.0
+    )
     rows_per_call = []
     original = trainer._generate_counted
 
@@ -253,8 +298,9 @@ def test_deficit_oversampling_generates_only_what_the_missing_groups_need(tmp_pa
     assert rows_per_call[0] == 16 and len(rows_per_call) >= 2
     assert all(n == 8 for n in rows_per_call[1:]), rows_per_call
     # "batch" (the default) draws whole batches, as before.
-    batch_mode = make_frontier_trainer(tmp_path / "batch", reward=alternating_reward, oversample=True,
-                                       max_generation_multiplier=4.0)
+    batch_mode = make_frontier_trainer(
+        tmp_path / "batch", reward=alternating_reward, oversample=True, max_generation_multiplier=4.0
+    )
     assert batch_mode._groups_to_draw(1, 0.25, groups_per_proc=4, budget_left=12) == 4
     draw = trainer._groups_to_draw
     assert draw(3, 0.75, groups_per_proc=8, budget_left=12) == 8  # rate floor 0.25: at most 4x deficit
@@ -279,8 +325,11 @@ def test_a_prompt_is_skipped_only_when_another_takes_its_place(tmp_path):
 
     def spy(rows):
         step = trainer.state.global_step
-        wanted.extend((step, pid) for pid in dict.fromkeys(str(r["id"]) for r in rows)
-                      if not trainer.frontier.is_excluded(pid) and trainer.frontier.skips(pid, step, trainer.args.seed))
+        wanted.extend(
+            (step, pid)
+            for pid in dict.fromkeys(str(r["id"]) for r in rows)
+            if not trainer.frontier.is_excluded(pid) and trainer.frontier.skips(pid, step, trainer.args.seed)
+        )
         return original(rows)
 
     trainer._substitute_excluded = spy
@@ -302,9 +351,14 @@ def test_public_api_takes_curricula_as_a_dict(tmp_path):
     tok = build_tokenizer()
 
     def make(curricula):
-        return rlvr.CurriculumGRPOTrainer(model=build_model(tok, seed=0), reward_funcs=[frontier_reward],
-                                          args=grpo_args(tmp_path), train_dataset=rows(), processing_class=tok,
-                                          curricula=curricula)
+        return rlvr.CurriculumGRPOTrainer(
+            model=build_model(tok, seed=0),
+            reward_funcs=[frontier_reward],
+            args=grpo_args(tmp_path),
+            train_dataset=rows(),
+            processing_class=tok,
+            curricula=curricula,
+        )
 
     # Typed like a config file's section: the string "0.3" is read as the number 0.3.
     trainer = make({"frontier": {"enabled": True, "min_samples": 8, "low": "0.3", "reprobe_interval": None}})

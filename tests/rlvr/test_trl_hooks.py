@@ -44,8 +44,11 @@ def test_rewards_are_gathered_in_rank_order_and_output_keys_exist():
     source = inspect.getsource(GRPOTrainer._calculate_rewards)
     assert "rewards_per_func = gather(rewards_per_func)" in source
     gen = inspect.getsource(GRPOTrainer._generate_and_score_completions)
-    for key in ('"completion_mask": completion_mask', '"num_items_in_batch": num_items_in_batch',
-                "self.accelerator.process_index * len(prompts)"):
+    for key in (
+        '"completion_mask": completion_mask',
+        '"num_items_in_batch": num_items_in_batch',
+        "self.accelerator.process_index * len(prompts)",
+    ):
         assert key in gen, key
     loss = inspect.getsource(GRPOTrainer._compute_loss)
     assert 'inputs["num_items_in_batch"]' in loss

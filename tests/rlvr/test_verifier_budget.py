@@ -25,19 +25,32 @@ BROKEN = "tests/fixtures/broken_verifiers.py"
 
 
 def test_trainer_stops_on_gathered_counts_even_when_reward_functions_do_not_raise(
-        tmp_path, monkeypatch, one_torch_thread):
+    tmp_path, monkeypatch, one_torch_thread
+):
     # As under several processes: the reward function leaves the decision to the trainer.
     monkeypatch.setattr(adapter_module, "_world_size", lambda: 2)
     errors = []
-    funcs, _ = make_reward_funcs([VerifierSpec(f"{ROOT}/{BROKEN}:wrong_column", error_rate_min_completions=32)],
-                                 error_sink=errors.append)
+    funcs, _ = make_reward_funcs(
+        [VerifierSpec(f"{ROOT}/{BROKEN}:wrong_column", error_rate_min_completions=32)], error_sink=errors.append
+    )
     tok = build_tokenizer()
     data = Dataset.from_list([{"id": f"p{i}", "prompt": f"{i}+{i}=", "answer": str(2 * i)} for i in range(8)])
-    args = GRPOConfig(output_dir=str(tmp_path), max_steps=6, per_device_train_batch_size=16, num_generations=4,
-                      max_completion_length=4, report_to="none", seed=0, bf16=False, save_strategy="no",
-                      activation_checkpointing=False, logging_steps=1)
-    trainer = CurriculumGRPOTrainer(model=build_model(tok, seed=0), reward_funcs=funcs, args=args,
-                                    train_dataset=data, processing_class=tok)
+    args = GRPOConfig(
+        output_dir=str(tmp_path),
+        max_steps=6,
+        per_device_train_batch_size=16,
+        num_generations=4,
+        max_completion_length=4,
+        report_to="none",
+        seed=0,
+        bf16=False,
+        save_strategy="no",
+        activation_checkpointing=False,
+        logging_steps=1,
+    )
+    trainer = CurriculumGRPOTrainer(
+        model=build_model(tok, seed=0), reward_funcs=funcs, args=args, train_dataset=data, processing_class=tok
+    )
     with pytest.raises(VerifierBudgetExceeded, match="'wrong_column' failed on 32 of 32 completions"):
         trainer.train()
     assert trainer.state.global_step == 1  # the second generation batch (32 completions) stopped it
@@ -45,9 +58,22 @@ def test_trainer_stops_on_gathered_counts_even_when_reward_functions_do_not_rais
 
 
 def rlvr_train(out, *overrides):
-    cmd = [sys.executable, "-m", "rlvr.cli", "train", "--config", "configs/toy.yaml", f"grpo.output_dir={out}",
-           "data.toy_n_per_skill=2", "eval.enabled=false", "grpo.num_generations=8", "grpo.logging_steps=1",
-           "grpo.per_device_train_batch_size=16", "grpo.max_steps=10", *overrides]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rlvr.cli",
+        "train",
+        "--config",
+        "configs/toy.yaml",
+        f"grpo.output_dir={out}",
+        "data.toy_n_per_skill=2",
+        "eval.enabled=false",
+        "grpo.num_generations=8",
+        "grpo.logging_steps=1",
+        "grpo.per_device_train_batch_size=16",
+        "grpo.max_steps=10",
+        *overrides,
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
@@ -61,8 +87,10 @@ def test_rlvr_train_with_a_verifier_reading_a_missing_column_stops_before_traini
     result = rlvr_train(tmp_path, f"verifiers.0.name={BROKEN}:wrong_column")
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert ("Verifier 'wrong_column' failed on the gold answer of every probed row (first 8 rows) before "
-            "training: raised KeyError: 'solution'. First failing row id=") in output
+    assert (
+        "Verifier 'wrong_column' failed on the gold answer of every probed row (first 8 rows) before "
+        "training: raised KeyError: 'solution'. First failing row id="
+    ) in output
     assert "answer=" in output and "=== rlvr summary ===" not in output
     assert not (tmp_path / "summary.json").exists() and not (tmp_path / "final").exists()
     assert warning_lines(output) == []
@@ -79,8 +107,7 @@ def test_rlvr_train_stops_once_a_verifier_is_over_its_error_budget(toy_world_pat
     assert "raised KeyError x" in output and "('expected')" in output
     assert "=== rlvr summary ===" not in output and not (tmp_path / "final").exists()
     # 64 completions (4 steps of 16) are needed to judge: stopped at the 4th generation batch.
-    steps = [json.loads(line.replace("'", '"')) for line in result.stdout.splitlines()
-             if line.startswith("{'loss'")]
+    steps = [json.loads(line.replace("'", '"')) for line in result.stdout.splitlines() if line.startswith("{'loss'")]
     assert len(steps) == 3
     errors = (tmp_path / "verifier_errors.rank0.jsonl").read_text().splitlines()
     assert len(errors) > 32  # every failure recorded, more than half of 64
@@ -93,13 +120,35 @@ def test_rlvr_train_stops_once_a_verifier_is_over_its_error_budget(toy_world_pat
 @pytest.mark.slow
 def test_two_processes_stop_together_without_hanging(toy_world_path, tmp_path, free_port):
     # Each process sees 8 completions a step; the budget is judged on the 64 of both after 4 steps.
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", "configs/accelerate/cpu_2proc.yaml",
-           "--main_process_port", str(free_port), "scripts/train_grpo.py", "--config", "configs/toy.yaml",
-           f"grpo.output_dir={tmp_path}", "data.toy_n_per_skill=2", "eval.enabled=false", "grpo.num_generations=8",
-           "grpo.logging_steps=1", "grpo.per_device_train_batch_size=8", "grpo.max_steps=10",
-           f"verifiers.0.name={BROKEN}:fails_on_wrong_answers", "verifiers.0.max_error_rate=0.2"]
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        "configs/accelerate/cpu_2proc.yaml",
+        "--main_process_port",
+        str(free_port),
+        "scripts/train_grpo.py",
+        "--config",
+        "configs/toy.yaml",
+        f"grpo.output_dir={tmp_path}",
+        "data.toy_n_per_skill=2",
+        "eval.enabled=false",
+        "grpo.num_generations=8",
+        "grpo.logging_steps=1",
+        "grpo.per_device_train_batch_size=8",
+        "grpo.max_steps=10",
+        f"verifiers.0.name={BROKEN}:fails_on_wrong_answers",
+        "verifiers.0.max_error_rate=0.2",
+    ]
+    result = subprocess.run(
+        cmd,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"},
+    )
     output = result.stdout + result.stderr
     assert result.returncode != 0
     # Both processes stopped with the same message (no process left waiting in a collective). With
