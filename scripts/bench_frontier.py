@@ -14,8 +14,10 @@ and zero-variance masking stay on as its safety net; no over-sampling).
 Protocols: by default the pool holds ``--n-per-skill`` prompts per skill and prompts repeat
 (several epochs); ``--one-pass`` sizes the pool to ``--pool-factor`` (default 2) x steps x batch
 prompts, so TRL sees each prompt at most once (the usual RLVR protocol, and the one where history-only filters take no
-decision). ``--world`` picks the world (`WORLDS`); only the shipped toy world is registered
-here, another one plugs in with an entry there. All start from the same warmed-up toy
+decision). ``--world`` picks the world (`WORLDS`): ``toy`` (the shipped default) or ``accident``
+(another skill and difficulty mix, `rlvr.toy.variants`); another one plugs in with an entry
+there. ``--variant NAME:key=value,...`` adds an arm ``predict-NAME`` (rlvr-predict with other
+`PredictorConfig` fields), so several settings run beside one TRL arm. All start from the same warmed-up toy
 model, see the same prompts (all skills, the hopeless one included) with the same seeds and
 the same optimizer-step budget. Prints, for each rlvr arm beside TRL:
 
@@ -79,9 +81,21 @@ def toy_world(n_per_skill: int, eval_prompts: int):
     )
 
 
+def accident_world(n_per_skill: int, eval_prompts: int):
+    """(model dir, train pool, eval rows) of the accident toy world (`rlvr.toy.variants`): another
+    skill and difficulty mix (``dsum`` in place of ``mul3x3``: rare lucky guesses instead of none)."""
+    model_dir = build_toy_world(progress=False, world="accident")
+    return (
+        model_dir,
+        toy_dataset("train", n_per_skill=n_per_skill, seed=0, world="accident"),
+        toy_dataset("eval", n_per_skill=eval_prompts, seed=0, world="accident").to_list(),
+    )
+
+
 # World name -> loader(n_per_skill, eval_prompts) -> (model dir, train Dataset with id/prompt/
 # answer/skill, eval rows). Another world (other skills, other difficulty mix) plugs in here.
-WORLDS = {"toy": toy_world}
+WORLDS = {"toy": toy_world, "accident": accident_world}
+ARMS = ["trl", "rlvr", "rlvr-skip", "rlvr-predict"]
 BATCH_ROWS, GENERATIONS = 64, 8  # per generation step: 64 rollouts = 8 prompts x 8
 
 
@@ -105,13 +119,28 @@ def curricula_for(arm: str, args) -> CurriculaConfig:
         min_samples=args.min_samples,
         reprobe_interval=args.reprobe,
         mask_zero_variance=True,
-        oversample=args.oversample and arm != "rlvr-predict",
+        oversample=args.oversample and arm != "rlvr-predict" and arm not in args.variants,
         max_generation_multiplier=args.max_multiplier,
         oversample_draw=args.oversample_draw,
         skip_zero_variance=arm == "rlvr-skip",
     )
-    predictor = PredictorConfig(enabled=arm == "rlvr-predict", window_factor=args.window_factor)
+    predict = arm == "rlvr-predict" or arm in args.variants
+    overrides = {"window_factor": args.window_factor, **args.variants.get(arm, {})}
+    predictor = PredictorConfig(enabled=True, **overrides) if predict else PredictorConfig()
     return CurriculaConfig(frontier=frontier, predictor=predictor)
+
+
+def parse_variant(text: str) -> tuple[str, dict]:
+    """``NAME:key=value,key=value`` -> (``predict-NAME``, {key: YAML-parsed value})."""
+    import yaml
+
+    name, _, body = text.partition(":")
+    if not name or not body:
+        raise argparse.ArgumentTypeError(f"--variant wants NAME:key=value[,key=value...], got {text!r}")
+    pairs = [item.partition("=") for item in body.split(",")]
+    if any(not key or not eq for key, eq, _ in pairs):
+        raise argparse.ArgumentTypeError(f"--variant {text!r}: every item must be key=value")
+    return f"predict-{name}", {key.strip(): yaml.safe_load(value) for key, _, value in pairs}
 
 
 def run_arm(arm: str, seed: int, args, model_dir: Path, train, eval_rows, reward_funcs, weights, out: Path) -> dict:
@@ -258,8 +287,15 @@ def main(argv=None) -> int:
         default="batch",
         help="over-sampling rounds generate a whole batch (DAPO) or only what is missing",
     )
+    p.add_argument("--arms", nargs="+", default=["trl", "rlvr", "rlvr-skip"], choices=ARMS)
     p.add_argument(
-        "--arms", nargs="+", default=["trl", "rlvr", "rlvr-skip"], choices=["trl", "rlvr", "rlvr-skip", "rlvr-predict"]
+        "--variant",
+        action="append",
+        type=parse_variant,
+        default=[],
+        metavar="NAME:KEY=VALUE,...",
+        help="an extra arm predict-NAME: rlvr-predict with these `PredictorConfig` fields "
+        "(e.g. --variant w6:window_factor=6,max_deferrals=20); repeatable",
     )
     p.add_argument(
         "--one-pass",
@@ -286,6 +322,13 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if "trl" not in args.arms:
         p.error("--arms must include trl: every ratio is measured against it")
+    args.variants = dict(args.variant)
+    for name, overrides in args.variants.items():
+        try:
+            PredictorConfig(enabled=True, **{"window_factor": args.window_factor, **overrides})
+        except (TypeError, ValueError) as error:
+            p.error(f"--variant {name}: {error}")
+    args.arms = [*args.arms, *args.variants]
 
     if args.one_pass:
         model_dir, train, eval_rows = one_pass_pool(args.world, args.steps, args.eval_prompts, args.pool_factor)
