@@ -24,3 +24,33 @@ def load_causal_lm(path: str, dtype=None, pad_to_eos: bool = True):
     if pad_to_eos and tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
+
+
+def last_prompt_hidden_states(model, tokenizer, prompts: list[str], batch_size: int = 64):
+    """The last layer's hidden state at each prompt's last token: a (prompts, hidden) float32
+    numpy matrix, the representation the predictor's feature model learns from.
+
+    One forward pass per ``batch_size`` prompts, no gradient, dropout off (so no random numbers
+    are drawn and training's random stream is left as it was); the model's mode is restored.
+    """
+    import numpy as np
+    import torch
+
+    was_training = model.training
+    model.eval()
+    out = []
+    try:
+        with torch.no_grad():
+            for start in range(0, len(prompts), batch_size):
+                enc = tokenizer(
+                    prompts[start : start + batch_size], return_tensors="pt", padding=True, add_special_tokens=False
+                )
+                enc = {k: v.to(model.device) for k, v in enc.items()}
+                hidden = model(**enc, output_hidden_states=True).hidden_states[-1]
+                last = enc["attention_mask"].sum(dim=1) - 1  # right padding: the last real token
+                if tokenizer.padding_side == "left":
+                    last = torch.full_like(last, hidden.shape[1] - 1)
+                out.append(hidden[torch.arange(len(hidden), device=hidden.device), last].float().cpu().numpy())
+    finally:
+        model.train(was_training)
+    return np.concatenate(out) if out else np.empty((0, 0), dtype=np.float32)

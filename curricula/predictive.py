@@ -97,6 +97,9 @@ class PredictiveFrontier:
         self.window = CandidateWindow.from_config(config, self.batch_size)
         self._order_epoch, self._order = -1, np.empty(0, dtype=np.int32)
         self.last_step_metrics: dict[str, float] = {}
+        # Feature vectors of the rows chosen at this step, kept from `select` until `observe`
+        # teaches the feature model with them (the same step; nothing to checkpoint).
+        self._chosen_features: dict[int, np.ndarray] = {}
 
     # -- the sampler's order, read ahead ----------------------------------------------------------
     def _order_of(self, epoch: int) -> np.ndarray:
@@ -123,11 +126,14 @@ class PredictiveFrontier:
         seed: int,
         set_aside: Callable[[np.ndarray], SetAside] | None = None,
         columns: Callable[[np.ndarray], Callable[[int], dict]] | None = None,
+        features: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> tuple[Selection, SetAside]:
         """This step's batch (``batch_size`` rows, fewer only if the pool is smaller).
 
         ``set_aside(window)`` is the safety net's verdict on the window; ``columns(rows)``
-        returns a row -> audit columns function for the decisions.
+        returns a row -> audit columns function for the decisions; ``features(rows)`` returns a
+        (rows, width) feature matrix for the feature model (``predictor.features``), called once
+        per step on the candidates that remain after the safety net.
         """
         window = self.window.build(step, self._fresh)
         candidates, aside = self._apply_safety_net(window, set_aside)
@@ -154,6 +160,7 @@ class PredictiveFrontier:
         if not len(candidates):
             return Selection(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)), aside
         describe = columns(candidates) if columns is not None else None
+        vectors = self._features_of(candidates, features)
         selection = select_batch(
             self.predictor,
             candidates,
@@ -165,11 +172,26 @@ class PredictiveFrontier:
             columns=describe,
         )
         self.window.defer(selection.deferred, step)
+        if vectors is not None:
+            position = {row: i for i, row in enumerate(candidates.tolist())}
+            self._chosen_features = {row: vectors[position[row]] for row in selection.chosen.tolist()}
         self._trim_queue()
         selection.metrics["selection/queue"] = float(len(self.window.queue))
         return selection, SetAside(
             aside.dropped, waiting, [d for d in aside.decisions if self.row_of[d.prompt_id] in set(waiting.tolist())]
         )
+
+    def _features_of(self, rows: np.ndarray, features) -> np.ndarray | None:
+        """The candidates' feature vectors, with the feature model's prediction cached for each
+        (None when the feature model is off or no feature function is given)."""
+        self._chosen_features = {}
+        if self.predictor.features is None or features is None:
+            return None
+        vectors = np.asarray(features(rows), dtype=np.float32)
+        if vectors.shape[0] != len(rows):
+            raise ValueError(f"features(rows) returned {vectors.shape[0]} vectors for {len(rows)} rows")
+        self.predictor.set_features(rows, vectors)
+        return vectors
 
     def _trim_queue(self) -> None:
         """At most one queue entry per prompt of the pool: the oldest go (the order offers every
@@ -203,7 +225,9 @@ class PredictiveFrontier:
         for i, g in enumerate(known):
             rewards[i, : len(g.rewards)] = g.rewards
         successes, trials = count_group_successes(rewards, self.config.success_threshold)
-        predicted = self.predictor.observe(rows, successes, trials, step)
+        have = self._chosen_features
+        vectors = np.stack([have[r] for r in rows.tolist()]) if have and all(r in have for r in rows.tolist()) else None
+        predicted = self.predictor.observe(rows, successes, trials, step, features=vectors)
         scored = trials > 0
         self.last_step_metrics = (
             {}

@@ -111,16 +111,20 @@ def prior_from_moments(mean, var, min_strength: float, max_strength: float) -> t
     return strength * mean, strength * (1.0 - mean)
 
 
-def metadata_groups(columns: dict[str, Sequence[Hashable]], names: Sequence[str]) -> tuple[np.ndarray, list[tuple]]:
+def metadata_groups(
+    columns: dict[str, Sequence[Hashable]], names: Sequence[str], num_rows: int | None = None
+) -> tuple[np.ndarray, list[tuple]]:
     """Group index per row (int32; -1 where a value is missing) from the joint value of the
-    ``names`` columns, and the key of each group in first-seen order (stable across runs)."""
+    ``names`` columns, and the key of each group in first-seen order (stable across runs).
+    With no ``names`` every row is -1 (``num_rows`` of them; default: the first column's length)."""
     missing = [n for n in names if n not in columns]
     if missing:
         raise ValueError(
             f"predictor.group_columns names column(s) {missing} the training data lacks; it has {sorted(columns)}"
         )
     if not names:
-        return np.full(len(next(iter(columns.values()), [])), -1, dtype=np.int32), []
+        n = num_rows if num_rows is not None else len(next(iter(columns.values()), []))
+        return np.full(n, -1, dtype=np.int32), []
     index: dict[tuple, int] = {}
     out = np.empty(len(columns[names[0]]), dtype=np.int32)
     for row, key in enumerate(zip(*(columns[n] for n in names))):

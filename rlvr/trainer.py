@@ -39,16 +39,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from accelerate.utils import gather_object
+from accelerate.utils import broadcast, gather_object
 from transformers import Trainer, TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
+from trl.data_utils import maybe_apply_chat_template
 from trl.trainer.utils import RepeatSampler
 
 from curricula.audit import AuditLog
 from curricula.base import MASKED, Decision, GroupResult, zero_variance
 from curricula.config import CurriculaConfig
 from curricula.frontier import FrontierFilter
+from curricula.models import last_prompt_hidden_states
 from curricula.predictive import PredictiveFrontier, SetAside
 from curricula.predictor import metadata_groups
 from rewards.errors import enforce_error_budgets
@@ -197,14 +199,11 @@ class CurriculumGRPOTrainer(GRPOTrainer):
     def _build_predictive(self) -> PredictiveFrontier:
         """The predictive frontier over the training pool, reading ahead in the sampler's order."""
         config = self.curricula.predictor
-        if config.features:
-            raise ValueError(
-                "curricula.predictor.features is not wired into the trainer yet (the feature model "
-                "exists in curricula.predictor); set it to false."
-            )
         columns = self.train_dataset.column_names
         groups, keys = metadata_groups(
-            {c: self.train_dataset[c] for c in config.group_columns if c in columns}, config.group_columns
+            {c: self.train_dataset[c] for c in config.group_columns if c in columns},
+            config.group_columns,
+            num_rows=len(self.train_dataset),
         )
         global_rows = (
             self.args.per_device_train_batch_size * self.args.steps_per_generation * self.accelerator.num_processes
@@ -274,7 +273,10 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         layout, so the G copies of a prompt stay where TRL put them."""
         step, seed = self.state.global_step, self.args.seed
         slots = list(dict.fromkeys(gather_object([str(r["id"]) for r in rows])))
-        selection, aside = self.predictive.select(step, seed, set_aside=self._set_aside, columns=self._audit_columns)
+        features = self._prompt_features if self.curricula.predictor.features else None
+        selection, aside = self.predictive.select(
+            step, seed, set_aside=self._set_aside, columns=self._audit_columns, features=features
+        )
         chosen = selection.chosen.tolist()[: len(slots)]
         new_rows = dict(zip(slots, self._rows_at(chosen)))
         self.totals["deferred"] += len(selection.deferred)
@@ -289,6 +291,20 @@ class CurriculumGRPOTrainer(GRPOTrainer):
                 self.audit.add(decision, global_step=step, epoch=self.state.epoch)
             self.audit.flush()
         return [new_rows.get(str(r["id"]), r) for r in rows]
+
+    def _prompt_features(self, rows: np.ndarray) -> np.ndarray:
+        """The policy's last hidden state at each row's prompt (as TRL renders it: chat template
+        applied to conversational prompts), computed on every process (a collective forward
+        under sharded models) and broadcast from the main one, so every process selects from
+        identical numbers."""
+        prompts = [
+            maybe_apply_chat_template({"prompt": row["prompt"]}, self.processing_class)["prompt"]
+            for row in self._rows_at(rows.tolist())
+        ]
+        tokenizer = getattr(self.processing_class, "tokenizer", self.processing_class)
+        model = self.accelerator.unwrap_model(self.model)
+        vectors = torch.from_numpy(last_prompt_hidden_states(model, tokenizer, prompts)).to(self.accelerator.device)
+        return broadcast(vectors, from_process=0).cpu().numpy()
 
     def _set_aside(self, window: np.ndarray) -> SetAside:
         """The frontier filter's verdict on a window: dropped prompts out (unless due for a
