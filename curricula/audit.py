@@ -1,11 +1,11 @@
 """The audit log: append-only, one schema, written by one process.
 
-Every curriculum decision becomes one record (see `AUDIT_FIELDS`). Records are appended to
-``audit.jsonl`` and flushed after every step, so a killed run loses at most the step in flight;
-long logs move closed steps into zstd Parquet segments (``audit.segments/``, see
-`curricula.audit_store`). A checkpoint stores how many records the log held when it was saved;
-resuming cuts the log back to that point, so the steps the resumed run redoes are written
-once, not twice.
+Every curriculum decision becomes one record (its schema, defined once: `curricula.audit_schema`).
+Records are appended to ``audit.jsonl`` and flushed after every step, so a killed run loses at
+most the step in flight; long logs move closed steps into zstd Parquet segments
+(``audit.segments/``, see `curricula.audit_store`). A checkpoint stores how many records the log
+held when it was saved; resuming cuts the log back to that point, so the steps the resumed run
+redoes are written once, not twice.
 
 `read_audit` returns the records as dicts; `curricula.audit_store.iter_tables` streams them as
 Arrow tables (``pd.concat(t.to_pandas() for t in iter_tables(path))``); `rlvr audit RUN_DIR`
@@ -25,27 +25,11 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from curricula import audit_store
+from curricula.audit_schema import AUDIT_FIELDS as AUDIT_FIELDS  # re-exported (defined once there)
+from curricula.audit_schema import SCHEMA_VERSION as SCHEMA_VERSION
+from curricula.audit_schema import new_record
 
-SCHEMA_VERSION = 1
 AUDIT_FILE = "audit.jsonl"
-
-# The record schema, in column order. `stats` and `columns` are JSON objects.
-AUDIT_FIELDS = (
-    "schema_version",  # int: this schema's version
-    "seq",  # int: record number in the file, from 0, never repeated
-    "run_id",  # str: the run that wrote the record (a resumed run keeps its id)
-    "time",  # float: unix time of writing
-    "global_step",  # int: optimizer step at which the decision was taken
-    "epoch",  # float: trainer epoch at that step
-    "filter",  # str: which filter decided ("frontier", "zero_variance", ...)
-    "prompt_id",  # str: the row's stable id
-    "prompt_hash",  # str: content hash of the prompt
-    "decision",  # str: kept | dropped | readmitted | masked | probed | skipped
-    "reason",  # str: machine-readable reason code
-    "message",  # str: the reason as a sentence, with its numbers
-    "stats",  # dict: the statistics behind the decision
-    "columns",  # dict: the prompt's user columns (skill, source, ...)
-)
 
 
 class JsonlWriter:
@@ -182,22 +166,14 @@ class AuditLog:
 
     def add(self, decision, global_step: int, epoch: float) -> None:
         """Queue one decision (a `curricula.base.Decision`); written at the next `flush`."""
-        record = {
-            "schema_version": SCHEMA_VERSION,
-            "seq": self.seq,
-            "run_id": self.run_id,
-            "time": round(time.time(), 3),
-            "global_step": int(global_step),
-            "epoch": round(float(epoch or 0.0), 4),
-            "filter": decision.filter,
-            "prompt_id": decision.prompt_id,
-            "prompt_hash": decision.prompt_hash,
-            "decision": decision.decision,
-            "reason": decision.reason,
-            "message": decision.message,
-            "stats": decision.stats,
-            "columns": decision.columns,
-        }
+        record = new_record(
+            decision,
+            seq=self.seq,
+            run_id=self.run_id,
+            time=round(time.time(), 3),
+            global_step=int(global_step),
+            epoch=round(float(epoch or 0.0), 4),
+        )
         self.seq += 1
         self._pending.append(record)
 

@@ -5,11 +5,11 @@ renamed into place, so a segment is either complete or absent) followed by ``aud
 open tail, appended to every step). `curricula.audit.AuditLog` moves the tail into a new segment
 once it holds enough records; a log written before segments existed is a tail alone.
 
-A segment holds the record schema (`curricula.audit.AUDIT_FIELDS`; ``stats`` and ``columns`` as
-compact JSON text, so every record reads back exactly as written, whatever keys its filter used)
-plus four typed columns copied out of them for queries that must not parse JSON at 10M records:
-``skill`` (``columns["skill"]``), ``pass_rate``, ``active_pool`` and ``predicted_pass_rate``
-(from ``stats``; null where a record has none).
+A segment holds the record (`curricula.audit_schema.RECORD_SCHEMA`, defined there once; ``stats``
+and ``columns`` as compact JSON text, so every record reads back exactly as written, whatever keys
+its filter used) plus four typed columns copied out of them for queries that must not parse JSON
+at 10M records (`QUERY_COLUMNS`): ``skill`` (``columns["skill"]``), ``pass_rate``,
+``active_pool`` and ``predicted_pass_rate`` (from ``stats``; null where a record has none).
 """
 
 from __future__ import annotations
@@ -22,35 +22,24 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curricula import audit_schema
+
 SEGMENT_DIR = "audit.segments"
 SEGMENT_GLOB = "seg-*.parquet"
-JSON_FIELDS = ("stats", "columns")
-QUERY_NUMBERS = ("pass_rate", "active_pool", "predicted_pass_rate")  # typed copies of `stats` keys
+# Typed copies of values inside the JSON objects, appended after the record's fields: `skill`
+# from ``columns``, the rest from ``stats`` (null where a record has none).
+QUERY_COLUMNS = [
+    ("skill", pa.string()),
+    ("pass_rate", pa.float64()),
+    ("active_pool", pa.float64()),
+    ("predicted_pass_rate", pa.float64()),
+]
+QUERY_NUMBERS = tuple(name for name, _ in QUERY_COLUMNS[1:])  # the `stats` keys copied
 
-SEGMENT_SCHEMA = pa.schema(
-    [
-        ("schema_version", pa.int16()),
-        ("seq", pa.int64()),
-        ("run_id", pa.string()),
-        ("time", pa.float64()),
-        ("global_step", pa.int64()),
-        ("epoch", pa.float64()),
-        ("filter", pa.string()),
-        ("prompt_id", pa.string()),
-        ("prompt_hash", pa.string()),
-        ("decision", pa.string()),
-        ("reason", pa.string()),
-        ("message", pa.string()),
-        ("stats", pa.string()),
-        ("columns", pa.string()),
-        ("skill", pa.string()),
-        ("pass_rate", pa.float64()),
-        ("active_pool", pa.float64()),
-        ("predicted_pass_rate", pa.float64()),
-    ]
-)
-RECORD_FIELDS = tuple(SEGMENT_SCHEMA.names[:14])  # == curricula.audit.AUDIT_FIELDS (checked in tests)
-SCALAR_FIELDS = RECORD_FIELDS[:12]  # all but the two JSON objects, which end a record
+SEGMENT_SCHEMA = pa.schema([*audit_schema.ARROW_SCHEMA, *QUERY_COLUMNS])
+RECORD_FIELDS = audit_schema.AUDIT_FIELDS
+JSON_FIELDS = audit_schema.JSON_FIELDS
+SCALAR_FIELDS = audit_schema.SCALAR_FIELDS  # all but the JSON objects, which end a record
 
 
 def json_default(obj):
@@ -66,11 +55,11 @@ def _number(value) -> float | None:
 
 def record_row(record: dict) -> tuple:
     """One record as a row of `SEGMENT_SCHEMA` (``stats`` and ``columns`` as JSON text)."""
-    stats, columns = record.get("stats") or {}, record.get("columns") or {}
-    skill = columns.get("skill")
+    objects = {name: record.get(name) or {} for name in JSON_FIELDS}
+    skill, stats = objects["columns"].get("skill"), objects["stats"]
     return (
         *(record.get(name) for name in SCALAR_FIELDS),
-        *(json.dumps(value, separators=(",", ":"), default=json_default) for value in (stats, columns)),
+        *(json.dumps(value, separators=(",", ":"), default=json_default) for value in objects.values()),
         None if skill is None else str(skill),
         *(_number(stats.get(key)) for key in QUERY_NUMBERS),
     )
@@ -79,7 +68,8 @@ def record_row(record: dict) -> tuple:
 def row_line(row: tuple) -> str:
     """A row's JSONL line: the record with its fields in schema order (its JSON text written as is)."""
     head = json.dumps(dict(zip(SCALAR_FIELDS, row)), separators=(",", ":"), default=json_default)
-    return f'{head[:-1]},"stats":{row[len(SCALAR_FIELDS)]},"columns":{row[len(SCALAR_FIELDS) + 1]}}}\n'
+    objects = zip(JSON_FIELDS, row[len(SCALAR_FIELDS) : len(RECORD_FIELDS)])
+    return head[:-1] + "".join(f",{json.dumps(name)}:{text}" for name, text in objects) + "}\n"
 
 
 def rows_to_table(rows: list[tuple]) -> pa.Table:

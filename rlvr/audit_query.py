@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curricula import audit_store
+from curricula import audit_schema, audit_store
 from curricula.audit import audit_tail_path
 
 SUMMARY_COLUMNS = ["run_id", "global_step", "filter", "decision", "reason", "prompt_id", "skill"]
@@ -321,15 +321,11 @@ def export_parquet(path: Path, selection: Selection, out: str | Path) -> int:
     """
     import pyarrow.parquet as pq
 
-    types = {name: _unified_type(path, selection, name) for name in audit_store.JSON_FIELDS}
-    fields = [
-        f if f.name not in types else pa.field(f.name, types[f.name][0])
-        for f in audit_store.SEGMENT_SCHEMA
-        if f.name in audit_store.RECORD_FIELDS
-    ]
+    types = {name: _unified_type(path, selection, name) for name in audit_schema.JSON_FIELDS}
+    fields = [f if f.name not in types else pa.field(f.name, types[f.name][0]) for f in audit_schema.ARROW_SCHEMA]
     schema, written = pa.schema(fields), 0
     with pq.ParquetWriter(out, schema, compression="zstd") as writer:
-        for table in scan(path, selection, columns=list(audit_store.RECORD_FIELDS)):
+        for table in scan(path, selection, columns=list(audit_schema.AUDIT_FIELDS)):
             for name, (type_, text_keys) in types.items():
                 structs = _as_struct(table.column(name).to_pylist(), text_keys, type_)
                 table = table.set_column(table.schema.get_field_index(name), pa.field(name, type_), structs)

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from curricula import audit_store
-from curricula.audit import AUDIT_FIELDS, audit_tail_path
+from curricula.audit import audit_tail_path
+from curricula.audit_schema import AUDIT_FIELDS
 
 
 def select(

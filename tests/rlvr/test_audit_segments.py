@@ -25,8 +25,10 @@ def write_steps(log, steps, per_step, start=0):
         log.flush()
 
 
-def test_segment_schema_is_the_record_schema():
-    assert audit_store.RECORD_FIELDS == AUDIT_FIELDS
+def test_segment_schema_is_the_record_schema_then_the_query_columns():
+    names = audit_store.SEGMENT_SCHEMA.names
+    assert names[: len(AUDIT_FIELDS)] == list(AUDIT_FIELDS)
+    assert names[len(AUDIT_FIELDS) :] == [name for name, _ in audit_store.QUERY_COLUMNS]
 
 
 def test_full_tail_becomes_a_segment_and_reads_back_exactly(tmp_path):
