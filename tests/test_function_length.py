@@ -21,7 +21,6 @@ ALLOWED = {
     "curricula/compat/run.py:score_chunk": 66,
     "curricula/compat/run.py:decide_all": 62,
     "curricula/rollouts.py:sample_and_score": 67,
-    "rlvr/cli/frontier.py:run": 78,
     "rlvr/cli/influence.py:add_arguments": 65,
     "rlvr/compare/arms.py:train_grpo": 72,
     "rlvr/compare/run.py:run_compare": 71,
