@@ -22,7 +22,6 @@ ALLOWED = {
     "curricula/compat/run.py:decide_all": 62,
     "curricula/rollouts.py:sample_and_score": 67,
     "rlvr/cli/influence.py:add_arguments": 65,
-    "rlvr/compare/run.py:run_compare": 71,
     "rlvr/influence/pipeline.py:feature_computer": 64,
     "rlvr/trainer.py:CurriculumGRPOTrainer.__init__": 77,
     "rlvr/trainer.py:CurriculumGRPOTrainer._fill_with_informative_groups": 61,
