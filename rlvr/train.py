@@ -191,11 +191,13 @@ def main(argv: list[str] | None = None) -> dict:
     from rlvr.data import load_run_data
 
     train, held_out = load_run_data(config)
+    # 4. Verifiers -> TRL reward functions, checked on the training rows' gold answers.
     error_log, reward_funcs, reward_weights = build_verifiers(config, train.dataset, output_dir, state, run.resumed)
 
     # 5. Tokenizer (the toy world is built once and cached).
     model_path = resolve_model_path(config)
     tokenizer = load_tokenizer(config, model_path)
+    # 5b. Every prompt checked against the model's context.
     train, eval_rows = fit_data_to_model(config, train, held_out, tokenizer, model_path, output_dir, state)
 
     # 6. Model.
