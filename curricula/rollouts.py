@@ -52,6 +52,30 @@ def weighted_rewards(
     return [t if s else math.nan for t, s in zip(totals, scored)]
 
 
+def _sampling_options(temperature: float) -> dict:
+    """``generate``'s sampling arguments: greedy at temperature 0, else plain sampling (no top-k/p)."""
+    if temperature == 0:
+        return {"do_sample": False}
+    return {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
+
+
+def _generate(model, tokenizer, prompts: list, device, max_new_tokens: int, sampling: dict):
+    """One generation batch: each completion's token ids (cut after the first EOS, kept) and text."""
+    texts = render_prompts(prompts, tokenizer)
+    # As TRL does: plain prompts get the tokenizer's special tokens (e.g. BOS); a rendered
+    # chat template already contains them.
+    chat = not isinstance(prompts[0], str)
+    enc = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=not chat)
+    enc = {k: v.to(device) for k, v in enc.items()}
+    out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **sampling)
+    ids_list = []
+    for row_ids in out[:, enc["input_ids"].shape[1] :].tolist():
+        if tokenizer.eos_token_id in row_ids:
+            row_ids = row_ids[: row_ids.index(tokenizer.eos_token_id) + 1]
+        ids_list.append(row_ids)
+    return ids_list, tokenizer.batch_decode(ids_list, skip_special_tokens=True)
+
+
 @torch.no_grad()
 def sample_and_score(
     model,
@@ -84,11 +108,7 @@ def sample_and_score(
     cuda_state = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
     torch.manual_seed(seed)
     columns = [k for k in rows[0] if k not in ("prompt", "completion")]
-    sampling = (
-        {"do_sample": False}
-        if temperature == 0
-        else {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
-    )
+    sampling = _sampling_options(temperature)
     out_rewards: list[list[float]] = [[] for _ in rows]
     out_completions: list[list[str]] = [[] for _ in rows]
     per_batch = max(1, batch_size // max(1, samples_per_prompt))
@@ -102,21 +122,10 @@ def sample_and_score(
             chunk = list(range(start, min(start + per_batch, len(rows))))
             batch = [rows[i] for i in chunk for _ in range(samples_per_prompt)]
             owners = [i for i in chunk for _ in range(samples_per_prompt)]
-            texts = render_prompts([r["prompt"] for r in batch], tokenizer)
-            # As TRL does: plain prompts get the tokenizer's special tokens (e.g. BOS); a rendered
-            # chat template already contains them.
-            chat = not isinstance(batch[0]["prompt"], str)
-            enc = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=not chat)
-            enc = {k: v.to(device) for k, v in enc.items()}
-            out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **sampling)
-            ids_list = []
-            for row_ids in out[:, enc["input_ids"].shape[1] :].tolist():
-                if tokenizer.eos_token_id in row_ids:
-                    row_ids = row_ids[: row_ids.index(tokenizer.eos_token_id) + 1]
-                ids_list.append(row_ids)
-            completions = tokenizer.batch_decode(ids_list, skip_special_tokens=True)
+            prompts = [r["prompt"] for r in batch]
+            ids_list, completions = _generate(model, tokenizer, prompts, device, max_new_tokens, sampling)
             cols = {k: [r.get(k) for r in batch] for k in columns}
-            rewards = weighted_rewards(reward_funcs, weights, [r["prompt"] for r in batch], completions, ids_list, cols)
+            rewards = weighted_rewards(reward_funcs, weights, prompts, completions, ids_list, cols)
             for owner, reward, completion in zip(owners, rewards, completions):
                 out_rewards[owner].append(reward)
                 out_completions[owner].append(completion)

@@ -178,19 +178,66 @@ def parse_args(argv: list[str] | None):
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """The recipe, one step per call; returns the run's summary (also written to summary.json)."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     # Steps 1-4 check everything that can be checked cheaply, so that a mistake in the config,
     # the data or a verifier spec stops the run in seconds, before the model loads.
+    config, state, run = prepare_config_and_run_dir(args)
+    output_dir = Path(config.grpo.output_dir)
 
+    # 3. Data: every row validated (file, line and field of each bad one).
+    from rlvr.data import load_run_data
+
+    train, held_out = load_run_data(config)
+    # 4. Verifiers -> TRL reward functions, checked on the training rows' gold answers.
+    error_log, reward_funcs, reward_weights = build_verifiers(config, train.dataset, output_dir, state, run.resumed)
+
+    # 5. Tokenizer (the toy world is built once and cached).
+    model_path = resolve_model_path(config)
+    tokenizer = load_tokenizer(config, model_path)
+    # 5b. Every prompt checked against the model's context.
+    train, eval_rows = fit_data_to_model(config, train, held_out, tokenizer, model_path, output_dir, state)
+
+    # 6. Model.
+    model = load_model(config, model_path)
+
+    # 7. Held-out accuracy before training (main process; the model is the same everywhere).
+    held_out_accuracy = held_out_evaluator(config, tokenizer, eval_rows, reward_funcs, reward_weights, state)
+    accuracy_before = held_out_accuracy(model)
+
+    # 8. The trainer: TRL's GRPOTrainer plus rlvr's curriculum filters and audit log.
+    trainer = build_trainer(config, model, tokenizer, train.dataset, reward_funcs, run)
+    error_log.step_of = lambda: trainer.state.global_step
+    eval_callback = add_held_out_callback(
+        trainer, held_out_accuracy, error_log, config.eval.every_steps, accuracy_before, eval_rows
+    )
+
+    # 9. Train (optionally resuming: filter state and audit log continue with the checkpoint).
+    train_seconds = train_and_save(trainer, error_log, run.checkpoint, output_dir)
+
+    # 10. Summary: steps, reward start -> end, held-out accuracy before -> after.
+    accuracy_after = accuracy_after_training(trainer, eval_callback, held_out_accuracy)
+    summary = build_summary(trainer, model_path, train_seconds, accuracy_before, accuracy_after, error_log.count)
+    write_summary_files(summary, trainer, output_dir, state)
+    # Every process is done with the group. It is not destroyed here: the trainer's DDP model still
+    # holds it, and its destructor can deadlock with a gloo worker; `cli` ends a multi-process run
+    # with `finish_distributed_process` instead (rlvr/distributed.py).
+    state.wait_for_everyone()
+    return summary
+
+
+def prepare_config_and_run_dir(args):
+    """Steps 1-2: the config, then the output directory (with the resolved config saved beside the
+    run). Returns the config, accelerate's process state and the run (`rlvr.run_dir.RunDir`)."""
     # 1. Config: YAML sections + dotted overrides; unknown keys and mistyped values are errors.
     from rlvr.config import config_to_dict, load_config
 
     config = load_config(args.config, args.overrides)
 
-    # 2. Output directory, with the resolved config saved beside the run. One run per output
-    # directory; --resume takes only this run's checkpoints (rlvr/run_dir.py).
+    # 2. Output directory. One run per output directory; --resume takes only this run's
+    # checkpoints (rlvr/run_dir.py).
     from accelerate import PartialState
 
     from rlvr.run_dir import prepare_run_dir
@@ -198,46 +245,49 @@ def main(argv: list[str] | None = None) -> dict:
     state = PartialState()
     output_dir = Path(config.grpo.output_dir)
     run = prepare_run_dir(output_dir, config_to_dict(config), args.resume, args.overwrite, args.force, state)
+    return config, state, run
 
-    # 3. Data: every row validated (file, line and field of each bad one).
-    from rlvr.data import fit_run_data, load_run_data
 
-    train, held_out = load_run_data(config)
-
-    # 4. Verifiers -> TRL reward functions; an unknown verifier stops here. A verifier failing on
-    # a completion later costs one reward, never the run.
-    from curricula.audit import EVAL_AFTER, EVAL_BEFORE, EVAL_DURING, TRAIN, VerifierErrorLog
+def build_verifiers(config, train_dataset, output_dir: Path, state, resumed: bool):
+    """Step 4: verifiers -> TRL reward functions (their weights set on ``config.grpo``), with the
+    per-process verifier error log, checked on the training rows' gold answers. An unknown verifier
+    stops here; a verifier failing on a completion later costs one reward, never the run. Returns
+    the error log, the reward functions and their weights."""
+    from curricula.audit import EVAL_BEFORE, VerifierErrorLog
     from rewards import make_reward_funcs
 
     # A resumed run keeps the first run's records of the evaluation before training (rewound above).
     error_log = VerifierErrorLog(
         output_dir / f"verifier_errors.rank{state.process_index}.jsonl",
-        skip_phases=(EVAL_BEFORE,) if run.resumed else (),
+        skip_phases=(EVAL_BEFORE,) if resumed else (),
     )
     reward_funcs, reward_weights = make_reward_funcs(config.verifiers, error_sink=error_log.write_error)
     config.grpo.reward_weights = reward_weights
     # A verifier failing on every row's gold answer is broken: stop now, not after the first batch.
     from rewards import preflight
 
-    preflight(reward_funcs, train.dataset, n=8)
+    preflight(reward_funcs, train_dataset, n=8)
+    return error_log, reward_funcs, reward_weights
 
-    # 5. Tokenizer (the toy world is built once and cached).
-    model_path = resolve_model_path(config)
-    tokenizer = load_tokenizer(config, model_path)
 
-    # 5b. Every prompt checked against the model's context (the tokenizer and the model's config
-    # suffice), and enough rows for one generation batch.
+def fit_data_to_model(config, train, held_out, tokenizer, model_path: str, output_dir: Path, state):
+    """Step 5b: every prompt checked against the model's context (the tokenizer and the model's
+    config suffice), and enough rows for one generation batch; the rows skipped are written to
+    bad_rows.jsonl (main process). Returns the fitted training data and the held-out rows (or None)."""
+    from rlvr.data import fit_run_data
+
     train, held_out = fit_run_data(config, train, held_out, tokenizer, model_path)
     eval_rows = held_out.dataset.to_list() if held_out is not None else None
     bad_rows = train.bad_rows + (held_out.bad_rows if held_out is not None else [])
     if bad_rows and state.is_main_process:
         write_bad_rows(bad_rows, output_dir / "bad_rows.jsonl")
+    return train, eval_rows
 
-    # 6. Model.
-    model = load_model(config, model_path)
 
-    # 7. Held-out accuracy before training (main process; the model is the same everywhere).
-    from rlvr.evaluate import HeldOutEvalCallback, evaluate_skills, format_accuracy_table
+def held_out_evaluator(config, tokenizer, eval_rows, reward_funcs, reward_weights, state):
+    """A function ``policy -> {skill: accuracy}`` on the held-out rows; ``{}`` on the other
+    processes and when there are no held-out rows."""
+    from rlvr.evaluate import evaluate_skills
 
     max_new_tokens = config.eval.max_new_tokens or config.grpo.max_completion_length
 
@@ -255,28 +305,35 @@ def main(argv: list[str] | None = None) -> dict:
             seed=config.grpo.seed,
         )
 
-    accuracy_before = held_out_accuracy(model)
+    return held_out_accuracy
 
-    # 8. The trainer: TRL's GRPOTrainer plus rlvr's curriculum filters and audit log.
+
+def build_trainer(config, model, tokenizer, train_dataset, reward_funcs, run):
+    """TRL's GRPOTrainer plus rlvr's curriculum filters and audit log, for this run."""
     from trl import get_peft_config
 
     from rlvr.trainer import CurriculumGRPOTrainer
 
-    trainer = CurriculumGRPOTrainer(
+    return CurriculumGRPOTrainer(
         model=model,
         reward_funcs=reward_funcs,
         args=config.grpo,
-        train_dataset=train.dataset,
+        train_dataset=train_dataset,
         processing_class=tokenizer,
         peft_config=get_peft_config(config.model),
         curricula=config.curricula,
         run_id=run.run_id,
         run_identity=run.checkpoint_identity(),
     )
-    error_log.step_of = lambda: trainer.state.global_step
 
-    # Held-out accuracy also goes through the trainer's logging (report_to backends): at step 0,
-    # every eval.every_steps steps and at the final step.
+
+def add_held_out_callback(trainer, held_out_accuracy, error_log, every_steps, accuracy_before, eval_rows):
+    """Held-out accuracy also goes through the trainer's logging (report_to backends): at step 0,
+    every ``every_steps`` steps and at the final step. Returns the callback (added to the trainer
+    only when there are held-out rows)."""
+    from curricula.audit import EVAL_AFTER, EVAL_DURING, TRAIN
+    from rlvr.evaluate import HeldOutEvalCallback
+
     def accuracy_in_training(policy) -> dict[str, float]:
         # Verifier errors of the final step's measurement belong to the evaluation after training;
         # those of one during training carry its step (so --resume rewinds them with it).
@@ -286,23 +343,38 @@ def main(argv: list[str] | None = None) -> dict:
         finally:
             error_log.phase = TRAIN
 
-    eval_callback = HeldOutEvalCallback(trainer, accuracy_in_training, config.eval.every_steps, accuracy_before)
+    eval_callback = HeldOutEvalCallback(trainer, accuracy_in_training, every_steps, accuracy_before)
     if eval_rows:
         trainer.add_callback(eval_callback)
+    return eval_callback
 
-    # 9. Train (optionally resuming: filter state and audit log continue with the checkpoint).
+
+def train_and_save(trainer, error_log, checkpoint, output_dir: Path) -> float:
+    """Train (from ``checkpoint`` when resuming: filter state and audit log continue with it) and
+    save the final model to ``output_dir/final``; returns the training time in seconds."""
+    from curricula.audit import EVAL_AFTER, TRAIN
+
     error_log.phase = TRAIN
     started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=run.checkpoint)
+    trainer.train(resume_from_checkpoint=checkpoint)
     train_seconds = time.perf_counter() - started
     error_log.phase = EVAL_AFTER
     trainer.save_model(str(output_dir / "final"))
+    return train_seconds
 
-    # 10. Summary: steps, reward start -> end, held-out accuracy before -> after.
+
+def accuracy_after_training(trainer, eval_callback, held_out_accuracy) -> dict[str, float]:
+    """Held-out accuracy after training: the final step's measurement, or a new one if that step
+    took none."""
     if eval_callback.after_step == trainer.state.global_step:
-        accuracy_after = eval_callback.after  # measured (and logged) at the final step
-    else:  # no step ran (resumed at the end) or a later callback stopped the run
-        accuracy_after = held_out_accuracy(trainer.accelerator.unwrap_model(trainer.model))
+        return eval_callback.after  # measured (and logged) at the final step
+    # no step ran (resumed at the end) or a later callback stopped the run
+    return held_out_accuracy(trainer.accelerator.unwrap_model(trainer.model))
+
+
+def build_summary(trainer, model_path: str, train_seconds: float, accuracy_before, accuracy_after, verifier_errors):
+    """The run's summary: steps, reward start -> end, held-out accuracy before -> after, verifier
+    errors, and the curricula's own figures."""
     rewards = [log["reward"] for log in trainer.state.log_history if "reward" in log]
     summary = {
         "model": model_path,
@@ -312,9 +384,17 @@ def main(argv: list[str] | None = None) -> dict:
         "reward_end": rewards[-1] if rewards else None,
         "accuracy_before": accuracy_before,
         "accuracy_after": accuracy_after,
-        "verifier_errors": error_log.count,
+        "verifier_errors": verifier_errors,
     }
     summary.update(trainer.curriculum_summary())
+    return summary
+
+
+def write_summary_files(summary: dict, trainer, output_dir: Path, state) -> None:
+    """Each process's exclusion set (with the frontier filter on), then summary.json and the printed
+    summary (main process)."""
+    from rlvr.evaluate import format_accuracy_table
+
     if trainer.frontier is not None:
         # Every process writes the exclusion set it holds, so distributed runs can be checked
         # for agreement (the decisions must be identical on all ranks).
@@ -323,11 +403,6 @@ def main(argv: list[str] | None = None) -> dict:
     if state.is_main_process:
         (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         print_summary(summary, format_accuracy_table, trainer)
-    # Every process is done with the group. It is not destroyed here: the trainer's DDP model still
-    # holds it, and its destructor can deadlock with a gloo worker; `cli` ends a multi-process run
-    # with `finish_distributed_process` instead (rlvr/distributed.py).
-    state.wait_for_everyone()
-    return summary
 
 
 def write_bad_rows(bad_rows: list, path: Path) -> None:

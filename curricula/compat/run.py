@@ -59,6 +59,8 @@ FILTERED_FILE = "filtered.jsonl"
 BAD_ROWS_FILE = "bad_rows.jsonl"
 STATE_FILE = "compat_state.json"
 SUMMARY_FILE = "summary.json"
+# The fields of a bad row's line in the bad-rows file.
+BAD_ROW_FIELDS = ("id", "row", "source", "field", "problem", "message", "values")
 
 # Settings the scores depend on: resuming with other values would mix incomparable scores.
 SCORING_SETTINGS = (
@@ -172,6 +174,21 @@ def score_chunk(
     chunk: list[tuple[int, Any]], source: str, likelihood: StudentLikelihood, config: CompatConfig, seen_ids: set[str]
 ) -> list[dict]:
     """Validate and score one chunk of ``(row index, raw row)``; one record per row, in order."""
+    records = _validate_chunk(chunk, source, config, seen_ids)
+    jobs = _answer_jobs(records, chunk, source, likelihood, config)
+    jobs += _profile_jobs(records, likelihood, config)
+    _score_jobs(jobs, likelihood, config)
+    for record in records:
+        if record["status"] == "ok":
+            record["status"] = "scored"
+            record.setdefault("original", None)
+            record.setdefault("generation", None)
+    return records
+
+
+def _validate_chunk(chunk: list[tuple[int, Any]], source: str, config: CompatConfig, seen_ids: set[str]) -> list[dict]:
+    """One record per row, ``ok`` or ``bad``; a bad row stops the run unless ``skip_bad_rows``. The
+    ids of ok rows are added to ``seen_ids`` (later duplicates are bad)."""
     records = []
     for index, raw in chunk:
         record = validate_row(index, raw, source, config, seen_ids)
@@ -183,9 +200,15 @@ def score_chunk(
         if record["status"] == "ok":
             seen_ids.add(record["id"])
         records.append(record)
+    return records
 
-    # The refined and original answers of every row; a row the student cannot score is bad.
-    jobs: list[tuple[dict, str, str, str]] = []  # (record, kind, prompt, response)
+
+def _answer_jobs(
+    records: list[dict], chunk: list[tuple[int, Any]], source: str, likelihood: StudentLikelihood, config: CompatConfig
+) -> list[tuple[dict, str, str, str]]:
+    """The refined and original answers of every ok row, as ``(record, kind, prompt, response)``
+    jobs; a row the student cannot score is replaced, in ``records``, by a bad record."""
+    jobs: list[tuple[dict, str, str, str]] = []
     for i, record in enumerate(records):
         if record["status"] != "ok":
             continue
@@ -206,8 +229,15 @@ def score_chunk(
             )
             continue
         jobs += row_jobs
+    return jobs
 
-    # The student's own answers to the same prompts (its profile).
+
+def _profile_jobs(
+    records: list[dict], likelihood: StudentLikelihood, config: CompatConfig
+) -> list[tuple[dict, str, str, str]]:
+    """The student's own answers to the profile rows' prompts (its profile), sampled now, as
+    ``generation`` jobs; an empty sample without EOS is noted on its record instead."""
+    jobs: list[tuple[dict, str, str, str]] = []
     profiled = [r for r in records if r["status"] == "ok" and _in_profile(r["id"], config)]
     if profiled:
         samples = likelihood.sample(
@@ -221,7 +251,12 @@ def score_chunk(
                 jobs.append((record, "generation", record["prompt"], text))
             else:
                 record["notes"].append("the student's own sample was empty: not in the profile")
+    return jobs
 
+
+def _score_jobs(jobs: list[tuple[dict, str, str, str]], likelihood: StudentLikelihood, config: CompatConfig) -> None:
+    """Score every job's views in batches; each score goes to ``record[kind]`` (a generation's with
+    its text)."""
     views = [encode_views(likelihood, config, prompt, response) for _, _, prompt, response in jobs]
     scores = score_encoded(likelihood, [(p, r) for _, _, p, r in jobs], views)
     for (record, kind, _, response), score in zip(jobs, scores, strict=True):
@@ -229,12 +264,6 @@ def score_chunk(
         if kind == "generation":
             entry = {"text": response, **entry}
         record[kind] = entry
-    for record in records:
-        if record["status"] == "ok":
-            record["status"] = "scored"
-            record.setdefault("original", None)
-            record.setdefault("generation", None)
-    return records
 
 
 def _unscorable(row_jobs, likelihood: StudentLikelihood, config: CompatConfig) -> tuple[str, str] | None:
@@ -329,11 +358,28 @@ def profile_values(scores_path: Path, config: CompatConfig) -> list[tuple[str | 
 
 def decide_all(out_dir: Path, config: CompatConfig, run_id: str, progress: bool = True) -> CompatResult:
     """Decide every scored row; write the audit log, filtered rows, bad rows and a summary."""
-    from tqdm.auto import tqdm
-
     scores_path = out_dir / SCORES_FILE
     profile = build_profile(profile_values(scores_path, config), config) if FRONTIER in config.rules else None
+    audit = _decisions_audit_log(out_dir, run_id)
+    result = _write_decisions(scores_path, out_dir, config, profile, audit, progress)
+    summary = {
+        "run_id": run_id,
+        "rows": result.rows,
+        "kept": result.kept,
+        "dropped": result.dropped,
+        "reasons": result.reasons,
+        "examples": result.examples,
+        "rules": config.rules,
+        "quantile": config.quantile,
+        "profile": None if profile is None else dataclasses.asdict(profile),
+    }
+    (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    return result
 
+
+def _decisions_audit_log(out_dir: Path, run_id: str) -> AuditLog:
+    """The audit log, rewound to where this directory's decisions began (an earlier run's are
+    replaced); on the first run, that position is remembered in the state file."""
     audit = AuditLog(out_dir, run_id)
     state = _read_state(out_dir)
     if "audit_start" in state:  # an earlier run decided already: replace its records
@@ -341,6 +387,15 @@ def decide_all(out_dir: Path, config: CompatConfig, run_id: str, progress: bool 
     else:
         state["audit_start"] = audit.position()
         _write_state(out_dir, state)
+    return audit
+
+
+def _write_decisions(
+    scores_path: Path, out_dir: Path, config: CompatConfig, profile: Profile | None, audit: AuditLog, progress: bool
+) -> CompatResult:
+    """One decision per scored record into ``audit``, the kept rows into the filtered file and the
+    bad ones into the bad-rows file (each replaced at once when complete); returns the counts."""
+    from tqdm.auto import tqdm
 
     counts: Counter[str] = Counter()
     examples: dict[str, str] = {}
@@ -361,35 +416,15 @@ def decide_all(out_dir: Path, config: CompatConfig, run_id: str, progress: bool 
             else:
                 dropped += 1
             if record["status"] == "bad":
-                bad.write(
-                    json.dumps(
-                        {k: record[k] for k in ("id", "row", "source", "field", "problem", "message", "values")},
-                        default=str,
-                    )
-                    + "\n"
-                )
+                bad.write(json.dumps({k: record[k] for k in BAD_ROW_FIELDS}, default=str) + "\n")
             if rows % config.chunk_size == 0:
                 audit.flush()
     audit.flush()
     os.replace(filtered_tmp, out_dir / FILTERED_FILE)
     os.replace(bad_tmp, out_dir / BAD_ROWS_FILE)
-
-    result = CompatResult(
+    return CompatResult(
         out_dir, rows, 0, kept, dropped, dict(sorted(counts.items())), dict(sorted(examples.items())), profile
     )
-    summary = {
-        "run_id": run_id,
-        "rows": rows,
-        "kept": kept,
-        "dropped": dropped,
-        "reasons": result.reasons,
-        "examples": result.examples,
-        "rules": config.rules,
-        "quantile": config.quantile,
-        "profile": None if profile is None else dataclasses.asdict(profile),
-    }
-    (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
-    return result
 
 
 def _read_state(out_dir: Path) -> dict:

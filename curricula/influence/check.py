@@ -183,6 +183,42 @@ def select_target_rows(rows: list[dict], config: InfluenceCheckConfig) -> list[d
     return [row for skill in sorted(by_skill) for row in by_skill[skill]]
 
 
+def score_groups(
+    rows: torch.Tensor,
+    advantages: torch.Tensor,
+    targets: torch.Tensor,
+    num_generations: int,
+    target_skills: list[str],
+    skills: list[str],
+    device,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each group's policy-gradient feature scored against the skills' targets: ``(per prompt
+    [group, skill] cosine, the whole update's cosine per skill, which groups are informative)``.
+    The scores are the main process's (broadcast; collective)."""
+    from accelerate.utils import broadcast
+
+    n_groups = rows.shape[0] // num_generations
+    group_index = torch.arange(rows.shape[0]) // num_generations
+    groups = policy_gradient_features(rows, advantages, group_index, n_groups)
+    informative = groups.norm(dim=1) > 0
+    per_prompt, _ = skill_scores(cosine_matrix(groups, targets), target_skills, skills)
+    update, _ = skill_scores(cosine_matrix(groups.sum(0, keepdim=True), targets), target_skills, skills)
+    # Identical decisions everywhere, whatever floating-point differences between processes.
+    scores = broadcast(torch.cat([per_prompt, update]).to(device)).cpu()
+    return scores[:-1], scores[-1], informative
+
+
+def warn_contamination(step: int, alarms: list[str], update: torch.Tensor, skills: list[str], threshold: float) -> None:
+    """The contamination alarm: the batch's update is anti-aligned with protected skill(s)."""
+    detail = ", ".join(f"{s} (cos {update[skills.index(s)]:.3f})" for s in alarms)
+    logger.warning(
+        "Contamination alarm at step %d: the batch's update is anti-aligned with protected skill(s) %s, below %.3f.",
+        step,
+        detail,
+        threshold,
+    )
+
+
 class InfluenceCheck:
     """Scores each checked GRPO batch against protected skills; logs, acts, warns.
 
@@ -259,13 +295,51 @@ class InfluenceCheck:
         audit_columns: tuple[str, ...] = ("skill", "source"),
     ) -> CheckResult:
         """Score one batch (collective: every process must call it, with its own rows)."""
-        from accelerate.utils import broadcast, gather, gather_object
-
-        from curricula.records import prompt_hash
-
         started = time.perf_counter()
         if self.featurizer is None:
             self.featurizer = GradientFeaturizer(model, self.config.feature_config(), pad_token_id=pad_token_id)
+        rows, advantages, targets, groups_meta, n_featurised = self._gathered_features(
+            accelerator, inputs, output, num_generations, audit_columns
+        )
+        per_prompt, update, informative = score_groups(
+            rows, advantages, targets, num_generations, self.target_skills, self.skills, accelerator.device
+        )
+        acted = (
+            prompts_to_act_on(per_prompt, informative, self.skills, self.config.threshold)
+            if self.config.action != "none"
+            else []
+        )
+        alarms = [s for s, v in zip(self.skills, update.tolist()) if v < self.config.alarm_threshold]
+        seconds = time.perf_counter() - started
+        self.total_seconds += seconds
+        result = CheckResult(
+            step,
+            [m[0] for m in groups_meta],
+            self.skills,
+            per_prompt,
+            update,
+            acted,
+            alarms,
+            seconds,
+            n_featurised,
+            informative,
+            [m[1] for m in groups_meta],
+            [m[2] for m in groups_meta],
+        )
+        self.history.append(result)
+        if alarms and accelerator.is_main_process:
+            warn_contamination(step, alarms, update, self.skills, self.config.alarm_threshold)
+        return result
+
+    def _gathered_features(self, accelerator, inputs: list[dict], output: dict, num_generations: int, audit_columns):
+        """Featurise this process's completion rows and its share of the targets, then gather them
+        from every process (collective). Returns, on CPU and in global order, the completion rows'
+        features, their advantages, the targets' features, one ``(id, prompt hash, audit columns)``
+        per group, and how many rows this process featurised."""
+        from accelerate.utils import gather, gather_object
+
+        from curricula.records import prompt_hash
+
         device = accelerator.device
         local, advantages, n_active = self._completion_features(output, device)
         target_local, n_targets, n_mine = self._target_share(accelerator)
@@ -284,50 +358,7 @@ class InfluenceCheck:
                 for x in inputs
             ]
         )[::num_generations]
-
-        n_groups = rows.shape[0] // num_generations
-        group_index = torch.arange(rows.shape[0]) // num_generations
-        groups = policy_gradient_features(rows, all_advantages, group_index, n_groups)
-        informative = groups.norm(dim=1) > 0
-        per_prompt, _ = skill_scores(cosine_matrix(groups, targets), self.target_skills, self.skills)
-        update, _ = skill_scores(cosine_matrix(groups.sum(0, keepdim=True), targets), self.target_skills, self.skills)
-        # Identical decisions everywhere, whatever floating-point differences between processes.
-        scores = broadcast(torch.cat([per_prompt, update]).to(device)).cpu()
-        per_prompt, update = scores[:-1], scores[-1]
-
-        acted = (
-            prompts_to_act_on(per_prompt, informative, self.skills, self.config.threshold)
-            if self.config.action != "none"
-            else []
-        )
-        alarms = [s for s, v in zip(self.skills, update.tolist()) if v < self.config.alarm_threshold]
-        seconds = time.perf_counter() - started
-        self.total_seconds += seconds
-        result = CheckResult(
-            step,
-            [m[0] for m in groups_meta],
-            self.skills,
-            per_prompt,
-            update,
-            acted,
-            alarms,
-            seconds,
-            n_active + n_mine,
-            informative,
-            [m[1] for m in groups_meta],
-            [m[2] for m in groups_meta],
-        )
-        self.history.append(result)
-        if alarms and accelerator.is_main_process:
-            detail = ", ".join(f"{s} (cos {update[self.skills.index(s)]:.3f})" for s in alarms)
-            logger.warning(
-                "Contamination alarm at step %d: the batch's update is anti-aligned with protected "
-                "skill(s) %s, below %.3f.",
-                step,
-                detail,
-                self.config.alarm_threshold,
-            )
-        return result
+        return rows, all_advantages, targets, groups_meta, n_active + n_mine
 
     def _completion_features(self, output: dict, device) -> tuple[torch.Tensor, torch.Tensor, int]:
         """This process's completion rows' features (zero for rows with zero advantage: they carry no

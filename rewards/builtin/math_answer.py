@@ -132,21 +132,21 @@ def math_answer(
             not accept (naming the option).
         TypeError: when an option has the wrong type, naming the option.
     """
+    verify_options = {
+        "float_rounding": float_rounding,
+        "numeric_precision": numeric_precision,
+        "strict": strict,
+        "allow_set_relation_comp": allow_set_relation_comp,
+    }
     _check_options(
-        float_rounding=float_rounding,
-        numeric_precision=numeric_precision,
-        strict=strict,
-        allow_set_relation_comp=allow_set_relation_comp,
+        **verify_options,
         boxed_match_priority=boxed_match_priority,
         try_extract_without_anchor=try_extract_without_anchor,
         extraction_mode=extraction_mode,
     )
-    gold_text = example.get(answer_field)
+    gold_text = _gold_text(example, answer_field, gold_delimiter)
     if gold_text is None:
         return None
-    gold_text = str(gold_text)
-    if gold_delimiter and gold_delimiter in gold_text:
-        gold_text = gold_text.rsplit(gold_delimiter, 1)[1]
     if threading.current_thread() is not threading.main_thread():
         # math-verify raises ValueError if asked for its signal-based timeouts off the main thread.
         parsing_timeout_s = verify_timeout_s = None
@@ -160,9 +160,35 @@ def math_answer(
         if gold_text is None:
             return 0.0
 
+    options = _completion_options(boxed_match_priority, try_extract_without_anchor, extraction_mode)
+    return _verify_answer(completion, gold_text, options, verify_options, parsing_timeout_s, verify_timeout_s)
+
+
+def _gold_text(example: Mapping, answer_field: str, gold_delimiter: str | None) -> str | None:
+    """The gold answer's text: ``example[answer_field]`` after the last ``gold_delimiter`` (when
+    set and present); None when the row has no such field."""
+    gold_text = example.get(answer_field)
+    if gold_text is None:
+        return None
+    gold_text = str(gold_text)
+    if gold_delimiter and gold_delimiter in gold_text:
+        gold_text = gold_text.rsplit(gold_delimiter, 1)[1]
+    return gold_text
+
+
+def _verify_answer(
+    completion: str,
+    gold_text: str,
+    options: _CompletionOptions,
+    verify_options: dict,
+    parsing_timeout_s: int | None,
+    verify_timeout_s: int | None,
+) -> float:
+    """1.0 when math-verify finds the completion's answer (read with ``options``) equal to the
+    gold's (``verify_options`` are `verify`'s comparison options), 0.0 otherwise or when the
+    completion has no readable answer."""
     from math_verify import parse, verify
 
-    options = _completion_options(boxed_match_priority, try_extract_without_anchor, extraction_mode)
     gold = _parse_gold(gold_text, parsing_timeout_s)
     predicted = parse(
         _for_math_verify(completion),
@@ -172,15 +198,7 @@ def math_answer(
     )
     if not predicted:
         return 0.0
-    same = verify(
-        gold,
-        predicted,
-        float_rounding=float_rounding,
-        numeric_precision=numeric_precision,
-        strict=strict,
-        allow_set_relation_comp=allow_set_relation_comp,
-        timeout_seconds=verify_timeout_s,
-    )
+    same = verify(gold, predicted, **verify_options, timeout_seconds=verify_timeout_s)
     return 1.0 if same else 0.0
 
 

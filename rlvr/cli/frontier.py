@@ -33,26 +33,17 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from curricula.audit import AuditLog, JsonlWriter, new_run_id
-    from curricula.base import GroupResult
-    from curricula.frontier import FrontierFilter
+    """Sample ``--k`` completions per training prompt, judge each prompt, write the outputs."""
+    from curricula.audit import JsonlWriter
     from curricula.rollouts import sample_and_score
-    from rewards import UserInputError, make_reward_funcs
+    from rewards import make_reward_funcs
     from rlvr.audit_report import summary_table
     from rlvr.config import load_config
-    from rlvr.data import load_prompts, prompt_hash
+    from rlvr.data import load_prompts
     from rlvr.train import load_model_and_tokenizer
 
     config = load_config(args.config, args.overrides)
-    frontier = config.curricula.frontier
-    if args.k < frontier.min_samples:
-        raise UserInputError(
-            f"--k {args.k} is below curricula.frontier.min_samples={frontier.min_samples}, "
-            "so no prompt could be dropped; raise --k or lower min_samples."
-        )
-    warning = too_few_samples_warning(frontier, args.k)
-    if warning:
-        print(f"rlvr frontier: warning: {warning}", file=sys.stderr, flush=True)
+    check_samples_per_prompt(config.curricula.frontier, args.k)
     out = prepare_out_dir(Path(args.out), args.overwrite)
     rows = load_prompts(config.data.train, config.data, split="train").dataset.to_list()
     model, tokenizer, _ = load_model_and_tokenizer(config)
@@ -75,12 +66,50 @@ def run(args) -> int:
     )
     seconds = time.perf_counter() - started
 
+    decisions = judge_prompts(config.curricula.frontier, rows, rewards)
+    kept = write_outputs(out, rows, decisions)
+    print(summary_table(out))
+    print(
+        f"kept {kept} of {len(rows)} prompts ({len(rows) * args.k} completions sampled in {seconds:.1f} s); "
+        f"wrote {out / 'filtered.jsonl'}"
+    )
+    return 0
+
+
+def check_samples_per_prompt(frontier, k: int) -> None:
+    """Refuse a ``k`` below ``min_samples`` (nothing could be dropped); warn, on stderr, when ``k``
+    is too few for the confidence bound to drop a prompt."""
+    from rewards import UserInputError
+
+    if k < frontier.min_samples:
+        raise UserInputError(
+            f"--k {k} is below curricula.frontier.min_samples={frontier.min_samples}, "
+            "so no prompt could be dropped; raise --k or lower min_samples."
+        )
+    warning = too_few_samples_warning(frontier, k)
+    if warning:
+        print(f"rlvr frontier: warning: {warning}", file=sys.stderr, flush=True)
+
+
+def judge_prompts(frontier, rows: list[dict], rewards: list) -> list:
+    """Each prompt judged once on all its samples, by the `FrontierFilter` rules the trainer uses
+    online; one `Decision` per row, in order."""
+    from curricula.base import GroupResult
+    from curricula.frontier import FrontierFilter
+    from rlvr.data import prompt_hash
+
     filt = FrontierFilter(frontier, [str(r["id"]) for r in rows])
     groups = [
         GroupResult(str(r["id"]), rr, {c: r[c] for c in ("skill", "source") if c in r}, prompt_hash(r["prompt"]))
         for r, rr in zip(rows, rewards)
     ]
-    decisions = filt.observe(groups, step=0, epoch=0.0)
+    return filt.observe(groups, step=0, epoch=0.0)
+
+
+def write_outputs(out: Path, rows: list[dict], decisions: list) -> int:
+    """The audit log, ``pass_rates.jsonl`` (every prompt) and ``filtered.jsonl`` (the prompts not
+    dropped) in ``out``; returns how many were kept."""
+    from curricula.audit import AuditLog, new_run_id
 
     audit = AuditLog(out, run_id=new_run_id("frontier-offline"))
     for decision in decisions:
@@ -104,12 +133,7 @@ def run(args) -> int:
             if decision.decision != "dropped":
                 f_kept.write(json.dumps(row) + "\n")
                 kept += 1
-    print(summary_table(out))
-    print(
-        f"kept {kept} of {len(rows)} prompts ({len(rows) * args.k} completions sampled in {seconds:.1f} s); "
-        f"wrote {out / 'filtered.jsonl'}"
-    )
-    return 0
+    return kept
 
 
 # What `run` writes; an earlier run's copies would be appended to (the audit log) or mixed in.

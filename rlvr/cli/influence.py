@@ -40,6 +40,7 @@ EXTRACTION_FLAGS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``rlvr influence``'s arguments: models, data, output and selection, then the settings."""
     parser.add_argument(
         "--model",
         required=True,
@@ -66,6 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="Recompute features even if stores exist.")
     parser.add_argument("--quiet", action="store_true", help="No progress lines.")
     add_config_arguments(parser, "influence", "features.dim=4096 mode=less train_feature=policy_gradient")
+    add_extraction_flags(parser)
+
+
+def add_extraction_flags(parser: argparse.ArgumentParser) -> None:
+    """The older flags that set extraction settings (see `EXTRACTION_FLAGS`), in their own help
+    group; their default is "not given", so --config and KEY=VALUE apply unless a flag is."""
     old = parser.add_argument_group(
         "extraction settings as flags (the same as KEY=VALUE; defaults: ExtractionConfig and FeatureConfig)"
     )

@@ -311,12 +311,37 @@ def train_grpo(
     `curricula.influence.InfluenceCheck`) the in-training influence check, each with its audit
     log in ``output_dir``."""
     from transformers.trainer_callback import PrinterCallback
-    from trl import GRPOConfig
 
     from rlvr.trainer import CurriculumGRPOTrainer, GeneratedTokenBudget
 
+    args = grpo_args(config, seed, output_dir, weights)
+    trainer = CurriculumGRPOTrainer(
+        model=copy.deepcopy(warm_model),
+        reward_funcs=reward_funcs,
+        args=args,
+        train_dataset=grpo_dataset(subset, config.grpo_prompts_per_step),
+        processing_class=tokenizer,
+        curricula=curricula,
+        run_id=output_dir.name,
+        influence_check=influence_check,
+    )
+    trainer.add_callback(GeneratedTokenBudget(trainer, config.grpo_tokens))
+    trainer.remove_callback(PrinterCallback)  # one progress line per arm is printed by the caller
+    trainer.train()
     batch = config.grpo_prompts_per_step * config.grpo_generations
-    args = GRPOConfig(
+    info = grpo_info(trainer, batch, config.probe.hopeless_skill, influence_check)
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    model.eval()
+    return model, info
+
+
+def grpo_args(config: CompareConfig, seed: int, output_dir: Path, weights):
+    """TRL's `GRPOConfig` of a GRPO arm: ``config.grpo_prompts_per_step`` prompts a step, a constant
+    learning rate, no KL term, nothing logged or saved; the token budget, not max_steps, stops it."""
+    from trl import GRPOConfig
+
+    batch = config.grpo_prompts_per_step * config.grpo_generations
+    return GRPOConfig(
         output_dir=str(output_dir),
         per_device_train_batch_size=batch,
         num_generations=config.grpo_generations,
@@ -339,21 +364,12 @@ def train_grpo(
         reward_weights=list(weights),
         disable_tqdm=True,
     )
-    trainer = CurriculumGRPOTrainer(
-        model=copy.deepcopy(warm_model),
-        reward_funcs=reward_funcs,
-        args=args,
-        train_dataset=grpo_dataset(subset, config.grpo_prompts_per_step),
-        processing_class=tokenizer,
-        curricula=curricula,
-        run_id=output_dir.name,
-        influence_check=influence_check,
-    )
-    trainer.add_callback(GeneratedTokenBudget(trainer, config.grpo_tokens))
-    trainer.remove_callback(PrinterCallback)  # one progress line per arm is printed by the caller
-    trainer.train()
+
+
+def grpo_info(trainer, batch: int, hopeless: str, influence_check) -> dict:
+    """What a trained GRPO arm spent and did: steps, batch, generated tokens, the share of them on
+    the ``hopeless`` skill, the frontier filter's drops and the influence check's actions."""
     info = {"steps": trainer.state.global_step, "batch_size": batch, "gen_tokens": trainer.totals["generated_tokens"]}
-    hopeless = config.probe.hopeless_skill
     info["hopeless_token_share"] = trainer.generated_tokens_by_skill[hopeless] / max(info["gen_tokens"], 1)
     if trainer.frontier is not None:
         counts = trainer.frontier.counts()
@@ -367,9 +383,7 @@ def train_grpo(
             if r.columns and r.columns[g].get("skill") == hopeless
         )
         info["influence_acted_hopeless"] = acted_hopeless
-    model = trainer.accelerator.unwrap_model(trainer.model)
-    model.eval()
-    return model, info
+    return info
 
 
 # -- one arm, in any process -------------------------------------------------------------------

@@ -260,14 +260,40 @@ def write_report(results: str | os.PathLike, out_dir: str | os.PathLike) -> Path
     regimes = [g for g in ("targeted", "general") if any(r["regime"] == g for r in rows)]
     selectors = list(dict.fromkeys(r["selector"] for r in rows))
     n_selected = {(r["method"], r["regime"], r["selector"], float(r["budget"])): r["n_selected"] for r in rows}
-    compute = defaultdict(set)
-    for r in rows:
-        if r["selector"] != BASELINE:
-            compute[r["method"]].add((r["steps"], r["batch_size"], r["gen_tokens"]))
     warm = {m: v for (me, _, s, _, m), v in table.items() if s == BASELINE}
     skills = sorted(m[4:] for m in warm if m.startswith("acc/"))
+    has_probe = any(r["regime"] == "probe" for r in rows)
 
-    title = f"# Influence vs difficulty: which data is valuable for `{target}`?" if methods else "# The too-hard probe"
+    lines = _intro_lines(target, seeds, bool(methods), warm, skills)
+    lines += _compute_lines(rows, methods)
+    verdicts = {
+        (method, regime): budget_verdicts(table, method, regime, REGIME_METRIC[regime])
+        for method in methods
+        for regime in regimes
+    }
+    lines += _verdict_section(verdicts, table, has_probe)
+
+    for method in methods:
+        for regime in regimes:
+            lines += _regime_section(
+                table, method, regime, verdicts[(method, regime)], target, selectors, n_selected, skills
+            )
+        lines += [f"![{method}]({PLOT_FILES[method]})", ""]
+        _plot_method(table, method, regimes, selectors, target, warm, out_dir / PLOT_FILES[method])
+    if has_probe:
+        rewards = sorted({r.get("reward", "?") for r in rows if r["regime"] == "probe"})
+        lines += _probe_section(table, warm, skills, ", ".join(rewards))
+        _plot_probe(table, warm, out_dir / PLOT_FILES["probe"])
+    path = out_dir / REPORT_FILE
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _intro_lines(target: str, seeds: list[int], has_methods: bool, warm: dict, skills: list[str]) -> list[str]:
+    """The title, how to read the margins, and the warm start's accuracy (when the results have it)."""
+    title = (
+        f"# Influence vs difficulty: which data is valuable for `{target}`?" if has_methods else "# The too-hard probe"
+    )
     lines = [
         title,
         "",
@@ -290,6 +316,16 @@ def write_report(results: str | os.PathLike, out_dir: str | os.PathLike) -> Path
             + f"; target {mean('target_acc')}, mean {mean('mean_acc')}.",
             "",
         ]
+    return lines
+
+
+def _compute_lines(rows: Sequence[dict], methods: list[str]) -> list[str]:
+    """One line per method: the compute each trained arm got (SFT steps x batch, GRPO tokens)."""
+    compute = defaultdict(set)
+    for r in rows:
+        if r["selector"] != BASELINE:
+            compute[r["method"]].add((r["steps"], r["batch_size"], r["gen_tokens"]))
+    lines = []
     for method in methods:
         budgets = sorted(compute[method])
         if method == "sft":
@@ -301,61 +337,52 @@ def write_report(results: str | os.PathLike, out_dir: str | os.PathLike) -> Path
                 f"steps {min(s for s, _, _ in budgets)}-{max(s for s, _, _ in budgets)}, "
                 f"{budgets[0][1]} completions a step"
             )
-    verdicts = {
-        (method, regime): budget_verdicts(table, method, regime, REGIME_METRIC[regime])
-        for method in methods
-        for regime in regimes
-    }
-    lines += ["", "## Verdict", ""]
+    return lines
+
+
+def _verdict_section(verdicts: dict[tuple, list[dict]], table, has_probe: bool) -> list[str]:
+    """``## Verdict``: one headline per (method, regime), and the probe's when it ran."""
+    lines = ["", "## Verdict", ""]
     for (method, regime), found in verdicts.items():
         lines += [_headline(found, method, regime), ""]
-    if any(r["regime"] == "probe" for r in rows):
+    if has_probe:
         lines += [_probe_headline(table), ""]
+    return lines
 
-    for method in methods:
-        for regime in regimes:
-            label = f"the target ({target})" if regime == "targeted" else "mean accuracy over all skills"
-            lines += [f"## {METHOD_TITLE.get(method, method)} — {regime} regime", ""]
-            lines += _verdict_lines(verdicts[(method, regime)], label)
-            if regime == "targeted":
-                lines += _verdict_lines(
-                    budget_verdicts(table, method, regime, "retention_acc"), "retention (other skills)"
-                )
-            arms = sorted(
-                {(k[2], k[3]) for k in table if k[:2] == (method, regime)}, key=lambda a: (a[1], selectors.index(a[0]))
-            )
-            lines += [
-                "",
-                "| selector | budget | n rows | target acc | retention acc | mean acc | target share "
-                "| repeat rate | length ratio |",
-                "|---|---|---|---|---|---|---|---|---|",
-            ]
-            for s, b in arms:
-                values = [fmt(table.get((method, regime, s, b, m))) for m in TABLE_METRICS]
-                lines.append(f"| {s} | {b:g} | {n_selected[(method, regime, s, b)]} | " + " | ".join(values) + " |")
-            lines += [
-                "",
-                "<details><summary>accuracy per skill</summary>",
-                "",
-                "| selector | budget | " + " | ".join(skills) + " |",
-                "|---|---|" + "---|" * len(skills),
-            ]
-            for s, b in arms:
-                lines.append(
-                    f"| {s} | {b:g} | "
-                    + " | ".join(fmt(table.get((method, regime, s, b, f"acc/{k}"))) for k in skills)
-                    + " |"
-                )
-            lines += ["", "</details>", ""]
-        lines += [f"![{method}]({PLOT_FILES[method]})", ""]
-        _plot_method(table, method, regimes, selectors, target, warm, out_dir / PLOT_FILES[method])
-    if any(r["regime"] == "probe" for r in rows):
-        rewards = sorted({r.get("reward", "?") for r in rows if r["regime"] == "probe"})
-        lines += _probe_section(table, warm, skills, ", ".join(rewards))
-        _plot_probe(table, warm, out_dir / PLOT_FILES["probe"])
-    path = out_dir / REPORT_FILE
-    path.write_text("\n".join(lines) + "\n")
-    return path
+
+def _regime_section(table, method, regime, verdicts, target, selectors, n_selected, skills) -> list[str]:
+    """One (method, regime) section: the verdict per budget (and on retention, when targeted), then
+    the table of arms and, folded, their accuracy per skill."""
+    label = f"the target ({target})" if regime == "targeted" else "mean accuracy over all skills"
+    lines = [f"## {METHOD_TITLE.get(method, method)} — {regime} regime", ""]
+    lines += _verdict_lines(verdicts, label)
+    if regime == "targeted":
+        lines += _verdict_lines(budget_verdicts(table, method, regime, "retention_acc"), "retention (other skills)")
+    arms = sorted(
+        {(k[2], k[3]) for k in table if k[:2] == (method, regime)}, key=lambda a: (a[1], selectors.index(a[0]))
+    )
+    lines += [
+        "",
+        "| selector | budget | n rows | target acc | retention acc | mean acc | target share "
+        "| repeat rate | length ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s, b in arms:
+        values = [fmt(table.get((method, regime, s, b, m))) for m in TABLE_METRICS]
+        lines.append(f"| {s} | {b:g} | {n_selected[(method, regime, s, b)]} | " + " | ".join(values) + " |")
+    lines += [
+        "",
+        "<details><summary>accuracy per skill</summary>",
+        "",
+        "| selector | budget | " + " | ".join(skills) + " |",
+        "|---|---|" + "---|" * len(skills),
+    ]
+    for s, b in arms:
+        lines.append(
+            f"| {s} | {b:g} | " + " | ".join(fmt(table.get((method, regime, s, b, f"acc/{k}"))) for k in skills) + " |"
+        )
+    lines += ["", "</details>", ""]
+    return lines
 
 
 # -- the too-hard probe ------------------------------------------------------------------------

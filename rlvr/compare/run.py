@@ -207,7 +207,6 @@ def run_compare(
     """Run every arm and write ``results.jsonl`` (overwritten) and ``config.json`` into
     ``out_dir``; GRPO arms leave their output (the probe's audit logs) under ``out_dir/arms``.
     Returns the results file's path."""
-    from rlvr.compare.inputs import build_pool, held_out, load_world
     from rlvr.toy._torch_utils import num_threads
 
     say = progress or (lambda msg: None)
@@ -215,34 +214,62 @@ def run_compare(
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with num_threads(1):
-        model, tokenizer, model_path = load_world(config)
-        if torch.cuda.is_available():
-            model.to("cuda")  # scoring (influence, GraNd, forgetting) runs on the model's device
-        pool = build_pool(config)
-        held = held_out(config)
-        if config.probe.enabled and not any(r["skill"] == config.probe.hopeless_skill for r in pool):
-            raise ValueError(
-                f"probe.hopeless_skill {config.probe.hopeless_skill!r} has no row in the pool "
-                f"({config.pool}); set it to one of {sorted({r['skill'] for r in pool})} or "
-                "probe.enabled=false."
-            )
-        say(f"pool {len(pool)} rows, {len(held.evaluation)} evaluated prompts, target {config.target_skill}")
-        scores = _score_all(model, tokenizer, pool, held, config, say)
-        (out_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
-        context = ArmContext(
-            config=config,
-            model_path=str(model_path),
-            evaluation=held.evaluation,
-            out_dir=str(out_dir),
-            targets=held.targets,
-            frequent_guess=_frequent_guess(pool, config),
+        pool, scores, context, warm = _prepare_arms(config, out_dir, say)
+    results = _warm_start_rows(warm, config)
+    arms = plan_arms(config)
+    subsets = [select_subset(arm, pool, scores, config) for arm in arms]
+    say(
+        f"{len(arms)} arms ({', '.join(config.methods)}{', probe' if config.probe.enabled else ''}) "
+        f"on {config.workers} worker(s)"
+    )
+    outcomes = _train_arms(arms, subsets, context, config, say if progress else None)
+    for arm, outcome in zip(arms, outcomes):
+        results += _result_rows(arm, outcome, config)
+    path = out_dir / RESULTS_FILE
+    _write_rows(results, path)
+    say(f"{len(arms)} arms done in {time.perf_counter() - start:.0f}s")
+    return path
+
+
+def _prepare_arms(config: CompareConfig, out_dir: Path, say) -> tuple[list[dict], dict[str, dict], ArmContext, dict]:
+    """Everything the arms share, in this process: the warm model, the pool (checked to hold the
+    probe's hopeless skill), the held-out rows, every selector's scores, ``config.json``, and the
+    warm model's metrics. Returns ``(pool, scores, the arms' context, warm metrics)``."""
+    from rlvr.compare.inputs import build_pool, held_out, load_world
+
+    model, tokenizer, model_path = load_world(config)
+    if torch.cuda.is_available():
+        model.to("cuda")  # scoring (influence, GraNd, forgetting) runs on the model's device
+    pool = build_pool(config)
+    held = held_out(config)
+    if config.probe.enabled and not any(r["skill"] == config.probe.hopeless_skill for r in pool):
+        raise ValueError(
+            f"probe.hopeless_skill {config.probe.hopeless_skill!r} has no row in the pool "
+            f"({config.pool}); set it to one of {sorted({r['skill'] for r in pool})} or "
+            "probe.enabled=false."
         )
-        _, _, funcs, weights = world(context, loaded=(model, tokenizer))
-        warm = evaluate_model(model, tokenizer, context, funcs, weights)
-    results: list[dict] = []
+    say(f"pool {len(pool)} rows, {len(held.evaluation)} evaluated prompts, target {config.target_skill}")
+    scores = _score_all(model, tokenizer, pool, held, config, say)
+    (out_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
+    context = ArmContext(
+        config=config,
+        model_path=str(model_path),
+        evaluation=held.evaluation,
+        out_dir=str(out_dir),
+        targets=held.targets,
+        frequent_guess=_frequent_guess(pool, config),
+    )
+    _, _, funcs, weights = world(context, loaded=(model, tokenizer))
+    warm = evaluate_model(model, tokenizer, context, funcs, weights)
+    return pool, scores, context, warm
+
+
+def _warm_start_rows(warm: dict[str, float], config: CompareConfig) -> list[dict]:
+    """The warm model's metrics as result rows (selector `BASELINE`), repeated for every seed."""
+    rows = []
     for seed in config.seeds:
         for metric, value in warm.items():
-            results.append(
+            rows.append(
                 {
                     "method": "none",
                     "regime": "none",
@@ -258,20 +285,13 @@ def run_compare(
                     "gen_tokens": 0,
                 }
             )
-    arms = plan_arms(config)
-    subsets = [select_subset(arm, pool, scores, config) for arm in arms]
-    say(
-        f"{len(arms)} arms ({', '.join(config.methods)}{', probe' if config.probe.enabled else ''}) "
-        f"on {config.workers} worker(s)"
-    )
-    outcomes = _train_arms(arms, subsets, context, config, say if progress else None)
-    for arm, outcome in zip(arms, outcomes):
-        results += _result_rows(arm, outcome, config)
-    path = out_dir / RESULTS_FILE
+    return rows
+
+
+def _write_rows(rows: list[dict], path: Path) -> None:
+    """``rows`` as JSON lines at ``path``, replaced at once (a reader never sees half a file)."""
     tmp = path.with_suffix(".jsonl.tmp")
     with open(tmp, "w") as f:
-        for row in results:
+        for row in rows:
             f.write(json.dumps(row) + "\n")
     os.replace(tmp, path)
-    say(f"{len(arms)} arms done in {time.perf_counter() - start:.0f}s")
-    return path

@@ -126,32 +126,7 @@ def feature_computer(
 ) -> tuple[Callable[[list[dict]], tuple[torch.Tensor, torch.Tensor]], int, dict]:
     """``(compute(rows) -> (features, losses), dim, description)`` for one model and feature kind."""
     if config.mode == "less":
-        from curricula.influence.less import AdamMoments, less_features
-        from curricula.influence.projection import DenseProjector
-
-        modules = select_linear_modules(model, config.features.modules)
-        input_dim = sum(m.weight.numel() for m in modules.values())
-        projector = DenseProjector(input_dim, config.features.dim, config.features.projection, config.features.seed)
-        adam = None
-        if precondition and config.adam_from:
-            adam = AdamMoments.from_trainer_checkpoint(model, config.adam_from, [m.weight for m in modules.values()])
-
-        def compute_less(rows):
-            features = less_features(
-                model, encode_rows(tokenizer, rows), modules, projector, adam, pad_token_id=tokenizer.pad_token_id or 0
-            )
-            return features, torch.full((len(rows),), float("nan"))
-
-        description = {
-            "mode": "less",
-            "kind": config.features.projection,
-            "seed": config.features.seed,
-            "dim": config.features.dim,
-            "input_dim": input_dim,
-            "modules": list(modules),
-            "adam": adam is not None,
-        }
-        return compute_less, config.features.dim, description
+        return _less_computer(model, tokenizer, config, precondition)
 
     featurizer = GradientFeaturizer(model, config.features, pad_token_id=tokenizer.pad_token_id)
     if precondition and config.adam_from:
@@ -167,7 +142,43 @@ def feature_computer(
             return featurizer.features(encode_rows(tokenizer, rows))
 
         return compute_nll, featurizer.dim, description
+    return _policy_gradient_computer(model, tokenizer, config, featurizer), featurizer.dim, description
 
+
+def _less_computer(model, tokenizer, config: ExtractionConfig, precondition: bool):
+    """`feature_computer` in ``less`` mode: exact per-example gradients of the selected linear
+    layers through a dense projection (Adam-preconditioned when asked and ``adam_from`` is set)."""
+    from curricula.influence.less import AdamMoments, less_features
+    from curricula.influence.projection import DenseProjector
+
+    modules = select_linear_modules(model, config.features.modules)
+    input_dim = sum(m.weight.numel() for m in modules.values())
+    projector = DenseProjector(input_dim, config.features.dim, config.features.projection, config.features.seed)
+    adam = None
+    if precondition and config.adam_from:
+        adam = AdamMoments.from_trainer_checkpoint(model, config.adam_from, [m.weight for m in modules.values()])
+
+    def compute_less(rows):
+        features = less_features(
+            model, encode_rows(tokenizer, rows), modules, projector, adam, pad_token_id=tokenizer.pad_token_id or 0
+        )
+        return features, torch.full((len(rows),), float("nan"))
+
+    description = {
+        "mode": "less",
+        "kind": config.features.projection,
+        "seed": config.features.seed,
+        "dim": config.features.dim,
+        "input_dim": input_dim,
+        "modules": list(modules),
+        "adam": adam is not None,
+    }
+    return compute_less, config.features.dim, description
+
+
+def _policy_gradient_computer(model, tokenizer, config: ExtractionConfig, featurizer: GradientFeaturizer):
+    """``compute(rows) -> (features, pass rates)``: each row's policy-gradient feature over a group
+    of sampled completions rewarded by ``config.verifiers``."""
     from curricula.influence.policy import group_features, sample_groups, verifier_reward
 
     reward = verifier_reward(config.verifiers)
@@ -185,7 +196,7 @@ def feature_computer(
         pass_rates = torch.tensor([sum(r >= 1.0 for r in g.rewards) / len(g.rewards) for g in groups])
         return group_features(featurizer, tokenizer, groups), pass_rates
 
-    return compute_policy_gradient, featurizer.dim, description
+    return compute_policy_gradient
 
 
 def extract(

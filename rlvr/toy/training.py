@@ -82,6 +82,60 @@ def _probe_rates(model, tokenizer, probe: Mapping[str, list[dict]]) -> dict[str,
     return rates
 
 
+def _lr_schedule(recipe: Mapping):
+    """The learning-rate factor per step: linear warm-up over ``warmup_steps``, then a cosine decay
+    to ``min_lr_ratio`` at ``steps``."""
+    steps, warm = recipe["steps"], recipe["warmup_steps"]
+
+    def lr_at(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        t = (step - warm) / max(1, steps - warm)
+        floor = recipe["min_lr_ratio"]
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+    return lr_at
+
+
+def _train_step(model, tokenizer, opt, sched, pairs: list[tuple[str, str]], grad_clip: float) -> float:
+    """One optimizer step on ``pairs`` (gradient clipped to ``grad_clip``); returns the loss."""
+    loss = model(**encode_pairs(tokenizer, pairs)).loss
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    opt.step()
+    sched.step()
+    return loss.item()
+
+
+def _cap_skills(rates: dict[str, float], caps: dict, dropped_at: dict[str, int], mix: _Mix, weight, at: int) -> None:
+    """Every skill whose probe rate reached its cap (for the first time) is recorded in
+    ``dropped_at`` at step ``at`` and its share of ``mix`` multiplied by ``weight``."""
+    for skill, cap in caps.items():
+        if skill not in dropped_at and rates.get(skill, 0.0) >= cap:
+            dropped_at[skill] = at
+            mix.scale(skill, weight)
+
+
+def _targets_met(rates: dict[str, float], caps: dict, targets: dict, dropped_at: dict, stop_after_caps: str) -> bool:
+    """Whether warm-up is done: the caps were reached (``"all"`` of them or ``"any"`` one) and every
+    target rate is met."""
+    need_caps = all if stop_after_caps == "all" else any
+    return need_caps(s in dropped_at for s in caps) and all(rates.get(s, 0.0) >= t for s, t in targets.items())
+
+
+def _print_probe(at: int, steps: int, losses: list[float], seconds: float, rates, caps, dropped_at, done: bool) -> None:
+    """The progress line of a probe, the skills capped at it, and the end when targets are met."""
+    recent = sum(losses[-50:]) / len(losses[-50:])
+    shown = "  ".join(f"{s} {r:.2f}" for s, r in rates.items())
+    print(f"warm-up {at}/{steps}  loss {recent:.3f}  {seconds:.0f}s  train probe: {shown}", flush=True)
+    for skill, step in dropped_at.items():
+        if step == at:
+            print(f"  {skill} reached its cap {caps[skill]}: its share is cut")
+    if done:
+        print("  targets met: warm-up done")
+
+
 def warmup(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -91,20 +145,13 @@ def warmup(
 ) -> dict:
     """Train ``model`` in place on the recipe's skill mix. Returns a small JSON-able log."""
     recipe = dict(WARMUP_RECIPE if recipe is None else recipe)
-    steps, warm = recipe["steps"], recipe["warmup_steps"]
+    steps = recipe["steps"]
     caps = dict(recipe.get("caps") or {})
     targets = dict(recipe.get("targets") or {})
 
-    def lr_at(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        t = (step - warm) / max(1, steps - warm)
-        floor = recipe["min_lr_ratio"]
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
-
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"], betas=(0.9, 0.98))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_schedule(recipe))
     mix = _Mix(recipe, seed)
     probe = {s: make_examples(s, recipe["probe_prompts"], "train", seed=seed + 10_000) for s in mix.weights}
     dropped_at: dict[str, int] = {}
@@ -114,37 +161,15 @@ def warmup(
     with torch.random.fork_rng(devices=[]), deterministic(), num_threads(recipe.get("num_threads")):
         torch.manual_seed(seed)
         for step in range(steps):
-            loss = model(**encode_pairs(tokenizer, mix())).loss
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), recipe["grad_clip"])
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
+            losses.append(_train_step(model, tokenizer, opt, sched, mix(), recipe["grad_clip"]))
             if (step + 1) % recipe["probe_every"] == 0 or step + 1 == steps:
                 rates = _probe_rates(model, tokenizer, probe)
                 probe_log.append({"step": step + 1, **{s: round(r, 4) for s, r in rates.items()}})
-                for skill, cap in caps.items():
-                    if skill not in dropped_at and rates.get(skill, 0.0) >= cap:
-                        dropped_at[skill] = step + 1
-                        mix.scale(skill, recipe.get("capped_weight", 0.0))
-                need_caps = all if recipe.get("stop_after_caps", "any") == "all" else any
-                done = need_caps(s in dropped_at for s in caps) and all(
-                    rates.get(s, 0.0) >= t for s, t in targets.items()
-                )
+                _cap_skills(rates, caps, dropped_at, mix, recipe.get("capped_weight", 0.0), step + 1)
+                done = _targets_met(rates, caps, targets, dropped_at, recipe.get("stop_after_caps", "any"))
                 if progress:
-                    recent = sum(losses[-50:]) / len(losses[-50:])
-                    shown = "  ".join(f"{s} {r:.2f}" for s, r in rates.items())
-                    print(
-                        f"warm-up {step + 1}/{steps}  loss {recent:.3f}  "
-                        f"{time.perf_counter() - start:.0f}s  train probe: {shown}",
-                        flush=True,
-                    )
-                    for skill, at in dropped_at.items():
-                        if at == step + 1:
-                            print(f"  {skill} reached its cap {caps[skill]}: its share is cut")
-                    if done:
-                        print("  targets met: warm-up done")
+                    seconds = time.perf_counter() - start
+                    _print_probe(step + 1, steps, losses, seconds, rates, caps, dropped_at, done)
                 if done:
                     break
     model.eval()
