@@ -154,7 +154,9 @@ class PredictorConfig:
         half_life: Half-life, in generation steps, of the pooled evidence (group statistics and
             the feature model): the policy moves, so old groups count less. ``None`` = no decay.
         prompt_half_life: Half-life of a prompt's own successes and failures. ``None`` = no decay.
-        features: Learn the feature model (the trainer then passes a feature vector per prompt).
+        features: Learn the feature model. The trainer passes the policy's last-layer hidden
+            state at each candidate's last prompt token: one no-gradient forward pass over the
+            window's candidates per generation step (see `curricula.models.last_prompt_hidden_states`).
         feature_dim: Dimension of the fixed random projection of the features.
         ridge: L2 penalty of the feature model's ridge regression.
         window_factor: Candidate window, as a multiple of the batch's prompt count, from which a

@@ -89,6 +89,11 @@ class BadJson:
     def __init__(self, line: str, error: str):
         self.line, self.error = line, error
 
+    def __repr__(self) -> str:
+        # What a bad-row record shows as the row's values: the line as it was read, so the
+        # record names the broken text (and is the same on every run, unlike an object address).
+        return self.line.rstrip("\n")
+
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
     with open(path, encoding="utf-8") as f:

@@ -193,6 +193,7 @@ def test_bad_rows_are_named_recorded_and_none_is_lost(student, tmp_path, capsys)
     bad = {b["row"]: b for b in map(json.loads, (out / "bad_rows.jsonl").read_text().splitlines())}
     src = str(data)
     assert bad[6]["problem"] == "invalid_json" and bad[6]["message"].startswith(f"{src} row 6: not a JSON object")
+    assert bad[6]["values"] == "{not json"  # the line as read
     assert bad[7]["message"] == f"{src} row 7, field 'response': missing; the row has: id, prompt"
     assert bad[8]["message"] == f"{src} row 8, field 'response': empty" and bad[8]["problem"] == "empty_response"
     assert bad[9]["message"] == f"{src} row 9, field 'response': expected a string, got int '2'"
