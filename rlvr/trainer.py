@@ -53,6 +53,7 @@ from curricula.frontier import FrontierFilter
 from curricula.models import last_prompt_hidden_states
 from curricula.predictive import PredictiveFrontier, SetAside
 from curricula.predictor import metadata_groups
+from curricula.substitution import choose_replacements
 from rewards.errors import enforce_error_budgets
 from rlvr.data import prompt_hash
 
@@ -352,46 +353,30 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         """Replace rows of excluded prompts, and of prompts skipped before rollout at this step
         (``skip_zero_variance``), with active prompts, identically on every process.
 
-        The replacement of a prompt is chosen from the global batch (gathered ids), seeded by
-        (seed, step), so copies of one prompt's group on different processes get the same
-        replacement and a resumed run picks the same replacements again. Replacements are active
-        prompts outside the batch that are not skipped at this step; a prompt is only skipped if
-        such a replacement is left for it (otherwise it is rolled out after all), while an
-        excluded prompt falls back to skipped prompts, then to repeating active ones.
+        The choice (`curricula.substitution.choose_replacements`) is made from the global batch
+        (gathered ids), seeded by (seed, step), so copies of one prompt's group on different
+        processes get the same replacement and a resumed run picks the same replacements again.
+        Here: gather the ids, count and audit the skips, read the replacement rows.
         """
         step, seed = self.state.global_step, self.args.seed
         batch_ids = list(dict.fromkeys(gather_object([str(r["id"]) for r in rows])))
-        excluded = [
-            pid for pid in batch_ids if self.frontier.is_excluded(pid) and not self.frontier.wants_probe(pid, step)
-        ]
-        want_skip = [
-            pid for pid in batch_ids if not self.frontier.is_excluded(pid) and self.frontier.skips(pid, step, seed)
-        ]
-        if not excluded and not want_skip:
-            self._record_skips([], step)
+        frontier = self.frontier
+        choice = choose_replacements(
+            batch_ids,
+            self.pool_ids,
+            is_excluded=frontier.is_excluded,
+            wants_probe=lambda pid: frontier.wants_probe(pid, step),
+            skips=lambda pid: frontier.skips(pid, step, seed),
+            step=step,
+            seed=seed,
+        )
+        self._record_skips(choice.skipped, step)
+        if not choice.replacement:
             return rows
-        in_batch = set(batch_ids)
-        active = [pid for pid in self.pool_ids if not self.frontier.is_excluded(pid)]
-        outside = [pid for pid in active if pid not in in_batch]
-        candidates = [pid for pid in outside if not self.frontier.skips(pid, step, seed)]
-        rng = random.Random(f"rlvr-substitute-{seed}-{step}")
-        picks = rng.sample(candidates, min(len(excluded) + len(want_skip), len(candidates)))
-        replacement = dict(zip(excluded, picks))
-        skipped = want_skip[: max(0, len(picks) - len(excluded))]
-        replacement.update(zip(skipped, picks[len(excluded) :]))
-        self._record_skips(skipped, step)
-        short = [pid for pid in excluded if pid not in replacement]
-        if short:  # few unskipped prompts left: excluded ones take skipped prompts, then repeats
-            taken = set(picks)
-            rest = [pid for pid in outside if pid not in taken]
-            replacement.update(zip(short, rng.sample(rest, min(len(short), len(rest)))))
-            for pid in short:
-                if pid not in replacement and active:  # tiny pools: repeat active prompts
-                    replacement[pid] = rng.choice(active)
-        self.totals["substituted"] += len(replacement)
+        self.totals["substituted"] += len(choice.replacement)
         # Each replacement row is read once (dataset indexing is the costly part), then repeated.
-        read = self._rows_at([self.index_of[new] for new in replacement.values()])
-        new_rows = dict(zip(replacement, read))
+        read = self._rows_at([self.index_of[new] for new in choice.replacement.values()])
+        new_rows = dict(zip(choice.replacement, read))
         return [new_rows.get(str(r["id"]), r) for r in rows]
 
     def _rows_at(self, indices: list[int]) -> list[dict]:
