@@ -30,7 +30,6 @@ ALLOWED = {
     "rlvr/compare/run.py:run_compare": 71,
     "rlvr/influence/pipeline.py:feature_computer": 64,
     "rlvr/trainer.py:CurriculumGRPOTrainer.__init__": 77,
-    "rlvr/trainer.py:CurriculumGRPOTrainer._fill_with_informative_groups": 61,
 }
 
 
