@@ -31,7 +31,6 @@ import json
 import logging
 import math
 import os
-import random
 import time
 import uuid
 from collections import Counter
@@ -51,8 +50,10 @@ from curricula.base import MASKED, Decision, GroupResult, zero_variance
 from curricula.config import CurriculaConfig
 from curricula.frontier import FrontierFilter
 from curricula.models import last_prompt_hidden_states
+from curricula.oversample import draw_prompts, extra_group_budget, groups_to_draw, pair_groups, process_deficits
 from curricula.predictive import PredictiveFrontier, SetAside
 from curricula.predictor import metadata_groups
+from curricula.substitution import choose_replacements
 from rewards.errors import enforce_error_budgets
 from rlvr.data import prompt_hash
 
@@ -352,46 +353,30 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         """Replace rows of excluded prompts, and of prompts skipped before rollout at this step
         (``skip_zero_variance``), with active prompts, identically on every process.
 
-        The replacement of a prompt is chosen from the global batch (gathered ids), seeded by
-        (seed, step), so copies of one prompt's group on different processes get the same
-        replacement and a resumed run picks the same replacements again. Replacements are active
-        prompts outside the batch that are not skipped at this step; a prompt is only skipped if
-        such a replacement is left for it (otherwise it is rolled out after all), while an
-        excluded prompt falls back to skipped prompts, then to repeating active ones.
+        The choice (`curricula.substitution.choose_replacements`) is made from the global batch
+        (gathered ids), seeded by (seed, step), so copies of one prompt's group on different
+        processes get the same replacement and a resumed run picks the same replacements again.
+        Here: gather the ids, count and audit the skips, read the replacement rows.
         """
         step, seed = self.state.global_step, self.args.seed
         batch_ids = list(dict.fromkeys(gather_object([str(r["id"]) for r in rows])))
-        excluded = [
-            pid for pid in batch_ids if self.frontier.is_excluded(pid) and not self.frontier.wants_probe(pid, step)
-        ]
-        want_skip = [
-            pid for pid in batch_ids if not self.frontier.is_excluded(pid) and self.frontier.skips(pid, step, seed)
-        ]
-        if not excluded and not want_skip:
-            self._record_skips([], step)
+        frontier = self.frontier
+        choice = choose_replacements(
+            batch_ids,
+            self.pool_ids,
+            is_excluded=frontier.is_excluded,
+            wants_probe=lambda pid: frontier.wants_probe(pid, step),
+            skips=lambda pid: frontier.skips(pid, step, seed),
+            step=step,
+            seed=seed,
+        )
+        self._record_skips(choice.skipped, step)
+        if not choice.replacement:
             return rows
-        in_batch = set(batch_ids)
-        active = [pid for pid in self.pool_ids if not self.frontier.is_excluded(pid)]
-        outside = [pid for pid in active if pid not in in_batch]
-        candidates = [pid for pid in outside if not self.frontier.skips(pid, step, seed)]
-        rng = random.Random(f"rlvr-substitute-{seed}-{step}")
-        picks = rng.sample(candidates, min(len(excluded) + len(want_skip), len(candidates)))
-        replacement = dict(zip(excluded, picks))
-        skipped = want_skip[: max(0, len(picks) - len(excluded))]
-        replacement.update(zip(skipped, picks[len(excluded) :]))
-        self._record_skips(skipped, step)
-        short = [pid for pid in excluded if pid not in replacement]
-        if short:  # few unskipped prompts left: excluded ones take skipped prompts, then repeats
-            taken = set(picks)
-            rest = [pid for pid in outside if pid not in taken]
-            replacement.update(zip(short, rng.sample(rest, min(len(short), len(rest)))))
-            for pid in short:
-                if pid not in replacement and active:  # tiny pools: repeat active prompts
-                    replacement[pid] = rng.choice(active)
-        self.totals["substituted"] += len(replacement)
+        self.totals["substituted"] += len(choice.replacement)
         # Each replacement row is read once (dataset indexing is the costly part), then repeated.
-        read = self._rows_at([self.index_of[new] for new in replacement.values()])
-        new_rows = dict(zip(replacement, read))
+        read = self._rows_at([self.index_of[new] for new in choice.replacement.values()])
+        new_rows = dict(zip(choice.replacement, read))
         return [new_rows.get(str(r["id"]), r) for r in rows]
 
     def _rows_at(self, indices: list[int]) -> list[dict]:
@@ -595,20 +580,21 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         trains on what it has. Shapes per process never change: a replaced group's rows are
         overwritten in place (widths re-padded), so vLLM's equal per-process slicing holds.
 
-        Runs identically on every process (the loop condition uses gathered flags only).
+        Runs identically on every process (the loop condition uses gathered flags only). The
+        decisions (how many groups, which prompts, which pairs) are `curricula.oversample`'s.
         """
+        config = self.curricula.frontier
         size = self.num_generations
-        local_rows = len(inputs)
         n_proc = self.accelerator.num_processes
         rank = self.accelerator.process_index
-        groups_per_proc = local_rows // size
+        groups_per_proc = len(inputs) // size
         zero = list(self._last_zero_variance)  # global, one flag per group
         zero_at_start = sum(zero) / max(len(zero), 1)
-        budget = int(self.curricula.frontier.max_generation_multiplier * len(zero)) - len(zero)
+        budget = extra_group_budget(config.max_generation_multiplier, len(zero))
         extra_generated = 0
         round_index = 0
         while True:
-            deficits = [sum(zero[p * groups_per_proc : (p + 1) * groups_per_proc]) for p in range(n_proc)]
+            deficits = process_deficits(zero, n_proc, groups_per_proc)
             if max(deficits) == 0:
                 break
             if extra_generated >= budget:
@@ -616,41 +602,26 @@ class CurriculumGRPOTrainer(GRPOTrainer):
                 logger.warning(
                     "Over-sampling cap reached (%.1fx generation): %d zero-variance group(s) left in "
                     "this batch; training on what there is.",
-                    self.curricula.frontier.max_generation_multiplier,
+                    config.max_generation_multiplier,
                     sum(deficits),
                 )
                 break
             round_index += 1
             started = time.perf_counter()  # bookkeeping: drawing and merging, not generating
-            n_draw = self._groups_to_draw(
-                max(deficits), zero_at_start, groups_per_proc, (budget - extra_generated) // n_proc
-            )
+            budget_left = (budget - extra_generated) // n_proc
+            n_draw = groups_to_draw(config.oversample_draw, max(deficits), zero_at_start, groups_per_proc, budget_left)
             extra_inputs = self._draw_active_rows(n_draw * n_proc, round_index)
             self.curriculum_seconds += time.perf_counter() - started
             if extra_inputs is None:
                 break
-            local_extra = extra_inputs[rank * n_draw * size : (rank + 1) * n_draw * size]
-            more = self._generate_counted(local_extra)
+            more = self._generate_counted(extra_inputs[rank * n_draw * size : (rank + 1) * n_draw * size])
             started = time.perf_counter()
             extra_generated += n_draw * n_proc
-            more_zero = list(self._last_zero_variance)
             self.totals["oversampled_groups"] += n_draw * n_proc
-            # Each process pairs its zero-variance groups with its informative new groups, in
-            # order; every process computes every pairing so the global flags stay identical.
-            for p in range(n_proc):
-                span = range(p * groups_per_proc, (p + 1) * groups_per_proc)
-                new_span = range(p * n_draw, (p + 1) * n_draw)
-                pairs = list(zip([g for g in span if zero[g]], [g for g in new_span if not more_zero[g]]))
-                if p == rank:
-                    output = _replace_groups(
-                        output,
-                        more,
-                        [(t - rank * groups_per_proc, s - rank * n_draw) for t, s in pairs],
-                        size,
-                        self.pad_token_id_for_merge,
-                    )
-                for t, _ in pairs:
-                    zero[t] = False
+            # Every process computes every pairing, so the global flags stay identical.
+            pairing = pair_groups(zero, self._last_zero_variance, n_proc, groups_per_proc, n_draw)
+            output = _replace_groups(output, more, pairing.pairs[rank], size, self.pad_token_id_for_merge)
+            zero = pairing.zero
             self.curriculum_seconds += time.perf_counter() - started
         if self.mask_zero_variance:
             self._zero_variance_rows = torch.tensor(zero, dtype=torch.bool).repeat_interleave(size)
@@ -658,33 +629,22 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             self._metrics["train"]["curriculum/oversample_rounds"].append(round_index)
         return output
 
-    def _groups_to_draw(self, deficit: int, zero_share: float, groups_per_proc: int, budget_left: int) -> int:
-        """Groups per process to generate in the next over-sampling round.
-
-        ``"batch"``: a whole generation batch, as DAPO does (fewest rounds: on a GPU one bigger
-        generate call costs little more than a small one). ``"deficit"``: only as many as the
-        largest per-process deficit needs at the informative rate this batch showed (at most 4x
-        the deficit), never past the budget: fewer generated tokens, possibly more rounds.
-        """
-        if self.curricula.frontier.oversample_draw == "batch":
-            return groups_per_proc
-        informative = max(1.0 - zero_share, 0.25)
-        wanted = math.ceil(deficit / informative)
-        return max(1, min(groups_per_proc, wanted, budget_left))
-
     def _draw_active_rows(self, n_groups: int, round_index: int) -> list[dict] | None:
-        """``n_groups`` active prompts (seeded by step and round), each repeated num_generations
-        times; prompts skipped at this step are left out while others remain."""
-        active = [pid for pid in self.pool_ids if not self.frontier.is_excluded(pid)]
-        if not active:
-            return None
+        """Rows of ``n_groups`` active prompts (`curricula.oversample.draw_prompts`: seeded by
+        step and round, prompts skipped at this step left out while others remain), each
+        repeated num_generations times; ``None`` when no prompt is active."""
         step, seed = self.state.global_step, self.args.seed
-        unskipped = [pid for pid in active if not self.frontier.skips(pid, step, seed)]
-        active = unskipped or active
-        rng = random.Random(f"rlvr-oversample-{self.args.seed}-{self.state.global_step}-{round_index}")
-        picks = rng.sample(active, min(n_groups, len(active)))
-        while len(picks) < n_groups:
-            picks.append(rng.choice(active))
+        picks = draw_prompts(
+            self.pool_ids,
+            n_groups,
+            is_excluded=self.frontier.is_excluded,
+            skips=lambda pid: self.frontier.skips(pid, step, seed),
+            step=step,
+            seed=seed,
+            round_index=round_index,
+        )
+        if picks is None:
+            return None
         rows = self._rows_at([self.index_of[pid] for pid in picks])
         return [row for row in rows for _ in range(self.num_generations)]
 

@@ -297,15 +297,7 @@ def test_deficit_oversampling_generates_only_what_the_missing_groups_need(tmp_pa
     # (8 rows), not of the whole batch (16 rows).
     assert rows_per_call[0] == 16 and len(rows_per_call) >= 2
     assert all(n == 8 for n in rows_per_call[1:]), rows_per_call
-    # "batch" (the default) draws whole batches, as before.
-    batch_mode = make_frontier_trainer(
-        tmp_path / "batch", reward=alternating_reward, oversample=True, max_generation_multiplier=4.0
-    )
-    assert batch_mode._groups_to_draw(1, 0.25, groups_per_proc=4, budget_left=12) == 4
-    draw = trainer._groups_to_draw
-    assert draw(3, 0.75, groups_per_proc=8, budget_left=12) == 8  # rate floor 0.25: at most 4x deficit
-    assert draw(3, 0.75, groups_per_proc=16, budget_left=12) == 12
-    assert draw(3, 0.75, groups_per_proc=16, budget_left=5) == 5  # never past the cap
+    # How many groups each mode draws: tests/curricula/test_oversample.py.
     assert trainer.totals["oversampled_groups"] == 2 * (len(rows_per_call) - 1)
 
 
