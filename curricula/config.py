@@ -162,6 +162,8 @@ class PredictorConfig:
         window_factor: Candidate window, as a multiple of the batch's prompt count, from which a
             batch is chosen before rollout.
         max_deferrals: A prompt deferred this many times is taken the next time it is offered.
+            20 (was 3): with 3, hopeless and solved prompts were forced back about a quarter of
+            the times they were offered (see the README's predictive-frontier measurements).
         reoffer_after: Steps a deferred prompt waits before it is offered again (sooner when
             the sampler's order runs out).
         reoffer_share: Deferred prompts re-offered per window at most, as a share of the batch's
@@ -169,9 +171,13 @@ class PredictorConfig:
             order runs dry). Re-offers that crowd the window would bring back mostly prompts just
             judged unlikely to carry a signal.
         deferral_bonus: Added to a candidate's score per past deferral, so waiting raises
-            priority.
+            priority. 0.02 (was 0.1): a bonus of 0.1 outranks a prompt with a real signal after
+            a handful of deferrals, which brought the no-signal prompts back early.
         thompson: Score candidates by a Thompson draw of the pass rate (exploration, as MoPPS,
-            arXiv 2507.04632); ``False`` scores by the posterior probability of a signal.
+            arXiv 2507.04632); ``False`` (the default) scores by the posterior probability of
+            a signal, P(not all-equal in G) in closed form: a draw from a U-shaped skill prior
+            lands near 0 or 1 and hides prompts that do carry signal (measured: more
+            zero-variance groups with Thompson draws).
         calibration_bins: Bins of the reliability curve (predicted vs observed pass rate).
     """
 
@@ -188,11 +194,11 @@ class PredictorConfig:
     feature_dim: int = 64
     ridge: float = 1.0
     window_factor: float = 3.0
-    max_deferrals: int = 3
+    max_deferrals: int = 20
     reoffer_after: int = 20
     reoffer_share: float = 0.5
-    deferral_bonus: float = 0.1
-    thompson: bool = True
+    deferral_bonus: float = 0.02
+    thompson: bool = False
     calibration_bins: int = 10
 
     def __post_init__(self):

@@ -44,7 +44,7 @@ def test_first_visit_of_an_all_wrong_skill_is_deferred_with_its_prediction(thomp
     assert first.stats["predicted_pass_rate"] == round(predicted, 4) < 0.05  # hand: 0.0385 at step 0 (next test)
     assert first.stats["p_signal"] == round(float(p_signal(alpha, beta, G)[0]), 4)
     assert first.message.startswith(f"deferred: predicted pass rate {predicted:.2f} (Beta(")
-    assert "deferral 1 of 3" in first.message and first.stats["visits"] == 0
+    assert "deferral 1 of 20" in first.message and first.stats["visits"] == 0
     assert p.deferrals[[6, 7, 26, 27]].tolist() == [1, 1, 0, 0]
 
 

@@ -159,8 +159,18 @@ def test_frontier_filter_still_drops_beside_the_predictor(tmp_path):
 def test_the_feature_model_tells_first_visits_apart_without_metadata(tmp_path):
     # No group columns: the only prior a first visit gets is the feature model's, learned online
     # from the policy's hidden state at the prompt's last token ("*" prompts never succeed).
+    # Thompson draws spread the rolled-out groups over both kinds of prompt: the feature model
+    # learns the contrast from what is rolled out (exploit-only selection rolls out mostly one).
     trainer = make_trainer(
-        tmp_path, steps=10, data=pool(48, 48), group_columns=[], features=True, window_factor=3.0, reoffer_after=20
+        tmp_path,
+        steps=10,
+        data=pool(48, 48),
+        group_columns=[],
+        features=True,
+        window_factor=3.0,
+        reoffer_after=20,
+        thompson=True,
+        deferral_bonus=0.1,
     )
     trainer.train()
     model = trainer.predictive.predictor.features
