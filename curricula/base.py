@@ -90,23 +90,51 @@ class Decision:
 
 
 @runtime_checkable
-class PromptFilter(Protocol):
-    """An online filter over training prompts, driven by the trainer.
-
-    The trainer calls `observe` once per generation step with every group of that step
-    (gathered across processes, so every process sees the same input and takes the same
-    decisions), asks `is_excluded` before a prompt is generated for, and calls
-    `start_probe` when it lets an excluded prompt through for a re-probe.
-    """
+class OnlineFilter(Protocol):
+    """What every online filter implements: the trainer calls `observe` once per generation step
+    with every group of that step (gathered across processes, so every process sees the same
+    input and takes the same decisions), audits the decisions it returns, and saves
+    `state_dict` with each checkpoint (`load_state_dict` on resume). `FrontierFilter` and the
+    predictive frontier (`curricula.predictive.PredictiveFrontier`) are the two today; the
+    trainer loops over them (`CurriculumGRPOTrainer.online_filters`)."""
 
     name: str
 
     def observe(self, groups: list[GroupResult], step: int, epoch: float) -> list[Decision]: ...
 
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+@runtime_checkable
+class PromptFilter(OnlineFilter, Protocol):
+    """An online filter that excludes prompts: the trainer asks `is_excluded` before a prompt is
+    generated for, and lets an excluded prompt through for a re-probe when `wants_probe`."""
+
     def is_excluded(self, prompt_id: str) -> bool: ...
 
     def wants_probe(self, prompt_id: str, step: int) -> bool: ...
 
-    def state_dict(self) -> dict: ...
 
-    def load_state_dict(self, state: dict) -> None: ...
+def _reward_for_audit(x: float):
+    return None if math.isnan(x) else round(x, 4)
+
+
+def zero_variance_mask_decisions(groups: list[GroupResult], zero: list[bool]) -> list[Decision]:
+    """One ``masked`` record per zero-variance group (``zero[i]`` flags ``groups[i]``): the
+    group is taken out of the loss because all its rewards are equal, so it has no advantage."""
+    return [
+        Decision(
+            filter="zero_variance",
+            prompt_id=g.prompt_id,
+            decision=MASKED,
+            reason="zero_variance",
+            message=f"masked from the loss: all {len(g.rewards)} rewards equal ({_reward_for_audit(g.rewards[0])})",
+            stats={"rewards": [_reward_for_audit(r) for r in g.rewards]},
+            columns=g.columns,
+            prompt_hash=g.prompt_hash,
+        )
+        for g, is_zero in zip(groups, zero)
+        if is_zero
+    ]

@@ -32,7 +32,6 @@ import logging
 import math
 import os
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -45,8 +44,8 @@ from trl import GRPOTrainer
 from trl.data_utils import maybe_apply_chat_template
 from trl.trainer.utils import RepeatSampler
 
-from curricula.audit import AuditLog
-from curricula.base import MASKED, Decision, GroupResult, zero_variance
+from curricula.audit import AuditLog, new_run_id
+from curricula.base import GroupResult, OnlineFilter, zero_variance, zero_variance_mask_decisions
 from curricula.config import CurriculaConfig
 from curricula.frontier import FrontierFilter
 from curricula.models import last_prompt_hidden_states
@@ -144,7 +143,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self.oversample = frontier_config.enabled and frontier_config.oversample
         self._last_zero_variance: list[bool] = []
         self.curriculum_enabled = frontier_config.enabled or self.curricula.predictor.enabled
-        self.run_id = run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        self.run_id = run_id or new_run_id()
         self.run_identity = run_identity
         self.audit: AuditLog | None = None
         self.curriculum_seconds = 0.0
@@ -152,34 +151,49 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self.totals = Counter()
         self.generated_tokens_by_skill: Counter = Counter()
         self._zero_variance_rows: torch.Tensor | None = None
-        self.influence_check = influence_check
-        if self.influence_check is None and self.curricula.influence.enabled:
-            from curricula.influence.check import InfluenceCheck
-            from rlvr.influence.pipeline import load_target_rows
-
-            self.influence_check = InfluenceCheck(
-                self.curricula.influence, targets=load_target_rows(self.curricula.influence)
-            )
-        if self.influence_check is not None:
-            if self.accelerator.is_main_process:
-                self.audit = AuditLog(self.args.output_dir, self.run_id)
+        self.influence_check = influence_check if influence_check is not None else self._build_influence_check()
+        if self.influence_check is not None and self.accelerator.is_main_process:
+            self.audit = AuditLog(self.args.output_dir, self.run_id)
         if not self.curriculum_enabled:
             return
+        self.pool_ids, self.index_of = self._pool_ids()
+        if frontier_config.enabled:
+            self.frontier = FrontierFilter(frontier_config, self.pool_ids)
+        if self.curricula.predictor.enabled:
+            self.predictive = self._build_predictive()
+        self._check_oversampling_layout()
+        self.pad_token_id_for_merge = (
+            self.processing_class.pad_token_id
+            if hasattr(self.processing_class, "pad_token_id")
+            else self.processing_class.tokenizer.pad_token_id
+        )
+        if self.accelerator.is_main_process and self.audit is None:
+            self.audit = AuditLog(self.args.output_dir, self.run_id)
+
+    def _build_influence_check(self):
+        """The in-training influence check of ``curricula.influence`` (None when it is off)."""
+        if not self.curricula.influence.enabled:
+            return None
+        from curricula.influence.check import InfluenceCheck
+        from rlvr.influence.pipeline import load_target_rows
+
+        return InfluenceCheck(self.curricula.influence, targets=load_target_rows(self.curricula.influence))
+
+    def _pool_ids(self) -> tuple[list[str], dict[str, int]]:
+        """Every training row's stable id, and id -> row index; ids must exist and be unique."""
         columns = self.train_dataset.column_names
         if "id" not in columns:
             raise ValueError(
                 "Curriculum filters need a stable 'id' column in the training data "
                 "(rlvr.data.load_prompts adds one); got columns " + ", ".join(columns)
             )
-        self.pool_ids: list[str] = [str(i) for i in self.train_dataset["id"]]
-        if len(set(self.pool_ids)) != len(self.pool_ids):
-            dup = next(i for i, n in Counter(self.pool_ids).items() if n > 1)
+        pool_ids = [str(i) for i in self.train_dataset["id"]]
+        if len(set(pool_ids)) != len(pool_ids):
+            dup = next(i for i, n in Counter(pool_ids).items() if n > 1)
             raise ValueError(f"Training data has duplicate id '{dup}'; ids must be unique.")
-        self.index_of = {pid: i for i, pid in enumerate(self.pool_ids)}
-        if frontier_config.enabled:
-            self.frontier = FrontierFilter(frontier_config, self.pool_ids)
-        if self.curricula.predictor.enabled:
-            self.predictive = self._build_predictive()
+        return pool_ids, {pid: i for i, pid in enumerate(pool_ids)}
+
+    def _check_oversampling_layout(self) -> None:
         if (
             self.oversample
             and self.args.per_device_train_batch_size * self.args.steps_per_generation % self.num_generations
@@ -189,13 +203,6 @@ class CurriculumGRPOTrainer(GRPOTrainer):
                 "per_device_train_batch_size x steps_per_generation a multiple of num_generations "
                 f"({self.num_generations})."
             )
-        self.pad_token_id_for_merge = (
-            self.processing_class.pad_token_id
-            if hasattr(self.processing_class, "pad_token_id")
-            else self.processing_class.tokenizer.pad_token_id
-        )
-        if self.accelerator.is_main_process and self.audit is None:
-            self.audit = AuditLog(self.args.output_dir, self.run_id)
 
     def _build_predictive(self) -> PredictiveFrontier:
         """The predictive frontier over the training pool, reading ahead in the sampler's order."""
@@ -421,20 +428,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         zero = [zero_variance(g.rewards) for g in groups]
         self._last_zero_variance = zero
         if self.mask_zero_variance:
-            decisions += [
-                Decision(
-                    filter="zero_variance",
-                    prompt_id=g.prompt_id,
-                    decision=MASKED,
-                    reason="zero_variance",
-                    message=f"masked from the loss: all {len(g.rewards)} rewards equal ({_fmt(g.rewards[0])})",
-                    stats={"rewards": [_fmt(r) for r in g.rewards]},
-                    columns=g.columns,
-                    prompt_hash=g.prompt_hash,
-                )
-                for g, is_zero in zip(groups, zero)
-                if is_zero
-            ]
+            decisions += zero_variance_mask_decisions(groups, zero)
             self._zero_variance_rows = torch.tensor(zero, dtype=torch.bool).repeat_interleave(self.num_generations)
         if self.audit is not None:
             for decision in decisions:
@@ -444,9 +438,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self.curriculum_seconds += time.perf_counter() - started
         return rewards_per_func
 
-    def online_filters(self) -> list:
-        """The online filters that observe every generation step's groups (`PromptFilter`-like:
-        ``observe``, ``state_dict``, ``load_state_dict``), in decision order."""
+    def online_filters(self) -> list[OnlineFilter]:
+        """The online filters that observe every generation step's groups (`curricula.base.OnlineFilter`),
+        in decision order."""
         return [f for f in (self.frontier, self.predictive) if f is not None]
 
     def _gather_groups(self, inputs, rewards_per_func) -> list[GroupResult]:
@@ -652,10 +646,18 @@ class CurriculumGRPOTrainer(GRPOTrainer):
     # Checkpoints: filter state and audit position travel with the model.
 
     def _save_checkpoint(self, model, trial):
+        # rlvr's state goes in first: transformers writes trainer_state.json at the end of its
+        # save, so a checkpoint that has it also has the filter state (a run killed mid-save
+        # leaves no checkpoint that looks complete without it).
+        if self.args.should_save:
+            folder = os.path.join(
+                self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+            )
+            os.makedirs(folder, exist_ok=True)
+            self._save_curriculum_state(folder)
         super()._save_checkpoint(model, trial)
-        if not self.args.should_save:
-            return
-        folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
+
+    def _save_curriculum_state(self, folder: str) -> None:
         # The counters travel even with filters off, so a token budget survives a resume.
         state = {
             "run_id": self.run_id,
@@ -819,7 +821,3 @@ def _replace_groups(output: dict, more: dict, pairs: list[tuple[int, int]], size
             a[t * size : (t + 1) * size] = b[s * size : (s + 1) * size]
         merged[key] = a
     return merged
-
-
-def _fmt(x: float):
-    return None if math.isnan(x) else round(x, 4)

@@ -1,0 +1,44 @@
+"""`curricula.base`: the online-filter protocol every filter the trainer drives implements, and
+the zero-variance masking records."""
+
+import math
+
+import numpy as np
+
+from curricula.base import GroupResult, OnlineFilter, PromptFilter, zero_variance, zero_variance_mask_decisions
+from curricula.config import FrontierConfig, PredictorConfig
+from curricula.frontier import FrontierFilter
+from curricula.predictive import PredictiveFrontier
+
+
+def test_both_online_filters_implement_the_protocol():
+    ids = [f"p{i}" for i in range(6)]
+    frontier = FrontierFilter(FrontierConfig(enabled=True), ids)
+    predictive = PredictiveFrontier(
+        PredictorConfig(enabled=True), ids, {p: i for i, p in enumerate(ids)}, lambda epoch: np.arange(6), 2, 4
+    )
+    assert isinstance(frontier, PromptFilter) and isinstance(frontier, OnlineFilter)
+    assert isinstance(predictive, OnlineFilter) and not isinstance(predictive, PromptFilter)
+    groups = [GroupResult("p0", [1.0, 0.0, 1.0, 1.0]), GroupResult("p1", [0.0] * 4)]
+    for online_filter in (frontier, predictive):  # the trainer's loop, as it calls them
+        assert isinstance(online_filter.observe(groups, step=0, epoch=0.0), list)
+        online_filter.load_state_dict(online_filter.state_dict())
+
+
+def test_zero_variance_groups_get_one_masked_record_each_with_their_rewards():
+    groups = [
+        GroupResult("a", [1.0, 1.0, 1.0], {"skill": "copy"}, "h1"),
+        GroupResult("b", [1.0, 0.0, 1.0]),
+        GroupResult("c", [0.123456, 0.123456, math.nan]),
+        GroupResult("d", [math.nan, math.nan, math.nan]),
+    ]
+    zero = [zero_variance(g.rewards) for g in groups]
+    assert zero == [True, False, True, True]  # one scored reward or none: no advantage either
+    records = zero_variance_mask_decisions(groups, zero)
+    assert [r.prompt_id for r in records] == ["a", "c", "d"]
+    first = records[0]
+    assert (first.filter, first.decision, first.reason) == ("zero_variance", "masked", "zero_variance")
+    assert first.message == "masked from the loss: all 3 rewards equal (1.0)"
+    assert first.columns == {"skill": "copy"} and first.prompt_hash == "h1"
+    assert records[1].stats == {"rewards": [0.1235, 0.1235, None]}
+    assert records[2].message == "masked from the loss: all 3 rewards equal (None)"
