@@ -30,6 +30,20 @@ class Replacements:
     skipped: list[str] = field(default_factory=list)
 
 
+def excluded_and_skipped(
+    ids: Sequence[str],
+    *,
+    is_excluded: Callable[[str], bool],
+    wants_probe: Callable[[str], bool],
+    skips: Callable[[str], bool],
+) -> tuple[list[str], list[str]]:
+    """The safety net's verdict on prompts before rollout, in their order: those excluded and not
+    due for a re-probe, and the active ones skipped at this step."""
+    excluded = [pid for pid in ids if is_excluded(pid) and not wants_probe(pid)]
+    skipped = [pid for pid in ids if not is_excluded(pid) and skips(pid)]
+    return excluded, skipped
+
+
 def choose_replacements(
     batch_ids: Sequence[str],
     pool_ids: Sequence[str],
@@ -49,8 +63,7 @@ def choose_replacements(
     prompt is only skipped if such a replacement is left for it, while an excluded prompt falls
     back to skipped prompts outside the batch, then to repeating active ones (tiny pools).
     """
-    excluded = [pid for pid in batch_ids if is_excluded(pid) and not wants_probe(pid)]
-    want_skip = [pid for pid in batch_ids if not is_excluded(pid) and skips(pid)]
+    excluded, want_skip = excluded_and_skipped(batch_ids, is_excluded=is_excluded, wants_probe=wants_probe, skips=skips)
     if not excluded and not want_skip:
         return Replacements()
     in_batch = set(batch_ids)

@@ -52,7 +52,7 @@ from curricula.models import last_prompt_hidden_states
 from curricula.oversample import draw_prompts, extra_group_budget, groups_to_draw, pair_groups, process_deficits
 from curricula.predictive import PredictiveFrontier, SetAside
 from curricula.predictor import metadata_groups
-from curricula.substitution import choose_replacements
+from curricula.substitution import choose_replacements, excluded_and_skipped
 from rewards.errors import enforce_error_budgets
 from rlvr.data import prompt_hash
 
@@ -320,17 +320,14 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         if self.frontier is None:
             return SetAside()
         step, seed = self.state.global_step, self.args.seed
-        ids = [self.pool_ids[i] for i in window.tolist()]
-        dropped = [
-            i
-            for i, pid in zip(window.tolist(), ids)
-            if self.frontier.is_excluded(pid) and not self.frontier.wants_probe(pid, step)
-        ]
-        skipped = [
-            i
-            for i, pid in zip(window.tolist(), ids)
-            if not self.frontier.is_excluded(pid) and self.frontier.skips(pid, step, seed)
-        ]
+        excluded, skipping = excluded_and_skipped(
+            [self.pool_ids[i] for i in window.tolist()],
+            is_excluded=self.frontier.is_excluded,
+            wants_probe=lambda pid: self.frontier.wants_probe(pid, step),
+            skips=lambda pid: self.frontier.skips(pid, step, seed),
+        )
+        dropped = [self.index_of[pid] for pid in excluded]
+        skipped = [self.index_of[pid] for pid in skipping]
         decisions = []
         if self.audit is not None and skipped:
             describe = self._audit_columns(np.asarray(skipped))

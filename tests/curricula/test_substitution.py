@@ -1,4 +1,4 @@
-from curricula.substitution import Replacements, choose_replacements
+from curricula.substitution import Replacements, choose_replacements, excluded_and_skipped
 
 POOL = [f"p{i}" for i in range(10)]
 
@@ -57,3 +57,16 @@ def test_excluded_prompts_fall_back_to_skipped_prompts_then_repeats():
 
 def test_an_excluded_prompt_stays_when_no_prompt_is_active():
     assert choose(["a", "b"], pool=["a", "b"], excluded={"a", "b"}).replacement == {}
+
+
+def test_excluded_and_skipped_is_the_safety_nets_verdict_in_order():
+    excluded = {"a", "c", "e"}
+    probing = {"c"}  # excluded, but due for a re-probe: neither out nor skipped
+    skipping = {"b", "e", "f"}  # "e" is excluded already: counted there only
+    out, skipped = excluded_and_skipped(
+        ["f", "e", "d", "c", "b", "a"],
+        is_excluded=excluded.__contains__,
+        wants_probe=probing.__contains__,
+        skips=skipping.__contains__,
+    )
+    assert out == ["e", "a"] and skipped == ["f", "b"]
