@@ -13,6 +13,7 @@ Scoring functions (confidence bounds, metrics) are pure functions kept apart fro
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -138,3 +139,17 @@ def zero_variance_mask_decisions(groups: list[GroupResult], zero: list[bool]) ->
         for g, is_zero in zip(groups, zero)
         if is_zero
     ]
+
+
+def step_counts(groups: list[GroupResult], zero: list[bool], decisions: list[Decision]) -> Counter:
+    """One generation step's counts, added to a run's running totals: ``groups``,
+    ``zero_variance_groups`` (``zero[i]`` flags ``groups[i]``), ``rollouts``, ``signal_rollouts``
+    (rollouts of groups with a signal) and one ``"decision:reason"`` count per kind of decision."""
+    counts = Counter(
+        groups=len(groups),
+        zero_variance_groups=sum(zero),
+        rollouts=sum(len(g.rewards) for g in groups),
+        signal_rollouts=sum(len(g.rewards) for g, z in zip(groups, zero) if not z),
+    )
+    counts.update(f"{d.decision}:{d.reason}" for d in decisions)
+    return counts

@@ -45,7 +45,7 @@ from trl.data_utils import maybe_apply_chat_template
 from trl.trainer.utils import RepeatSampler
 
 from curricula.audit import AuditLog, new_run_id
-from curricula.base import GroupResult, OnlineFilter, zero_variance, zero_variance_mask_decisions
+from curricula.base import GroupResult, OnlineFilter, step_counts, zero_variance, zero_variance_mask_decisions
 from curricula.config import CurriculaConfig
 from curricula.frontier import FrontierFilter
 from curricula.models import last_prompt_hidden_states
@@ -471,13 +471,8 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         return groups
 
     def _record_metrics(self, groups, zero, decisions) -> None:
-        n_groups = len(groups)
-        n_zero = sum(zero)
-        rollouts = sum(len(g.rewards) for g in groups)
-        signal = sum(len(g.rewards) for g, z in zip(groups, zero) if not z)
-        self.totals.update(groups=n_groups, zero_variance_groups=n_zero, rollouts=rollouts, signal_rollouts=signal)
-        for d in decisions:
-            self.totals[f"{d.decision}:{d.reason}"] += 1
+        step = step_counts(groups, zero, decisions)
+        self.totals.update(step)
         metrics = self._metrics["train"]
         if self.frontier is not None:
             counts = self.frontier.counts()
@@ -490,8 +485,8 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         if self.predictive is not None:
             for key, value in {**self.predictive.metrics(), **self.predictive.last_step_metrics}.items():
                 metrics[key].append(value)
-        metrics["curriculum/zero_variance_share"].append(n_zero / max(n_groups, 1))
-        metrics["curriculum/signal_share"].append(signal / max(rollouts, 1))
+        metrics["curriculum/zero_variance_share"].append(step["zero_variance_groups"] / max(step["groups"], 1))
+        metrics["curriculum/signal_share"].append(step["signal_rollouts"] / max(step["rollouts"], 1))
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """TRL's logging, with each of `LEVEL_METRICS` reduced to its latest value first."""

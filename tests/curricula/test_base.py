@@ -5,7 +5,14 @@ import math
 
 import numpy as np
 
-from curricula.base import GroupResult, OnlineFilter, PromptFilter, zero_variance, zero_variance_mask_decisions
+from curricula.base import (
+    GroupResult,
+    OnlineFilter,
+    PromptFilter,
+    step_counts,
+    zero_variance,
+    zero_variance_mask_decisions,
+)
 from curricula.config import FrontierConfig, PredictorConfig
 from curricula.frontier import FrontierFilter
 from curricula.predictive import PredictiveFrontier
@@ -42,3 +49,17 @@ def test_zero_variance_groups_get_one_masked_record_each_with_their_rewards():
     assert first.columns == {"skill": "copy"} and first.prompt_hash == "h1"
     assert records[1].stats == {"rewards": [0.1235, 0.1235, None]}
     assert records[2].message == "masked from the loss: all 3 rewards equal (None)"
+
+
+def test_step_counts_are_what_a_run_adds_to_its_totals():
+    groups = [GroupResult("a", [1.0, 1.0, 1.0, 1.0]), GroupResult("b", [1.0, 0.0, 0.0]), GroupResult("c", [0.0] * 4)]
+    zero = [zero_variance(g.rewards) for g in groups]
+    decisions = zero_variance_mask_decisions(groups, zero)
+    counts = step_counts(groups, zero, decisions)
+    assert counts == {
+        "groups": 3,
+        "zero_variance_groups": 2,
+        "rollouts": 11,
+        "signal_rollouts": 3,  # only b's 3 rollouts carry an advantage
+        "masked:zero_variance": 2,
+    }
