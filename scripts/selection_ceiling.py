@@ -8,8 +8,9 @@ chosen prompts). The predictors compared, from least to most knowledge:
 
 - ``none``: no selection (plain TRL's share);
 - ``skill``: the skill's mean pass rate (the best a skill-pooled prior can know on a first visit);
-- ``hidden``: ridge regression on the policy's last hidden state (last and mean-pooled prompt
-  token) plus the skill, cross-validated in 5 folds (what the feature model could learn);
+- ``hidden``: ridge regression on the policy's last hidden state at the prompt's last token (the
+  trainer's feature, `curricula.models.last_prompt_hidden_states`) plus the skill,
+  cross-validated in 5 folds (what the feature model could learn);
 - ``oracle``: the prompt's own measured pass rate (what history gives after visits).
 
     python scripts/selection_ceiling.py [--world accident] [--n-per-skill 300] [--windows 3 6 10]
@@ -20,30 +21,12 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from curricula.models import last_prompt_hidden_states
 from curricula.predictor import signal_at
 from rlvr.toy import build_toy_world, toy_dataset
 from rlvr.toy.evaluate import per_prompt_pass_rates
-
-
-def prompt_features(model, tokenizer, prompts: list[str], batch: int = 256) -> np.ndarray:
-    """The last layer's hidden state at the prompt's last token, and its mean over the prompt."""
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(prompts), batch):
-            enc = tokenizer(prompts[i : i + batch], return_tensors="pt", padding=True)
-            hidden = model(**enc, output_hidden_states=True).hidden_states[-1]
-            mask = enc["attention_mask"]
-            last = (
-                hidden[:, -1]
-                if tokenizer.padding_side == "left"
-                else hidden[torch.arange(len(hidden)), mask.sum(1) - 1]
-            )
-            mean = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
-            out.append(torch.cat([last, mean], 1).numpy())
-    return np.concatenate(out)
 
 
 def ridge_cross_validated(features: np.ndarray, target: np.ndarray, ridge: float, folds: int, seed: int) -> np.ndarray:
@@ -89,7 +72,8 @@ def main(argv=None) -> None:
     names = list(dict.fromkeys(skills.tolist()))
     one_hot = (skills[:, None] == np.asarray(names)[None]).astype(np.float64)
     skill_mean = np.asarray([rates[skills == s].mean() for s in skills])
-    hidden = np.hstack([prompt_features(model, tokenizer, [r["prompt"] for r in rows]), 5.0 * one_hot])
+    prompts = [r["prompt"] for r in rows]
+    hidden = np.hstack([last_prompt_hidden_states(model, tokenizer, prompts, batch_size=256), 5.0 * one_hot])
     predictors = {
         "none": None,
         "skill": skill_mean,
