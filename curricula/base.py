@@ -97,11 +97,14 @@ class OnlineFilter(Protocol):
     input and takes the same decisions), audits the decisions it returns, and saves
     `state_dict` with each checkpoint (`load_state_dict` on resume). `FrontierFilter` and the
     predictive frontier (`curricula.predictive.PredictiveFrontier`) are the two today; the
-    trainer loops over them (`CurriculumGRPOTrainer.online_filters`)."""
+    trainer's `curricula.controller.CurriculumController` loops over them). After each step the
+    controller logs `metrics` (the filter's levels: pool sizes, running calibration)."""
 
     name: str
 
     def observe(self, groups: list[GroupResult], step: int, epoch: float) -> list[Decision]: ...
+
+    def metrics(self) -> dict[str, float]: ...
 
     def state_dict(self) -> dict: ...
 

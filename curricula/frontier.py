@@ -191,6 +191,15 @@ class FrontierFilter:
         # scan of a million-prompt table took ~0.1 s.
         return {ACTIVE: 0, TOO_HARD: 0, TOO_EASY: 0, **self._status_counts}
 
+    def metrics(self) -> dict[str, float]:
+        """The pool's levels to log after a step: prompts active and dropped so far, per reason."""
+        counts = self.counts()
+        return {
+            "curriculum/active_pool": counts[ACTIVE],
+            "curriculum/dropped_too_hard": counts[TOO_HARD],
+            "curriculum/dropped_too_easy": counts[TOO_EASY],
+        }
+
     def _set_status(self, stats: PromptStats, status: str) -> None:
         self._status_counts[stats.status] -= 1
         self._status_counts[status] += 1

@@ -96,7 +96,6 @@ class PredictiveFrontier:
         self.predictor = PassRatePredictor(config, self.pool_size, groups, seed)
         self.window = CandidateWindow.from_config(config, self.batch_size)
         self._order_epoch, self._order = -1, np.empty(0, dtype=np.int32)
-        self.last_step_metrics: dict[str, float] = {}
         # Feature vectors of the rows chosen at this step, kept from `select` until `observe`
         # teaches the feature model with them (the same step; nothing to checkpoint).
         self._chosen_features: dict[int, np.ndarray] = {}
@@ -212,32 +211,40 @@ class PredictiveFrontier:
     def observe(self, groups: list[GroupResult], step: int, epoch: float = 0.0) -> list[Decision]:
         """Learn from every scored group of a generation step (same groups on every rank).
 
-        Returns no decisions (the choice happens before rollout); this step's calibration
-        (mean predicted vs observed pass rate of its groups) is left in ``last_step_metrics``.
+        Returns no decisions: the choice happens before rollout (`select`).
         """
-        known = [g for g in groups if g.prompt_id in self.row_of]
-        if not known:
-            self.last_step_metrics = {}
+        rows, successes, trials = self._group_counts(groups)
+        if not len(rows):
             return []
+        have = self._chosen_features
+        vectors = np.stack([have[r] for r in rows.tolist()]) if have and all(r in have for r in rows.tolist()) else None
+        self.predictor.observe(rows, successes, trials, step, features=vectors)
+        return []
+
+    def step_calibration(self, groups: list[GroupResult], step: int) -> dict[str, float]:
+        """How well this step's groups were foreseen: their mean predicted pass rate (weighted by
+        scored rollouts) beside the observed one. Call before `observe` teaches the predictor
+        with them; empty when no group was scored."""
+        rows, successes, trials = self._group_counts(groups)
+        scored = trials > 0
+        if not scored.any():
+            return {}
+        predicted = self.predictor.predicted_pass_rate(rows, step)
+        return {
+            "predictor/step_predicted": float(np.average(predicted[scored], weights=trials[scored])),
+            "predictor/step_observed": float(successes[scored].sum() / trials[scored].sum()),
+        }
+
+    def _group_counts(self, groups: list[GroupResult]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, successes, scored trials) of each group of a prompt in the pool."""
+        known = [g for g in groups if g.prompt_id in self.row_of]
         rows = np.fromiter((self.row_of[g.prompt_id] for g in known), dtype=np.int64, count=len(known))
-        width = max(len(g.rewards) for g in known)
+        width = max((len(g.rewards) for g in known), default=0)
         rewards = np.full((len(known), width), np.nan)
         for i, g in enumerate(known):
             rewards[i, : len(g.rewards)] = g.rewards
         successes, trials = count_group_successes(rewards, self.config.success_threshold)
-        have = self._chosen_features
-        vectors = np.stack([have[r] for r in rows.tolist()]) if have and all(r in have for r in rows.tolist()) else None
-        predicted = self.predictor.observe(rows, successes, trials, step, features=vectors)
-        scored = trials > 0
-        self.last_step_metrics = (
-            {}
-            if not scored.any()
-            else {
-                "predictor/step_predicted": float(np.average(predicted[scored], weights=trials[scored])),
-                "predictor/step_observed": float(successes[scored].sum() / trials[scored].sum()),
-            }
-        )
-        return []
+        return rows, successes, trials
 
     def metrics(self) -> dict[str, float]:
         """Running calibration (``predictor/brier``, ``mean_predicted``, ``mean_observed``...)."""

@@ -10,10 +10,13 @@ fails loudly if a TRL release moves the hook:
   selection (`curricula.predictive.PredictiveFrontier`) from a window read ahead in the
   sampler's own order.
 - ``_calculate_rewards``: after TRL gathers the rewards of every process, the same rewards and
-  the gathered prompt ids feed the filters, so every process takes identical decisions; the
-  main process writes them to the audit log.
-- ``_generate_and_score_completions``: optionally masks zero-variance groups out of the loss
-  (recomputing TRL's loss normaliser; tensor shapes never change).
+  the gathered prompt ids go to `curricula.controller.CurriculumController` as one record per
+  generation step, so every process takes identical decisions; the main process writes them to
+  the audit log. TRL keeps only the rewards from this hook, so the step's `StepOutcome` reaches
+  ``_generate_scored``, its caller on the same stack, through one slot set here and taken there.
+- ``_generate_and_score_completions``: with that outcome, optionally replaces zero-variance
+  groups by over-sampling and masks the rest out of the loss (recomputing TRL's loss
+  normaliser; tensor shapes never change).
 - ``_save_checkpoint`` / ``_load_optimizer_and_scheduler``: filter state and the audit log's
   position travel with every checkpoint (TRL's own pattern for extra state); the predictor's
   state as numpy arrays (``PREDICTOR_FILE``, ``np.savez``).
@@ -45,8 +48,9 @@ from trl.data_utils import maybe_apply_chat_template
 from trl.trainer.utils import RepeatSampler
 
 from curricula.audit import AuditLog, new_run_id
-from curricula.base import GroupResult, OnlineFilter, step_counts, zero_variance, zero_variance_mask_decisions
+from curricula.base import GroupResult
 from curricula.config import CurriculaConfig
+from curricula.controller import CurriculumController, StepOutcome
 from curricula.frontier import FrontierFilter
 from curricula.models import last_prompt_hidden_states
 from curricula.oversample import draw_prompts, extra_group_budget, groups_to_draw, pair_groups, process_deficits
@@ -137,20 +141,18 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self.curricula = curricula or CurriculaConfig()
         self.audit_columns = tuple(audit_columns)
         frontier_config = self.curricula.frontier
-        self.frontier: FrontierFilter | None = None
-        self.predictive: PredictiveFrontier | None = None
         self.mask_zero_variance = frontier_config.enabled and frontier_config.mask_zero_variance
         self.oversample = frontier_config.enabled and frontier_config.oversample
-        self._last_zero_variance: list[bool] = []
+        # The run's filters and counters; without filters it still counts generated tokens.
+        self.controller = CurriculumController(mask_zero_variance=self.mask_zero_variance)
+        # TRL's generation keeps only the rewards of `_calculate_rewards`: the step's outcome is
+        # handed up to `_generate_scored` (the caller, same call stack) through this one slot.
+        self._outcome_slot: StepOutcome | None = None
         self.curriculum_enabled = frontier_config.enabled or self.curricula.predictor.enabled
         self.run_id = run_id or new_run_id()
         self.run_identity = run_identity
         self.audit: AuditLog | None = None
         self.curriculum_seconds = 0.0
-        # groups, zero_variance_groups, rollouts, signal_rollouts, substituted, generated_tokens, ...
-        self.totals = Counter()
-        self.generated_tokens_by_skill: Counter = Counter()
-        self._zero_variance_rows: torch.Tensor | None = None
         self.influence_check = influence_check if influence_check is not None else self._build_influence_check()
         if self.influence_check is not None and self.accelerator.is_main_process:
             self.audit = AuditLog(self.args.output_dir, self.run_id)
@@ -158,9 +160,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             return
         self.pool_ids, self.index_of = self._pool_ids()
         if frontier_config.enabled:
-            self.frontier = FrontierFilter(frontier_config, self.pool_ids)
+            self.controller.frontier = FrontierFilter(frontier_config, self.pool_ids)
         if self.curricula.predictor.enabled:
-            self.predictive = self._build_predictive()
+            self.controller.predictive = self._build_predictive()
         self._check_oversampling_layout()
         self.pad_token_id_for_merge = (
             self.processing_class.pad_token_id
@@ -178,6 +180,29 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         from rlvr.influence.pipeline import load_target_rows
 
         return InfluenceCheck(self.curricula.influence, targets=load_target_rows(self.curricula.influence))
+
+    @property
+    def frontier(self) -> FrontierFilter | None:
+        return self.controller.frontier
+
+    @property
+    def predictive(self) -> PredictiveFrontier | None:
+        return self.controller.predictive
+
+    @property
+    def totals(self) -> Counter:
+        """The run's counters (groups, zero-variance groups, generated tokens, ...)."""
+        return self.controller.totals
+
+    @property
+    def generated_tokens_by_skill(self) -> Counter:
+        return self.controller.generated_tokens_by_skill
+
+    def _log_metrics(self, metrics: dict[str, float]) -> None:
+        """Append values to TRL's metrics of the current mode (averaged or taken as levels at logging)."""
+        logged = self._metrics["train" if self.model.training else "eval"]
+        for key, value in metrics.items():
+            logged[key].append(value)
 
     def _pool_ids(self) -> tuple[list[str], dict[str, int]]:
         """Every training row's stable id, and id -> row index; ids must exist and be unique."""
@@ -289,11 +314,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         new_rows = dict(zip(slots, self._rows_at(chosen)))
         self.totals["deferred"] += len(selection.deferred)
         self.totals["skipped"] += len(aside.skipped)
-        metrics = self._metrics["train"]
-        for key, value in selection.metrics.items():
-            metrics[key].append(value)
-        if self.frontier is not None and self.frontier.config.skip_zero_variance:
-            metrics["curriculum/skipped"].append(len(aside.skipped))
+        self._log_metrics({**selection.metrics, **self.controller.skip_metrics(len(aside.skipped))})
         if self.audit is not None:
             for decision in aside.decisions + selection.decisions:
                 self.audit.add(decision, global_step=step, epoch=self.state.epoch)
@@ -393,11 +414,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
     def _record_skips(self, skipped: list[str], step: int) -> None:
         """Count this step's pre-rollout skips; the main process audits each one."""
         self.totals["skipped"] += len(skipped)
-        if self.frontier.config.skip_zero_variance:
-            metrics = self._metrics["train"]
-            metrics["curriculum/skipped"].append(len(skipped))
-            metrics["curriculum/skip_explore_easy"].append(self.frontier.explore["easy"])
-            metrics["curriculum/skip_explore_hard"].append(self.frontier.explore["hard"])
+        self._log_metrics(self.controller.skip_metrics(len(skipped)))
         if self.audit is None:
             return
         for pid, row in zip(skipped, self._rows_at([self.index_of[pid] for pid in skipped])):
@@ -413,32 +430,23 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         # A broken verifier stops the run on every process at once (decided on gathered counts;
         # one process raising alone would leave the others waiting in a collective).
         enforce_error_budgets(self.reward_funcs, gather_object)
-        if not self.curriculum_enabled or not self.model.training:
-            return rewards_per_func
+        if self.curriculum_enabled and self.model.training:
+            self._outcome_slot = self._observe_step(inputs, rewards_per_func)
+        return rewards_per_func
+
+    def _observe_step(self, inputs, rewards_per_func) -> StepOutcome:
+        """The controller's outcome of this step's groups; the main process audits its decisions."""
         started = time.perf_counter()
         groups = self._gather_groups(inputs, rewards_per_func)  # the step's record, gathered once
         step, epoch = self.state.global_step, self.state.epoch
-        decisions = []
-        for online_filter in self.online_filters():  # each: observe(groups, step, epoch) -> decisions
-            decisions += online_filter.observe(groups, step=step, epoch=epoch)
-
-        zero = [zero_variance(g.rewards) for g in groups]
-        self._last_zero_variance = zero
-        if self.mask_zero_variance:
-            decisions += zero_variance_mask_decisions(groups, zero)
-            self._zero_variance_rows = torch.tensor(zero, dtype=torch.bool).repeat_interleave(self.num_generations)
+        outcome = self.controller.observe(groups, step=step, epoch=epoch)
         if self.audit is not None:
-            for decision in decisions:
+            for decision in outcome.decisions:
                 self.audit.add(decision, global_step=step, epoch=epoch)
             self.audit.flush()
-        self._record_metrics(groups, zero, decisions)
+        self._log_metrics(outcome.metrics)
         self.curriculum_seconds += time.perf_counter() - started
-        return rewards_per_func
-
-    def online_filters(self) -> list[OnlineFilter]:
-        """The online filters that observe every generation step's groups (`curricula.base.OnlineFilter`),
-        in decision order."""
-        return [f for f in (self.frontier, self.predictive) if f is not None]
+        return outcome
 
     def _gather_groups(self, inputs, rewards_per_func) -> list[GroupResult]:
         """The global batch as groups: ids and columns gathered in the same rank order TRL
@@ -469,24 +477,6 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             pid, phash, columns = rows[start]
             groups.append(GroupResult(pid, totals[start : start + size], columns, phash))
         return groups
-
-    def _record_metrics(self, groups, zero, decisions) -> None:
-        step = step_counts(groups, zero, decisions)
-        self.totals.update(step)
-        metrics = self._metrics["train"]
-        if self.frontier is not None:
-            counts = self.frontier.counts()
-            metrics["curriculum/active_pool"].append(counts["active"])
-            metrics["curriculum/dropped_too_hard"].append(counts["too_hard"])
-            metrics["curriculum/dropped_too_easy"].append(counts["too_easy"])
-            metrics["curriculum/readmitted"].append(
-                sum(v for k, v in self.totals.items() if k.startswith("readmitted:"))
-            )
-        if self.predictive is not None:
-            for key, value in {**self.predictive.metrics(), **self.predictive.last_step_metrics}.items():
-                metrics[key].append(value)
-        metrics["curriculum/zero_variance_share"].append(step["zero_variance_groups"] / max(step["groups"], 1))
-        metrics["curriculum/signal_share"].append(step["signal_rollouts"] / max(step["rollouts"], 1))
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """TRL's logging, with each of `LEVEL_METRICS` reduced to its latest value first."""
@@ -523,32 +513,29 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             output = self.influence_check.on_generation(self, inputs, output)
         return output
 
-    def _generate_counted(self, inputs):
-        """TRL's generation + scoring, with the generated (completion) tokens counted over all
+    def _generate_scored(self, inputs) -> tuple[dict, StepOutcome | None]:
+        """TRL's generation + scoring, and the curriculum's outcome of the scored groups (``None``
+        with filters off or outside training). Generated (completion) tokens are counted over all
         processes; a collective call, like TRL's own."""
+        self._outcome_slot = None
         output = super()._generate_and_score_completions(inputs)
+        outcome, self._outcome_slot = self._outcome_slot, None
         if self.model.training:
             lengths = output["completion_mask"].sum(dim=1).tolist()
-            rows = gather_object([(str(x.get("skill", "")), int(n)) for x, n in zip(inputs, lengths)])
-            for skill, n in rows:
-                self.totals["generated_tokens"] += n
-                if skill:
-                    self.generated_tokens_by_skill[skill] += n
-        return output
+            self.controller.count_generated(
+                gather_object([(str(x.get("skill", "")), int(n)) for x, n in zip(inputs, lengths)])
+            )
+        return output, outcome
 
     def _generate_and_filter(self, inputs):
-        self._zero_variance_rows = None
-        output = self._generate_counted(inputs)
-        if self.oversample and self.model.training:
-            output = self._fill_with_informative_groups(inputs, output)
-        if not self.model.training or not (self.oversample or self._zero_variance_rows is not None):
+        output, outcome = self._generate_scored(inputs)
+        if outcome is None or not (self.oversample or self.mask_zero_variance):
             return output
-        if self._zero_variance_rows is not None:
-            local = len(inputs)
-            index = self.accelerator.process_index
-            zero = self._zero_variance_rows[index * local : (index + 1) * local].to(output["completion_mask"].device)
-            mask = output["completion_mask"] * (~zero).unsqueeze(1).to(output["completion_mask"].dtype)
-            output["completion_mask"] = mask
+        zero = outcome.zero_variance  # global, one flag per group
+        if self.oversample:
+            output, zero = self._fill_with_informative_groups(inputs, output, zero)
+        if self.mask_zero_variance:
+            output = self._mask_groups(output, zero, len(inputs))
         mask = output["completion_mask"]
         loss_mask = mask if "tool_mask" not in output else mask * output["tool_mask"]
         # TRL's "dapo"/"cispo" loss divides by the token count of the whole generation batch:
@@ -556,10 +543,19 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         output["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
         return output
 
+    def _mask_groups(self, output: dict, zero: list[bool], local: int) -> dict:
+        """``output`` with this process's rows of zero-variance groups out of the loss."""
+        rows = torch.tensor(zero, dtype=torch.bool).repeat_interleave(self.num_generations)
+        index = self.accelerator.process_index
+        mask = output["completion_mask"]
+        rows = rows[index * local : (index + 1) * local].to(mask.device)
+        output["completion_mask"] = mask * (~rows).unsqueeze(1).to(mask.dtype)
+        return output
+
     # ------------------------------------------------------------------------------------------
     # DAPO-style dynamic sampling: replace zero-variance groups with informative ones.
 
-    def _fill_with_informative_groups(self, inputs, output):
+    def _fill_with_informative_groups(self, inputs, output, zero: list[bool]) -> tuple[dict, list[bool]]:
         """Generate extra groups from active prompts until every zero-variance group of this
         generation batch is replaced by an informative one, or the generation budget
         (``max_generation_multiplier`` x the normal batch) is spent. At the cap it warns and
@@ -568,13 +564,14 @@ class CurriculumGRPOTrainer(GRPOTrainer):
 
         Runs identically on every process (the loop condition uses gathered flags only). The
         decisions (how many groups, which prompts, which pairs) are `curricula.oversample`'s.
+        Returns the batch and its groups' zero-variance flags after replacement.
         """
         config = self.curricula.frontier
         size = self.num_generations
         n_proc = self.accelerator.num_processes
         rank = self.accelerator.process_index
         groups_per_proc = len(inputs) // size
-        zero = list(self._last_zero_variance)  # global, one flag per group
+        zero = list(zero)
         zero_at_start = sum(zero) / max(len(zero), 1)
         budget = extra_group_budget(config.max_generation_multiplier, len(zero))
         extra_generated = 0
@@ -600,20 +597,18 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             self.curriculum_seconds += time.perf_counter() - started
             if extra_inputs is None:
                 break
-            more = self._generate_counted(extra_inputs[rank * n_draw * size : (rank + 1) * n_draw * size])
+            more, scored = self._generate_scored(extra_inputs[rank * n_draw * size : (rank + 1) * n_draw * size])
             started = time.perf_counter()
             extra_generated += n_draw * n_proc
             self.totals["oversampled_groups"] += n_draw * n_proc
             # Every process computes every pairing, so the global flags stay identical.
-            pairing = pair_groups(zero, self._last_zero_variance, n_proc, groups_per_proc, n_draw)
+            pairing = pair_groups(zero, scored.zero_variance, n_proc, groups_per_proc, n_draw)
             output = _replace_groups(output, more, pairing.pairs[rank], size, self.pad_token_id_for_merge)
             zero = pairing.zero
             self.curriculum_seconds += time.perf_counter() - started
-        if self.mask_zero_variance:
-            self._zero_variance_rows = torch.tensor(zero, dtype=torch.bool).repeat_interleave(size)
         if self.accelerator.is_main_process:
-            self._metrics["train"]["curriculum/oversample_rounds"].append(round_index)
-        return output
+            self._log_metrics({"curriculum/oversample_rounds": round_index})
+        return output, zero
 
     def _draw_active_rows(self, n_groups: int, round_index: int) -> list[dict] | None:
         """Rows of ``n_groups`` active prompts (`curricula.oversample.draw_prompts`: seeded by
@@ -651,11 +646,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
 
     def _save_curriculum_state(self, folder: str) -> None:
         # The counters travel even with filters off, so a token budget survives a resume.
-        state = {
-            "run_id": self.run_id,
-            "totals": dict(self.totals),
-            "generated_tokens_by_skill": dict(self.generated_tokens_by_skill),
-        }
+        state = {"run_id": self.run_id, **self.controller.state_dict()}
         if self.run_identity is not None:  # read back by rlvr.run_dir before a resume
             state["run"] = self.run_identity
         if self.curriculum_enabled:
@@ -674,8 +665,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         path = os.path.join(checkpoint, STATE_FILE)
         state = json.loads(Path(path).read_text()) if os.path.exists(path) else {}
         # The counters (generated tokens) come back with filters on or off.
-        self.totals = Counter(state.get("totals", {}))
-        self.generated_tokens_by_skill = Counter(state.get("generated_tokens_by_skill", {}))
+        self.controller.load_state_dict(state)
         if not self.curriculum_enabled:
             return
         if self.frontier is not None and "frontier" not in state:
@@ -715,21 +705,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             out["influence_seconds"] = round(self.influence_check.total_seconds, 3)
         if not self.curriculum_enabled:
             return out
-        if self.frontier is not None:
-            counts = self.frontier.counts()
-            out.update(
-                active_pool=counts["active"],
-                dropped_too_hard=counts["too_hard"],
-                dropped_too_easy=counts["too_easy"],
-                pool_size=self.frontier.pool_size,
-            )
-        if self.predictive is not None:
-            out.update(deferred=self.totals["deferred"], **self.predictive.metrics())
         return {
             **out,
-            "skipped": self.totals["skipped"],
-            "zero_variance_share": self.totals["zero_variance_groups"] / max(self.totals["groups"], 1),
-            "signal_share": self.totals["signal_rollouts"] / max(self.totals["rollouts"], 1),
+            **self.controller.summary(),
             "curriculum_seconds": round(self.curriculum_seconds, 3),
             "audit_log": str(self.audit.path) if self.audit is not None else None,
         }

@@ -71,9 +71,13 @@ def test_dropped_prompts_leave_the_window_and_skipped_ones_wait():
 def test_observe_learns_the_skill_level_and_reports_the_steps_calibration():
     frontier = make()
     groups = [GroupResult(f"p{r}", [0.0] * 4) for r in (0, 2, 4)] + [GroupResult("p1", [1.0, 0.0, 1.0, 0.0])]
+    calibration = frontier.step_calibration(groups, step=0)  # scored before the groups teach it
     assert frontier.observe(groups, step=0) == []
-    assert frontier.last_step_metrics["predictor/step_observed"] == pytest.approx(2 / 16)
-    assert frontier.last_step_metrics["predictor/step_predicted"] == pytest.approx(0.5)  # nothing seen yet
+    assert calibration["predictor/step_observed"] == pytest.approx(2 / 16)
+    assert calibration["predictor/step_predicted"] == pytest.approx(0.5)  # nothing seen yet
+    # Asked again after observe, the same groups are now foreseen by what they taught.
+    after = frontier.step_calibration(groups, step=1)["predictor/step_predicted"]
+    assert after == pytest.approx(2 / 16, abs=0.1) and after < 0.3
     even, odd = frontier.predictor.predicted_pass_rate([6, 7], step=1)  # first visits, by skill
     assert even < 0.2 < odd
 

@@ -173,14 +173,14 @@ def test_oversampling_cap_warns_and_trains_on_what_it_has(tmp_path, caplog):
 def record_generated_tokens(trainer) -> list[int]:
     """Completion tokens of each generation batch the trainer makes, from TRL's own masks."""
     lengths = []
-    original = trainer._generate_counted
+    original = trainer._generate_scored
 
     def spy(inputs):
-        out = original(inputs)
+        out, outcome = original(inputs)
         lengths.append(int(out["completion_mask"].sum()))
-        return out
+        return out, outcome
 
-    trainer._generate_counted = spy
+    trainer._generate_scored = spy
     return lengths
 
 
@@ -231,13 +231,13 @@ def test_generated_token_count_survives_a_resume_with_filters_off(tmp_path):
 def generated_prompts(trainer) -> list[tuple[int, str]]:
     """(global step, prompt id) of every group the trainer generates, over-sampled ones included."""
     seen = []
-    original = trainer._generate_counted
+    original = trainer._generate_scored
 
     def spy(inputs):
         seen.extend((trainer.state.global_step, x["id"]) for x in inputs[:: trainer.num_generations])
         return original(inputs)
 
-    trainer._generate_counted = spy
+    trainer._generate_scored = spy
     return seen
 
 
@@ -279,13 +279,13 @@ def test_deficit_oversampling_generates_only_what_the_missing_groups_need(tmp_pa
         tmp_path, reward=alternating_reward, oversample=True, oversample_draw="deficit", max_generation_multiplier=4.0
     )
     rows_per_call = []
-    original = trainer._generate_counted
+    original = trainer._generate_scored
 
     def spy(inputs):
         rows_per_call.append(len(inputs))
         return original(inputs)
 
-    trainer._generate_counted = spy
+    trainer._generate_scored = spy
     trainer.model.train()
     data = rows()
     batch = [data[i] for i in (0, 2, 3, 4) for _ in range(4)]  # p0 hopeless: one group short
