@@ -195,9 +195,10 @@ def reliability_plot(run_dir: str | Path, plot_path: str | Path) -> Path | None:
     import numpy as np
 
     from curricula.calibration import Calibration, reliability_figure
+    from rlvr.checkpoint import CALIBRATION_FILE
 
     folder = Path(run_dir)
-    source = (folder if folder.is_dir() else folder.parent) / "predictor_calibration.npz"
+    source = (folder if folder.is_dir() else folder.parent) / CALIBRATION_FILE
     if not source.exists():
         return None
     with np.load(source) as saved:

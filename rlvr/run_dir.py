@@ -32,12 +32,12 @@ from pathlib import Path
 
 from curricula.audit import new_run_id as mint_run_id
 from rewards.base import UserInputError
+from rlvr.checkpoint import STATE_FILE
 
 logger = logging.getLogger(__name__)
 
 RUN_FILE = "rlvr_run.json"
 CONFIG_FILE = "rlvr_config.yaml"
-CHECKPOINT_STATE_FILE = "rlvr_curriculum_state.json"  # written by rlvr.trainer with every checkpoint
 # A previous run's files: what makes a directory "taken" and what --overwrite deletes.
 RUN_FILE_PATTERNS = (
     RUN_FILE,
@@ -378,7 +378,7 @@ def _read_run_file(path: Path) -> dict | None:
 
 
 def _read_checkpoint_identity(checkpoint: Path) -> dict:
-    file = Path(checkpoint) / CHECKPOINT_STATE_FILE
+    file = Path(checkpoint) / STATE_FILE
     if not file.exists():
         return {}
     state = json.loads(file.read_text())

@@ -30,13 +30,11 @@ With every filter disabled each override is a pass-through, so training is exact
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
 import time
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -58,15 +56,12 @@ from curricula.predictive import PredictiveFrontier, SetAside
 from curricula.predictor import metadata_groups
 from curricula.substitution import choose_replacements, excluded_and_skipped
 from rewards.errors import enforce_error_budgets
+from rlvr.checkpoint import load_curriculum_state, save_calibration, save_curriculum_state
 from rlvr.data import prompt_hash
+from rlvr.generation_batch import loss_tokens, mask_groups, replace_groups
+from rlvr.sampling import EpochSeededRepeatSampler, epoch_order
 
 logger = logging.getLogger(__name__)
-
-STATE_FILE = "rlvr_curriculum_state.json"
-PREDICTOR_FILE = "rlvr_predictor_state.npz"
-# The predictor's running calibration (reliability bins), rewritten at each log: `rlvr audit
-# --plot` draws the reliability plot from it.
-CALIBRATION_FILE = "predictor_calibration.npz"
 
 # Metrics that are a level or a running total (the pool's size, prompts dropped so far, the
 # adaptive skip probabilities): logged as their value at the logging step. TRL averages every
@@ -89,20 +84,6 @@ PER_STEP_PREFIXES = ("predictor/step_",)
 
 def is_level_metric(key: str) -> bool:
     return key in LEVEL_METRICS or (key.startswith(LEVEL_PREFIXES) and not key.startswith(PER_STEP_PREFIXES))
-
-
-class EpochSeededRepeatSampler(RepeatSampler):
-    """TRL's `RepeatSampler`, reseeded from (seed, epoch) at every epoch.
-
-    TRL's sampler draws each epoch's permutation from one generator that starts afresh when a
-    run resumes, so a resumed run's later epochs would visit prompts in the first epoch's order.
-    `Trainer` calls ``set_epoch`` at each epoch (also the one a resumed run starts in); seeding
-    from the epoch makes the order a function of (seed, epoch) alone.
-    """
-
-    def set_epoch(self, epoch: int) -> None:
-        if self.shuffle and self.seed is not None:
-            self.generator.manual_seed(self.seed + 1_000_003 * epoch)
 
 
 class CurriculumGRPOTrainer(GRPOTrainer):
@@ -262,10 +243,8 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         )
 
     def _sampler_order(self, epoch: int) -> np.ndarray:
-        """The permutation `EpochSeededRepeatSampler` draws at ``epoch`` (same generator, same seed)."""
-        generator = torch.Generator()
-        generator.manual_seed(self.args.seed + 1_000_003 * epoch)
-        return torch.randperm(len(self.pool_ids), generator=generator).numpy().astype(np.int32)
+        """The permutation `EpochSeededRepeatSampler` draws at ``epoch``."""
+        return epoch_order(self.args.seed, epoch, len(self.pool_ids))
 
     # ------------------------------------------------------------------------------------------
     # Sampling order that survives a resume.
@@ -274,14 +253,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         sampler = super()._get_train_sampler(dataset)
         if not getattr(self, "curriculum_enabled", False) or type(sampler) is not RepeatSampler:
             return sampler  # filters off: exactly TRL's sampler
-        return EpochSeededRepeatSampler(
-            data_source=sampler.data_source,
-            mini_repeat_count=sampler.mini_repeat_count,
-            batch_size=sampler.batch_size,
-            repeat_count=sampler.repeat_count,
-            shuffle=sampler.shuffle,
-            seed=sampler.seed,
-        )
+        return EpochSeededRepeatSampler.like(sampler)
 
     # ------------------------------------------------------------------------------------------
     # Before generation: swap excluded prompts for active ones.
@@ -484,11 +456,8 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         for key in [k for k in metrics if is_level_metric(k)]:
             if metrics.get(key):
                 metrics[key] = metrics[key][-1:]
-        if self.predictive is not None and self.accelerator.is_main_process and self.model.training:
-            np.savez(
-                os.path.join(self.args.output_dir, CALIBRATION_FILE),
-                **self.predictive.predictor.calibration.state_dict(),
-            )
+        if self.accelerator.is_main_process and self.model.training:
+            save_calibration(self.args.output_dir, self.controller)
         super().log(logs, start_time)
 
     def log_now(self, logs: dict[str, float]) -> None:
@@ -535,21 +504,10 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         if self.oversample:
             output, zero = self._fill_with_informative_groups(inputs, output, zero)
         if self.mask_zero_variance:
-            output = self._mask_groups(output, zero, len(inputs))
-        mask = output["completion_mask"]
-        loss_mask = mask if "tool_mask" not in output else mask * output["tool_mask"]
+            output = mask_groups(output, zero, self.num_generations, self.accelerator.process_index)
         # TRL's "dapo"/"cispo" loss divides by the token count of the whole generation batch:
         # count only the tokens that still carry loss (PR #7068 forgot this).
-        output["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
-        return output
-
-    def _mask_groups(self, output: dict, zero: list[bool], local: int) -> dict:
-        """``output`` with this process's rows of zero-variance groups out of the loss."""
-        rows = torch.tensor(zero, dtype=torch.bool).repeat_interleave(self.num_generations)
-        index = self.accelerator.process_index
-        mask = output["completion_mask"]
-        rows = rows[index * local : (index + 1) * local].to(mask.device)
-        output["completion_mask"] = mask * (~rows).unsqueeze(1).to(mask.dtype)
+        output["num_items_in_batch"] = self.accelerator.gather(loss_tokens(output)).sum()
         return output
 
     # ------------------------------------------------------------------------------------------
@@ -603,7 +561,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             self.totals["oversampled_groups"] += n_draw * n_proc
             # Every process computes every pairing, so the global flags stay identical.
             pairing = pair_groups(zero, scored.zero_variance, n_proc, groups_per_proc, n_draw)
-            output = _replace_groups(output, more, pairing.pairs[rank], size, self.pad_token_id_for_merge)
+            output = replace_groups(output, more, pairing.pairs[rank], size, self.pad_token_id_for_merge)
             zero = pairing.zero
             self.curriculum_seconds += time.perf_counter() - started
         if self.accelerator.is_main_process:
@@ -645,46 +603,17 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         super()._save_checkpoint(model, trial)
 
     def _save_curriculum_state(self, folder: str) -> None:
-        # The counters travel even with filters off, so a token budget survives a resume.
-        state = {"run_id": self.run_id, **self.controller.state_dict()}
-        if self.run_identity is not None:  # read back by rlvr.run_dir before a resume
-            state["run"] = self.run_identity
-        if self.curriculum_enabled:
-            state.update(audit=self.audit.position() if self.audit is not None else None)
-        if self.frontier is not None:
-            state.update(frontier=self.frontier.state_dict())
-        if self.predictive is not None:  # binary arrays, not JSON: ~25 bytes per prompt
-            np.savez(os.path.join(folder, PREDICTOR_FILE), **self.predictive.state_dict())
-        with open(os.path.join(folder, STATE_FILE), "w") as f:
-            json.dump(state, f)
+        audit_position = self.audit.position() if self.audit is not None else None
+        save_curriculum_state(folder, self.controller, self.run_id, self.run_identity, audit_position)
 
     def _load_optimizer_and_scheduler(self, checkpoint):
         super()._load_optimizer_and_scheduler(checkpoint)
         if checkpoint is None:
             return
-        path = os.path.join(checkpoint, STATE_FILE)
-        state = json.loads(Path(path).read_text()) if os.path.exists(path) else {}
-        # The counters (generated tokens) come back with filters on or off.
-        self.controller.load_state_dict(state)
+        state = load_curriculum_state(checkpoint, self.controller)  # counters even with filters off
         if not self.curriculum_enabled:
             return
-        if self.frontier is not None and "frontier" not in state:
-            raise FileNotFoundError(
-                f"{path} is missing or holds no filter state: this checkpoint was not "
-                "written by a curriculum run, so its filter state cannot be restored."
-            )
         self.run_id = state.get("run_id", self.run_id)
-        if self.frontier is not None:
-            self.frontier.load_state_dict(state["frontier"])
-        if self.predictive is not None:
-            arrays = os.path.join(checkpoint, PREDICTOR_FILE)
-            if not os.path.exists(arrays):
-                raise FileNotFoundError(
-                    f"{arrays} is missing: this checkpoint was not written with "
-                    "curricula.predictor on, so the predictor's state cannot be restored."
-                )
-            with np.load(arrays) as saved:
-                self.predictive.load_state_dict({k: saved[k] for k in saved.files})
         if self.audit is not None:
             self.audit.run_id = self.run_id
             removed = self.audit.rewind(state["audit"])
@@ -743,51 +672,3 @@ class GeneratedTokenBudget(TrainerCallback):
         if self.trainer.totals["generated_tokens"] >= self.max_tokens:
             control.should_training_stop = True
         return control
-
-
-# Per-row tensors of TRL's generation output and how each is padded when widths differ.
-_LEFT_PADDED = {"prompt_ids": "pad", "prompt_mask": 0}
-_RIGHT_PADDED = {
-    "completion_ids": "pad",
-    "completion_mask": 0,
-    "old_per_token_logps": 0.0,
-    "ref_per_token_logps": 0.0,
-    "sampling_per_token_logps": 0.0,
-    "tool_mask": 1,
-    "importance_sampling_ratio": 1.0,
-}
-
-
-def _pad_to(t: torch.Tensor, width: int, value, left: bool) -> torch.Tensor:
-    if t.dim() < 2 or t.shape[1] >= width:
-        return t
-    fill = torch.full((t.shape[0], width - t.shape[1]), value, dtype=t.dtype, device=t.device)
-    return torch.cat([fill, t], dim=1) if left else torch.cat([t, fill], dim=1)
-
-
-def _replace_groups(output: dict, more: dict, pairs: list[tuple[int, int]], size: int, pad_id: int) -> dict:
-    """Overwrite local group ``t`` of ``output`` with local group ``s`` of ``more`` for each pair."""
-    if not pairs:
-        return output
-    unknown = set(output) - set(_LEFT_PADDED) - set(_RIGHT_PADDED) - {"advantages", "num_items_in_batch"}
-    if unknown:
-        raise ValueError(
-            f"curricula.frontier.oversample supports text-only batches; got extra fields {sorted(unknown)}"
-        )
-    merged = dict(output)
-    for key, value in list(output.items()):
-        if key == "num_items_in_batch" or key not in more:
-            continue
-        a, b = value, more[key]
-        if key in _LEFT_PADDED or key in _RIGHT_PADDED:
-            left = key in _LEFT_PADDED
-            fill = (_LEFT_PADDED if left else _RIGHT_PADDED)[key]
-            fill = pad_id if fill == "pad" else fill
-            width = max(a.shape[1], b.shape[1]) if a.dim() > 1 else None
-            if width is not None:
-                a, b = _pad_to(a, width, fill, left), _pad_to(b, width, fill, left)
-        a = a.clone()
-        for t, s in pairs:
-            a[t * size : (t + 1) * size] = b[s * size : (s + 1) * size]
-        merged[key] = a
-    return merged

@@ -11,9 +11,10 @@ from trl import GRPOConfig
 from curricula.audit import read_audit
 from curricula.config import CurriculaConfig, FrontierConfig, PredictorConfig
 from rlvr.audit_report import reliability_plot
+from rlvr.checkpoint import PREDICTOR_FILE
 from rlvr.toy.model import build_model
 from rlvr.toy.tokenizer import build_tokenizer
-from rlvr.trainer import PREDICTOR_FILE, CurriculumGRPOTrainer
+from rlvr.trainer import CurriculumGRPOTrainer
 
 
 def pool(n_hard=24, n_easy=24):
