@@ -50,6 +50,7 @@ from curricula.base import GroupResult
 from curricula.config import CurriculaConfig
 from curricula.controller import CurriculumController, StepOutcome
 from curricula.frontier import FrontierFilter
+from curricula.generation_batch import loss_tokens, mask_groups, replace_groups
 from curricula.models import last_prompt_hidden_states
 from curricula.oversample import draw_prompts, extra_group_budget, groups_to_draw, pair_groups, process_deficits
 from curricula.predictive import PredictiveFrontier, SetAside
@@ -58,7 +59,6 @@ from curricula.substitution import choose_replacements, excluded_and_skipped
 from rewards.errors import enforce_error_budgets
 from rlvr.checkpoint import load_curriculum_state, save_calibration, save_curriculum_state
 from rlvr.data import prompt_hash
-from rlvr.generation_batch import loss_tokens, mask_groups, replace_groups
 from rlvr.sampling import EpochSeededRepeatSampler, epoch_order
 
 logger = logging.getLogger(__name__)
@@ -479,7 +479,13 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         output = self._generate_and_filter(inputs)
         if self.influence_check is not None and self.model.training:
             # A collective call: runs on every process (see curricula.influence.check).
-            output = self.influence_check.on_generation(self, inputs, output)
+            checked = self.influence_check.on_generation(self, inputs, output)
+            output = checked.output
+            self._log_metrics(checked.metrics)
+            if self.audit is not None and checked.decisions:
+                for decision in checked.decisions:
+                    self.audit.add(decision, global_step=self.state.global_step, epoch=self.state.epoch or 0.0)
+                self.audit.flush()
         return output
 
     def _generate_scored(self, inputs) -> tuple[dict, StepOutcome | None]:

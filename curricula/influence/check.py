@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import torch
 
 from curricula.base import KEPT, MASKED, Decision
+from curricula.generation_batch import group_rows, loss_tokens, mask_groups
 from curricula.influence.batching import encode_rows, sequences_from_grpo_output
 from curricula.influence.features import FeatureConfig, GradientFeaturizer, policy_gradient_features
 from curricula.influence.scores import cosine_matrix, skill_scores
@@ -219,6 +220,38 @@ def warn_contamination(step: int, alarms: list[str], update: torch.Tensor, skill
     )
 
 
+@dataclass
+class InfluenceOutcome:
+    """What one call of `InfluenceCheck.on_generation` gives the trainer.
+
+    Args:
+        output: TRL's generation batch, with the action applied to the acted-on prompts.
+        decisions: One audit decision per prompt acted on.
+        metrics: Values to log at this step (empty when no check was due).
+    """
+
+    output: dict
+    decisions: list[Decision] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def check_metrics(result: CheckResult) -> dict[str, float]:
+    """A check's metrics: per protected skill the update's cosine and the prompts' mean and
+    minimum cosine (over prompts with a signal), and the check's counts and cost."""
+    metrics: dict[str, float] = {}
+    for j, skill in enumerate(result.skills):
+        metrics[f"influence/update_cos/{skill}"] = float(result.update[j])
+        column = result.per_prompt[result.informative, j]
+        if len(column):
+            metrics[f"influence/prompt_cos_mean/{skill}"] = float(column.mean())
+            metrics[f"influence/prompt_cos_min/{skill}"] = float(column.min())
+    metrics["influence/acted"] = float(len(result.acted))
+    metrics["influence/alarm"] = float(bool(result.alarms))
+    metrics["influence/seconds"] = result.seconds
+    metrics["influence/rows"] = float(result.rows)
+    return metrics
+
+
 class InfluenceCheck:
     """Scores each checked GRPO batch against protected skills; logs, acts, warns.
 
@@ -227,14 +260,13 @@ class InfluenceCheck:
         targets: Target rows (``prompt``, ``answer``, ``skill``), e.g.
             ``rlvr.influence.pipeline.load_target_rows(config)`` (the rows ``config.targets`` names;
             loading files and the toy world is rlvr's job).
-        audit: Where decisions go when the trainer has no ``audit`` log of its own (main
-            process only; ``None`` elsewhere).
 
     Call `on_generation` from the trainer's ``_generate_and_score_completions`` (see
-    `CurriculumGRPOTrainer`, which runs it after each generation).
+    `CurriculumGRPOTrainer`, which runs it after each generation); it returns the batch, the
+    decisions to audit and the metrics to log, and writes to none of the trainer's state.
     """
 
-    def __init__(self, config: InfluenceCheckConfig, targets: list[dict] | None = None, audit=None):
+    def __init__(self, config: InfluenceCheckConfig, targets: list[dict] | None = None):
         self.config = config
         if targets is None:
             raise ValueError(
@@ -246,7 +278,6 @@ class InfluenceCheck:
             self.target_rows = [r for r in self.target_rows if str(r.get("skill")) in config.protected_skills]
         self.target_skills = [str(r["skill"]) for r in self.target_rows]
         self.skills = sorted(set(self.target_skills))
-        self.audit = audit
         self.featurizer: GradientFeaturizer | None = None
         self.history: list[CheckResult] = []
         self.total_seconds = 0.0
@@ -257,11 +288,14 @@ class InfluenceCheck:
         return self.config.enabled and step % self.config.every_n_steps == 0 and step != self._last_step
 
     # -- the trainer hook --------------------------------------------------------------------
-    def on_generation(self, trainer, inputs: list[dict], output: dict) -> dict:
-        """Check a freshly generated batch (when due) and apply the configured action to it."""
+    def on_generation(self, trainer, inputs: list[dict], output: dict) -> InfluenceOutcome:
+        """Check a freshly generated batch (when due) and apply the configured action to it.
+
+        Reads the trainer's step, model, accelerator, tokenizer and group size; returns the
+        (possibly edited) batch, one decision per prompt acted on and the metrics to log."""
         step = trainer.state.global_step
         if not self.due(step) or not trainer.model.training:
-            return output
+            return InfluenceOutcome(output)
         self._last_step = step
         accelerator = trainer.accelerator
         model = accelerator.unwrap_model(trainer.model)
@@ -277,11 +311,9 @@ class InfluenceCheck:
             pad_token_id=trainer.processing_class.pad_token_id,
             audit_columns=tuple(getattr(trainer, "audit_columns", ("skill", "source"))),
         )
-        self._log(trainer, result)
         if self.config.action != "none" and result.acted:
-            output = self._apply(trainer, output, result)
-        self._audit(trainer, result)
-        return output
+            output = self._apply(output, result, trainer.num_generations, accelerator)
+        return InfluenceOutcome(output, self._decisions(result), check_metrics(result))
 
     def check(
         self,
@@ -386,74 +418,42 @@ class InfluenceCheck:
         return target_local, n_targets, len(mine)
 
     # -- effects -----------------------------------------------------------------------------
-    def _log(self, trainer, result: CheckResult) -> None:
-        metrics = trainer._metrics["train"]
-        informative = result.informative
-        for j, skill in enumerate(result.skills):
-            metrics[f"influence/update_cos/{skill}"].append(float(result.update[j]))
-            column = result.per_prompt[informative, j]
-            if len(column):
-                metrics[f"influence/prompt_cos_mean/{skill}"].append(float(column.mean()))
-                metrics[f"influence/prompt_cos_min/{skill}"].append(float(column.min()))
-        metrics["influence/acted"].append(float(len(result.acted)))
-        metrics["influence/alarm"].append(float(bool(result.alarms)))
-        metrics["influence/seconds"].append(result.seconds)
-        metrics["influence/rows"].append(float(result.rows))
-
-    def _apply(self, trainer, output: dict, result: CheckResult) -> dict:
+    def _apply(self, output: dict, result: CheckResult, num_generations: int, accelerator) -> dict:
         """Mask or down-weight this process's rows of the acted-on groups."""
-        generations = trainer.num_generations
-        local_rows = output["completion_mask"].shape[0]
-        first = trainer.accelerator.process_index * local_rows
-        rows = torch.zeros(local_rows, dtype=torch.bool)
-        for group, _, _ in result.acted:
-            for row in range(group * generations, (group + 1) * generations):
-                if first <= row < first + local_rows:
-                    rows[row - first] = True
-        rows = rows.to(output["completion_mask"].device)
+        acted = {group for group, _, _ in result.acted}
+        flags = [g in acted for g in range(len(result.prompt_ids))]
         if self.config.action == "drop":
-            mask = output["completion_mask"] * (~rows).unsqueeze(1).to(output["completion_mask"].dtype)
-            output["completion_mask"] = mask
-            loss_mask = mask if "tool_mask" not in output else mask * output["tool_mask"]
+            output = mask_groups(output, flags, num_generations, accelerator.process_index)
             # The "dapo" loss divides by the batch's token count: count only tokens still in the loss.
-            total = trainer.accelerator.gather(loss_mask.sum()).sum()
-            output["num_items_in_batch"] = total.clamp(min=1)
-        else:
-            scale = torch.where(rows, self.config.downweight, 1.0).to(output["advantages"].dtype)
-            advantages = output["advantages"]
-            output["advantages"] = advantages * (scale if advantages.dim() == 1 else scale.unsqueeze(1))
+            output["num_items_in_batch"] = accelerator.gather(loss_tokens(output)).sum()
+            return output
+        rows = group_rows(flags, num_generations, accelerator.process_index, output["advantages"].shape[0])
+        rows = rows.to(output["advantages"].device)
+        scale = torch.where(rows, self.config.downweight, 1.0).to(output["advantages"].dtype)
+        advantages = output["advantages"]
+        output["advantages"] = advantages * (scale if advantages.dim() == 1 else scale.unsqueeze(1))
         return output
 
-    def _audit(self, trainer, result: CheckResult) -> None:
-        """One record per prompt acted on (main process only; no collective calls here)."""
-        audit = getattr(trainer, "audit", None) or self.audit
-        if audit is None or not result.acted or not trainer.accelerator.is_main_process:
-            return
-        for group, skill, value in result.acted:
-            decision, reason, verb = (
-                (MASKED, "anti_aligned", "masked from the loss")
-                if self.config.action == "drop"
-                else (KEPT, "downweighted", f"advantages x{self.config.downweight:g}")
+    def _decisions(self, result: CheckResult) -> list[Decision]:
+        """One decision per prompt acted on (masked, or kept with down-weighted advantages)."""
+        decision, reason = (MASKED, "anti_aligned") if self.config.action == "drop" else (KEPT, "downweighted")
+        verb = "masked from the loss" if self.config.action == "drop" else f"advantages x{self.config.downweight:g}"
+        return [
+            Decision(
+                filter=FILTER_NAME,
+                prompt_id=result.prompt_ids[group],
+                decision=decision,
+                reason=reason,
+                message=f"pulls away from skill {skill}: cos {value:.2f} ({verb})",
+                stats={
+                    "skill": skill,
+                    "cos": round(value, 4),
+                    "threshold": self.config.threshold,
+                    "per_skill": {s: round(float(v), 4) for s, v in zip(result.skills, result.per_prompt[group])},
+                    "update_cos": {s: round(float(v), 4) for s, v in zip(result.skills, result.update)},
+                },
+                columns=result.columns[group],
+                prompt_hash=result.prompt_hashes[group],
             )
-            stats = {
-                "skill": skill,
-                "cos": round(value, 4),
-                "threshold": self.config.threshold,
-                "per_skill": {s: round(float(v), 4) for s, v in zip(result.skills, result.per_prompt[group])},
-                "update_cos": {s: round(float(v), 4) for s, v in zip(result.skills, result.update)},
-            }
-            audit.add(
-                Decision(
-                    filter=FILTER_NAME,
-                    prompt_id=result.prompt_ids[group],
-                    decision=decision,
-                    reason=reason,
-                    message=f"pulls away from skill {skill}: cos {value:.2f} ({verb})",
-                    stats=stats,
-                    columns=result.columns[group],
-                    prompt_hash=result.prompt_hashes[group],
-                ),
-                global_step=result.step,
-                epoch=trainer.state.epoch or 0.0,
-            )
-        audit.flush()
+            for group, skill, value in result.acted
+        ]

@@ -18,7 +18,6 @@ from accelerate import PartialState  # noqa: E402
 from datasets import Dataset  # noqa: E402
 from trl import GRPOConfig  # noqa: E402
 
-from curricula.audit import AuditLog  # noqa: E402
 from curricula.influence import InfluenceCheck, InfluenceCheckConfig  # noqa: E402
 from rlvr.distributed import finish_distributed_process  # noqa: E402
 from rlvr.toy.tasks import make_examples  # noqa: E402
@@ -55,7 +54,6 @@ def main(out_dir: str) -> None:
             enabled=True, every_n_steps=1, dim=256, action="drop", threshold=0.0, alarm_threshold=0.0, batch_size=8
         ),
         targets=targets,
-        audit=AuditLog(out_dir, "accelerate-test") if state.is_main_process else None,
     )
     # 6 rows per process, groups of 4: the second group of each step spans both processes.
     args = GRPOConfig(

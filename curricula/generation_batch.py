@@ -19,14 +19,18 @@ _RIGHT_PADDED = {
 }
 
 
-def mask_groups(output: dict, zero: list[bool], group_size: int, process_index: int) -> dict:
-    """``output`` with this process's rows of flagged groups out of the loss (completion mask 0).
-    ``zero`` flags every group of the global batch; each process holds the next
-    ``len(completion_mask)`` rows in process order."""
+def group_rows(flags: list[bool], group_size: int, process_index: int, local_rows: int) -> torch.Tensor:
+    """This process's rows of the flagged groups, as a bool per local row. ``flags`` has one entry
+    per group of the global batch; each process holds the next ``local_rows`` rows in process
+    order (TRL's layout)."""
+    rows = torch.tensor(flags, dtype=torch.bool).repeat_interleave(group_size)
+    return rows[process_index * local_rows : (process_index + 1) * local_rows]
+
+
+def mask_groups(output: dict, flags: list[bool], group_size: int, process_index: int) -> dict:
+    """``output`` with this process's rows of the flagged groups out of the loss (completion mask 0)."""
     mask = output["completion_mask"]
-    local = mask.shape[0]
-    rows = torch.tensor(zero, dtype=torch.bool).repeat_interleave(group_size)
-    rows = rows[process_index * local : (process_index + 1) * local].to(mask.device)
+    rows = group_rows(flags, group_size, process_index, mask.shape[0]).to(mask.device)
     output["completion_mask"] = mask * (~rows).unsqueeze(1).to(mask.dtype)
     return output
 

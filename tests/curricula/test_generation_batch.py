@@ -1,12 +1,10 @@
 """Edits of TRL's generation batch: masking flagged groups on each process, overwriting groups
-with re-padding, the loss-token count; and the sampler's order as a function of (seed, epoch)."""
+with re-padding, the loss-token count."""
 
 import pytest
 import torch
-from trl.trainer.utils import RepeatSampler
 
-from rlvr.generation_batch import loss_tokens, mask_groups, replace_groups
-from rlvr.sampling import EpochSeededRepeatSampler, epoch_order
+from curricula.generation_batch import loss_tokens, mask_groups, replace_groups
 
 
 def batch(rows=4, width=3, start=1):
@@ -46,14 +44,3 @@ def test_replacing_a_group_re_pads_to_the_wider_batch():
     assert merged["advantages"].tolist() == [0.0, 1.0, 0.0, 1.0]
     with pytest.raises(ValueError, match="text-only"):
         replace_groups({**out, "pixel_values": torch.zeros(1)}, more, [(0, 0)], 2, 0)
-
-
-def test_the_samplers_order_is_the_epochs_order_also_after_a_restart():
-    sampler = EpochSeededRepeatSampler.like(RepeatSampler(list(range(10)), mini_repeat_count=1, seed=5))
-    for epoch in (0, 3):
-        sampler.set_epoch(epoch)
-        assert list(sampler) == epoch_order(5, epoch, 10).tolist()
-    restarted = EpochSeededRepeatSampler.like(RepeatSampler(list(range(10)), mini_repeat_count=1, seed=5))
-    restarted.set_epoch(3)  # a resumed run starts in epoch 3: same order as the first run's epoch 3
-    assert list(restarted) == epoch_order(5, 3, 10).tolist()
-    assert epoch_order(5, 0, 10).tolist() != epoch_order(5, 3, 10).tolist()
