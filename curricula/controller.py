@@ -15,6 +15,7 @@ State lives here once: the filters' own state (``state_dict`` per filter) and th
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from curricula.base import (
@@ -57,6 +58,9 @@ class CurriculumController:
         predictive: The predictive frontier (pre-rollout selection), or ``None``.
         mask_zero_variance: Record a ``masked`` decision for every zero-variance group (the
             trainer takes those groups out of the loss).
+        extra: More online filters that observe every step after the two above (e.g.
+            `curricula.difficulty.ForgettingTracker`); each needs a unique ``name`` and a
+            JSON-serialisable ``state_dict``.
     """
 
     def __init__(
@@ -64,9 +68,20 @@ class CurriculumController:
         frontier: FrontierFilter | None = None,
         predictive: PredictiveFrontier | None = None,
         mask_zero_variance: bool = False,
+        extra: Sequence[OnlineFilter] = (),
     ):
         self.frontier, self.predictive = frontier, predictive
         self.mask_zero_variance = mask_zero_variance
+        self.extra = list(extra)
+        for f in self.extra:
+            if not isinstance(f, OnlineFilter):
+                raise TypeError(
+                    f"{type(f).__name__} is not an online filter: it needs name, observe(groups, step, "
+                    "epoch), metrics(), state_dict() and load_state_dict() (curricula.base.OnlineFilter)"
+                )
+        names = [f.name for f in self.extra]
+        if len(set(names)) != len(names) or {"frontier", "predictor"} & set(names):
+            raise ValueError(f"online filters need unique names (not frontier or predictor); got {names}")
         # groups, zero_variance_groups, rollouts, signal_rollouts, substituted, generated_tokens, ...
         self.totals: Counter = Counter()
         self.generated_tokens_by_skill: Counter = Counter()
@@ -74,7 +89,7 @@ class CurriculumController:
     @property
     def filters(self) -> list[OnlineFilter]:
         """The online filters that observe every generation step's groups, in decision order."""
-        return [f for f in (self.frontier, self.predictive) if f is not None]
+        return [f for f in (self.frontier, self.predictive) if f is not None] + self.extra
 
     def observe(self, groups: list[GroupResult], step: int, epoch: float) -> StepOutcome:
         """Feed one generation step's groups (gathered over all processes) to every filter."""
@@ -95,6 +110,8 @@ class CurriculumController:
             metrics["curriculum/readmitted"] = sum(v for k, v in self.totals.items() if k.startswith("readmitted:"))
         if self.predictive is not None:
             metrics.update({**self.predictive.metrics(), **calibration})
+        for f in self.extra:
+            metrics.update(f.metrics())
         metrics["curriculum/zero_variance_share"] = counts["zero_variance_groups"] / max(counts["groups"], 1)
         metrics["curriculum/signal_share"] = counts["signal_rollouts"] / max(counts["rollouts"], 1)
         return metrics

@@ -233,15 +233,22 @@ class ForgettingTracker:
     def __init__(self, solved_threshold: float = 0.5, success_threshold: float = 1.0):
         self.solved_threshold, self.success_threshold = solved_threshold, success_threshold
         self.history: dict[str, list[bool]] = {}
+        self.events = 0  # forgetting events so far (solved, then not), kept per visit for metrics
 
     def observe(self, groups: Sequence[GroupResult], step: int = 0, epoch: float = 0.0) -> list:
         for group in groups:
             successes, trials, _ = count_successes(group.rewards, self.success_threshold)
             if not trials:
                 continue
-            rate = successes / trials
-            self.history.setdefault(group.prompt_id, []).append(rate >= self.solved_threshold)
+            visits = self.history.setdefault(group.prompt_id, [])
+            solved = successes / trials >= self.solved_threshold
+            self.events += bool(visits and visits[-1] and not solved)
+            visits.append(solved)
         return []
+
+    def metrics(self) -> dict[str, float]:
+        """Forgetting events so far and prompts tracked (as a trainer's online filter)."""
+        return {"forgetting/events": self.events, "forgetting/prompts": len(self.history)}
 
     def scorer(self) -> ForgettingScorer:
         return ForgettingScorer(self.history)
@@ -251,6 +258,7 @@ class ForgettingTracker:
 
     def load_state_dict(self, state: dict) -> None:
         self.history = {k: list(v) for k, v in state["history"].items()}
+        self.events = sum(before and not after for v in self.history.values() for before, after in zip(v, v[1:]))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ transformers writes ``trainer_state.json``, so a checkpoint that looks complete 
 
 - `STATE_FILE` (JSON): the run id and identity (config fingerprint, read by `rlvr.run_dir` before
   a resume), the controller's counters (generated tokens survive a resume even with filters
-  off), the audit log's position and the frontier filter's state;
+  off), the audit log's position, the frontier filter's state and that of any other online
+  filter the trainer was given (by name);
 - `PREDICTOR_FILE` (``np.savez``): the predictive frontier's arrays, ~25 bytes per prompt.
 
 `CALIBRATION_FILE` is not a checkpoint file: the trainer rewrites it in the output directory at
@@ -42,6 +43,8 @@ def save_curriculum_state(
         state["audit"] = audit_position
     if controller.frontier is not None:
         state["frontier"] = controller.frontier.state_dict()
+    if controller.extra:
+        state["filters"] = {f.name: f.state_dict() for f in controller.extra}
     if controller.predictive is not None:  # binary arrays, not JSON
         np.savez(os.path.join(folder, PREDICTOR_FILE), **controller.predictive.state_dict())
     with open(os.path.join(folder, STATE_FILE), "w") as f:
@@ -62,6 +65,13 @@ def load_curriculum_state(checkpoint: str | os.PathLike, controller: CurriculumC
                 "written by a curriculum run, so its filter state cannot be restored."
             )
         controller.frontier.load_state_dict(state["frontier"])
+    for extra in controller.extra:
+        if extra.name not in state.get("filters", {}):
+            raise FileNotFoundError(
+                f"{path} holds no state for the online filter {extra.name!r}: this checkpoint was "
+                "written without it, so its state cannot be restored."
+            )
+        extra.load_state_dict(state["filters"][extra.name])
     if controller.predictive is not None:
         arrays = os.path.join(checkpoint, PREDICTOR_FILE)
         if not os.path.exists(arrays):

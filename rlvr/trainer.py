@@ -35,6 +35,7 @@ import math
 import os
 import time
 from collections import Counter
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -46,7 +47,7 @@ from trl.data_utils import maybe_apply_chat_template
 from trl.trainer.utils import RepeatSampler
 
 from curricula.audit import AuditLog, new_run_id
-from curricula.base import GroupResult
+from curricula.base import GroupResult, OnlineFilter
 from curricula.config import CurriculaConfig
 from curricula.controller import CurriculumController, StepOutcome
 from curricula.frontier import FrontierFilter
@@ -100,6 +101,11 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             checkpoint of another config or run.
         influence_check: A ready `curricula.influence.InfluenceCheck` (e.g. with targets built in
             code); by default one is built from ``curricula.influence`` when enabled.
+        online_filters: More online filters (`curricula.base.OnlineFilter`, e.g.
+            `curricula.difficulty.ForgettingTracker`) that observe every generation step's groups
+            after the configured ones: their decisions are audited, their ``metrics()`` logged and
+            their state saved in every checkpoint (JSON, by ``name``). Observing alone changes
+            nothing in training; the data needs an ``id`` column.
         *args, **kwargs: Everything `trl.GRPOTrainer` takes.
     """
 
@@ -111,6 +117,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         run_id: str | None = None,
         influence_check=None,
         run_identity: dict | None = None,
+        online_filters: Sequence[OnlineFilter] = (),
         **kwargs,
     ):
         from rlvr.config import curricula_config
@@ -125,11 +132,13 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self.mask_zero_variance = frontier_config.enabled and frontier_config.mask_zero_variance
         self.oversample = frontier_config.enabled and frontier_config.oversample
         # The run's filters and counters; without filters it still counts generated tokens.
-        self.controller = CurriculumController(mask_zero_variance=self.mask_zero_variance)
+        self.controller = CurriculumController(mask_zero_variance=self.mask_zero_variance, extra=online_filters)
         # TRL's generation keeps only the rewards of `_calculate_rewards`: the step's outcome is
         # handed up to `_generate_scored` (the caller, same call stack) through this one slot.
         self._outcome_slot: StepOutcome | None = None
+        # Filters that choose prompts (sampler, substitution, selection) vs any that observe.
         self.curriculum_enabled = frontier_config.enabled or self.curricula.predictor.enabled
+        self.observing = self.curriculum_enabled or bool(self.controller.extra)
         self.run_id = run_id or new_run_id()
         self.run_identity = run_identity
         self.audit: AuditLog | None = None
@@ -137,7 +146,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self.influence_check = influence_check if influence_check is not None else self._build_influence_check()
         if self.influence_check is not None and self.accelerator.is_main_process:
             self.audit = AuditLog(self.args.output_dir, self.run_id)
-        if not self.curriculum_enabled:
+        if not self.observing:
             return
         self.pool_ids, self.index_of = self._pool_ids()
         if frontier_config.enabled:
@@ -267,7 +276,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
                 started = time.perf_counter()
                 if self.predictive is not None:
                     generation_batch = self._select_predicted(generation_batch)
-                else:
+                elif self.frontier is not None:
                     generation_batch = self._substitute_excluded(generation_batch)
                 self.curriculum_seconds += time.perf_counter() - started
         return super()._prepare_inputs(generation_batch)
@@ -402,7 +411,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         # A broken verifier stops the run on every process at once (decided on gathered counts;
         # one process raising alone would leave the others waiting in a collective).
         enforce_error_budgets(self.reward_funcs, gather_object)
-        if self.curriculum_enabled and self.model.training:
+        if self.observing and self.model.training:
             self._outcome_slot = self._observe_step(inputs, rewards_per_func)
         return rewards_per_func
 
@@ -617,7 +626,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         if checkpoint is None:
             return
         state = load_curriculum_state(checkpoint, self.controller)  # counters even with filters off
-        if not self.curriculum_enabled:
+        if not self.observing:
             return
         self.run_id = state.get("run_id", self.run_id)
         if self.audit is not None:
@@ -638,7 +647,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         if self.influence_check is not None:
             out["influence_checks"] = len(self.influence_check.history)
             out["influence_seconds"] = round(self.influence_check.total_seconds, 3)
-        if not self.curriculum_enabled:
+        if not self.observing:
             return out
         return {
             **out,

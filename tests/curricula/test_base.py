@@ -14,6 +14,7 @@ from curricula.base import (
     zero_variance_mask_decisions,
 )
 from curricula.config import FrontierConfig, PredictorConfig
+from curricula.difficulty import ForgettingTracker
 from curricula.frontier import FrontierFilter
 from curricula.predictive import PredictiveFrontier
 
@@ -26,6 +27,7 @@ def test_both_online_filters_implement_the_protocol():
     )
     assert isinstance(frontier, PromptFilter) and isinstance(frontier, OnlineFilter)
     assert isinstance(predictive, OnlineFilter) and not isinstance(predictive, PromptFilter)
+    assert isinstance(ForgettingTracker(), OnlineFilter)  # the trainer's online_filters= takes it
     groups = [GroupResult("p0", [1.0, 0.0, 1.0, 1.0]), GroupResult("p1", [0.0] * 4)]
     for online_filter in (frontier, predictive):  # the trainer's loop, as it calls them
         assert isinstance(online_filter.observe(groups, step=0, epoch=0.0), list)

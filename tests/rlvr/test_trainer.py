@@ -359,3 +359,60 @@ def test_public_api_takes_curricula_as_a_dict(tmp_path):
     assert trainer.frontier is not None
     with pytest.raises(ConfigError, match=r"curricula\.frontier\.lowe.*Did you mean 'low'"):
         make({"frontier": {"lowe": 0.3}})
+
+
+def test_a_plugged_in_online_filter_observes_logs_and_resumes_without_changing_training(tmp_path):
+    from curricula.difficulty import ForgettingTracker
+
+    tok = build_tokenizer()
+
+    def run(folder, tracker, steps=4, resume=None):
+        trainer = CurriculumGRPOTrainer(
+            model=build_model(tok, seed=0),
+            reward_funcs=[parity_reward],
+            args=grpo_args(folder, max_steps=steps, save_strategy="steps", save_steps=2),
+            train_dataset=rows(),
+            processing_class=tok,
+            online_filters=[tracker] if tracker is not None else (),
+        )
+        trainer.train(resume_from_checkpoint=resume)
+        return trainer
+
+    # success_threshold 1: a visit is solved when at least half of its 4 rollouts score 1.
+    tracker = ForgettingTracker(solved_threshold=0.5, success_threshold=1.0)
+    observed = run(tmp_path / "a", tracker)
+    plain = run(tmp_path / "plain", None)
+    losses = [[e["loss"] for e in t.state.log_history if "loss" in e] for t in (observed, plain)]
+    assert losses[0] == losses[1]  # observing changes nothing in training
+    # 4 steps x 16 rows / 4 generations = 16 groups over the 8 prompts: 2 visits each.
+    assert sorted(tracker.history) == [f"p{i}" for i in range(8)]
+    assert sum(len(v) for v in tracker.history.values()) == 16
+    logged = [e for e in observed.state.log_history if "forgetting/prompts" in e]
+    assert logged[-1]["forgetting/prompts"] == 8 and logged[-1]["forgetting/events"] == tracker.events
+    transitions = sum(a and not b for v in tracker.history.values() for a, b in zip(v, v[1:]))
+    assert tracker.events == transitions
+
+    resumed_tracker = ForgettingTracker(solved_threshold=0.5, success_threshold=1.0)
+    run(tmp_path / "a", resumed_tracker, resume=str(tmp_path / "a" / "checkpoint-2"))
+    assert resumed_tracker.history == tracker.history and resumed_tracker.events == tracker.events
+
+
+def test_an_object_that_is_not_an_online_filter_is_refused_with_what_it_lacks(tmp_path):
+    import pytest
+
+    class Observer:
+        name = "mine"
+
+        def observe(self, groups, step, epoch):
+            return []
+
+    tok = build_tokenizer()
+    with pytest.raises(TypeError, match=r"Observer is not an online filter: it needs name, observe"):
+        CurriculumGRPOTrainer(
+            model=build_model(tok, seed=0),
+            reward_funcs=[parity_reward],
+            args=grpo_args(tmp_path),
+            train_dataset=rows(),
+            processing_class=tok,
+            online_filters=[Observer()],
+        )
