@@ -144,6 +144,29 @@ def zero_variance_mask_decisions(groups: list[GroupResult], zero: list[bool]) ->
     ]
 
 
+def group_results(rows: list[tuple[str, str, dict]], rewards: list[float], group_size: int) -> list[GroupResult]:
+    """A generation batch as groups: ``rows[i]`` = (prompt id, prompt hash, columns) of completion
+    ``i``, ``rewards[i]`` its total reward; every ``group_size`` consecutive rows are one prompt's
+    group (TRL's layout). A batch that breaks the layout is an error that says so."""
+    if len(rows) != len(rewards):
+        raise RuntimeError(
+            f"Gathered {len(rows)} prompt ids but {len(rewards)} reward rows: "
+            "TRL's reward gathering changed; rlvr's trainer needs updating."
+        )
+    groups = []
+    for start in range(0, len(rows), group_size):
+        ids = {r[0] for r in rows[start : start + group_size]}
+        if len(ids) != 1:
+            raise RuntimeError(
+                f"Rows {start}..{start + group_size - 1} of the gathered batch hold prompts {sorted(ids)}; "
+                "expected one prompt per group of num_generations rows. TRL's batch layout "
+                "changed; rlvr's trainer needs updating."
+            )
+        prompt_id, phash, columns = rows[start]
+        groups.append(GroupResult(prompt_id, rewards[start : start + group_size], columns, phash))
+    return groups
+
+
 def step_counts(groups: list[GroupResult], zero: list[bool], decisions: list[Decision]) -> Counter:
     """One generation step's counts, added to a run's running totals: ``groups``,
     ``zero_variance_groups`` (``zero[i]`` flags ``groups[i]``), ``rollouts``, ``signal_rollouts``

@@ -47,7 +47,7 @@ from trl.data_utils import maybe_apply_chat_template
 from trl.trainer.utils import RepeatSampler
 
 from curricula.audit import AuditLog, new_run_id
-from curricula.base import GroupResult, OnlineFilter
+from curricula.base import OnlineFilter, group_results
 from curricula.config import CurriculaConfig
 from curricula.controller import CurriculumController, StepOutcome
 from curricula.frontier import FrontierFilter
@@ -411,14 +411,25 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         # A broken verifier stops the run on every process at once (decided on gathered counts;
         # one process raising alone would leave the others waiting in a collective).
         enforce_error_budgets(self.reward_funcs, gather_object)
-        if self.observing and self.model.training:
-            self._outcome_slot = self._observe_step(inputs, rewards_per_func)
+        if self.model.training:
+            self._outcome_slot = self._record_step(inputs, completion_ids_list, rewards_per_func)
         return rewards_per_func
 
-    def _observe_step(self, inputs, rewards_per_func) -> StepOutcome:
-        """The controller's outcome of this step's groups; the main process audits its decisions."""
+    def _record_step(self, inputs, completion_ids_list, rewards_per_func) -> StepOutcome | None:
+        """Count the generated tokens and, with filters, feed the step's groups to the controller
+        and audit its decisions (main process). The step's rows are gathered once, in the rank
+        order TRL gathers rewards, so row i of ``rewards_per_func`` belongs to row i here."""
         started = time.perf_counter()
-        groups = self._gather_groups(inputs, rewards_per_func)  # the step's record, gathered once
+        local = [
+            (str(x.get("skill", "")), len(ids), *(self._row_identity(x) if self.observing else ()))
+            for x, ids in zip(inputs, completion_ids_list)
+        ]
+        rows = gather_object(local)
+        # Every generated token, truncated completions included (TRL may mask those from the loss).
+        self.controller.count_generated([(r[0], r[1]) for r in rows])
+        if not self.observing:
+            return None
+        groups = group_results([r[2:] for r in rows], self._weighted_rewards(rewards_per_func), self.num_generations)
         step, epoch = self.state.global_step, self.state.epoch
         outcome = self.controller.observe(groups, step=step, epoch=epoch)
         if self.audit is not None:
@@ -429,35 +440,17 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self.curriculum_seconds += time.perf_counter() - started
         return outcome
 
-    def _gather_groups(self, inputs, rewards_per_func) -> list[GroupResult]:
-        """The global batch as groups: ids and columns gathered in the same rank order TRL
-        gathers rewards, so row i of ``rewards_per_func`` belongs to ``ids[i]``."""
-        local = [
-            (str(x["id"]), prompt_hash(x["prompt"]), {c: x[c] for c in self.audit_columns if c in x}) for x in inputs
-        ]
-        rows = gather_object(local)
-        if len(rows) != rewards_per_func.shape[0]:
-            raise RuntimeError(
-                f"Gathered {len(rows)} prompt ids but {rewards_per_func.shape[0]} reward rows: "
-                "TRL's reward gathering changed; rlvr's trainer needs updating."
-            )
+    def _row_identity(self, row: dict) -> tuple[str, str, dict]:
+        """(id, prompt hash, audit columns) of a batch row."""
+        return str(row["id"]), prompt_hash(row["prompt"]), {c: row[c] for c in self.audit_columns if c in row}
+
+    def _weighted_rewards(self, rewards_per_func: torch.Tensor) -> list[float]:
+        """Each completion's total reward as TRL's advantages see it: the weighted sum over reward
+        functions (``nan`` when no function scored it)."""
         weights = self.reward_weights.to(rewards_per_func.device)
         totals = (rewards_per_func * weights.unsqueeze(0)).nansum(dim=1)
         totals[torch.isnan(rewards_per_func).all(dim=1)] = math.nan
-        totals = totals.tolist()
-        size = self.num_generations
-        groups = []
-        for start in range(0, len(rows), size):
-            ids = {r[0] for r in rows[start : start + size]}
-            if len(ids) != 1:
-                raise RuntimeError(
-                    f"Rows {start}..{start + size - 1} of the gathered batch hold prompts {sorted(ids)}; "
-                    "expected one prompt per group of num_generations rows. TRL's batch layout "
-                    "changed; rlvr's trainer needs updating."
-                )
-            pid, phash, columns = rows[start]
-            groups.append(GroupResult(pid, totals[start : start + size], columns, phash))
-        return groups
+        return totals.tolist()
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """TRL's logging, with each of `LEVEL_METRICS` reduced to its latest value first."""
@@ -499,16 +492,10 @@ class CurriculumGRPOTrainer(GRPOTrainer):
 
     def _generate_scored(self, inputs) -> tuple[dict, StepOutcome | None]:
         """TRL's generation + scoring, and the curriculum's outcome of the scored groups (``None``
-        with filters off or outside training). Generated (completion) tokens are counted over all
-        processes; a collective call, like TRL's own."""
+        with filters off or outside training); a collective call, like TRL's own."""
         self._outcome_slot = None
         output = super()._generate_and_score_completions(inputs)
         outcome, self._outcome_slot = self._outcome_slot, None
-        if self.model.training:
-            lengths = output["completion_mask"].sum(dim=1).tolist()
-            self.controller.count_generated(
-                gather_object([(str(x.get("skill", "")), int(n)) for x, n in zip(inputs, lengths)])
-            )
         return output, outcome
 
     def _generate_and_filter(self, inputs):

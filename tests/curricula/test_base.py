@@ -65,3 +65,18 @@ def test_step_counts_are_what_a_run_adds_to_its_totals():
         "signal_rollouts": 3,  # only b's 3 rollouts carry an advantage
         "masked:zero_variance": 2,
     }
+
+
+def test_a_gathered_batch_becomes_one_group_per_prompt_and_a_broken_layout_is_an_error():
+    import pytest
+
+    from curricula.base import group_results
+
+    rows = [("a", "ha", {"skill": "x"})] * 2 + [("b", "hb", {})] * 2
+    groups = group_results(rows, [1.0, 0.0, math.nan, 0.5], group_size=2)
+    assert [(g.prompt_id, g.prompt_hash, g.columns) for g in groups] == [("a", "ha", {"skill": "x"}), ("b", "hb", {})]
+    assert groups[0].rewards == [1.0, 0.0] and groups[1].rewards[1] == 0.5
+    with pytest.raises(RuntimeError, match=r"Rows 0..2 of the gathered batch hold prompts \['a', 'b'\]"):
+        group_results(rows[1:] + rows[:1], [0.0] * 4, group_size=3)
+    with pytest.raises(RuntimeError, match="Gathered 4 prompt ids but 3 reward rows"):
+        group_results(rows, [0.0] * 3, group_size=2)
