@@ -145,7 +145,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self.curriculum_seconds = 0.0
         self.influence_check = influence_check if influence_check is not None else self._build_influence_check()
         if self.influence_check is not None and self.accelerator.is_main_process:
-            self.audit = AuditLog(self.args.output_dir, self.run_id)
+            self.audit = AuditLog(self.args.output_dir, self.run_id, flush_seconds=self.curricula.audit_flush_seconds)
         if not self.observing:
             return
         self.pool_ids, self.index_of = self._pool_ids()
@@ -160,7 +160,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             else self.processing_class.tokenizer.pad_token_id
         )
         if self.accelerator.is_main_process and self.audit is None:
-            self.audit = AuditLog(self.args.output_dir, self.run_id)
+            self.audit = AuditLog(self.args.output_dir, self.run_id, flush_seconds=self.curricula.audit_flush_seconds)
 
     def _build_influence_check(self):
         """The in-training influence check of ``curricula.influence`` (None when it is off)."""
@@ -420,9 +420,10 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         and audit its decisions (main process). The step's rows are gathered once, in the rank
         order TRL gathers rewards, so row i of ``rewards_per_func`` belongs to row i here."""
         started = time.perf_counter()
+        first = self.accelerator.process_index * len(inputs)  # global index of this process's first row
         local = [
-            (str(x.get("skill", "")), len(ids), *(self._row_identity(x) if self.observing else ()))
-            for x, ids in zip(inputs, completion_ids_list)
+            (str(x.get("skill", "")), len(ids), *(self._row_identity(x, first + i) if self.observing else ()))
+            for i, (x, ids) in enumerate(zip(inputs, completion_ids_list))
         ]
         rows = gather_object(local)
         # Every generated token, truncated completions included (TRL may mask those from the loss).
@@ -440,8 +441,11 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self.curriculum_seconds += time.perf_counter() - started
         return outcome
 
-    def _row_identity(self, row: dict) -> tuple[str, str, dict]:
-        """(id, prompt hash, audit columns) of a batch row."""
+    def _row_identity(self, row: dict, index: int) -> tuple[str, str, dict]:
+        """(id, prompt hash, audit columns) of the batch's row ``index``; hash and columns only for
+        the first row of each group (a group is one prompt: the others would repeat them)."""
+        if index % self.num_generations:
+            return str(row["id"]), "", {}
         return str(row["id"]), prompt_hash(row["prompt"]), {c: row[c] for c in self.audit_columns if c in row}
 
     def _weighted_rewards(self, rewards_per_func: torch.Tensor) -> list[float]:

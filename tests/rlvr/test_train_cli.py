@@ -76,6 +76,7 @@ def test_killed_run_resumes_with_audit_and_filter_state_intact(toy_world_path, t
         "grpo.per_device_train_batch_size=16",
         "curricula.frontier.skip_zero_variance=true",
         "curricula.frontier.skip_explore=0.2",
+        "curricula.audit_flush_seconds=0",  # records reach the file every step: killed past checkpoint-4
     ]
     reference = tmp_path / "reference"
     assert rlvr_train(reference, *common).returncode == 0
