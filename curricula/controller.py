@@ -124,6 +124,28 @@ class CurriculumController:
             if skill:
                 self.generated_tokens_by_skill[skill] += n
 
+    # -- before rollout and in over-sampling: counted here, decided by pure functions ------------
+    def record_selection(self, deferred: int, skipped: int) -> dict[str, float]:
+        """Count a pre-rollout selection's deferred and skipped prompts; its skip metrics."""
+        self.totals["deferred"] += deferred
+        self.totals["skipped"] += skipped
+        return self.skip_metrics(skipped)
+
+    def record_substitution(self, substituted: int, skipped: int) -> dict[str, float]:
+        """Count a batch's substituted and skipped prompts (`curricula.substitution`); its skip metrics."""
+        self.totals["substituted"] += substituted
+        self.totals["skipped"] += skipped
+        return self.skip_metrics(skipped)
+
+    def record_oversampling(self, rounds: int, extra_groups: int, cap_hit: bool) -> dict[str, float]:
+        """Count one batch's over-sampling (`curricula.oversample`): extra groups generated and
+        whether the generation cap stopped it; its metrics."""
+        if extra_groups:
+            self.totals["oversampled_groups"] += extra_groups
+        if cap_hit:
+            self.totals["oversample_cap_hit"] += 1
+        return {"curriculum/oversample_rounds": rounds}
+
     def skip_metrics(self, skipped: int) -> dict[str, float]:
         """Metrics of a step's pre-rollout skips (empty unless the frontier filter skips)."""
         if self.frontier is None or not self.frontier.config.skip_zero_variance:

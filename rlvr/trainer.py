@@ -293,9 +293,8 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         )
         chosen = selection.chosen.tolist()[: len(slots)]
         new_rows = dict(zip(slots, self._rows_at(chosen)))
-        self.totals["deferred"] += len(selection.deferred)
-        self.totals["skipped"] += len(aside.skipped)
-        self._log_metrics({**selection.metrics, **self.controller.skip_metrics(len(aside.skipped))})
+        skip_metrics = self.controller.record_selection(len(selection.deferred), len(aside.skipped))
+        self._log_metrics({**selection.metrics, **skip_metrics})
         if self.audit is not None:
             for decision in aside.decisions + selection.decisions:
                 self.audit.add(decision, global_step=step, epoch=self.state.epoch)
@@ -376,10 +375,10 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             step=step,
             seed=seed,
         )
-        self._record_skips(choice.skipped, step)
+        self._log_metrics(self.controller.record_substitution(len(choice.replacement), len(choice.skipped)))
+        self._audit_skips(choice.skipped, step)
         if not choice.replacement:
             return rows
-        self.totals["substituted"] += len(choice.replacement)
         # Each replacement row is read once (dataset indexing is the costly part), then repeated.
         read = self._rows_at([self.index_of[new] for new in choice.replacement.values()])
         new_rows = dict(zip(choice.replacement, read))
@@ -392,10 +391,8 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         columns = self.train_dataset[indices]
         return [dict(zip(columns, values)) for values in zip(*columns.values())]
 
-    def _record_skips(self, skipped: list[str], step: int) -> None:
-        """Count this step's pre-rollout skips; the main process audits each one."""
-        self.totals["skipped"] += len(skipped)
-        self._log_metrics(self.controller.skip_metrics(len(skipped)))
+    def _audit_skips(self, skipped: list[str], step: int) -> None:
+        """The main process audits each of this step's pre-rollout skips."""
         if self.audit is None:
             return
         for pid, row in zip(skipped, self._rows_at([self.index_of[pid] for pid in skipped])):
@@ -540,12 +537,13 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         budget = extra_group_budget(config.max_generation_multiplier, len(zero))
         extra_generated = 0
         round_index = 0
+        cap_hit = False
         while True:
             deficits = process_deficits(zero, n_proc, groups_per_proc)
             if max(deficits) == 0:
                 break
             if extra_generated >= budget:
-                self.totals["oversample_cap_hit"] += 1
+                cap_hit = True
                 logger.warning(
                     "Over-sampling cap reached (%.1fx generation): %d zero-variance group(s) left in "
                     "this batch; training on what there is.",
@@ -564,14 +562,14 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             more, scored = self._generate_scored(extra_inputs[rank * n_draw * size : (rank + 1) * n_draw * size])
             started = time.perf_counter()
             extra_generated += n_draw * n_proc
-            self.totals["oversampled_groups"] += n_draw * n_proc
             # Every process computes every pairing, so the global flags stay identical.
             pairing = pair_groups(zero, scored.zero_variance, n_proc, groups_per_proc, n_draw)
             output = replace_groups(output, more, pairing.pairs[rank], size, self.pad_token_id_for_merge)
             zero = pairing.zero
             self.curriculum_seconds += time.perf_counter() - started
+        metrics = self.controller.record_oversampling(round_index, extra_generated, cap_hit)
         if self.accelerator.is_main_process:
-            self._log_metrics({"curriculum/oversample_rounds": round_index})
+            self._log_metrics(metrics)
         return output, zero
 
     def _draw_active_rows(self, n_groups: int, round_index: int) -> list[dict] | None:

@@ -92,3 +92,14 @@ def test_skip_metrics_only_when_the_frontier_skips():
     metrics = skipping.skip_metrics(3)
     assert metrics["curriculum/skipped"] == 3
     assert set(metrics) == {"curriculum/skipped", "curriculum/skip_explore_easy", "curriculum/skip_explore_hard"}
+
+
+def test_counts_before_rollout_and_in_over_sampling_live_in_the_controller():
+    skipping = CurriculumController(FrontierFilter(FrontierConfig(enabled=True, skip_zero_variance=True), IDS))
+    assert skipping.record_selection(deferred=5, skipped=2)["curriculum/skipped"] == 2
+    assert skipping.record_substitution(substituted=3, skipped=1)["curriculum/skipped"] == 1
+    assert skipping.record_oversampling(rounds=2, extra_groups=6, cap_hit=True) == {"curriculum/oversample_rounds": 2}
+    skipping.record_oversampling(rounds=1, extra_groups=2, cap_hit=False)
+    totals = skipping.totals
+    assert (totals["deferred"], totals["skipped"], totals["substituted"]) == (5, 3, 3)
+    assert (totals["oversampled_groups"], totals["oversample_cap_hit"]) == (8, 1)
