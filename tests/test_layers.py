@@ -156,13 +156,14 @@ def test_importing_a_lower_layer_loads_no_higher_one(layer):
 # --- No import cycles, inside a layer either -------------------------------------------------
 #
 # The graph has one node per module of the three packages and an edge for every import it can
-# make (as above: top-level, deferred into a function, importlib strings). ``from package import
+# make (as above: top-level, deferred into a function, importlib and lazy-registry strings,
+# including bare ``"package.module"`` ones such as the cli's `SUBCOMMANDS`). ``from package import
 # x`` points at ``package.x`` when that is a submodule; a name a package's ``__init__`` only
 # re-exports (``from rewards import make_reward_funcs``) points at the submodule it comes from,
 # since that is the module the importer needs. The implicit import of a parent package is not
 # an edge: a package ``__init__`` that imports its submodules is no cycle, while a submodule that
-# imports from its package a name the ``__init__`` itself defines (or ``import package`` bare)
-# is one, and is reported.
+# imports from its package a name the ``__init__`` itself defines (or does ``import package``)
+# is one when that ``__init__`` imports the submodule back, and is reported.
 
 # Cycles that exist today and are being removed; each must still be real (so the entry goes
 # when its cycle does). Everything else must be cycle-free.
