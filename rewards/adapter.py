@@ -56,6 +56,7 @@ from typing import Any
 from rewards import isolation
 from rewards.base import ErrorKind, VerifierError, call_sync
 from rewards.errors import ErrorCounts, VerifierBudgetExceeded, check_error_budget, short
+from rewards.outcomes import as_reward, classify_batch, short_repr
 from rewards.registry import ISOLATION_MODES, get_verifier, is_batched
 from rewards.timeouts import VerifierTimeout, call_with_timeout
 from rewards.trl_style import STYLES, as_reward_list, call_trl_style, verifier_style
@@ -289,7 +290,7 @@ class VerifierRewardFunc:
         else:
             rewards_list = as_reward_list(values, count)
             if rewards_list is None:
-                failure = ("bad_return", "TypeError", f"expected a list of {count} rewards, got {_short_repr(values)}")
+                failure = ("bad_return", "TypeError", f"expected a list of {count} rewards, got {short_repr(values)}")
         if failure is not None:
             for index, example in enumerate(examples):
                 self._report(index, example, *failure)
@@ -301,7 +302,7 @@ class VerifierRewardFunc:
         or `None`; and the number of such errors."""
         rewards, errors = [], 0
         for index, (value, example) in enumerate(zip(values, examples)):
-            reward, problem = _as_reward(value)
+            reward, problem = as_reward(value)
             if problem is not None:
                 self._report(index, example, "bad_return", "TypeError", problem)
                 reward, errors = self.error_value, errors + 1
@@ -370,7 +371,7 @@ class VerifierRewardFunc:
         except (Exception, SystemExit) as err:  # noqa: BLE001 - isolation is the point
             self._report(index, example, "raised", type(err).__name__, str(err))
             return self.error_value, True
-        reward, problem = _as_reward(value)
+        reward, problem = as_reward(value)
         if problem is not None:
             self._report(index, example, "bad_return", "TypeError", problem)
             return self.error_value, True
@@ -393,7 +394,7 @@ class VerifierRewardFunc:
         timeout = self.spec.timeout_s * len(texts) if self.spec.timeout_s else None
         call = partial(call_sync, self.verifier, texts, examples, **self.spec.kwargs)
         try:
-            outcome = _classify_batch(call_with_timeout(call, timeout), len(texts))
+            outcome = classify_batch(call_with_timeout(call, timeout), len(texts))
         except VerifierTimeout:
             outcome = ("timeout", "TimeoutError", f"no result within {timeout:g} s")
         except (Exception, SystemExit) as err:  # noqa: BLE001
@@ -488,24 +489,6 @@ def _rows(count: int, prompts: Sequence | None, columns: Mapping[str, Any]) -> l
     return rows
 
 
-def _as_reward(value: Any) -> tuple[float | None, str | None]:
-    """``(reward, None)`` for an acceptable verifier return, ``(None, problem)`` otherwise."""
-    if value is None:
-        return None, None
-    if not isinstance(value, numbers.Real) and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
-        # A NumPy scalar that is not Real (np.bool_) or a 0-d array/tensor: TRL takes these.
-        value = value.item()
-    if isinstance(value, numbers.Real):
-        reward = float(value)
-        if math.isfinite(reward):
-            return reward, None
-        return (
-            None,
-            f"returned {reward}; a reward must be finite (return None for 'not applicable')",
-        )
-    return None, f"returned {_short_repr(value)}; expected a number or None"
-
-
 def _error_handling_problems(spec: VerifierSpec) -> list[str]:
     """`VerifierSpec.__post_init__`'s checks of ``style`` and the error budget."""
     problems = []
@@ -532,26 +515,8 @@ def _world_size() -> int:
         return 1
 
 
-def _classify_batch(values: Any, count: int) -> tuple:
-    """A batched verifier's return as an outcome: ``("ok", [(reward, problem), ...])``, or
-    ``("bad_return", "TypeError", message)`` when it is not a list of ``count`` values. Used
-    inline and in pool workers (`rewards.isolation`), so both report the same way."""
-    if not isinstance(values, Sequence) or isinstance(values, str) or len(values) != count:
-        return (
-            "bad_return",
-            "TypeError",
-            f"expected a list of {count} rewards, got {_short_repr(values)}",
-        )
-    return ("ok", [_as_reward(value) for value in values])
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _short_repr(value: Any) -> str:
-    text = repr(value)
-    return f"{type(value).__name__} {text[:80]}{'...' if len(text) > 80 else ''}"
 
 
 def _display_name(spec_name: str) -> str:

@@ -80,6 +80,7 @@ from typing import Any
 
 from rewards import registry
 from rewards.base import call_sync
+from rewards.outcomes import as_reward, classify_batch
 
 logger = logging.getLogger(__name__)
 
@@ -760,8 +761,6 @@ def _find(target: WorkerTarget) -> Callable:
 
 
 def _call(func: Callable, batched: bool, args: tuple, kwargs: dict) -> Outcome:
-    from rewards.adapter import _as_reward, _classify_batch
-
     try:
         value = call_sync(func, *args, **kwargs)
     except BaseException as err:  # noqa: BLE001 - a verifier's failure is its outcome
@@ -771,8 +770,8 @@ def _call(func: Callable, batched: bool, args: tuple, kwargs: dict) -> Outcome:
             message = repr(type(err))
         return ("raised", type(err).__name__, message)
     if batched:
-        return _classify_batch(value, len(args[0]))
-    reward, problem = _as_reward(value)
+        return classify_batch(value, len(args[0]))
+    reward, problem = as_reward(value)
     return ("ok", reward) if problem is None else ("bad_return", "TypeError", problem)
 
 

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from curricula import audit_schema, audit_store
 from curricula.audit import audit_tail_path
+from rlvr.audit_table import text_table
 
 SUMMARY_COLUMNS = ["run_id", "global_step", "filter", "decision", "reason", "prompt_id", "skill"]
 
@@ -243,14 +244,12 @@ def _status_by_skill(strong: pa.Table | None, kept: pa.Array | None, skills: pa.
 
 def summary_text(summary: Summary) -> str:
     """The summary as `rlvr audit RUN` prints it."""
-    from rlvr.audit_report import _table
-
     if not summary.records:
         return "audit log: no records"
     lines = [
         f"=== audit: run {summary.run_id}, {summary.records} records, steps "
         f"{summary.first_step}..{summary.last_step} ===",
-        _table(
+        text_table(
             ["filter", "decision", "reason", "records"],
             [[f, d, r, n] for (f, d, r), n in sorted(summary.counts.items())],
         ),
@@ -260,7 +259,9 @@ def summary_text(summary: Summary) -> str:
         skills = sorted({s for s, _ in summary.status_by_skill})
         lines.append("prompts by skill and final status (seen so far):")
         lines.append(
-            _table(["skill"] + kinds, [[s] + [summary.status_by_skill.get((s, k), 0) for k in kinds] for s in skills])
+            text_table(
+                ["skill"] + kinds, [[s] + [summary.status_by_skill.get((s, k), 0) for k in kinds] for s in skills]
+            )
         )
     return "\n".join(lines)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from curricula import audit_store
 from curricula.audit import audit_tail_path
 from curricula.audit_schema import AUDIT_FIELDS
+from rlvr.audit_table import text_table
 
 
 def select(
@@ -53,14 +54,6 @@ def select(
     return out
 
 
-def _table(headers: list[str], rows: list[list]) -> str:
-    cells = [headers] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
 def summary_table(path, run_id: str | None = "latest") -> str:
     """Counts by filter, decision, reason and skill, plus the final state of every prompt.
 
@@ -94,7 +87,7 @@ def render(records: list[dict], fmt: str) -> str | bytes:
             [r["global_step"], r["prompt_id"], r["columns"].get("skill", "-"), r["filter"], r["decision"], r["message"]]
             for r in records
         ]
-        return _table(["step", "prompt", "skill", "filter", "decision", "message"], rows) + "\n"
+        return text_table(["step", "prompt", "skill", "filter", "decision", "message"], rows) + "\n"
     raise ValueError(f"unknown format {fmt!r}; use table, csv, json or parquet")
 
 
