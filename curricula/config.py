@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
-from rewards.registries import check_known_keys
+from rewards.config_types import build_dataclass
 
 
 @dataclass
@@ -264,10 +264,10 @@ class CurriculaConfig:
 
 
 def _as_dataclass(name: str, cls, value):
-    """YAML gives dicts: build the section's dataclass, naming unknown keys."""
+    """YAML gives dicts: build the section's dataclass, strictly typed (unknown keys and values of
+    the wrong type are `ConfigError`s naming ``curricula.<name>.<key>``)."""
     if value is None:
         return cls()
     if not isinstance(value, dict):
         return value
-    check_known_keys(value, [f.name for f in fields(cls)], f"curricula.{name}")
-    return cls(**value)
+    return build_dataclass(cls, value, f"curricula.{name}")

@@ -1,4 +1,4 @@
-"""One kind of registry for everything rlvr finds by name, and the "did you mean" every name check uses.
+"""One kind of registry for everything rlvr finds by name.
 
 `Registry` (in the style of lm-evaluation-harness's): a name maps to an object, or lazily to a
 ``"package.module:attr"`` string imported the first time the name is asked for (so that naming
@@ -18,45 +18,17 @@ its public names.
 
 from __future__ import annotations
 
-import difflib
 import importlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
+# The "did you mean" and the unknown-key check are `rewards.config_types`'; re-exported here,
+# where the registries and older code import them.
+from rewards.config_types import check_known_keys, close_names, did_you_mean, unknown_keys_message
+
+__all__ = ["Registry", "check_known_keys", "close_names", "did_you_mean", "import_target", "unknown_keys_message"]
+
 T = TypeVar("T")
-
-
-def close_names(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
-    """The candidates closest to ``word`` (difflib's ratio >= 0.6), closest first."""
-    return difflib.get_close_matches(word, sorted(candidates), n=n, cutoff=0.6)
-
-
-def did_you_mean(word: str, candidates: Iterable[str], n: int = 1) -> str:
-    """``" Did you mean 'x'?"`` (or ``'x' or 'y'`` with ``n`` > 1), or ``""`` when nothing is close."""
-    close = close_names(word, candidates, n=n)
-    if not close:
-        return ""
-    return " Did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
-
-
-def unknown_keys_message(values: Mapping | Iterable[str], known: Iterable[str], where: str) -> str | None:
-    """``"unknown key(s) where.a, where.b. Did you mean 'x'?"`` for the keys of ``values`` not in
-    ``known``; `None` when every key is known. The one check of config sections and settings."""
-    known = sorted(known)
-    unknown = sorted(set(values) - set(known))
-    if not unknown:
-        return None
-    hints = "".join(did_you_mean(key, known) for key in unknown)
-    return f"unknown key(s) {', '.join(f'{where}.{k}' for k in unknown)}.{hints} Known: {', '.join(known)}."
-
-
-def check_known_keys(
-    values: Mapping | Iterable[str], known: Iterable[str], where: str, error: type[Exception] = ValueError
-) -> None:
-    """Raise ``error`` with `unknown_keys_message` when ``values`` has a key not in ``known``."""
-    message = unknown_keys_message(values, known, where)
-    if message is not None:
-        raise error(message)
 
 
 def import_target(target: str):

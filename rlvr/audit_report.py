@@ -208,8 +208,7 @@ def reliability_plot(run_dir: str | Path, plot_path: str | Path) -> Path | None:
 
 def _unknown_prompt(path: Path, prompt_id: str, run_id: str | None, where) -> str | None:
     """Why ``prompt_id`` has no history in the resolved run (with the closest ids), or ``None``."""
-    import difflib
-
+    from rewards.config_types import close_names
     from rlvr.audit_query import Selection, prompt_ids, scan
 
     if next(scan(path, Selection(run_id=run_id, prompt=prompt_id), columns=["prompt_id"]), None) is not None:
@@ -220,7 +219,7 @@ def _unknown_prompt(path: Path, prompt_id: str, run_id: str | None, where) -> st
         message += f" (run {run_id})"
         if prompt_id in prompt_ids(path, None):
             return message + "; it is in another run's records: add --run all."
-    close = difflib.get_close_matches(prompt_id, sorted(in_run), n=3, cutoff=0.6)
+    close = close_names(prompt_id, in_run, n=3)
     if close:
         return message + "; did you mean " + " or ".join(repr(c) for c in close) + "?"
     return message + (

@@ -40,8 +40,8 @@ from typing import Any
 
 import yaml
 
-from rewards.registries import did_you_mean as _suggest
-from rlvr.config_types import ConfigError, build_dataclass
+from rewards.config_types import ConfigError, build_dataclass
+from rewards.config_types import did_you_mean as _suggest
 
 __all__ = ["ConfigError", "DataConfig", "EvalConfig", "RLVRConfig", "build_config", "load_config"]
 

@@ -21,7 +21,6 @@ whole entry as JSON, which the ``reasoning_gym`` verifier hands to the task's ``
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 from typing import Any
 from urllib.parse import parse_qsl
@@ -29,6 +28,7 @@ from urllib.parse import parse_qsl
 import yaml
 
 from curricula.records import DataError
+from rewards.config_types import did_you_mean
 
 PREFIX = "reasoning_gym:"
 ENTRY_COLUMN = "reasoning_gym_entry"  # read by rewards.builtin.reasoning_gym_score
@@ -73,8 +73,7 @@ def create_task_dataset(spec: str, split: str = "train"):
     task, options = parse_spec(spec)
     _, tasks = _import_reasoning_gym(spec)
     if task not in tasks:
-        close = difflib.get_close_matches(task, list(tasks), n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(task, tasks)
         raise DataError(
             f"'{spec}': unknown reasoning-gym task '{task}'.{hint} ({len(tasks)} tasks: "
             "python -c 'import reasoning_gym.factory as f; print(sorted(f.DATASETS))')"
@@ -83,8 +82,7 @@ def create_task_dataset(spec: str, split: str = "train"):
     known = [f.name for f in dataclasses.fields(config_cls)]
     for key in options:
         if key not in known and key != "level":
-            close = difflib.get_close_matches(key, known + ["level"], n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(key, known + ["level"])
             raise DataError(f"'{spec}': task '{task}' has no option '{key}'.{hint} Options: level, {', '.join(known)}.")
     options = {"size": DEFAULT_SIZE, "seed": DEFAULT_SEED.get(split, 0), **options}
     try:

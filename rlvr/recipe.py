@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import functools
 import types
 import typing
@@ -25,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from rlvr.config_types import ConfigError, type_hints
+from rewards.config_types import ConfigError, close_names, type_hints
 
 # TRL `ScriptArguments` / open-r1 `GRPOScriptArguments` keys -> rlvr dotted keys.
 SCRIPT_KEYS = {
@@ -79,7 +78,7 @@ def route_flat_key(key: str, sections: tuple[str, ...], where: str = "") -> tupl
 
 
 def _unknown_flat_key(key: str, sections: tuple[str, ...], where: str) -> str:
-    close = difflib.get_close_matches(key, list(sections), n=1) or difflib.get_close_matches(key, flat_keys(), n=1)
+    close = close_names(key, sections, n=1) or close_names(key, flat_keys(), n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     kind = "section" if close and close[0] in sections else "key"
     return (

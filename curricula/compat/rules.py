@@ -24,7 +24,6 @@ command line.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
@@ -33,7 +32,8 @@ from typing import Any
 
 from curricula.base import DROPPED, KEPT, Decision
 from curricula.likelihood import EncodedPair, StudentLikelihood, TargetNLL
-from rewards.registries import did_you_mean as _suggest
+from rewards.config_types import ConfigError, build_dataclass
+from rewards.config_types import did_you_mean as _suggest
 
 FILTER_NAME = "compat"
 
@@ -121,7 +121,7 @@ class CompatConfig:
     prompt_template: str = "{prompt}"
     reverse_template: str = "{response}\nGuess the instruction: "
     response_eos: bool = True
-    rules: list[str] = field(default_factory=lambda: list(RULES))
+    rules: list[str] | str = field(default_factory=lambda: list(RULES))  # a str: "frontier,ifd_lt_1"
     quantile: float = 0.9
     profile: str = "generations"
     profile_by: str | None = None
@@ -173,13 +173,10 @@ class CompatConfig:
 
     @classmethod
     def from_dict(cls, values: dict | None, where: str = "compat") -> CompatConfig:
-        """Build from a mapping, rejecting keys nothing reads (with a "did you mean")."""
-        values = dict(values or {})
-        known = [f.name for f in dataclasses.fields(cls)]
-        for key in values:
-            if key not in known:
-                raise ValueError(f"Unknown key '{where}.{key}'.{_suggest(key, known)} Known keys: {', '.join(known)}.")
-        return cls(**values)
+        """Build from a mapping with the strict, typed builder every config uses: unknown keys
+        (with a "did you mean") and values of the wrong type (``batch_size: two``) are
+        `ConfigError`s naming the key; number strings are numbers (``quantile: "0.8"``)."""
+        return build_dataclass(cls, dict(values or {}), where)
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike, overrides: dict | None = None) -> CompatConfig:
@@ -189,12 +186,15 @@ class CompatConfig:
 
         path = Path(path)
         if not path.is_file():
-            raise ValueError(f"Config file '{path}' does not exist.")
+            raise ConfigError(f"Config file '{path}' does not exist.")
         tree = yaml.safe_load(path.read_text()) or {}
         if not isinstance(tree, dict) or not isinstance(tree.get("compat", {}) or {}, dict):
-            raise ValueError(f"'{path}' must be a mapping with a 'compat:' section of keys.")
+            raise ConfigError(f"'{path}' must be a mapping with a 'compat:' section of keys.")
         values = {**(tree.get("compat") or {}), **(overrides or {})}
-        return cls.from_dict(values, where=f"compat (in {path})")
+        try:
+            return cls.from_dict(values)
+        except ConfigError as err:
+            raise ConfigError(f"{err} (in '{path}')") from err
 
 
 # ------------------------------------------------------------------------------------------------

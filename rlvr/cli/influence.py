@@ -118,9 +118,8 @@ def extraction_config(args: argparse.Namespace):
     import dataclasses
 
     from curricula.influence.features import FeatureConfig
-    from rewards.base import UserInputError
+    from rewards.config_types import ConfigError, build_dataclass
     from rlvr.cli.options import parse_overrides, settings
-    from rlvr.config_types import build_dataclass
     from rlvr.influence.pipeline import ExtractionConfig
 
     flags = [
@@ -131,8 +130,8 @@ def extraction_config(args: argparse.Namespace):
         f.name for f in dataclasses.fields(ExtractionConfig)
     }
     misplaced = sorted(set(values) & feature_keys)
-    if misplaced:
-        raise UserInputError(
+    if misplaced:  # close_names cannot suggest another section's key: say where it belongs
+        raise ConfigError(
             f"Unknown key 'influence.{misplaced[0]}'. Did you mean 'features.{misplaced[0]}'? "
             "(projection settings are FeatureConfig's, under 'features')."
         )

@@ -21,50 +21,12 @@ from pathlib import Path
 import torch
 
 from curricula.base import is_success
-from rlvr.compare.config import CompareConfig, ProbeConfig
+from rlvr.compare.config import CompareConfig
+from rlvr.compare.probe_arms import PROBE_ARMS, influence_config  # PROBE_ARMS: also imported from here
 
-
-@dataclass(frozen=True)
-class ProbeArm:
-    """One kind of too-hard-probe arm (GRPO on the probe's pool, equal generated tokens).
-
-    Attributes:
-        label: How the report names it.
-        removes_hopeless: Train on the pool minus the hopeless skill.
-        frontier: Turn rlvr's frontier filter on (``probe.low``/``high``/``min_samples``...).
-        influence: Turn the in-training influence check on (``probe.influence``).
-        predictor: Turn the pass-rate predictor and pre-rollout selection on
-            (`curricula.config.PredictorConfig` defaults, prompts pooled by ``skill``).
-    """
-
-    label: str
-    removes_hopeless: bool = False
-    frontier: bool = False
-    influence: bool = False
-    predictor: bool = False
-
-
-# The probe's arms, by the name configs use (``probe.arms``). A new arm is one entry here plus,
-# if it needs trainer settings the flags above do not cover, a branch in `probe_training`
-# (e.g. the predictive frontier of curricula.predictor once the trainer takes it).
-PROBE_ARMS: dict[str, ProbeArm] = {
-    "plain": ProbeArm("plain TRL, hopeless prompts kept"),
-    "frontier": ProbeArm("rlvr frontier filter", frontier=True),
-    "influence": ProbeArm("in-training influence check", influence=True),
-    "predictive_frontier": ProbeArm(
-        "rlvr predictive frontier (predictor + frontier filter)", frontier=True, predictor=True
-    ),
-    "without_hopeless": ProbeArm("hopeless skill removed by hand", removes_hopeless=True),
-}
-
-
-def check_probe_arms(probe: ProbeConfig) -> None:
-    """Unknown arm names, or influence settings the check rejects, are errors now, not in an arm."""
-    unknown = [a for a in probe.arms if a not in PROBE_ARMS]
-    if unknown:
-        raise ValueError(f"unknown probe.arms {unknown}; known: {list(PROBE_ARMS)}.")
-    if any(PROBE_ARMS[a].influence for a in probe.arms):
-        influence_config(probe, skills=[])
+# A completion is correct when its (weighted) reward reaches this: full marks of the binary
+# verifiers the comparison evaluates with.
+SUCCESS_THRESHOLD = 1.0
 
 
 @dataclass(frozen=True)
@@ -110,7 +72,7 @@ def arm_metrics(
     rewards: Sequence[float],
     target_skill: str,
     hopeless_skill: str | None = None,
-    success_threshold: float = 1.0,
+    success_threshold: float = SUCCESS_THRESHOLD,
 ) -> dict[str, float]:
     """Accuracy per skill and the aggregates the report ranks by, plus two shortcut indicators.
 
@@ -206,7 +168,7 @@ def sampled_hopeless_metrics(
     flat_rows = [r for r in rows for _ in range(samples_per_prompt)]
     texts = [c for group in completions for c in group]
     found = shortcut_indicators(flat_rows, texts, config.probe.hopeless_skill, context.frequent_guess)
-    hits = [float(not math.isnan(x) and x >= 1.0) for group in rewards for x in group]
+    hits = [float(is_success(x, SUCCESS_THRESHOLD)) for group in rewards for x in group]
     return {
         "sampled_hopeless_acc": statistics.fmean(hits),
         "sampled_guess_share": found["guess_share"],
@@ -254,17 +216,6 @@ def grpo_dataset(subset: Sequence[dict], min_rows: int):
     rows = [{k: r[k] for k in ("id", "prompt", "answer", "skill")} for r in subset]
     copies = [dict(r, id=f"{r['id']}#{k}") for k in range(1, math.ceil(min_rows / max(len(rows), 1))) for r in rows]
     return Dataset.from_list(rows + copies)
-
-
-def influence_config(probe: ProbeConfig, skills: Sequence[str]):
-    """The influence arm's `InfluenceCheckConfig`: ``probe.influence`` protecting ``skills``."""
-    from curricula.influence.check import InfluenceCheckConfig
-
-    values = {"protected_skills": list(skills) or None, **probe.influence, "enabled": True}
-    try:
-        return InfluenceCheckConfig(**values)
-    except TypeError as err:
-        raise ValueError(f"probe.influence: {err}") from err
 
 
 def probe_training(arm: Arm, context: ArmContext):

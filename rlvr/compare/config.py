@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rewards.registries import check_known_keys
+from rewards.config_types import ConfigError, build_dataclass
+from rlvr.compare.probe_arms import check_probe_arms
 
 METHODS = ("sft", "grpo")
 REGIMES = ("targeted", "general")
@@ -169,9 +169,8 @@ class CompareConfig:
     def __post_init__(self):
         from curricula.selectors import get_selector
 
-        if isinstance(self.probe, dict):
-            self.probe = _build(ProbeConfig, self.probe, "probe")
-        from rlvr.compare.arms import check_probe_arms
+        if isinstance(self.probe, dict):  # built in Python, not by `load_config`
+            self.probe = build_dataclass(ProbeConfig, self.probe, "compare.probe")
         from rlvr.toy.variants import get_world
 
         get_world(self.world)
@@ -203,16 +202,13 @@ class CompareConfig:
         return [VerifierSpec(**v) if isinstance(v, dict) else v for v in specs]
 
 
-def _build(cls, values: dict, where: str):
-    check_known_keys(values, [f.name for f in dataclasses.fields(cls)], where)
-    return cls(**values)
-
-
 def load_config(path: str | os.PathLike | None, quick: bool = False, **overrides) -> CompareConfig:
     """`CompareConfig` from a YAML file (its ``compare:`` section, or the top level); with
     ``quick`` the ``quick:`` section is applied on top; then ``overrides``.
 
-    Unknown keys are errors naming the key (and the closest known one)."""
+    Built by the strict, typed builder every config uses (`rewards.config_types`): an unknown
+    key (with the closest known one) or a value of the wrong type (``workers: two``) is a
+    `ConfigError` naming the key; number strings are numbers (``lr: 1e-4``)."""
     values: dict = {}
     if path is not None:
         import yaml
@@ -221,6 +217,8 @@ def load_config(path: str | os.PathLike | None, quick: bool = False, **overrides
         if not path.is_file():
             raise FileNotFoundError(f"compare config '{path}' does not exist.")
         data = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(data, dict) or not isinstance(data.get("compare", data), dict):
+            raise ConfigError(f"'{path}' must be a mapping of CompareConfig keys (or a 'compare:' section).")
         data = data.get("compare", data)
         quick_values = dict(data.get("quick", {}) or {})
         values = {k: v for k, v in data.items() if k != "quick"}
@@ -233,4 +231,4 @@ def load_config(path: str | os.PathLike | None, quick: bool = False, **overrides
         values[key] = (
             {**values[key], **value} if isinstance(value, dict) and isinstance(values.get(key), dict) else value
         )
-    return _build(CompareConfig, values, "compare")
+    return build_dataclass(CompareConfig, values, "compare")

@@ -222,6 +222,32 @@ def test_config_validation_names_the_key():
         CompatConfig(quantile=0.0)
 
 
+def test_config_values_are_typed_like_every_config(tmp_path):
+    """`from_dict` / `from_yaml` use the strict builder of `rewards.config_types`: a wrong type is a
+    `ConfigError` naming the key, the value and the type, not a TypeError deep inside."""
+    from rewards.config_types import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        CompatConfig.from_dict({"batch_size": "two"})
+    assert str(caught.value) == "compat.batch_size: expected an integer, got 'two'"
+    with pytest.raises(ConfigError, match=r"^compat.skip_bad_rows: expected true or false, got 'maybe'$"):
+        CompatConfig.from_dict({"skip_bad_rows": "maybe"})
+    with pytest.raises(ConfigError, match=r"^compat.columns.response: expected a string, got \['a'\]$"):
+        CompatConfig.from_dict({"columns": {"response": ["a"]}})
+    with pytest.raises(ConfigError, match=r"^Unknown key 'compat.quantil'. Did you mean 'quantile'\?"):
+        CompatConfig.from_dict({"quantil": 0.8})
+    config = CompatConfig.from_dict({"quantile": "0.8", "batch_size": 8.0, "rules": "frontier, ifd_lt_1"})
+    assert config.quantile == 0.8 and type(config.quantile) is float and config.batch_size == 8
+    assert config.rules == ["frontier", "ifd_lt_1"]
+    path = tmp_path / "compat.yaml"
+    path.write_text("compat:\n  quantile: high\n")
+    with pytest.raises(ConfigError) as caught:
+        CompatConfig.from_yaml(path)
+    assert str(caught.value) == f"compat.quantile: expected a number, got 'high' (in '{path}')"
+    path.write_text("compat:\n  quantile: 1e-1\n")  # YAML 1.1 reads 1e-1 as a string
+    assert CompatConfig.from_yaml(path, {"seed": "3"}).quantile == 0.1
+
+
 # ------------------------------------------------------------------------------------------------
 # Known toy examples with a student that has learned the toy notation
 

@@ -61,7 +61,9 @@ def test_copy_is_independent():
 def test_unknown_keys_message_and_check():
     assert unknown_keys_message({"lr": 1}, ["lr", "steps"], "train") is None
     message = unknown_keys_message({"stpes": 1, "zzz": 2}, ["lr", "steps"], "train")
-    assert message == "unknown key(s) train.stpes, train.zzz. Did you mean 'steps'? Known: lr, steps."
+    assert message == (
+        "Unknown key 'train.stpes'. Did you mean 'steps'? Unknown key 'train.zzz'. Known keys of 'train': lr, steps."
+    )
     with pytest.raises(KeyError):
         check_known_keys(["zzz"], ["lr"], "train", error=KeyError)
     assert did_you_mean("lerning_rate", ["learning_rate", "seed"]) == " Did you mean 'learning_rate'?"

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from curricula.selectors import SELECTORS, budget_count, get_selector, scores_needed
+from rewards.config_types import ConfigError
 from rlvr.compare import (
     RESULT_COLUMNS,
     RESULTS_FILE,
@@ -113,11 +114,11 @@ def test_plan_trains_target_agnostic_selectors_once_and_adds_the_probe():
         "without_hopeless",
     ]
     assert all(a.method == "grpo" for a in arms if a.regime == "probe")
-    with pytest.raises(ValueError, match="unknown key\\(s\\) compare.grpo_token. Did you mean 'grpo_tokens'"):
+    with pytest.raises(ConfigError, match="^Unknown key 'compare.grpo_token'. Did you mean 'grpo_tokens'\\?$"):
         load_config(None, grpo_token=5)
-    with pytest.raises(ValueError, match="unknown key\\(s\\) probe.lo"):
+    with pytest.raises(ConfigError, match="^Unknown key 'compare.probe.lo'. Did you mean 'low'\\? Known keys of "):
         load_config(None, probe={"lo": 0.1})
-    with pytest.raises(ValueError, match="unknown methods"):
+    with pytest.raises(ConfigError, match="unknown methods"):
         load_config(None, methods=["ppo"])
 
 
@@ -418,7 +419,7 @@ def test_compare_on_own_model_directory_and_data_files(tmp_path, toy_world_path)
             load_config(None, **{**config.__dict__, "probe": {"enabled": False}, "target_skill": "mul1x2"}),
             tmp_path / "bad",
         )
-    with pytest.raises(KeyError, match="exactt"):
+    with pytest.raises(ConfigError, match="Unknown verifier 'exactt'. Did you mean 'exact'"):
         load_config(None, verifiers=["exactt"])
 
 

@@ -247,7 +247,7 @@ def test_a_config_mistake_is_one_line_and_exit_2_and_debug_adds_the_traceback(tm
     debug = run_command("train", "--config", str(bad), "--debug")
     assert debug.returncode == 2
     assert debug.stderr.startswith("Traceback (most recent call last)") and "raise _mismatch" in debug.stderr
-    assert debug.stderr.splitlines()[-2:] == [f"rlvr.config_types.ConfigError: {line.split('error: ')[1]}", line]
+    assert debug.stderr.splitlines()[-2:] == [f"rewards.config_types.ConfigError: {line.split('error: ')[1]}", line]
 
 
 def test_the_accelerate_entry_point_reports_a_config_mistake_the_same_way(tmp_path):
