@@ -289,8 +289,8 @@ def build_dataclass(
             raise ConfigError(f"{key}: missing required key '{name}'.")
     try:
         return cls(**kwargs)
-    except ConfigError:
-        raise
+    except UserInputError:
+        raise  # already a user's error of its own kind (an unknown verifier or toy world), named
     except (TypeError, ValueError, ArithmeticError) as err:  # the class's own range and consistency checks
         # ArithmeticError: GRPOConfig divides by num_generations before checking it (0 gave a
         # ZeroDivisionError traceback).

@@ -220,3 +220,21 @@ def test_a_reprobe_interval_below_one_is_refused():
         with pytest.raises(ValueError, match=rf"frontier.reprobe_interval must be >= 1 .*got {interval}"):
             FrontierConfig(reprobe_interval=interval)
     assert FrontierConfig(reprobe_interval=None).reprobe_interval is None
+
+
+def test_curricula_config_sections_built_from_mappings_are_typed():
+    """`CurriculaConfig(frontier={...})` (the Python API) is checked like a config file's section."""
+    import pytest
+
+    from curricula.config import CurriculaConfig
+    from rewards.config_types import ConfigError
+
+    config = CurriculaConfig(frontier={"enabled": True, "low": "0.2", "min_samples": "8"}, influence={"dim": 64})
+    assert config.frontier == FrontierConfig(enabled=True, low=0.2, min_samples=8)
+    assert config.influence.dim == 64
+    with pytest.raises(ConfigError, match=r"^curricula.frontier.low: expected a number, got 'high'$"):
+        CurriculaConfig(frontier={"low": "high"})
+    with pytest.raises(ConfigError, match=r"^Unknown key 'curricula.predictor.enabeld'. Did you mean 'enabled'\?"):
+        CurriculaConfig(predictor={"enabeld": True})
+    with pytest.raises(ConfigError, match=r"^Invalid 'curricula.frontier' section: .*high must be in"):
+        CurriculaConfig(frontier={"low": 0.5, "high": 0.2})

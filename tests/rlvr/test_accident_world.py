@@ -138,7 +138,9 @@ def test_probe_arms_come_from_the_config():
         load_config(None, methods=[], probe={"arms": ["plain", "predictive"]})
     with pytest.raises(ValueError, match="influence.action must be one of"):
         load_config(None, methods=[], probe={"arms": ["influence"], "influence": {"action": "mask"}})
-    with pytest.raises(ValueError, match="probe.influence: .*unexpected keyword argument 'treshold'"):
+    with pytest.raises(
+        ValueError, match=r"^Unknown key 'compare.probe.influence.treshold'. Did you mean 'threshold'\?"
+    ):
         load_config(None, methods=[], probe={"arms": ["influence"], "influence": {"treshold": 0.1}})
     with pytest.raises(ToyWorldError, match="unknown toy world"):
         load_config(None, methods=[], world="acident")

@@ -419,7 +419,7 @@ def test_compare_on_own_model_directory_and_data_files(tmp_path, toy_world_path)
             load_config(None, **{**config.__dict__, "probe": {"enabled": False}, "target_skill": "mul1x2"}),
             tmp_path / "bad",
         )
-    with pytest.raises(ConfigError, match="Unknown verifier 'exactt'. Did you mean 'exact'"):
+    with pytest.raises(KeyError, match="Unknown verifier 'exactt'. Did you mean 'exact'"):
         load_config(None, verifiers=["exactt"])
 
 
@@ -465,7 +465,7 @@ def test_cli_config_errors_name_the_problem(tmp_path, capsys):
     assert "missing.yaml' does not exist" in capsys.readouterr().err
     (tmp_path / "typo.yaml").write_text("compare:\n  budget: [0.1]\n")
     assert main(["compare", "--config", str(tmp_path / "typo.yaml"), "--out", out]) == 2
-    assert "unknown key(s) compare.budget. Did you mean 'budgets'?" in capsys.readouterr().err
+    assert "Unknown key 'compare.budget'. Did you mean 'budgets'?" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 
