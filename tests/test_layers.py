@@ -167,11 +167,7 @@ def test_importing_a_lower_layer_loads_no_higher_one(layer):
 
 # Cycles that exist today and are being removed; each must still be real (so the entry goes
 # when its cycle does). Everything else must be cycle-free.
-KNOWN_CYCLES: set[frozenset[str]] = {
-    # rlvr.compare.config imports rlvr.compare.arms in a function body and arms imports config
-    # back; being split by the compare clean-up, then this entry must go.
-    frozenset({"rlvr.compare.arms", "rlvr.compare.config"}),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()  # none left (rlvr.compare arms <-> config: split by probe_arms)
 
 
 def scanned_modules(root: Path = ROOT) -> dict[str, Path]:
