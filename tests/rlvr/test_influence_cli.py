@@ -1,8 +1,9 @@
 """`rlvr influence` (`rlvr.cli.influence` over `rlvr.influence.pipeline`): scores, selection,
-audit, LESS mode with Adam moments, policy-gradient features, bad selections. The library under it
-is tested in tests/curricula/test_influence.py."""
+audit, LESS mode with Adam moments, policy-gradient features (and their groups' pass rates), bad
+selections. The library under it is tested in tests/curricula/test_influence.py."""
 
 import json
+import math
 
 import pytest
 
@@ -177,3 +178,14 @@ def test_cli_rejects_a_bad_selection(tmp_path):
     assert parse_selection("30", 10) == (None, 30, "10 rows")
     with pytest.raises(ValueError, match="percentage"):
         parse_selection("0%", 10)
+
+
+def test_a_groups_pass_rate_counts_only_scored_completions():
+    """A policy-gradient row's pass rate (stored beside its feature): NaN rewards (no verifier
+    scored the completion) are no trial, as everywhere in curricula (`count_successes`)."""
+    from rlvr.influence.pipeline import group_pass_rate
+
+    assert group_pass_rate([1.0, 0.0, 1.0, 0.5]) == 0.5  # all scored: successes / group size, as before
+    assert group_pass_rate([1.0, math.nan, 0.0, math.nan]) == 0.5
+    assert group_pass_rate([2.0, 0.9], success_threshold=1.0) == 0.5
+    assert math.isnan(group_pass_rate([math.nan, math.nan]))
