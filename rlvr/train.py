@@ -2,8 +2,9 @@
 train -> summary.
 
 Read top to bottom; each step is one call. Everything that can be checked without the model
-(config, data, verifier specs) is checked first, so a mistake costs seconds, not a model load. The same function runs under ``rlvr train`` (one
-process) and ``accelerate launch scripts/train_grpo.py`` (any number of processes).
+(config, data, verifier specs) is checked first, so a mistake costs seconds, not a model load. The
+same function, `run_recipe`, runs under ``rlvr train`` (one process) and ``accelerate launch
+scripts/train_grpo.py`` (any number of processes); their command line is `rlvr.cli.train`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import os
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import argparse  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
@@ -24,41 +24,8 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from rewards.base import UserInputError  # noqa: E402
-from rlvr.errors import DEBUG_HELP  # noqa: E402
 
 logger = logging.getLogger("rlvr")
-
-
-def build_arg_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="rlvr train",
-        description="Train a policy with GRPO (TRL) and rlvr's curriculum filters.",
-        epilog="Overrides: section.key=value, e.g. grpo.max_steps=5 data.train=prompts.jsonl; or TRL-style flags, "
-        "e.g. --learning_rate 1e-5 --max_steps=5 --reward_funcs math format (applied after the overrides).",
-    )
-    parser.add_argument("--config", required=True, help="YAML run config (see configs/toy.yaml).")
-    parser.add_argument(
-        "--resume",
-        nargs="?",
-        const="auto",
-        default=None,
-        help="Resume from a checkpoint directory, or from the latest in grpo.output_dir (no value). "
-        "Refuses a checkpoint of another config or run (see --force).",
-    )
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="Start anew in an output directory that holds a previous run: delete that run's files "
-        "(checkpoints, audit and error logs, summary, final model; see rlvr/run_dir.py).",
-    )
-    parser.add_argument(
-        "--force",
-        action="store_true",
-        help="With --resume: resume from a checkpoint even if another config or run wrote it.",
-    )
-    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
-    parser.add_argument("overrides", nargs="*", help="section.key=value overrides")
-    return parser
 
 
 class ModelNotFoundError(UserInputError):
@@ -122,27 +89,6 @@ def load_model_and_tokenizer(config):
     return load_model(config, path), tokenizer, path
 
 
-def cli(argv: list[str] | None = None) -> int:
-    """``rlvr train`` and ``accelerate launch scripts/train_grpo.py``: the recipe, with a user
-    error (config, data, verifier spec) reported as one line on stderr and exit status 2."""
-    from rlvr.errors import run_command
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-
-    def train() -> None:
-        main(argv)
-
-    status = run_command("rlvr train", train, debug="--debug" in argv)
-    if status == 0:
-        # A finished multi-process run ends here, skipping the interpreter finalization in which
-        # gloo's teardown can abort or hang; one process returns at once. Never after an error: a
-        # peer may still be inside a collective.
-        from rlvr.distributed import finish_distributed_process
-
-        finish_distributed_process()
-    return status
-
-
 def _model_hint(path: str, err: OSError) -> str:
     """What to do when a model cannot be loaded (transformers' own message says only "couldn't connect")."""
     first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -159,28 +105,11 @@ def _model_hint(path: str, err: OSError) -> str:
     )
 
 
-def parse_args(argv: list[str] | None):
-    """The command line; ``--resume section.key=value`` is ``--resume`` followed by an override
-    (argparse would take the override for the checkpoint path, its optional value)."""
-    from rlvr.config import SECTIONS
-    from rlvr.recipe import split_flags
+def run_recipe(args) -> dict:
+    """The recipe, one step per call; returns the run's summary (also written to summary.json).
 
-    parser = build_arg_parser()
-    argv, flags = split_flags(
-        list(sys.argv[1:] if argv is None else argv), set(parser._option_string_actions), SECTIONS
-    )
-    args = parser.parse_args(argv)
-    args.overrides = [*args.overrides, *flags]
-    if args.resume not in (None, "auto") and "=" in args.resume and not Path(args.resume).exists():
-        args.overrides.insert(0, args.resume)
-        args.resume = "auto"
-    return args
-
-
-def main(argv: list[str] | None = None) -> dict:
-    """The recipe, one step per call; returns the run's summary (also written to summary.json)."""
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ``args``: what `rlvr.cli.train.parse_args` returns (``config``, ``overrides``, ``resume``,
+    ``overwrite``, ``force``)."""
 
     # Steps 1-4 check everything that can be checked cheaply, so that a mistake in the config,
     # the data or a verifier spec stops the run in seconds, before the model loads.
@@ -222,8 +151,8 @@ def main(argv: list[str] | None = None) -> dict:
     summary = build_summary(trainer, model_path, train_seconds, accuracy_before, accuracy_after, error_log.count)
     write_summary_files(summary, trainer, output_dir, state)
     # Every process is done with the group. It is not destroyed here: the trainer's DDP model still
-    # holds it, and its destructor can deadlock with a gloo worker; `cli` ends a multi-process run
-    # with `finish_distributed_process` instead (rlvr/distributed.py).
+    # holds it, and its destructor can deadlock with a gloo worker; `rlvr.cli.train.main` ends a
+    # multi-process run with `finish_distributed_process` instead (rlvr/distributed.py).
     state.wait_for_everyone()
     return summary
 
@@ -430,7 +359,3 @@ def print_summary(summary: dict, format_accuracy_table, trainer) -> None:
     if report:
         print(report)
     sys.stdout.flush()
-
-
-if __name__ == "__main__":
-    sys.exit(cli())

@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 SKILLS = ("add2", "mul3x3", "sub4", "div2", "gcd", "mod7")
 QUERIES = ("summary", "dropped", "prompt", "html")

@@ -26,9 +26,6 @@ import subprocess
 import sys
 import time
 from fractions import Fraction
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rewards import VerifierSpec, isolation, make_reward_funcs
 from rewards.sandbox import SandboxUnavailableError, run_python

@@ -44,14 +44,11 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from curricula.compat import CompatConfig  # noqa: E402
-from curricula.compat.run import run_compat  # noqa: E402
-from curricula.likelihood import StudentLikelihood  # noqa: E402
-from rlvr.cli.compat import load_student  # noqa: E402
-from rlvr.toy.compat import final_answer, refine_examples, sft_batch  # noqa: E402
+from curricula.compat import CompatConfig
+from curricula.compat.run import run_compat
+from curricula.likelihood import StudentLikelihood
+from rlvr.cli.compat import load_student
+from rlvr.toy.compat import final_answer, refine_examples, sft_batch
 
 ARMS = ("original", "refined", "compat", "compat_fi")
 ARM_LABELS = {

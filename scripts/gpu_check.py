@@ -42,8 +42,6 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # rlvr need not be installed: run from the repo
-    sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 

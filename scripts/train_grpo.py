@@ -9,15 +9,15 @@ sections); TRL-style ``--key value`` flags work beside the ``section.key=value``
 (`rlvr/recipe.py`).
 
 The recipe itself is `rlvr/train.py` (read it top to bottom: config -> output dir -> data ->
-verifiers -> tokenizer -> model -> trainer -> train -> summary); `rlvr train` runs the same
-function. A config, data or verifier mistake is one line on stderr and exit status 2
+verifiers -> tokenizer -> model -> trainer -> train -> summary), its command line
+`rlvr/cli/train.py`; `rlvr train` runs the same function. A config, data or verifier mistake is one line on stderr and exit status 2
 (``--debug`` shows the traceback).
 """
 
 import sys
 
-from rlvr.train import cli
+from rlvr.cli.train import main
 
 if __name__ == "__main__":
-    # cli() ends a finished multi-process run itself (rlvr.distributed.finish_distributed_process).
-    sys.exit(cli())
+    # main() ends a finished multi-process run itself (rlvr.distributed.finish_distributed_process).
+    sys.exit(main())

@@ -3,7 +3,7 @@
 =========  =====================  ============================================================
 command    module                 over
 =========  =====================  ============================================================
-train      `rlvr.cli.train`       `rlvr.train` (its own argument parsing)
+train      `rlvr.cli.train`       `rlvr.train` (the recipe; its own argument parsing)
 audit      `rlvr.cli.audit`       `rlvr.audit_report`
 toy        `rlvr.cli.toy`         `rlvr.toy` (also ``python -m rlvr.toy``)
 frontier   `rlvr.cli.frontier`    `curricula.frontier`, `rlvr.config`
@@ -16,7 +16,7 @@ report     `rlvr.cli.report`      `rlvr.compare.report`
 Each subcommand is a thin layer over functions in the packages, so everything the command line
 does is also importable. A subcommand module exposes ``add_arguments(parser)`` and
 ``run(args) -> int``; it is imported only when used. ``rlvr train`` hands its arguments to
-`rlvr.train` unparsed.
+`rlvr.cli.train` unparsed (TRL-style ``--key value`` flags cannot be declared in advance).
 """
 
 from __future__ import annotations

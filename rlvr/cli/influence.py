@@ -219,13 +219,14 @@ def _run(args: argparse.Namespace) -> int:
 
 def _rows(args: argparse.Namespace) -> tuple[list[dict], list[dict]]:
     """The training rows and the target rows (the first ``--targets-per-skill`` of each skill)."""
-    from rlvr.influence.pipeline import first_per_skill, load_rows
+    from curricula.records import rows_by_skill
+    from rlvr.influence.pipeline import load_rows
 
     skills = args.skills.split(",") if args.skills else None
     train_rows = load_rows(args.train, args.n_per_skill, args.data_seed)
-    target_rows = first_per_skill(
-        load_rows(args.target, args.n_per_skill, args.data_seed, skills), args.targets_per_skill
-    )
+    targets = rows_by_skill(load_rows(args.target, args.n_per_skill, args.data_seed, skills), args.targets_per_skill)
+    # Skill by skill in name order: the target store's rows, and so its files, stay as they were.
+    target_rows = [row for skill in sorted(targets) for row in targets[skill]]
     if not train_rows or not target_rows:
         raise ValueError(f"no rows: {len(train_rows)} training and {len(target_rows)} target rows.")
     return train_rows, target_rows

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from curricula.records import rows_by_skill
 from rlvr.compare.arms import PROBE_ARMS, Arm, ArmContext, evaluate_model, run_arm, world
 from rlvr.compare.config import CompareConfig
 from rlvr.compare.progress import ArmProgress, schedule
@@ -69,9 +70,7 @@ def plan_arms(config: CompareConfig) -> list[Arm]:
 
 def probe_pool(pool: list[dict], config: CompareConfig) -> list[dict]:
     """The first ``probe.max_rows_per_skill`` rows of each skill, in pool order."""
-    from rlvr.influence.pipeline import first_per_skill
-
-    kept = {id(row) for row in first_per_skill(pool, config.probe.max_rows_per_skill)}
+    kept = {id(row) for rows in rows_by_skill(pool, config.probe.max_rows_per_skill).values() for row in rows}
     return [row for row in pool if id(row) in kept]
 
 

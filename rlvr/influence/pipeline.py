@@ -7,6 +7,7 @@ every step is importable on its own.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from curricula.base import count_successes
 from curricula.influence.batching import encode_rows
 from curricula.influence.features import FeatureConfig, GradientFeaturizer, model_fingerprint, select_linear_modules
 from curricula.influence.scores import (
@@ -58,14 +60,6 @@ def load_target_rows(config) -> list[dict]:
     from curricula.influence.check import select_target_rows
 
     return select_target_rows(load_rows(config.targets, n_per_skill=config.toy_n_per_skill, seed=config.seed), config)
-
-
-def first_per_skill(rows: Sequence[dict], limit: int | None) -> list[dict]:
-    """The first ``limit`` rows of each skill (all when ``limit`` is None), skill by skill."""
-    from curricula.records import rows_by_skill
-
-    by_skill = rows_by_skill(rows, limit)
-    return [row for skill in sorted(by_skill) for row in by_skill[skill]]
 
 
 def load_model(spec: str, seed: int = 0, world: str | None = None):
@@ -176,6 +170,13 @@ def _less_computer(model, tokenizer, config: ExtractionConfig, precondition: boo
     return compute_less, config.features.dim, description
 
 
+def group_pass_rate(rewards: Sequence[float], success_threshold: float = 1.0) -> float:
+    """A group's share of successes among its scored completions (`curricula.base.count_successes`:
+    an unscored, NaN, reward is no trial); NaN when none was scored."""
+    successes, trials, _ = count_successes(list(rewards), success_threshold)
+    return successes / trials if trials else math.nan
+
+
 def _policy_gradient_computer(model, tokenizer, config: ExtractionConfig, featurizer: GradientFeaturizer):
     """``compute(rows) -> (features, pass rates)``: each row's policy-gradient feature over a group
     of sampled completions rewarded by ``config.verifiers``."""
@@ -193,7 +194,7 @@ def _policy_gradient_computer(model, tokenizer, config: ExtractionConfig, featur
             max_new_tokens=config.max_new_tokens,
             seed=config.features.seed,
         )
-        pass_rates = torch.tensor([sum(r >= 1.0 for r in g.rewards) / len(g.rewards) for g in groups])
+        pass_rates = torch.tensor([group_pass_rate(g.rewards) for g in groups])
         return group_features(featurizer, tokenizer, groups), pass_rates
 
     return compute_policy_gradient

@@ -330,9 +330,9 @@ def weights_must_not_load(monkeypatch):
 
 
 def train_in_process(out, data_path, *overrides):
-    from rlvr.train import main
+    from rlvr.cli.train import train
 
-    return main(
+    return train(
         [
             "--config",
             str(ROOT / "configs" / "toy.yaml"),

@@ -1,4 +1,5 @@
-"""The in-training influence check: on a real GRPO batch, its actions, and two processes agreeing."""
+"""The in-training influence check in rlvr's trainer: on a real GRPO batch, its actions, and two
+processes agreeing. The check's own pure parts: tests/curricula/test_influence_check.py."""
 
 import json
 import logging
@@ -133,22 +134,6 @@ def test_alarm_and_schedule(tmp_path, caplog, tiny_llama):
     trainer._generate_and_score_completions(batch)
     assert len(trainer.influence_check.history) == 1
     assert not [k for k in trainer._metrics["train"] if k.startswith("influence/")]
-
-
-def test_prompts_to_act_on_and_config_validation():
-    per_prompt = torch.tensor([[0.2, -0.3], [0.0, 0.0], [-0.05, 0.1]])
-    informative = torch.tensor([True, False, True])
-    assert prompts_to_act_on(per_prompt, informative, ["add2", "copy"], -0.1) == [(0, "copy", pytest.approx(-0.3))]
-    assert [a[:2] for a in prompts_to_act_on(per_prompt, informative, ["add2", "copy"], 0.0)] == [
-        (0, "copy"),
-        (2, "add2"),
-    ]
-    with pytest.raises(ValueError, match="action"):
-        InfluenceCheckConfig(action="delete")
-    with pytest.raises(ValueError, match="downweight"):
-        InfluenceCheckConfig(downweight=1.5)
-    check = InfluenceCheck(InfluenceCheckConfig(protected_skills=["add2"]), targets=TARGETS)
-    assert check.skills == ["add2"] and len(check.target_rows) == 3
 
 
 def test_trainer_targets_come_from_rlvr_and_the_check_needs_them():

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rlvr.cli.train import parse_args
 from rlvr.config import ConfigError, config_to_dict, load_config
-from rlvr.train import parse_args
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONED = ROOT / "configs" / "toy.yaml"

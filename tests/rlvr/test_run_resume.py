@@ -85,6 +85,7 @@ def test_resumed_run_has_the_error_logs_of_an_uninterrupted_run(toy_world_path, 
 
 def test_checks_run_before_the_model_loads(tmp_path, monkeypatch):
     import rlvr.train
+    from rlvr.cli.train import train
     from rlvr.run_dir import RunDirError
 
     def no_model(config, path):
@@ -95,16 +96,16 @@ def test_checks_run_before_the_model_loads(tmp_path, monkeypatch):
     argv = ["--config", "configs/toy.yaml", f"grpo.output_dir={out}"]
     monkeypatch.chdir(ROOT)
     with pytest.raises(AssertionError, match="the model was loaded"):  # an empty directory: accepted
-        rlvr.train.main(argv)
+        train(argv)
     (out / "audit.jsonl").write_text('{"run_id": "older"}\n')
     with pytest.raises(RunDirError, match="holds a previous run's files"):
-        rlvr.train.main(argv)
+        train(argv)
     assert lines(out / "audit.jsonl") == ['{"run_id": "older"}']  # nothing touched
     checkpoint = out / "checkpoint-2"
     checkpoint.mkdir()
     (checkpoint / "rlvr_curriculum_state.json").write_text(json.dumps({"run_id": "older"}))
     with pytest.raises(RunDirError, match="records no run fingerprint"):
-        rlvr.train.main(argv + ["--resume"])
+        train(argv + ["--resume"])
 
 
 def test_a_hub_name_that_cannot_load_says_how_to_use_a_local_copy():

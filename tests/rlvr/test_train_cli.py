@@ -315,7 +315,7 @@ def test_other_subcommands_report_missing_inputs_in_one_line(tmp_path):
 
 
 def test_resume_followed_by_an_override_takes_it_as_an_override():
-    from rlvr.train import parse_args
+    from rlvr.cli.train import parse_args
 
     args = parse_args(["--config", "configs/toy.yaml", "--resume", "grpo.output_dir=runs/x", "grpo.max_steps=3"])
     assert (args.resume, args.overrides) == ("auto", ["grpo.output_dir=runs/x", "grpo.max_steps=3"])

@@ -1,14 +1,9 @@
-"""scripts/rare_success_probe.py end to end on the toy world, tiny: which prompts count as rare,
-and the probe runs on them."""
+"""The rare-success probe (`rlvr.compare.rare_probe`, run by scripts/rare_success_probe.py) end to
+end on the toy world, tiny: which prompts count as rare, and the probe runs on them."""
 
 import json
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import rare_success_probe  # noqa: E402
+from rlvr.compare.rare_probe import RareProbeConfig, first_rows, pick_rare, run_rare_probe
 
 
 def test_pick_rare_keeps_only_rarely_solved_rows_and_their_skill():
@@ -19,39 +14,24 @@ def test_pick_rare_keeps_only_rarely_solved_rows_and_their_skill():
         {"id": "d", "skill": "mul1x2"},
     ]
     rates = {"a": 0.0, "b": 0.05, "c": 0.08, "d": 0.09}
-    assert rare_success_probe.pick_rare(rows, rates, 0.08) == [
+    assert pick_rare(rows, rates, 0.08) == [
         {"id": "b", "skill": "rare", "source": "sub"},
         {"id": "c", "skill": "rare", "source": "mul1x2"},
     ]
 
 
-def test_probe_runs_on_the_rare_prompts(toy_world_path, tmp_path, capsys):
+def test_first_rows_keeps_the_skill_order_and_leaves_out_excluded_ids():
+    rows = [{"id": i, "skill": s} for i, s in enumerate(["add2", "sub", "add2", "sub", "add2", "copy"])]
+    assert [r["id"] for r in first_rows(rows, ["sub", "add2"], 2)] == [1, 3, 0, 2]
+    assert [r["id"] for r in first_rows(rows, ["add2", "copy"], 2, exclude={0})] == [2, 4, 5]
+
+
+def test_probe_runs_on_the_rare_prompts(toy_world_path, tmp_path):
     out = tmp_path / "rare"
-    assert (
-        rare_success_probe.main(
-            [
-                "--seeds",
-                "0",
-                "--grpo-tokens",
-                "400",
-                "--k",
-                "8",
-                "--rare-max",
-                "0.25",
-                "--candidates-per-skill",
-                "16",
-                "--per-skill",
-                "2",
-                "--max-rare",
-                "4",
-                "--workers",
-                "1",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
+    config = RareProbeConfig(
+        seeds=(0,), grpo_tokens=400, k=8, rare_max=0.25, candidates_per_skill=16, per_skill=2, max_rare=4, workers=1
     )
+    report = run_rare_probe(config, out)
     pool = [json.loads(line) for line in (out / "pool.jsonl").read_text().splitlines()]
     rare = [r for r in pool if r["skill"] == "rare"]
     assert 1 <= len(rare) <= 4 and all(0 < r["pass_rate"] <= 0.25 for r in rare)
@@ -62,4 +42,4 @@ def test_probe_runs_on_the_rare_prompts(toy_world_path, tmp_path, capsys):
     assert arms == {"plain", "frontier", "without_hopeless"}
     without = {r["n_selected"] for r in results if r["selector"] == "without_hopeless"}
     assert without == {len(pool) - len(rare)}
-    assert "## Too-hard probe" in capsys.readouterr().out
+    assert "## Too-hard probe" in report.read_text()
