@@ -18,8 +18,6 @@ completion, and `check_enough_rows` refuses data too small for one generation ba
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import io
 import json
 import logging
@@ -32,7 +30,16 @@ from typing import Any, NamedTuple
 
 from datasets import Dataset
 
-from curricula.records import DataError, prompt_hash
+from curricula.records import (
+    COMPRESSED,
+    UTF8_BOM,
+    DataError,
+    json_type,
+    jsonl_lines,
+    open_binary,
+    parse_jsonl_line,
+    prompt_hash,
+)
 from rlvr.config import DataConfig
 from rlvr.procedural import is_procedural, procedural_rows
 from rlvr.sources import data_source, source_rows
@@ -42,10 +49,6 @@ logger = logging.getLogger(__name__)
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 RLVR_COLUMNS = ("prompt", "answer", "id", "skill")
 GLOB_CHARS = "*?["
-# Compressed JSON Lines/JSON/CSV (not Parquet, compressed inside), by the stdlib's openers.
-COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
-UTF8_BOM = b"\xef\xbb\xbf"
-UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 class RowPlace(NamedTuple):
@@ -117,12 +120,6 @@ def _data_format(path: str) -> str | None:
     return LOCAL_FORMATS.get(suffixes[-1]) if suffixes else None
 
 
-def _open_binary(path: str):
-    """A data file opened for reading bytes, decompressed when its name says so."""
-    opener = COMPRESSED.get(Path(path).suffix.lower())
-    return opener(path, "rb") if opener else open(path, "rb")
-
-
 def resolve_local_files(spec: str) -> list[str] | None:
     """The local files ``spec`` names (a file, a directory or a glob), sorted; None for a Hub name.
 
@@ -173,37 +170,10 @@ def resolve_local_files(spec: str) -> list[str] | None:
 
 def _parse_line(raw: bytes) -> tuple[dict | None, str | None]:
     """One JSONL line as a row, or why it is not one."""
-    # Without its line end, so that an error at the end of the line is placed on this line
-    # (json would report "line 2 column 1" of the text, i.e. past the newline).
-    raw = raw.rstrip(b"\r\n")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        return None, f"not valid UTF-8 (byte {raw[err.start : err.start + 1]!r} at column {err.start + 1})"
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        return None, f"invalid JSON ({err.msg} at column {err.colno})"
-    if not isinstance(value, dict):
-        return None, f"expected a JSON object, got {_json_type(value)}"
-    if b"\\u" in raw.lower() and _has_lone_surrogate(value):
-        # "\ud800" alone is valid JSON but no character: the text could not be hashed, tokenized
-        # or written back as UTF-8.
-        return None, "a string holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), which is not a character"
-    return value, None
-
-
-def _has_lone_surrogate(value: Any) -> bool:
-    try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def _json_type(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
-    return names.get(type(value), "a number")
+    value, problem = parse_jsonl_line(raw)
+    if problem is None and not isinstance(value, dict):
+        return None, f"expected a JSON object, got {json_type(value)}"
+    return value, problem
 
 
 def read_jsonl(path: str) -> tuple[list[dict], list[RowPlace], list[BadRow]]:
@@ -215,33 +185,22 @@ def read_jsonl(path: str) -> tuple[list[dict], list[RowPlace], list[BadRow]]:
     readers do; a UTF-8 BOM, CRLF line ends and a last line without newline are accepted.
     """
     rows, places, bad = [], [], []
-    with _open_binary(path) as f:
-        for number, raw in enumerate(f, start=1):
-            if number == 1 and raw.startswith(UTF8_BOM):
-                raw = raw[len(UTF8_BOM) :]
-            if number == 1 and raw[:2] in UTF16_BOMS:
-                # Not one bad row per line: the whole file is in another encoding.
-                raise DataError(
-                    f"'{path}' is UTF-16 encoded (it starts with a UTF-16 byte order mark); "
-                    f"JSON Lines must be UTF-8: convert it, e.g. iconv -f UTF-16 -t UTF-8 {path}"
-                )
-            if not raw.strip():
-                continue
-            row, problem = _parse_line(raw)
-            index = number - 1  # as in curricula.compat.data: row numbers are line numbers - 1
-            if problem is not None:
-                text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                bad.append(BadRow(path, index, None, problem, {"text": _short(text)}, line=number))
-                continue
-            rows.append(row)
-            places.append(RowPlace(path, index, number))
+    for number, raw in jsonl_lines(path):
+        row, problem = _parse_line(raw)
+        index = number - 1  # as in curricula.compat.data: row numbers are line numbers - 1
+        if problem is not None:
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            bad.append(BadRow(path, index, None, problem, {"text": _short(text)}, line=number))
+            continue
+        rows.append(row)
+        places.append(RowPlace(path, index, number))
     return rows, places, bad
 
 
 def _read_json_array(path: str) -> tuple[list[dict], list[RowPlace], list[BadRow]]:
     """A ``.json`` file holding one JSON array of row objects."""
     try:
-        with _open_binary(path) as f:
+        with open_binary(path) as f:
             items = json.loads(f.read().removeprefix(UTF8_BOM).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         where = f" (line {err.lineno}, column {err.colno})" if isinstance(err, json.JSONDecodeError) else ""
@@ -253,13 +212,13 @@ def _read_json_array(path: str) -> tuple[list[dict], list[RowPlace], list[BadRow
             places.append(RowPlace(path, index))
         else:
             bad.append(
-                BadRow(path, index, None, f"expected a JSON object, got {_json_type(item)}", {"text": _short(item)})
+                BadRow(path, index, None, f"expected a JSON object, got {json_type(item)}", {"text": _short(item)})
             )
     return rows, places, bad
 
 
 def _starts_with_array(path: str) -> bool:
-    with _open_binary(path) as f:
+    with open_binary(path) as f:
         return f.read(4096).removeprefix(UTF8_BOM).lstrip()[:1] == b"["
 
 
@@ -289,7 +248,7 @@ def _csv_record_lines(path: str, n_rows: int) -> list[int] | None:
 
     starts, previous_end = [], 0
     try:
-        with io.TextIOWrapper(_open_binary(path), encoding="utf-8-sig", newline="") as f:
+        with io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", newline="") as f:
             reader = csv.reader(f)
             for record in reader:
                 if record and any(cell.strip() for cell in record):

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from curricula.compat.rules import CompatConfig
-from curricula.records import DataError, prompt_hash
+from curricula.records import DataError, jsonl_lines, parse_jsonl_line, prompt_hash
 
 # Problem codes of bad records (the audit log's `reason` for these drops).
 INVALID_JSON = "invalid_json"
@@ -96,14 +96,14 @@ class BadJson:
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    with open(path, encoding="utf-8") as f:
-        for index, line in enumerate(f):
-            if not line.strip():
-                continue  # a blank line holds no row; row numbers stay line numbers - 1
-            try:
-                yield index, json.loads(line)
-            except json.JSONDecodeError as err:
-                yield index, BadJson(line, str(err))
+    """Rows of a JSON Lines file as `rlvr.data` reads them (`curricula.records.jsonl_lines`): a
+    line that is bad UTF-8 or broken JSON is one bad row, not a failed file; row numbers are line
+    numbers - 1 (blank lines hold no row)."""
+    for number, raw in jsonl_lines(path):
+        value, problem = parse_jsonl_line(raw)
+        if problem is not None:
+            value = BadJson(raw.decode("utf-8", errors="replace").rstrip("\r\n"), problem)
+        yield number - 1, value
 
 
 def _count_lines(path: Path) -> int:

@@ -294,3 +294,31 @@ def test_known_toy_examples_kept_and_dropped_for_the_stated_reasons(trained_stud
     # The profile is the student's own answer to each of these prompts.
     assert result.profile.size == len(rows) and result.profile.source == "generations"
     assert worked_chain("3+4=", "7") == "3+1+1+1+1=7"
+
+
+def test_a_jsonl_line_of_bad_bytes_or_broken_json_is_one_bad_row_not_a_failed_file(tmp_path):
+    # Read the way rlvr.data reads training data (curricula.records.jsonl_lines): a BOM, CRLF, a
+    # blank line, a line that is not UTF-8 and a broken line; row numbers are line numbers - 1.
+    from curricula.compat.data import BadJson, open_source, validate_row
+    from curricula.compat.rules import CompatConfig
+
+    path = tmp_path / "refined.jsonl"
+    path.write_bytes(
+        b'\xef\xbb\xbf{"prompt": "a", "response": "b"}\r\n'
+        b"\n"
+        b'{"prompt": "\xff", "response": "c"}\n'
+        b'{"prompt": "d", "response": \n'
+        b'[1, 2]\n'
+        b'{"prompt": "e", "response": "f"}'
+    )
+    config = CompatConfig()
+    rows, source, _ = open_source(str(path), config)
+    rows = list(rows)
+    assert [index for index, _ in rows] == [0, 2, 3, 4, 5]
+    assert rows[0][1] == {"prompt": "a", "response": "b"} and rows[4][1] == {"prompt": "e", "response": "f"}
+    assert isinstance(rows[1][1], BadJson) and rows[1][1].error.startswith("not valid UTF-8 (byte b'\\xff'")
+    assert isinstance(rows[2][1], BadJson) and rows[2][1].error.startswith("invalid JSON (Expecting value")
+    records = [validate_row(i, raw, source, config, set()) for i, raw in rows]
+    assert [r["status"] for r in records] == ["ok", "bad", "bad", "bad", "ok"]
+    assert [r["problem"] for r in records if r["status"] == "bad"] == ["invalid_json", "invalid_json", "wrong_type"]
+    assert records[1]["message"].startswith(f"{source} row 2: not a JSON object (not valid UTF-8")
