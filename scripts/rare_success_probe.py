@@ -63,9 +63,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="runs/rare_probe")
     args = p.parse_args(argv)
 
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from curricula.difficulty import PassRateScorer, sample_rollouts
+    from curricula.models import load_causal_lm
     from rlvr.compare import load_config, log, run_compare, write_report
     from rlvr.toy import build_toy_world, toy_dataset
 
@@ -73,7 +72,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     world = build_toy_world(progress=False)
-    model, tokenizer = AutoModelForCausalLM.from_pretrained(world), AutoTokenizer.from_pretrained(world)
+    model, tokenizer = load_causal_lm(world, pad_to_eos=False)
     train = toy_dataset("train", n_per_skill=max(args.candidates_per_skill, args.per_skill), seed=0).to_list()
 
     def first(skill: str, n: int, exclude=frozenset()) -> list[dict]:
