@@ -1,5 +1,5 @@
 """``rlvr toy`` and ``python -m rlvr.toy``: load the shipped toy world (or build one) and print its
-pass-rate table (``--hard-skill-rates``: the accident world's hard-skill rates, as ``python -m rlvr.toy.accident``)."""
+pass-rate table (``--hard-skill-rates``: the accident world's hard-skill rates)."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
 def print_hard_skill_rates(path) -> int:
     """The accident world's hard skill, measured on the model at ``path`` (formerly
-    ``python -m rlvr.toy.accident``, which still runs this)."""
+    ``python -m rlvr.toy.accident``)."""
     import json
 
     from curricula.models import load_causal_lm

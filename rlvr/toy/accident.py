@@ -95,9 +95,5 @@ def hard_skill_rates(model, tokenizer, samples_per_prompt: int = 8, seed: int = 
     }
 
 
-if __name__ == "__main__":  # python -m rlvr.toy.accident: `rlvr toy --world accident --hard-skill-rates`
-    import sys
-
-    from rlvr.cli.toy import main
-
-    raise SystemExit(main(["--world", "accident", "--hard-skill-rates", "--quiet", *sys.argv[1:]]))
+if __name__ == "__main__":  # the command moved into rlvr/cli/toy.py (importing it here would be a cycle)
+    raise SystemExit("python -m rlvr.toy.accident is now: rlvr toy --world accident --hard-skill-rates")
