@@ -200,43 +200,25 @@ class StudentLikelihood:
         return results  # type: ignore[return-value]
 
     # -- the student's own responses --------------------------------------------------------
-    @torch.inference_mode()
     def sample(self, prompts: Sequence[str], max_new_tokens: int, temperature: float = 1.0, seed: int = 0) -> list[str]:
-        """One sampled response per prompt (plain multinomial sampling: top_k=0, top_p=1).
+        """One sampled response per prompt (plain multinomial sampling: top_k=0, top_p=1), through
+        `curricula.rollouts.sample_prompts`.
 
-        Prompts are left-padded here (generation needs it); the samples are re-scored through
-        `encode`/`score` like any other response, so their scores stay padding-free.
+        Prompts are left-padded there (generation needs it), cut to leave room for a response in
+        ``max_length``; the samples are re-scored through `encode`/`score` like any other response,
+        so their scores stay padding-free.
         """
-        tokenizer, device = self.tokenizer, self.model.device
-        responses: list[str] = []
-        cuda_ids = (
-            [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+        from curricula.rollouts import SamplingSetup, sample_prompts
+
+        setup = SamplingSetup(
+            batch_size=self.batch_size,
+            # At least one new token, and never past max_length.
+            max_new_tokens=lambda width: max(1, min(max_new_tokens, self.max_length - width)),
+            encode=lambda chunk: [self._prompt_ids_for_generation(p) for p in chunk],
+            generate_options={"eos_token_id": self.tokenizer.eos_token_id},
         )
-        with torch.random.fork_rng(devices=cuda_ids):  # sample from a seed, leave the caller's RNG as is
-            torch.manual_seed(seed)
-            for start in range(0, len(prompts), self.batch_size):
-                chunk = list(prompts[start : start + self.batch_size])
-                encoded = [self._prompt_ids_for_generation(p) for p in chunk]
-                width = max(map(len, encoded))
-                input_ids = torch.full((len(chunk), width), self.pad_id, dtype=torch.long)
-                attention_mask = torch.zeros_like(input_ids)
-                for i, ids in enumerate(encoded):
-                    input_ids[i, width - len(ids) :] = torch.tensor(ids)
-                    attention_mask[i, width - len(ids) :] = 1
-                budget = max(1, min(max_new_tokens, self.max_length - width))
-                generated = self.model.generate(
-                    input_ids=input_ids.to(device),
-                    attention_mask=attention_mask.to(device),
-                    do_sample=temperature > 0,
-                    temperature=temperature if temperature > 0 else None,
-                    top_k=0 if temperature > 0 else None,
-                    top_p=1.0 if temperature > 0 else None,
-                    max_new_tokens=budget,
-                    pad_token_id=self.pad_id,
-                    eos_token_id=tokenizer.eos_token_id,
-                )
-                responses += tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
-        return responses
+        samples = sample_prompts(self.model, self.tokenizer, list(prompts), 1, temperature, seed, setup=setup)
+        return [s.completions[0] for s in samples]
 
     def _prompt_ids_for_generation(self, prompt: str) -> list[int]:
         """The prompt's ids, cut (after the special prefix, oldest first) to leave room for one

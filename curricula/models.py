@@ -1,29 +1,44 @@
-"""Loading a causal LM and its tokenizer from a folder or a Hub name: the one loader of the offline
-commands (`rlvr influence`, `rlvr compare`, `rlvr compat`). The trainer's own loading, with its
-revision, remote-code and Hub-error handling, is `rlvr.train.load_model`."""
+"""Loading a causal LM and its tokenizer from a folder or a Hub name: the one loader of every
+command (`rlvr train`, `rlvr influence`, `rlvr compare`, `rlvr compat`, `rlvr toy`) and script.
+Callers add what is theirs: the trainer its revision, remote-code and Hub-error handling
+(`rlvr.train.load_model`), compat its device."""
 
 from __future__ import annotations
 
 import os
 
 
-def load_causal_lm(path: str, dtype=None, pad_to_eos: bool = True):
-    """``(model, tokenizer)`` from ``path``. A folder with ``adapter_config.json`` loads a peft
-    adapter over its base, LoRA weights trainable. ``dtype``: the weights' dtype (`None`: the
-    checkpoint's). ``pad_to_eos``: give a tokenizer without a pad token the eos token as pad."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def load_tokenizer(path: str, pad_to_eos: bool = True, **options):
+    """The tokenizer at ``path``. ``pad_to_eos``: give a tokenizer without a pad token the eos
+    token as pad. ``options``: `AutoTokenizer.from_pretrained`'s (revision, local_files_only, ...)."""
+    from transformers import AutoTokenizer
 
-    options = {} if dtype is None else {"dtype": dtype}
-    if os.path.exists(os.path.join(path, "adapter_config.json")):
-        from peft import AutoPeftModelForCausalLM
-
-        model = AutoPeftModelForCausalLM.from_pretrained(path, is_trainable=True, **options)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(path, **options)
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer = AutoTokenizer.from_pretrained(path, **options)
     if pad_to_eos and tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return model, tokenizer
+    return tokenizer
+
+
+def load_model(path: str, dtype=None, peft_adapter: bool = True, **options):
+    """The causal LM at ``path``. ``dtype``: the weights' dtype (`None`: the checkpoint's).
+    ``peft_adapter``: a folder with ``adapter_config.json`` loads a peft adapter over its base,
+    LoRA weights trainable (False: transformers loads it as it would any folder).
+    ``options``: `AutoModelForCausalLM.from_pretrained`'s (revision, attn_implementation, ...)."""
+    from transformers import AutoModelForCausalLM
+
+    if dtype is not None:
+        options = {"dtype": dtype, **options}
+    if peft_adapter and os.path.exists(os.path.join(path, "adapter_config.json")):
+        from peft import AutoPeftModelForCausalLM
+
+        return AutoPeftModelForCausalLM.from_pretrained(path, is_trainable=True, **options)
+    return AutoModelForCausalLM.from_pretrained(path, **options)
+
+
+def load_causal_lm(path: str, dtype=None, pad_to_eos: bool = True):
+    """``(model, tokenizer)`` from ``path`` (see `load_model` and `load_tokenizer`)."""
+    model = load_model(path, dtype)
+    return model, load_tokenizer(path, pad_to_eos)
 
 
 def last_prompt_hidden_states(model, tokenizer, prompts: list[str], batch_size: int = 64):

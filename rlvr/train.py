@@ -56,27 +56,30 @@ def _load_options(config, path: str) -> dict:
 
 def load_tokenizer(config, path: str):
     """The policy's tokenizer, with a pad token (TRL pads generation batches)."""
-    from transformers import AutoTokenizer
+    from curricula.models import load_tokenizer as load_pretrained_tokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, **_load_options(config, path))
+        return load_pretrained_tokenizer(path, pad_to_eos=True, **_load_options(config, path))
     except OSError as err:  # no such folder, or a Hub name that cannot be fetched
         raise ModelNotFoundError(_model_hint(path, err)) from err
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
 
 
 def load_model(config, path: str):
     """The policy's weights (the slow step: everything checkable is checked before it)."""
     import torch
-    from transformers import AutoModelForCausalLM
+
+    from curricula.models import load_model as load_pretrained_model
 
     dtype = config.model.dtype
     dtype = dtype if dtype in (None, "auto") else getattr(torch, dtype)
     try:
-        return AutoModelForCausalLM.from_pretrained(
-            path, dtype=dtype, **_load_options(config, path), attn_implementation=config.model.attn_implementation
+        # An adapter folder loads as transformers loads it; the recipe's own LoRA is TRL's (peft_config).
+        return load_pretrained_model(
+            path,
+            dtype,
+            peft_adapter=False,
+            **_load_options(config, path),
+            attn_implementation=config.model.attn_implementation,
         )
     except OSError as err:
         raise ModelNotFoundError(_model_hint(path, err)) from err

@@ -49,10 +49,11 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import torch  # noqa: E402
-from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback  # noqa: E402
+from transformers import TrainerCallback  # noqa: E402
 from trl import GRPOConfig, GRPOTrainer  # noqa: E402
 
 from curricula.config import CurriculaConfig, FrontierConfig, PredictorConfig  # noqa: E402
+from curricula.models import load_causal_lm  # noqa: E402
 from rewards import VerifierSpec, make_reward_funcs  # noqa: E402
 from rlvr.config import EvalConfig  # noqa: E402
 from rlvr.evaluate import evaluate_skills  # noqa: E402
@@ -147,8 +148,7 @@ def run_arm(arm: str, seed: int, args, model_dir: Path, train, eval_rows, reward
     # Each arm starts from an empty folder, so its audit log holds this run's records only.
     shutil.rmtree(out / f"{arm}-{seed}", ignore_errors=True)
     torch.manual_seed(seed)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    model, tokenizer = load_causal_lm(model_dir, pad_to_eos=False)
     eval_config = EvalConfig(max_prompts_per_skill=args.eval_prompts, temperature=0.0)
 
     def accuracy(policy, skills=None):

@@ -48,10 +48,10 @@ def toy_model(which: str = "toy"):
     elif which not in ("toy", "random"):
         path = which
     if path is not None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from curricula.models import load_causal_lm
 
         description = "warm toy model" if which == "toy" else f"model {path}"
-        return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path), description
+        return *load_causal_lm(path, pad_to_eos=False), description
     tokenizer = build_tokenizer()
     note = "" if which == "random" else " (no toy world in this checkout)"
     return build_model(tokenizer, seed=0), tokenizer, "random toy-sized model" + note

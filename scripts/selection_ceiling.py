@@ -21,9 +21,8 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from curricula.models import last_prompt_hidden_states
+from curricula.models import last_prompt_hidden_states, load_causal_lm
 from curricula.predictor import signal_at
 from rlvr.toy import build_toy_world, toy_dataset
 from rlvr.toy.evaluate import per_prompt_pass_rates
@@ -65,7 +64,7 @@ def main(argv=None) -> None:
     p.add_argument("--trials", type=int, default=2000)
     args = p.parse_args(argv)
     path = build_toy_world(progress=False, world=args.world)
-    model, tokenizer = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    model, tokenizer = load_causal_lm(path, pad_to_eos=False)
     rows = toy_dataset("train", n_per_skill=args.n_per_skill, seed=0, world=args.world).to_list()
     rates = np.asarray(per_prompt_pass_rates(model, tokenizer, rows, args.samples))
     skills = np.asarray([r["skill"] for r in rows])

@@ -10,8 +10,7 @@ import argparse
 import statistics
 from collections import defaultdict
 
-from transformers import AutoModelForCausalLM, AutoTokenizer
-
+from curricula.models import load_causal_lm
 from rlvr.toy import eval_examples, shipped_toy_world
 from rlvr.toy.evaluate import all_or_nothing_profile, per_prompt_pass_rates
 
@@ -22,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--group-size", type=int, default=8, help="GRPO group size for the zero-variance share")
     args = parser.parse_args(argv)
     path = shipped_toy_world()
-    model, tokenizer = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    model, tokenizer = load_causal_lm(path, pad_to_eos=False)
     examples = eval_examples()
     print(
         f"parameters {sum(p.numel() for p in model.parameters()):,}, vocabulary {len(tokenizer)}, "

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from curricula.influence.batching import TokenSequence, prompt_token_ids
-from curricula.influence.features import GradientFeaturizer, model_device, policy_gradient_features
+from curricula.influence.features import GradientFeaturizer, policy_gradient_features
 
 
 @dataclass
@@ -64,7 +64,6 @@ def group_features(featurizer: GradientFeaturizer, tokenizer, groups: Sequence[G
     return policy_gradient_features(rows, advantages, index, len(groups))
 
 
-@torch.no_grad()
 def sample_groups(
     model,
     tokenizer,
@@ -76,58 +75,35 @@ def sample_groups(
     seed: int = 0,
     batch_size: int = 64,
 ) -> list[Group]:
-    """Sample ``num_generations`` completions per row and score them with ``reward``.
+    """Sample ``num_generations`` completions per row and score them with ``reward``
+    (`curricula.rollouts.sample_prompts`, ``batch_size // num_generations`` rows per batch).
 
     Args:
         reward: ``(rows, completions) -> rewards``, one row (repeated) per completion; see
             `verifier_reward` to use rlvr's verifiers.
     """
-    was_training = model.training
-    model.eval()
-    device = model_device(model)
-    groups: list[Group] = []
-    per_batch = max(1, batch_size // num_generations)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        try:
-            for start in range(0, len(rows), per_batch):
-                chunk = list(rows[start : start + per_batch])
-                prompts = [prompt_token_ids(tokenizer, r["prompt"]) for r in chunk]
-                width = max(map(len, prompts))
-                pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-                input_ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-                attention_mask = torch.zeros_like(input_ids)
-                for i, ids in enumerate(prompts):  # left padding for generation
-                    input_ids[i, width - len(ids) :] = torch.tensor(ids)
-                    attention_mask[i, width - len(ids) :] = 1
-                out = model.generate(
-                    input_ids=input_ids.to(device),
-                    attention_mask=attention_mask.to(device),
-                    do_sample=True,
-                    temperature=temperature,
-                    top_k=0,
-                    top_p=1.0,
-                    num_return_sequences=num_generations,
-                    max_new_tokens=max_new_tokens,
-                    pad_token_id=pad,
-                    eos_token_id=tokenizer.eos_token_id,
-                )
-                completions = []
-                for ids in out[:, width:].tolist():
-                    if tokenizer.eos_token_id in ids:
-                        ids = ids[: ids.index(tokenizer.eos_token_id) + 1]
-                    else:
-                        ids = [t for t in ids if t != pad]
-                    completions.append(ids)
-                texts = tokenizer.batch_decode(completions, skip_special_tokens=True)
-                repeated = [r for r in chunk for _ in range(num_generations)]
-                rewards = reward(repeated, texts)
-                for i, row in enumerate(chunk):
-                    span = slice(i * num_generations, (i + 1) * num_generations)
-                    groups.append(Group(row, completions[span], list(rewards[span])))
-        finally:
-            model.train(was_training)
-    return groups
+    from curricula.rollouts import SamplingSetup, sample_prompts
+
+    rows = list(rows)
+    setup = SamplingSetup(
+        batch_size=max(1, batch_size // num_generations) * num_generations,
+        max_new_tokens=max_new_tokens,
+        # Prompt ids as the trainer tokenizes them; generation stops at the tokenizer's EOS only.
+        encode=lambda prompts: [prompt_token_ids(tokenizer, p) for p in prompts],
+        generate_options={"eos_token_id": tokenizer.eos_token_id},
+        drop_pad=True,
+    )
+    samples = sample_prompts(
+        model,
+        tokenizer,
+        [r["prompt"] for r in rows],
+        num_generations,
+        temperature,
+        seed,
+        lambda owners, _ids, completions: reward([rows[i] for i in owners], completions),
+        setup,
+    )
+    return [Group(row, s.completion_ids, list(s.rewards)) for row, s in zip(rows, samples)]
 
 
 def verifier_reward(verifiers: Sequence[str] = ("exact",)) -> Callable[[list[dict], list[str]], list[float]]:

@@ -1,5 +1,5 @@
 """``rlvr toy`` and ``python -m rlvr.toy``: load the shipped toy world (or build one) and print its
-pass-rate table."""
+pass-rate table (``--hard-skill-rates``: the accident world's hard-skill rates)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--remeasure", action="store_true", help="measure the pass rates anew from the saved model")
     parser.add_argument("--quiet", action="store_true", help="no warm-up progress")
+    parser.add_argument(
+        "--hard-skill-rates",
+        action="store_true",
+        help="with --world accident: print the hard skill's exact and lenient pass rates and its "
+        "frequent-guess share (rlvr.toy.accident.hard_skill_rates) instead of the pass-rate table",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,10 +60,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from rlvr.toy import build_toy_world, format_pass_rate_table, load_pass_rates, measure_world, recipe_hash
-    from rlvr.toy.shipped import ship_world
+    from rlvr.toy.shipped import ToyWorldError, ship_world
     from rlvr.toy.world import shipped_dir
 
     world = getattr(args, "world", None)
+    if getattr(args, "hard_skill_rates", False) and world != "accident":
+        raise ToyWorldError("--hard-skill-rates needs --world accident (the only world with a hard skill).")
     source = "built" if args.ship else args.source
     path = build_toy_world(
         args.cache_dir, seed=args.seed, force=args.rebuild, progress=not args.quiet, source=source, world=world
@@ -65,12 +73,28 @@ def run(args: argparse.Namespace) -> int:
     if args.ship:
         path = ship_world(path, recipe_hash(args.seed, world), args.seed, dest=shipped_dir(world))
         print(f"Shipped the world built in the cache to {path}")
+    if getattr(args, "hard_skill_rates", False):
+        return print_hard_skill_rates(path)
     if args.remeasure:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from curricula.models import load_causal_lm
 
-        rates = measure_world(AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path), world)
+        rates = measure_world(*load_causal_lm(path, pad_to_eos=False), world)
     else:
         rates = load_pass_rates(path)
     print(path)
     print(format_pass_rate_table(rates))
+    return 0
+
+
+def print_hard_skill_rates(path) -> int:
+    """The accident world's hard skill, measured on the model at ``path`` (formerly
+    ``python -m rlvr.toy.accident``)."""
+    import json
+
+    from curricula.models import load_causal_lm
+    from rlvr.toy.accident import hard_skill_rates
+
+    rates = hard_skill_rates(*load_causal_lm(path, pad_to_eos=False))
+    print(path)
+    print(json.dumps(rates, indent=1))
     return 0

@@ -71,12 +71,11 @@ def first_rows(rows: list[dict], skills: Iterable[str], n: int, exclude: Iterabl
 def build_rare_pool(config: RareProbeConfig, world: str, progress: Callable[[str], None] = log) -> list[dict]:
     """The probe's pool: ordinary prompts of ``config.skills`` then the rare ones, each with its
     measured ``pass_rate`` (None for an ordinary prompt that was not a candidate)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from curricula.difficulty import PassRateScorer, sample_rollouts
+    from curricula.models import load_causal_lm
     from rlvr.toy import toy_dataset
 
-    model, tokenizer = AutoModelForCausalLM.from_pretrained(world), AutoTokenizer.from_pretrained(world)
+    model, tokenizer = load_causal_lm(world, pad_to_eos=False)
     train = toy_dataset("train", n_per_skill=max(config.candidates_per_skill, config.per_skill), seed=0).to_list()
     candidates = first_rows(train, config.candidates, config.candidates_per_skill)
     progress(f"sampling {config.k} completions of {len(candidates)} candidate prompts ...")

@@ -8,7 +8,6 @@ reward (``probe.verifiers: [rlvr.toy.accident:lenient_reward]``); evaluate with 
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -96,12 +95,5 @@ def hard_skill_rates(model, tokenizer, samples_per_prompt: int = 8, seed: int = 
     }
 
 
-if __name__ == "__main__":  # python -m rlvr.toy.accident: the hard skill's rates on the accident world
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from .world import build_toy_world
-
-    path = build_toy_world(progress=False, world="accident")
-    rates = hard_skill_rates(AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path))
-    print(path)
-    print(json.dumps(rates, indent=1))
+if __name__ == "__main__":  # the command moved into rlvr/cli/toy.py (importing it here would be a cycle)
+    raise SystemExit("python -m rlvr.toy.accident is now: rlvr toy --world accident --hard-skill-rates")

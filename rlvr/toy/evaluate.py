@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
-import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from curricula.rollouts import SamplingSetup, sample_prompts
 
 from ._torch_utils import num_threads
 from .encoding import answer_probabilities
@@ -33,7 +34,16 @@ def is_correct(completion: str, answer: str) -> bool:
     return completion.strip() == answer
 
 
-@torch.no_grad()
+def _toy_setup(tokenizer, max_new_tokens: int, batch_size: int) -> SamplingSetup:
+    """The toy world's sampling: ``batch_size`` completions per call (a prompt's samples may span
+    two), prompts with their BOS, generation stopping at the tokenizer's EOS."""
+    return SamplingSetup(
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens,
+        generate_options={"eos_token_id": tokenizer.eos_token_id, "bos_token_id": tokenizer.bos_token_id},
+    )
+
+
 def sample_completions(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -42,27 +52,11 @@ def sample_completions(
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     batch_size: int = 512,
 ) -> list[str]:
-    """One sampled completion per prompt (plain multinomial sampling: top_k=0, top_p=1)."""
-    was_training = model.training
-    model.eval()
-    out: list[str] = []
-    for i in range(0, len(prompts), batch_size):
-        enc = tokenizer(list(prompts[i : i + batch_size]), return_tensors="pt", padding=True, padding_side="left")
-        enc = {k: v.to(model.device) for k, v in enc.items()}
-        gen = model.generate(
-            **enc,
-            do_sample=temperature > 0,
-            temperature=temperature if temperature > 0 else None,
-            top_k=0 if temperature > 0 else None,
-            top_p=1.0 if temperature > 0 else None,
-            max_new_tokens=max_new_tokens,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            bos_token_id=tokenizer.bos_token_id,
-        )
-        out += tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-    model.train(was_training)
-    return out
+    """One sampled completion per prompt (plain multinomial sampling: top_k=0, top_p=1), drawn
+    from the caller's torch RNG (`curricula.rollouts.sample_prompts` with no seed)."""
+    setup = _toy_setup(tokenizer, max_new_tokens, batch_size)
+    samples = sample_prompts(model, tokenizer, list(prompts), 1, temperature, seed=None, setup=setup)
+    return [s.completions[0] for s in samples]
 
 
 def measure_pass_rates(
@@ -148,14 +142,13 @@ def per_prompt_pass_rates(
     batch_size: int = 512,
 ) -> list[float]:
     """Each example's share of correct samples (``samples_per_prompt`` at ``temperature``, seeded)."""
-    prompts = [ex["prompt"] for ex in examples for _ in range(samples_per_prompt)]
-    with torch.random.fork_rng(devices=[]), num_threads(threads):
-        torch.manual_seed(seed)
-        completions = sample_completions(model, tokenizer, prompts, temperature, max_new_tokens, batch_size)
+    setup = _toy_setup(tokenizer, max_new_tokens, batch_size)
+    with num_threads(threads):
+        samples = sample_prompts(
+            model, tokenizer, [ex["prompt"] for ex in examples], samples_per_prompt, temperature, seed, setup=setup
+        )
     k = samples_per_prompt
-    return [
-        sum(is_correct(c, ex["answer"]) for c in completions[j * k : (j + 1) * k]) / k for j, ex in enumerate(examples)
-    ]
+    return [sum(is_correct(c, ex["answer"]) for c in s.completions) / k for ex, s in zip(examples, samples)]
 
 
 def all_or_nothing_profile(pass_rates: Sequence[float], group_size: int = 8) -> dict[str, float]:
