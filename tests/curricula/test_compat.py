@@ -308,7 +308,7 @@ def test_a_jsonl_line_of_bad_bytes_or_broken_json_is_one_bad_row_not_a_failed_fi
         b"\n"
         b'{"prompt": "\xff", "response": "c"}\n'
         b'{"prompt": "d", "response": \n'
-        b'[1, 2]\n'
+        b"[1, 2]\n"
         b'{"prompt": "e", "response": "f"}'
     )
     config = CompatConfig()
