@@ -1,0 +1,127 @@
+"""The benchmarks' pure measurements (`rlvr.benchmarks`), on hand-computed curves: no model."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from rlvr.benchmarks.frontier_report import print_report
+from rlvr.benchmarks.measures import (
+    mean,
+    running_mean,
+    token_ratio,
+    tokens_to_reach,
+    trained_points,
+    trl_marks,
+    versus_trl,
+)
+
+CURVE = [(0, 0.2), (100, 0.5), (200, 0.6)]
+
+
+def test_tokens_to_reach_is_the_first_point_at_or_above_the_target():
+    assert tokens_to_reach(CURVE, 0.5) == 100
+    assert tokens_to_reach(CURVE, 0.55) == 200
+    assert tokens_to_reach(CURVE, 0.1) == 0
+    assert tokens_to_reach(CURVE, 0.5 + 1e-10) == 100  # float noise below 1e-9 still counts as reached
+    assert tokens_to_reach(CURVE, 0.7) is None
+
+
+def test_running_mean_averages_this_and_the_two_points_before():
+    smooth = running_mean(CURVE + [(300, 0.9)])
+    assert [tokens for tokens, _ in smooth] == [0, 100, 200, 300]
+    assert [acc for _, acc in smooth] == pytest.approx([0.2, 0.35, 1.3 / 3, 2.0 / 3])
+    assert [acc for _, acc in running_mean(CURVE, width=1)] == [0.2, 0.5, 0.6]
+
+
+def test_ratio_and_mean_skip_what_was_never_reached():
+    assert trained_points(CURVE) == [(100, 0.5), (200, 0.6)]
+    assert token_ratio(50, 200) == 0.25
+    assert token_ratio(None, 200) is None
+    assert token_ratio(50, None) is None
+    assert token_ratio(50, 0) is None
+    assert mean([0.5, None, 1.0]) == 0.75
+    assert math.isnan(mean([None, None]))
+    assert math.isnan(mean([]))
+
+
+def test_an_arm_is_measured_against_trls_best_and_final_running_mean():
+    trl = [(0, 0.2), (100, 0.5), (200, 0.6), (300, 0.4)]
+    # Best after training starts: 0.6 at 200 tokens; running means 0.5, 0.55, 0.5: final 0.5 at 100.
+    marks = trl_marks(trl)
+    assert marks == {"best": 0.6, "tokens": 200, "smooth_best": pytest.approx(0.5), "smooth_tokens": 100}
+    # 0.6 at 50 tokens (a quarter of TRL's 200); running mean 0.6 >= 0.5 at 50 (half TRL's 100).
+    assert versus_trl([(0, 0.2), (50, 0.6), (100, 0.7)], marks) == {
+        "reached": 50,
+        "ratio": 0.25,
+        "smooth_ratio": 0.5,
+    }
+    assert versus_trl([(0, 0.9), (80, 0.3), (160, 0.4)], marks) == {
+        "reached": None,  # the 0-token point does not count: it is the model before training
+        "ratio": None,
+        "smooth_ratio": None,
+    }
+
+
+def test_the_report_prints_each_arm_beside_trl(capsys):
+    def run(arm, curve, tokens, no_signal, seconds, bookkeeping):
+        skills = {"copy": 0.5, "add1": 1.0}
+        return dict(
+            arm=arm,
+            seed=0,
+            before=skills,
+            after={"copy": 1.0, "add1": 1.0},
+            no_signal=no_signal,
+            tokens=tokens,
+            curve=curve,
+            seconds=seconds,
+            bookkeeping_seconds=bookkeeping,
+        )
+
+    results = [
+        run("trl", [(0, 0.2), (100, 0.5), (200, 0.6), (300, 0.4)], 300, 0.5, 10.0, 0.0),
+        run("rlvr-predict", [(0, 0.2), (50, 0.6), (100, 0.7)], 150, 0.25, 8.0, 0.08),
+    ]
+    args = SimpleNamespace(
+        arms=["trl", "rlvr-predict"], seeds=[0], easy=["copy", "add1"], one_pass=False, world="toy", steps=3
+    )
+    print_report(results, args, 96)
+    out = capsys.readouterr().out
+    assert "toy world, repeating protocol (96 prompts), 3 steps, seeds [0]" in out
+    assert "   0  rlvr-predict          25.0%              50      0.25x       0.50x            1.00%      0.50x" in out
+    assert "rlvr-predict/TRL = 0.25x (reached in 1/1 seeds; per seed [0.25])" in out
+    assert "(d) easy-skill accuracy change (copy, add1): rlvr-predict +0.250 vs TRL +0.250" in out
+
+
+def test_zero_variance_share_with_and_without_selection():
+    from rlvr.benchmarks.ceiling import zero_variance_share
+
+    # Pass rates 0, 1 (always zero-variance) and two at 0.5 (zero-variance 1/2 of the time at G=2).
+    rates = np.array([0.0, 1.0, 0.5, 0.5])
+    rng = np.random.default_rng(0)
+    # Knowing the pass rates, a window of all 4 keeps the two 0.5s: share 0.5 in every trial.
+    assert zero_variance_share(rates, rates, window=4, batch=2, group=2, trials=10, rng=rng) == 0.5
+    # No selection: a random pair of the 4. Shares: both 0.5s 0.5 (1 pair of 6), one 0.5 0.75 (4),
+    # the 0 and the 1 1.0 (1 pair): expected (0.5 + 4 x 0.75 + 1) / 6 = 0.75.
+    none = zero_variance_share(rates, None, window=4, batch=2, group=2, trials=400, rng=rng)
+    assert none == pytest.approx(0.75, abs=0.03)
+
+
+def test_ridge_predictions_are_clipped_to_a_pass_rate():
+    from rlvr.benchmarks.ceiling import ridge_cross_validated
+
+    features = np.arange(20, dtype=float)[:, None]
+    assert ridge_cross_validated(features, np.full(20, 2.0), ridge=0.0, folds=5, seed=0).tolist() == [1.0] * 20
+    line = ridge_cross_validated(features, features[:, 0] / 40, ridge=1e-9, folds=5, seed=0)
+    assert line == pytest.approx(features[:, 0] / 40, abs=1e-6)  # an exact line is learnt out of fold
+
+
+def test_scale_step_summary_skips_the_warm_up_steps():
+    from rlvr.benchmarks.scale import step_summary
+
+    summary = step_summary([1.0] * 5 + [0.001, 0.002, 0.003])
+    assert summary == {"median_ms": pytest.approx(2.0), "p95_ms": pytest.approx(2.9)}
+    assert step_summary([0.5, 0.004]) == {"median_ms": pytest.approx(4.0), "p95_ms": pytest.approx(4.0)}
