@@ -380,7 +380,13 @@ def curricula_config(values) -> Any:
 def _build_verifiers(raw, where: str) -> list:
     from rewards import VerifierSpec
 
-    raw = raw or [{"name": "exact"}]
+    if raw is None:  # no section: the exact-match verifier
+        raw = [{"name": "exact"}]
+    if isinstance(raw, list) and not raw:
+        raise ConfigError(
+            f"'verifiers'{where} is an empty list: name at least one verifier (e.g. `- name: exact`), "
+            "or leave the section out for exact match."
+        )
     if not isinstance(raw, list):
         raise ConfigError(f"'verifiers'{where} must be a list of {{name: ..., weight: ...}} entries.")
     verifiers = []
@@ -414,6 +420,8 @@ _GRPO_RANGES = (
     ("beta", lambda v: v >= 0, ">= 0 (the KL coefficient; 0 = no KL term)"),
     ("epsilon", lambda v: v >= 0, ">= 0 (the clipping range)"),
     ("epsilon_high", lambda v: v >= 0, ">= 0 or null"),
+    # transformers reads any value <= 0 as "no clipping": a negative one is a typo, not a setting.
+    ("max_grad_norm", lambda v: v >= 0, ">= 0 (0 = no gradient clipping)"),
 )
 
 

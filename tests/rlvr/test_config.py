@@ -226,6 +226,8 @@ def test_bad_override_paths_and_values_are_config_errors(override, message):
         ("grpo.beta=-1", r"grpo.beta must be >= 0 \(the KL coefficient; 0 = no KL term\), got -1.0"),
         ("grpo.epsilon=-0.2", r"grpo.epsilon must be >= 0 \(the clipping range\), got -0.2"),
         ("grpo.output_dir=null", r"grpo.output_dir must be a directory path, got None"),
+        ("grpo.max_grad_norm=-1", r"grpo.max_grad_norm must be >= 0 \(0 = no gradient clipping\), got -1.0"),
+        ("verifiers=[]", r"'verifiers' .*is an empty list: name at least one verifier"),
         ("data.max_rows=0", r"Invalid 'data' section: max_rows must be >= 1, got 0"),
         ("data.max_rows=-1", r"max_rows must be >= 1, got -1"),
         ("data.toy_n_per_skill=0", r"toy_n_per_skill must be >= 1, got 0"),
@@ -257,3 +259,9 @@ def test_sensible_edge_values_are_still_accepted():
         ],
     )
     assert config.grpo.learning_rate == 0 and config.data.max_rows == 1 and config.verifiers[0].weight == -0.5
+
+
+def test_no_verifiers_section_means_exact_and_no_gradient_clipping_is_zero():
+    config = load_config("configs/toy.yaml", ["verifiers=null", "grpo.max_grad_norm=0"])
+    assert [v.name for v in config.verifiers] == ["exact"]
+    assert config.grpo.max_grad_norm == 0
