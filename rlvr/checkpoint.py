@@ -39,7 +39,7 @@ def save_curriculum_state(
     state = {"run_id": run_id, **controller.state_dict()}
     if run_identity is not None:
         state["run"] = run_identity
-    if controller.filters:
+    if audit_position is not None:  # any run with an audit log (filters or the influence check)
         state["audit"] = audit_position
     if controller.frontier is not None:
         state["frontier"] = controller.frontier.state_dict()

@@ -615,10 +615,8 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         if checkpoint is None:
             return
         state = load_curriculum_state(checkpoint, self.controller)  # counters even with filters off
-        if not self.observing:
-            return
         self.run_id = state.get("run_id", self.run_id)
-        if self.audit is not None:
+        if self.audit is not None and state.get("audit") is not None:
             self.audit.run_id = self.run_id
             removed = self.audit.rewind(state["audit"])
             if removed:
