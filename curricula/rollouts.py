@@ -106,7 +106,7 @@ class SamplingSetup:
     Args:
         batch_size: Completions per ``generate`` call; a prompt's samples may span two calls.
         max_new_tokens: A number, or a function of the batch's padded prompt width.
-        encode: ``prompts -> token ids`` (default `encode_prompts`).
+        encode: ``prompts -> token ids``, each prompt on its own (default `encode_prompts`).
         generate_options: More ``generate`` arguments (e.g. ``eos_token_id``).
         drop_pad: Drop pad tokens from a completion without EOS (see `cut_after_eos`).
         progress: A progress bar over the batches.
@@ -120,10 +120,10 @@ class SamplingSetup:
     progress: bool = False
 
 
-def _generate(model, tokenizer, prompts: list, setup: SamplingSetup, sampling: dict) -> tuple[list, list[str]]:
-    """One generation batch: each completion's token ids (see `cut_after_eos`) and text."""
+def _generate(model, tokenizer, encoded: list, setup: SamplingSetup, sampling: dict) -> tuple[list, list[str]]:
+    """One generation batch from its prompts' token ids: each completion's token ids (see
+    `cut_after_eos`) and text."""
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    encoded = setup.encode(prompts) if setup.encode is not None else encode_prompts(tokenizer, prompts)
     input_ids, attention_mask = left_pad(encoded, pad)
     width = input_ids.shape[1]
     budget = setup.max_new_tokens(width) if callable(setup.max_new_tokens) else setup.max_new_tokens
@@ -183,9 +183,13 @@ def sample_prompts(
     stream, advanced). Returns one `Samples` per prompt, in order.
     """
     setup = setup or SamplingSetup()
+    if not len(prompts):
+        return []
     owners = [i for i in range(len(prompts)) for _ in range(samples_per_prompt)]
     results = [Samples() for _ in prompts]
     sampling = sampling_options(temperature)
+    # Each prompt is encoded once, not once per sample (every `encode` treats prompts one by one).
+    encoded = setup.encode(list(prompts)) if setup.encode is not None else encode_prompts(tokenizer, list(prompts))
     starts = range(0, len(owners), setup.batch_size)
     if setup.progress:
         from tqdm.auto import tqdm
@@ -194,7 +198,7 @@ def sample_prompts(
     with sampling_state(model, seed):
         for start in starts:
             batch = owners[start : start + setup.batch_size]
-            ids_list, completions = _generate(model, tokenizer, [prompts[i] for i in batch], setup, sampling)
+            ids_list, completions = _generate(model, tokenizer, [encoded[i] for i in batch], setup, sampling)
             scores = score(batch, ids_list, completions) if score is not None else []
             for j, (owner, ids, completion) in enumerate(zip(batch, ids_list, completions)):
                 results[owner].completion_ids.append(ids)
