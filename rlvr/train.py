@@ -362,3 +362,10 @@ def print_summary(summary: dict, format_accuracy_table, trainer) -> None:
     if report:
         print(report)
     sys.stdout.flush()
+
+
+if __name__ == "__main__":  # the command line is rlvr/cli/train.py (importing it here would be a cycle)
+    raise SystemExit(
+        "python -m rlvr.train is now: rlvr train --config FILE (or, under accelerate: "
+        "accelerate launch scripts/train_grpo.py --config FILE)"
+    )

@@ -7,7 +7,6 @@ every step is importable on its own.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 import torch
 
 from curricula.base import count_successes
+from curricula.difficulty import pass_rate
 from curricula.influence.batching import encode_rows
 from curricula.influence.features import FeatureConfig, GradientFeaturizer, model_fingerprint, select_linear_modules
 from curricula.influence.scores import (
@@ -174,7 +174,7 @@ def group_pass_rate(rewards: Sequence[float], success_threshold: float = 1.0) ->
     """A group's share of successes among its scored completions (`curricula.base.count_successes`:
     an unscored, NaN, reward is no trial); NaN when none was scored."""
     successes, trials, _ = count_successes(list(rewards), success_threshold)
-    return successes / trials if trials else math.nan
+    return pass_rate(successes, trials)
 
 
 def _policy_gradient_computer(model, tokenizer, config: ExtractionConfig, featurizer: GradientFeaturizer):
