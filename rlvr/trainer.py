@@ -144,9 +144,8 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self.audit: AuditLog | None = None
         self.curriculum_seconds = 0.0
         self.influence_check = influence_check if influence_check is not None else self._build_influence_check()
-        if self.influence_check is not None and self.accelerator.is_main_process:
-            self.audit = AuditLog(self.args.output_dir, self.run_id, flush_seconds=self.curricula.audit_flush_seconds)
         if not self.observing:
+            self.audit = self._open_audit() if self.influence_check is not None else None
             return
         self.pool_ids, self.index_of = self._pool_ids()
         if frontier_config.enabled:
@@ -159,8 +158,13 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             if hasattr(self.processing_class, "pad_token_id")
             else self.processing_class.tokenizer.pad_token_id
         )
-        if self.accelerator.is_main_process and self.audit is None:
-            self.audit = AuditLog(self.args.output_dir, self.run_id, flush_seconds=self.curricula.audit_flush_seconds)
+        self.audit = self._open_audit()  # after the checks above: a refused run writes nothing
+
+    def _open_audit(self) -> AuditLog | None:
+        """The run's audit log, on the main process only (the others audit nothing)."""
+        if not self.accelerator.is_main_process:
+            return None
+        return AuditLog(self.args.output_dir, self.run_id, flush_seconds=self.curricula.audit_flush_seconds)
 
     def _build_influence_check(self):
         """The in-training influence check of ``curricula.influence`` (None when it is off)."""
