@@ -73,6 +73,9 @@ class CurriculumController:
         self.frontier, self.predictive = frontier, predictive
         self.mask_zero_variance = mask_zero_variance
         self.extra = list(extra)
+        # Keys of the extra filters' `metrics()`: levels (the filter's state after a step), so a
+        # trainer logs their latest value rather than an average over its logging window.
+        self.level_keys: set[str] = set()
         for f in self.extra:
             if not isinstance(f, OnlineFilter):
                 raise TypeError(
@@ -111,7 +114,9 @@ class CurriculumController:
         if self.predictive is not None:
             metrics.update({**self.predictive.metrics(), **calibration})
         for f in self.extra:
-            metrics.update(f.metrics())
+            levels = f.metrics()
+            self.level_keys.update(levels)
+            metrics.update(levels)
         metrics["curriculum/zero_variance_share"] = counts["zero_variance_groups"] / max(counts["groups"], 1)
         metrics["curriculum/signal_share"] = counts["signal_rollouts"] / max(counts["rollouts"], 1)
         return metrics

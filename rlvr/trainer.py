@@ -458,9 +458,10 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         return totals.tolist()
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        """TRL's logging, with each of `LEVEL_METRICS` reduced to its latest value first."""
+        """TRL's logging, with each level metric (`LEVEL_METRICS`, and every plugged-in filter's
+        ``metrics()``) reduced to its latest value first."""
         metrics = self._metrics["train" if self.model.training else "eval"]
-        for key in [k for k in metrics if is_level_metric(k)]:
+        for key in [k for k in metrics if is_level_metric(k) or k in self.controller.level_keys]:
             if metrics.get(key):
                 metrics[key] = metrics[key][-1:]
         if self.accelerator.is_main_process and self.model.training:

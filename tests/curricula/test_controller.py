@@ -103,3 +103,13 @@ def test_counts_before_rollout_and_in_over_sampling_live_in_the_controller():
     totals = skipping.totals
     assert (totals["deferred"], totals["skipped"], totals["substituted"]) == (5, 3, 3)
     assert (totals["oversampled_groups"], totals["oversample_cap_hit"]) == (8, 1)
+
+
+def test_a_plugged_in_filters_metrics_are_levels():
+    from curricula.difficulty import ForgettingTracker
+
+    controller = CurriculumController(extra=[ForgettingTracker()])
+    assert controller.level_keys == set()
+    metrics = controller.observe([group("p0", 8)], step=0, epoch=0.0).metrics
+    assert metrics["forgetting/prompts"] == 1
+    assert controller.level_keys == {"forgetting/events", "forgetting/prompts"}

@@ -392,6 +392,11 @@ def test_a_plugged_in_online_filter_observes_logs_and_resumes_without_changing_t
     transitions = sum(a and not b for v in tracker.history.values() for a, b in zip(v, v[1:]))
     assert tracker.events == transitions
 
+    # A running total is logged as its value at the logging step, not averaged over the window.
+    observed._metrics["train"]["forgetting/prompts"] = [4, 8]
+    observed.log({})
+    assert observed.state.log_history[-1]["forgetting/prompts"] == 8
+
     resumed_tracker = ForgettingTracker(solved_threshold=0.5, success_threshold=1.0)
     run(tmp_path / "a", resumed_tracker, resume=str(tmp_path / "a" / "checkpoint-2"))
     assert resumed_tracker.history == tracker.history and resumed_tracker.events == tracker.events
