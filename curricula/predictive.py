@@ -126,34 +126,21 @@ class PredictiveFrontier:
         set_aside: Callable[[np.ndarray], SetAside] | None = None,
         columns: Callable[[np.ndarray], Callable[[int], dict]] | None = None,
         features: Callable[[np.ndarray], np.ndarray] | None = None,
+        count: int | None = None,
+        salt: int = 0,
     ) -> tuple[Selection, SetAside]:
-        """This step's batch (``batch_size`` rows, fewer only if the pool is smaller).
+        """This step's batch (``count`` rows, default ``batch_size``; fewer only if the pool is
+        smaller).
 
         ``set_aside(window)`` is the safety net's verdict on the window; ``columns(rows)``
         returns a row -> audit columns function for the decisions; ``features(rows)`` returns a
         (rows, width) feature matrix for the feature model (``predictor.features``), called once
-        per step on the candidates that remain after the safety net.
+        per call on the candidates that remain after the safety net. ``count`` and ``salt``
+        serve further selections in one step (over-sampling rounds: ``salt`` = the round), each
+        from a new window further along the order.
         """
-        window = self.window.build(step, self._fresh)
-        candidates, aside = self._apply_safety_net(window, set_aside)
-        for _ in range(self._TOP_UPS):  # too few left: read further ahead in the order
-            if len(candidates) >= self.batch_size:
-                break
-            more = self._fresh(self.batch_size)
-            self.window.fresh_taken += len(more)
-            more = more[~np.isin(more, window)]
-            window = np.concatenate([window, more])
-            more_candidates, more_aside = self._apply_safety_net(more, set_aside)
-            candidates = np.concatenate([candidates, more_candidates])
-            aside = SetAside(
-                np.concatenate([aside.dropped, more_aside.dropped]),
-                np.concatenate([aside.skipped, more_aside.skipped]),
-                aside.decisions + more_aside.decisions,
-            )
-        if len(candidates) < min(self.batch_size, len(window)):  # tiny pools: skipped, then dropped prompts fill in
-            rest = window[~np.isin(window, candidates)]
-            fill = np.concatenate([rest[np.isin(rest, aside.skipped)], rest[~np.isin(rest, aside.skipped)]])
-            candidates = np.concatenate([candidates, fill[: self.batch_size - len(candidates)]])
+        count = self.batch_size if count is None else int(count)
+        window, candidates, aside = self._candidates(step, set_aside, count)
         waiting = aside.skipped[~np.isin(aside.skipped, candidates)]
         self.window.defer(waiting, step)  # skipped prompts wait like deferred ones
         if not len(candidates):
@@ -163,10 +150,11 @@ class PredictiveFrontier:
         selection = select_batch(
             self.predictor,
             candidates,
-            self.batch_size,
+            count,
             self.num_generations,
             step,
             seed,
+            salt=salt,
             ids=self.pool_ids,
             columns=describe,
         )
@@ -179,6 +167,31 @@ class PredictiveFrontier:
         return selection, SetAside(
             aside.dropped, waiting, [d for d in aside.decisions if self.row_of[d.prompt_id] in set(waiting.tolist())]
         )
+
+    def _candidates(self, step: int, set_aside, count: int) -> tuple[np.ndarray, np.ndarray, SetAside]:
+        """(window, candidates, the safety net's verdict): the window less what the safety net
+        sets aside, read further ahead in the order while fewer than ``count`` are left."""
+        window = self.window.build(step, self._fresh)
+        candidates, aside = self._apply_safety_net(window, set_aside)
+        for _ in range(self._TOP_UPS):  # too few left: read further ahead in the order
+            if len(candidates) >= count:
+                break
+            more = self._fresh(count)
+            self.window.fresh_taken += len(more)
+            more = more[~np.isin(more, window)]
+            window = np.concatenate([window, more])
+            more_candidates, more_aside = self._apply_safety_net(more, set_aside)
+            candidates = np.concatenate([candidates, more_candidates])
+            aside = SetAside(
+                np.concatenate([aside.dropped, more_aside.dropped]),
+                np.concatenate([aside.skipped, more_aside.skipped]),
+                aside.decisions + more_aside.decisions,
+            )
+        if len(candidates) < min(count, len(window)):  # tiny pools: skipped, then dropped prompts fill in
+            rest = window[~np.isin(window, candidates)]
+            fill = np.concatenate([rest[np.isin(rest, aside.skipped)], rest[~np.isin(rest, aside.skipped)]])
+            candidates = np.concatenate([candidates, fill[: count - len(candidates)]])
+        return window, candidates, aside
 
     def _features_of(self, rows: np.ndarray, features) -> np.ndarray | None:
         """The candidates' feature vectors, with the feature model's prediction cached for each

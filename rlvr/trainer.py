@@ -289,21 +289,33 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         """Fill the batch's prompt slots with the predictor's choice from its window (identical
         on every process: same state, same (seed, step)); each slot keeps its place in TRL's
         layout, so the G copies of a prompt stay where TRL put them."""
-        step, seed = self.state.global_step, self.args.seed
         slots = list(dict.fromkeys(gather_object([str(r["id"]) for r in rows])))
+        chosen = self._predicted_rows().tolist()[: len(slots)]
+        new_rows = dict(zip(slots, self._rows_at(chosen)))
+        return [new_rows.get(str(r["id"]), r) for r in rows]
+
+    def _predicted_rows(self, count: int | None = None, round_index: int = 0) -> np.ndarray:
+        """The predictor's choice at this step (``count`` prompts, default the batch's; an
+        over-sampling round passes its index as the draw's salt), its deferrals and skips
+        counted and audited. Identical on every process: same state, same (seed, step, round)."""
+        step, seed = self.state.global_step, self.args.seed
         features = self._prompt_features if self.curricula.predictor.features else None
         selection, aside = self.predictive.select(
-            step, seed, set_aside=self._set_aside, columns=self._audit_columns, features=features
+            step,
+            seed,
+            set_aside=self._set_aside,
+            columns=self._audit_columns,
+            features=features,
+            count=count,
+            salt=round_index,
         )
-        chosen = selection.chosen.tolist()[: len(slots)]
-        new_rows = dict(zip(slots, self._rows_at(chosen)))
         skip_metrics = self.controller.record_selection(len(selection.deferred), len(aside.skipped))
         self._log_metrics({**selection.metrics, **skip_metrics})
         if self.audit is not None:
             for decision in aside.decisions + selection.decisions:
                 self.audit.add(decision, global_step=step, epoch=self.state.epoch)
             self.audit.flush()
-        return [new_rows.get(str(r["id"]), r) for r in rows]
+        return selection.chosen
 
     def _prompt_features(self, rows: np.ndarray) -> np.ndarray:
         """The policy's last hidden state at each row's prompt (as TRL renders it: chat template
@@ -580,7 +592,16 @@ class CurriculumGRPOTrainer(GRPOTrainer):
     def _draw_active_rows(self, n_groups: int, round_index: int) -> list[dict] | None:
         """Rows of ``n_groups`` active prompts (`curricula.oversample.draw_prompts`: seeded by
         step and round, prompts skipped at this step left out while others remain), each
-        repeated num_generations times; ``None`` when no prompt is active."""
+        repeated num_generations times; ``None`` when no prompt is active. With the predictor
+        on, the round's prompts are its choice from a window further along the order (the
+        prompts most likely to give a group that is not all-equal), not a uniform draw."""
+        if self.predictive is not None:
+            chosen = self._predicted_rows(n_groups, round_index)
+            if not len(chosen):
+                return None
+            # A pool too small for the round repeats its choice: every process needs its share.
+            rows = self._rows_at(np.resize(chosen, n_groups).tolist())
+            return [row for row in rows for _ in range(self.num_generations)]
         step, seed = self.state.global_step, self.args.seed
         picks = draw_prompts(
             self.pool_ids,

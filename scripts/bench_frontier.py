@@ -17,7 +17,8 @@ prompts, so TRL sees each prompt at most once (the usual RLVR protocol, and the 
 decision). ``--world`` picks the world (`WORLDS`): ``toy`` (the shipped default) or ``accident``
 (another skill and difficulty mix, `rlvr.toy.variants`); another one plugs in with an entry
 there. ``--variant NAME:key=value,...`` adds an arm ``predict-NAME`` (rlvr-predict with other
-`PredictorConfig` fields), so several settings run beside one TRL arm. All start from the same warmed-up toy
+`PredictorConfig` fields, or `FrontierConfig` fields the predictor lacks, e.g.
+``os:oversample=true``), so several settings run beside one TRL arm. All start from the same warmed-up toy
 model, see the same prompts (all skills, the hopeless one included) with the same seeds and
 the same optimizer-step budget. Prints, for each rlvr arm beside TRL:
 

@@ -8,6 +8,7 @@ themselves are the pure functions of `rlvr.benchmarks.measures`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import shutil
@@ -81,6 +82,10 @@ def one_pass_pool(world: str, steps: int, eval_prompts: int, factor: float):
 
 
 def curricula_for(arm: str, args) -> CurriculaConfig:
+    variant = dict(args.variants.get(arm, {}))
+    # A variant's keys set the predictor, except the frontier filter's own (e.g. oversample=true).
+    own = set(FrontierConfig.__dataclass_fields__) - set(PredictorConfig.__dataclass_fields__)
+    frontier_keys = {k: variant.pop(k) for k in list(variant) if k in own}
     frontier = FrontierConfig(
         enabled=True,
         low=args.low,
@@ -93,8 +98,9 @@ def curricula_for(arm: str, args) -> CurriculaConfig:
         oversample_draw=args.oversample_draw,
         skip_zero_variance=arm == "rlvr-skip",
     )
+    frontier = dataclasses.replace(frontier, **frontier_keys)
     predict = arm == "rlvr-predict" or arm in args.variants
-    overrides = {"window_factor": args.window_factor, **args.variants.get(arm, {})}
+    overrides = {"window_factor": args.window_factor, **variant}
     predictor = PredictorConfig(enabled=True, **overrides) if predict else PredictorConfig()
     return CurriculaConfig(frontier=frontier, predictor=predictor)
 
@@ -267,9 +273,9 @@ def parse_args(argv=None, description: str | None = None) -> argparse.Namespace:
     if "trl" not in args.arms:
         p.error("--arms must include trl: every ratio is measured against it")
     args.variants = dict(args.variant)
-    for name, overrides in args.variants.items():
+    for name in args.variants:
         try:
-            PredictorConfig(enabled=True, **{"window_factor": args.window_factor, **overrides})
+            curricula_for(name, args)
         except (TypeError, ValueError) as error:
             p.error(f"--variant {name}: {error}")
     args.arms = [*args.arms, *args.variants]

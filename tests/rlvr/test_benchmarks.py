@@ -125,3 +125,15 @@ def test_scale_step_summary_skips_the_warm_up_steps():
     summary = step_summary([1.0] * 5 + [0.001, 0.002, 0.003])
     assert summary == {"median_ms": pytest.approx(2.0), "p95_ms": pytest.approx(2.9)}
     assert step_summary([0.5, 0.004]) == {"median_ms": pytest.approx(4.0), "p95_ms": pytest.approx(4.0)}
+
+
+def test_a_variant_sets_the_predictor_and_the_frontier_filters_own_fields():
+    from rlvr.benchmarks.frontier import curricula_for, parse_args
+
+    args = parse_args(["--arms", "trl", "rlvr-predict", "--variant", "os:oversample=true,window_factor=4"])
+    variant = curricula_for("predict-os", args)
+    assert variant.frontier.oversample and variant.predictor.enabled and variant.predictor.window_factor == 4
+    plain = curricula_for("rlvr-predict", args)
+    assert not plain.frontier.oversample and plain.predictor.window_factor == 3
+    with pytest.raises(SystemExit):
+        parse_args(["--arms", "trl", "--variant", "bad:oversampl=true"])

@@ -327,3 +327,34 @@ def test_a_run_killed_with_sigkill_and_resumed_decides_as_an_uninterrupted_one(t
     last = [np.load(folder / "checkpoint-6" / PREDICTOR_FILE) for folder in (reference, killed)]
     for key in last[0].files:
         np.testing.assert_array_equal(last[0][key], last[1][key], err_msg=key)
+
+
+def test_over_sampling_rounds_draw_through_the_predictor(tmp_path):
+    # Every "hard" group is all-wrong (zero variance), so most steps over-sample. A uniform draw
+    # from the active pool would bring hard prompts back about half the time; drawn through the
+    # predictor, each round takes the window's prompts most likely to carry a signal: easy ones,
+    # once the hard skill has been seen all-wrong.
+    frontier = FrontierConfig(
+        enabled=True, min_samples=64, mask_zero_variance=True, oversample=True, max_generation_multiplier=2.0
+    )
+    trainer = make_trainer(tmp_path, steps=8, frontier=frontier, data=pool(48, 48), window_factor=2.0, reoffer_after=20)
+    calls = []  # (step, prompt ids) of every generate call: the batch's, then the rounds'
+    original = trainer._generate_scored
+
+    def spy(inputs):
+        calls.append((trainer.state.global_step, list(dict.fromkeys(x["id"] for x in inputs))))
+        return original(inputs)
+
+    trainer._generate_scored = spy
+    trainer.train()
+    steps = [step for step, _ in calls]
+    rounds = [ids for i, (step, ids) in enumerate(calls) if i and steps[i - 1] == step and step >= 1]
+    assert len(rounds) >= 2  # over-sampling happened (the selection leaves few all-equal groups)
+    drawn = [pid for ids in rounds for pid in ids]
+    assert drawn and all(pid.startswith("e") for pid in drawn), drawn
+    extra_groups = sum(len(ids) for i, (step, ids) in enumerate(calls) if i and steps[i - 1] == step)
+    assert trainer.totals["oversampled_groups"] == extra_groups
+    # The rounds' choices are audited like the batch's: more deferrals than one window per step.
+    deferred = [r for r in read_audit(tmp_path) if r["filter"] == "predictor" and r["decision"] == "deferred"]
+    per_step = {s: sum(r["global_step"] == s for r in deferred) for s in set(steps)}
+    assert max(per_step.values()) > 8 - 4  # one window of 8 defers 4; rounds defer more
