@@ -9,7 +9,10 @@ zero-variance masking, over-sampling), ``rlvr-skip`` (the same plus GRESO-style 
 of prompts on a zero-variance streak before rollout) and ``rlvr-predict`` (the predictive
 frontier, ``curricula.predictor``: a pass-rate predictor pooled over each prompt's skill picks
 every batch from a window read ahead in the sampler's order; the frontier filter's drop rules
-and zero-variance masking stay on as its safety net; no over-sampling).
+and zero-variance masking stay on as its safety net; no over-sampling). ``rlvr-oracle`` is an
+upper bound, not a method: ``rlvr-predict`` whose posteriors are each candidate's pass rate
+measured on the current policy (16 rollouts per candidate per step, not counted as tokens; see
+`rlvr.benchmarks.frontier.install_oracle`), asking how far perfect foresight takes selection.
 
 Protocols: by default the pool holds ``--n-per-skill`` prompts per skill and prompts repeat
 (several epochs); ``--one-pass`` sizes the pool to ``--pool-factor`` (default 2) x steps x batch

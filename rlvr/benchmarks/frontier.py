@@ -16,6 +16,7 @@ import statistics
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from transformers import TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
@@ -65,7 +66,7 @@ def accident_world(n_per_skill: int, eval_prompts: int):
 # World name -> loader(n_per_skill, eval_prompts) -> (model dir, train Dataset with id/prompt/
 # answer/skill, eval rows). Another world (other skills, other difficulty mix) plugs in here.
 WORLDS = {"toy": toy_world, "accident": accident_world}
-ARMS = ["trl", "rlvr", "rlvr-skip", "rlvr-predict"]
+ARMS = ["trl", "rlvr", "rlvr-skip", "rlvr-predict", "rlvr-oracle"]
 BATCH_ROWS, GENERATIONS = 64, 8  # per generation step: 64 rollouts = 8 prompts x 8
 
 
@@ -93,13 +94,13 @@ def curricula_for(arm: str, args) -> CurriculaConfig:
         min_samples=args.min_samples,
         reprobe_interval=args.reprobe,
         mask_zero_variance=True,
-        oversample=args.oversample and arm != "rlvr-predict" and arm not in args.variants,
+        oversample=args.oversample and arm not in ("rlvr-predict", "rlvr-oracle") and arm not in args.variants,
         max_generation_multiplier=args.max_multiplier,
         oversample_draw=args.oversample_draw,
         skip_zero_variance=arm == "rlvr-skip",
     )
     frontier = dataclasses.replace(frontier, **frontier_keys)
-    predict = arm == "rlvr-predict" or arm in args.variants
+    predict = arm in ("rlvr-predict", "rlvr-oracle") or arm in args.variants
     overrides = {"window_factor": args.window_factor, **variant}
     predictor = PredictorConfig(enabled=True, **overrides) if predict else PredictorConfig()
     return CurriculaConfig(frontier=frontier, predictor=predictor)
@@ -149,6 +150,31 @@ def signal_and_bookkeeping(arm: str, trainer) -> tuple[float, float]:
     return no_signal, trainer.curriculum_seconds
 
 
+def install_oracle(trainer, tokenizer, samples: int = 16, strength: float = 64.0) -> None:
+    """Make the predictor of ``trainer`` an oracle (the ``rlvr-oracle`` arm, an upper bound, not
+    a method): every posterior it gives is a sharp Beta around each prompt's pass rate measured
+    on the *current* policy with ``samples`` rollouts (seeded by the step; the caller's RNG is
+    left as it was), memoised per step. Those measuring rollouts are not counted as tokens: the
+    arm asks how far perfect foresight of the pass rate would take selection, not what it costs.
+    """
+    from rlvr.toy.evaluate import per_prompt_pass_rates
+
+    predictor, memo = trainer.predictive.predictor, {}
+
+    def posterior(rows, step):
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        todo = [r for r in dict.fromkeys(rows.tolist()) if (step, r) not in memo]
+        if todo:
+            examples = trainer.train_dataset[todo]
+            examples = [dict(zip(examples, v)) for v in zip(*examples.values())]
+            rates = per_prompt_pass_rates(trainer.model, tokenizer, examples, samples, seed=int(step))
+            memo.update({(step, r): rate for r, rate in zip(todo, rates)})
+        p = np.asarray([memo[(step, r)] for r in rows.tolist()], dtype=np.float64)
+        return strength * p + 0.5, strength * (1.0 - p) + 0.5
+
+    predictor.posterior = posterior  # an instance attribute: the class's arithmetic is untouched
+
+
 def run_arm(arm: str, seed: int, args, model_dir: Path, train, eval_rows, reward_funcs, weights, out: Path) -> dict:
     # Each arm starts from an empty folder, so its audit log holds this run's records only.
     shutil.rmtree(out / f"{arm}-{seed}", ignore_errors=True)
@@ -177,6 +203,8 @@ def run_arm(arm: str, seed: int, args, model_dir: Path, train, eval_rows, reward
         trainer = GRPOTrainer(**common)
     else:
         trainer = CurriculumGRPOTrainer(curricula=curricula_for(arm, args), **common)
+        if arm == "rlvr-oracle":
+            install_oracle(trainer, tokenizer)
     curve.points.append((0, target_accuracy(model)))
     started = time.perf_counter()
     trainer.train()

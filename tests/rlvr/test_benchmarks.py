@@ -137,3 +137,30 @@ def test_a_variant_sets_the_predictor_and_the_frontier_filters_own_fields():
     assert not plain.frontier.oversample and plain.predictor.window_factor == 3
     with pytest.raises(SystemExit):
         parse_args(["--arms", "trl", "--variant", "bad:oversampl=true"])
+
+
+def test_the_oracle_arm_gives_sharp_posteriors_around_the_measured_rate_once_per_step(monkeypatch):
+    from datasets import Dataset
+
+    import rlvr.toy.evaluate
+    from rlvr.benchmarks.frontier import install_oracle
+
+    calls = []
+
+    def measured(model, tokenizer, examples, samples, seed):
+        calls.append(([e["id"] for e in examples], seed))
+        return [0.25 if e["id"] == "a" else 1.0 for e in examples]
+
+    monkeypatch.setattr(rlvr.toy.evaluate, "per_prompt_pass_rates", measured)
+    predictor = SimpleNamespace()
+    trainer = SimpleNamespace(
+        predictive=SimpleNamespace(predictor=predictor),
+        train_dataset=Dataset.from_list([{"id": "a", "prompt": "1+1="}, {"id": "b", "prompt": "2+2="}]),
+        model=None,
+    )
+    install_oracle(trainer, tokenizer=None, samples=16, strength=64.0)
+    alpha, beta = predictor.posterior([0, 1, 0], 7)
+    assert alpha.tolist() == [16.5, 64.5, 16.5] and beta.tolist() == [48.5, 0.5, 48.5]
+    predictor.posterior([1], 7)  # memoised within the step
+    predictor.posterior([1], 8)  # measured again on the next step's policy
+    assert calls == [(["a", "b"], 7), (["b"], 8)]
