@@ -40,6 +40,7 @@ from curricula.records import (
     parse_jsonl_line,
     prompt_hash,
 )
+from rewards.config_types import ConfigError
 from rlvr.config import DataConfig
 from rlvr.procedural import is_procedural, procedural_rows
 from rlvr.sources import data_source, source_rows
@@ -651,9 +652,24 @@ def check_enough_rows(data: LoadedData, grpo_args) -> None:
     )
 
 
+def check_group_columns(data: LoadedData, predictor) -> None:
+    """Refuse ``curricula.predictor.group_columns`` the training data lacks, before the model
+    loads (the predictor pools its priors by those columns when the trainer starts)."""
+    if not predictor.enabled:
+        return
+    missing = [c for c in predictor.group_columns if c not in data.dataset.column_names]
+    if missing:
+        raise ConfigError(
+            f"curricula.predictor.group_columns names {missing}, which {data.source} lacks; its columns are "
+            f"{data.dataset.column_names}. Name columns it has, or set group_columns: [] to pool every prompt "
+            "together (then `features: true` tells prompts apart)."
+        )
+
+
 def load_run_data(config) -> tuple[LoadedData, LoadedData | None]:
     """The train (and eval) prompts of a run, each row validated; needs nothing of the model."""
     train = load_prompts(config.data.train, config.data, split="train")
+    check_group_columns(train, config.curricula.predictor)
     held_out = None
     if config.data.eval and config.eval.enabled:
         held_out = load_prompts(config.data.eval, config.data, split="eval")

@@ -227,6 +227,12 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         """The predictive frontier over the training pool, reading ahead in the sampler's order."""
         config = self.curricula.predictor
         columns = self.train_dataset.column_names
+        missing = [c for c in config.group_columns if c not in columns]
+        if missing:  # the recipe checks this before the model loads; Python users land here
+            raise ValueError(
+                f"curricula.predictor.group_columns names {missing}, which the training data lacks; its "
+                f"columns are {columns}. Name columns it has, or set group_columns=[] to pool every prompt."
+            )
         groups, keys = metadata_groups(
             {c: self.train_dataset[c] for c in config.group_columns if c in columns},
             config.group_columns,

@@ -543,3 +543,23 @@ def test_a_line_cut_off_at_its_end_is_placed_on_its_own_line_and_column(tmp_path
     path.write_bytes(b'{"prompt": "1+1=", "answer": "2"}\n{"prompt": "2+2=", "answer":\n')
     with pytest.raises(DataError, match=r"line 2: invalid JSON \(Expecting value at column 29\)"):
         load_prompts(str(path), DataConfig())
+
+
+def test_predictor_group_columns_the_data_lacks_are_refused_before_the_model_loads(tmp_path):
+    from rewards.config_types import ConfigError
+    from rlvr.config import load_config
+    from rlvr.data import load_run_data
+
+    path = tmp_path / "train.jsonl"
+    path.write_text(
+        '{"prompt": "1+1=", "answer": "2", "source": "a"}\n{"prompt": "2+2=", "answer": "4", "source": "b"}\n'
+    )
+    toy = str(Path(__file__).parents[2] / "configs" / "toy.yaml")
+    base = [toy, [f"data.train={path}", "curricula.predictor.enabled=true"]]
+    with pytest.raises(ConfigError) as error:
+        load_run_data(load_config(base[0], base[1]))  # the default group_columns: [skill]
+    assert "['skill']" in str(error.value) and "'source'" in str(error.value) and "train.jsonl" in str(error.value)
+    train, _ = load_run_data(load_config(base[0], [*base[1], "curricula.predictor.group_columns=[source]"]))
+    assert len(train.dataset) == 2
+    train, _ = load_run_data(load_config(base[0], [f"data.train={path}"]))  # predictor off: nothing to check
+    assert len(train.dataset) == 2

@@ -358,3 +358,8 @@ def test_over_sampling_rounds_draw_through_the_predictor(tmp_path):
     deferred = [r for r in read_audit(tmp_path) if r["filter"] == "predictor" and r["decision"] == "deferred"]
     per_step = {s: sum(r["global_step"] == s for r in deferred) for s in set(steps)}
     assert max(per_step.values()) > 8 - 4  # one window of 8 defers 4; rounds defer more
+
+
+def test_group_columns_the_data_lacks_name_the_columns_it_has(tmp_path):
+    with pytest.raises(ValueError, match=r"\['source'\].*'skill'"):
+        make_trainer(tmp_path, group_columns=["source"]).train()
