@@ -40,6 +40,8 @@ SEGMENT_SCHEMA = pa.schema([*audit_schema.ARROW_SCHEMA, *QUERY_COLUMNS])
 RECORD_FIELDS = audit_schema.AUDIT_FIELDS
 JSON_FIELDS = audit_schema.JSON_FIELDS
 SCALAR_FIELDS = audit_schema.SCALAR_FIELDS  # all but the JSON objects, which end a record
+if JSON_FIELDS != ("stats", "columns"):  # `record_row` writes these two, in this order
+    raise TypeError(f"audit_store writes the JSON objects stats and columns; the schema has {JSON_FIELDS}")
 
 
 def json_default(obj):
@@ -64,12 +66,12 @@ def _number(value) -> float | None:
 def record_row(record: dict) -> tuple:
     """One record as a row of `SEGMENT_SCHEMA` (``stats`` and ``columns`` as JSON text)."""
     get = record.get
-    objects = [get(name) or {} for name in JSON_FIELDS]
-    columns, stats = get("columns") or {}, get("stats") or {}
+    stats, columns = get("stats") or {}, get("columns") or {}
     skill = columns.get("skill")
     return (
         *[get(name) for name in SCALAR_FIELDS],
-        *[_encode(value) for value in objects],
+        _encode(stats),
+        _encode(columns),
         None if skill is None else str(skill),
         *[_number(stats.get(key)) for key in QUERY_NUMBERS],
     )

@@ -39,9 +39,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from curricula.base import Decision, GroupResult
+from curricula.base import Decision, GroupResult, count_successes
 from curricula.config import PredictorConfig
-from curricula.predictor import PassRatePredictor, count_group_successes
+from curricula.predictor import PassRatePredictor
 from curricula.selection import CandidateWindow, Selection, select_batch
 
 
@@ -264,14 +264,17 @@ class PredictiveFrontier:
         return calibration_metrics(self.predictor.predicted_pass_rate(rows, step), successes, trials)
 
     def _group_counts(self, groups: list[GroupResult]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(row, successes, scored trials) of each group of a prompt in the pool."""
+        """(row, successes, scored trials) of each group of a prompt in the pool.
+
+        Counted per group in Python (`curricula.base.count_successes`, the twin of the
+        predictor's vectorised `count_group_successes`): a step's few groups cost less so than
+        as a padded reward matrix."""
         known = [g for g in groups if g.prompt_id in self.row_of]
-        rows = np.fromiter((self.row_of[g.prompt_id] for g in known), dtype=np.int64, count=len(known))
-        width = max((len(g.rewards) for g in known), default=0)
-        rewards = np.full((len(known), width), np.nan)
-        for i, g in enumerate(known):
-            rewards[i, : len(g.rewards)] = g.rewards
-        successes, trials = count_group_successes(rewards, self.config.success_threshold)
+        threshold = self.config.success_threshold
+        counts = [count_successes(g.rewards, threshold) for g in known]
+        rows = np.array([self.row_of[g.prompt_id] for g in known], dtype=np.int64)
+        successes = np.array([c[0] for c in counts], dtype=np.int64)
+        trials = np.array([c[1] for c in counts], dtype=np.int64)
         return rows, successes, trials
 
     def metrics(self) -> dict[str, float]:

@@ -318,8 +318,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         skip_metrics = self.controller.record_selection(len(selection.deferred), len(aside.skipped))
         self._log_metrics({**selection.metrics, **skip_metrics})
         if self.audit is not None:
-            for decision in aside.decisions + selection.decisions:
-                self.audit.add(decision, global_step=step, epoch=self.state.epoch)
+            self.audit.add_all(aside.decisions + selection.decisions, global_step=step, epoch=self.state.epoch)
             self.audit.flush()
         return selection.chosen
 
@@ -453,8 +452,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         step, epoch = self.state.global_step, self.state.epoch
         outcome = self.controller.observe(groups, step=step, epoch=epoch)
         if self.audit is not None:
-            for decision in outcome.decisions:
-                self.audit.add(decision, global_step=step, epoch=epoch)
+            self.audit.add_all(outcome.decisions, global_step=step, epoch=epoch)
             self.audit.flush()
         self._log_metrics(outcome.metrics)
         self.curriculum_seconds += time.perf_counter() - started
@@ -509,8 +507,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             output = checked.output
             self._log_metrics(checked.metrics)
             if self.audit is not None and checked.decisions:
-                for decision in checked.decisions:
-                    self.audit.add(decision, global_step=self.state.global_step, epoch=self.state.epoch or 0.0)
+                self.audit.add_all(checked.decisions, global_step=self.state.global_step, epoch=self.state.epoch or 0.0)
                 self.audit.flush()
         return output
 
