@@ -51,9 +51,12 @@ def calibration_metrics(predicted: np.ndarray, successes: np.ndarray, trials: np
     scored = trials > 0
     if not scored.any():
         return {}
+    weights = trials[scored]
+    # np.average's own arithmetic, without its argument checks (a few groups, every step)
+    mean = np.multiply(predicted[scored], weights, dtype=np.float64).sum() / weights.sum(dtype=np.float64)
     return {
-        "predictor/step_predicted": float(np.average(predicted[scored], weights=trials[scored])),
-        "predictor/step_observed": float(successes[scored].sum() / trials[scored].sum()),
+        "predictor/step_predicted": float(mean),
+        "predictor/step_observed": float(successes[scored].sum() / weights.sum()),
     }
 
 

@@ -295,7 +295,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         """Fill the batch's prompt slots with the predictor's choice from its window (identical
         on every process: same state, same (seed, step)); each slot keeps its place in TRL's
         layout, so the G copies of a prompt stay where TRL put them."""
-        slots = list(dict.fromkeys(gather_object([str(r["id"]) for r in rows])))
+        slots = list(dict.fromkeys(self._gather([str(r["id"]) for r in rows])))
         chosen = self._predicted_rows().tolist()[: len(slots)]
         new_rows = dict(zip(slots, self._rows_at(chosen)))
         return [new_rows.get(str(r["id"]), r) for r in rows]
@@ -443,7 +443,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             (str(x.get("skill", "")), len(ids), *(self._row_identity(x, first + i) if self.observing else ()))
             for i, (x, ids) in enumerate(zip(inputs, completion_ids_list))
         ]
-        rows = gather_object(local)
+        rows = self._gather(local)
         # Every generated token, truncated completions included (TRL may mask those from the loss).
         self.controller.count_generated([(r[0], r[1]) for r in rows])
         if not self.observing:
@@ -457,6 +457,12 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self._log_metrics(outcome.metrics)
         self.curriculum_seconds += time.perf_counter() - started
         return outcome
+
+    def _gather(self, local: list) -> list:
+        """Every process's ``local`` list, in rank order (`gather_object`); the list itself when
+        there is one process (nothing to gather, and the collective's setup costs more than
+        the step's bookkeeping it serves)."""
+        return gather_object(local) if self.accelerator.num_processes > 1 else local
 
     def _row_identity(self, row: dict, index: int) -> tuple[str, str, dict]:
         """(id, prompt hash, audit columns) of the batch's row ``index``; hash and columns only for
