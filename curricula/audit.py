@@ -180,16 +180,19 @@ class AuditLog:
 
     def add(self, decision, global_step: int, epoch: float) -> None:
         """Queue one decision (a `curricula.base.Decision`); written at the next `flush`."""
-        record = new_record(
-            decision,
-            seq=self.seq,
-            run_id=self.run_id,
-            time=round(time.time(), 3),
-            global_step=int(global_step),
-            epoch=round(float(epoch or 0.0), 4),
-        )
-        self.seq += 1
-        self._pending.append(record)
+        self.add_all([decision], global_step, epoch)
+
+    def add_all(self, decisions, global_step: int, epoch: float) -> None:
+        """Queue decisions taken together (one step's), in order, with one timestamp."""
+        logged = {
+            "run_id": self.run_id,
+            "time": round(time.time(), 3),
+            "global_step": int(global_step),
+            "epoch": round(float(epoch or 0.0), 4),
+        }
+        for decision in decisions:
+            self._pending.append(new_record(decision, seq=self.seq, **logged))
+            self.seq += 1
 
     def flush(self, force: bool = False) -> None:
         """Append queued records and flush them to the OS, unless the last write was less than

@@ -40,6 +40,8 @@ SEGMENT_SCHEMA = pa.schema([*audit_schema.ARROW_SCHEMA, *QUERY_COLUMNS])
 RECORD_FIELDS = audit_schema.AUDIT_FIELDS
 JSON_FIELDS = audit_schema.JSON_FIELDS
 SCALAR_FIELDS = audit_schema.SCALAR_FIELDS  # all but the JSON objects, which end a record
+if JSON_FIELDS != ("stats", "columns"):  # `record_row` writes these two, in this order
+    raise TypeError(f"audit_store writes the JSON objects stats and columns; the schema has {JSON_FIELDS}")
 
 
 def json_default(obj):
@@ -49,27 +51,37 @@ def json_default(obj):
     return str(obj)
 
 
+# One compact encoder for every record: `json.dumps` with options builds a new encoder per call,
+# which cost more than encoding a record's small objects (several calls per record, every step).
+_encode = json.JSONEncoder(separators=(",", ":"), default=json_default).encode
+# Each JSON object's key as it opens in a JSONL line (``,"stats":``), written after the scalars.
+_OBJECT_KEYS = tuple(f",{json.dumps(name)}:" for name in JSON_FIELDS)
+_SCALARS = len(SCALAR_FIELDS)
+
+
 def _number(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def record_row(record: dict) -> tuple:
     """One record as a row of `SEGMENT_SCHEMA` (``stats`` and ``columns`` as JSON text)."""
-    objects = {name: record.get(name) or {} for name in JSON_FIELDS}
-    skill, stats = objects["columns"].get("skill"), objects["stats"]
+    get = record.get
+    stats, columns = get("stats") or {}, get("columns") or {}
+    skill = columns.get("skill")
     return (
-        *(record.get(name) for name in SCALAR_FIELDS),
-        *(json.dumps(value, separators=(",", ":"), default=json_default) for value in objects.values()),
+        *[get(name) for name in SCALAR_FIELDS],
+        _encode(stats),
+        _encode(columns),
         None if skill is None else str(skill),
-        *(_number(stats.get(key)) for key in QUERY_NUMBERS),
+        *[_number(stats.get(key)) for key in QUERY_NUMBERS],
     )
 
 
 def row_line(row: tuple) -> str:
     """A row's JSONL line: the record with its fields in schema order (its JSON text written as is)."""
-    head = json.dumps(dict(zip(SCALAR_FIELDS, row)), separators=(",", ":"), default=json_default)
-    objects = zip(JSON_FIELDS, row[len(SCALAR_FIELDS) : len(RECORD_FIELDS)])
-    return head[:-1] + "".join(f",{json.dumps(name)}:{text}" for name, text in objects) + "}\n"
+    head = _encode(dict(zip(SCALAR_FIELDS, row)))
+    texts = row[_SCALARS : len(RECORD_FIELDS)]
+    return head[:-1] + "".join(key + text for key, text in zip(_OBJECT_KEYS, texts)) + "}\n"
 
 
 def rows_to_table(rows: list[tuple]) -> pa.Table:

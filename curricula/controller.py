@@ -96,9 +96,13 @@ class CurriculumController:
 
     def observe(self, groups: list[GroupResult], step: int, epoch: float) -> StepOutcome:
         """Feed one generation step's groups (gathered over all processes) to every filter."""
-        # Scored before the predictor learns from these groups (prequential, like its calibration).
-        calibration = self.predictive.step_calibration(groups, step) if self.predictive is not None else {}
-        decisions = [d for f in self.filters for d in f.observe(groups, step=step, epoch=epoch)]
+        decisions: list[Decision] = []
+        calibration: dict[str, float] = {}
+        for f in self.filters:
+            if f is self.predictive:  # no decisions (it chose before rollout); its step calibration,
+                calibration = f.learn(groups, step)  # scored before it learns (prequential)
+            else:
+                decisions += f.observe(groups, step=step, epoch=epoch)
         zero = [zero_variance(g.rewards) for g in groups]
         if self.mask_zero_variance:
             decisions += zero_variance_mask_decisions(groups, zero)

@@ -39,10 +39,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from curricula.base import Decision, GroupResult
+from curricula.base import Decision, GroupResult, count_successes
 from curricula.config import PredictorConfig
-from curricula.predictor import PassRatePredictor, count_group_successes
+from curricula.predictor import PassRatePredictor
 from curricula.selection import CandidateWindow, Selection, select_batch
+
+
+def calibration_metrics(predicted: np.ndarray, successes: np.ndarray, trials: np.ndarray) -> dict[str, float]:
+    """A step's ``predictor/step_predicted`` (mean predicted pass rate, weighted by scored
+    rollouts) and ``predictor/step_observed``; empty when no group was scored."""
+    scored = trials > 0
+    if not scored.any():
+        return {}
+    weights = trials[scored]
+    # np.average's own arithmetic, without its argument checks (a few groups, every step)
+    mean = np.multiply(predicted[scored], weights, dtype=np.float64).sum() / weights.sum(dtype=np.float64)
+    return {
+        "predictor/step_predicted": float(mean),
+        "predictor/step_observed": float(successes[scored].sum() / weights.sum()),
+    }
 
 
 @dataclass
@@ -141,7 +156,7 @@ class PredictiveFrontier:
         """
         count = self.batch_size if count is None else int(count)
         window, candidates, aside = self._candidates(step, set_aside, count)
-        waiting = aside.skipped[~np.isin(aside.skipped, candidates)]
+        waiting = aside.skipped[~np.isin(aside.skipped, candidates)] if len(aside.skipped) else aside.skipped
         self.window.defer(waiting, step)  # skipped prompts wait like deferred ones
         if not len(candidates):
             return Selection(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)), aside
@@ -164,8 +179,9 @@ class PredictiveFrontier:
             self._chosen_features = {row: vectors[position[row]] for row in selection.chosen.tolist()}
         self._trim_queue()
         selection.metrics["selection/queue"] = float(len(self.window.queue))
+        waits = set(waiting.tolist())
         return selection, SetAside(
-            aside.dropped, waiting, [d for d in aside.decisions if self.row_of[d.prompt_id] in set(waiting.tolist())]
+            aside.dropped, waiting, [d for d in aside.decisions if self.row_of[d.prompt_id] in waits]
         )
 
     def _candidates(self, step: int, set_aside, count: int) -> tuple[np.ndarray, np.ndarray, SetAside]:
@@ -217,6 +233,8 @@ class PredictiveFrontier:
     @staticmethod
     def _apply_safety_net(window: np.ndarray, set_aside) -> tuple[np.ndarray, SetAside]:
         aside = set_aside(window) if set_aside is not None and len(window) else SetAside()
+        if not len(aside.dropped) and not len(aside.skipped):  # the usual case: nothing set aside
+            return window.copy(), aside
         out = np.isin(window, np.concatenate([aside.dropped, aside.skipped]))
         return window[~out], aside
 
@@ -226,37 +244,40 @@ class PredictiveFrontier:
 
         Returns no decisions: the choice happens before rollout (`select`).
         """
+        self.learn(groups, step)
+        return []
+
+    def learn(self, groups: list[GroupResult], step: int) -> dict[str, float]:
+        """`observe`, returning the step's calibration (`step_calibration`'s numbers, from the
+        predictions the predictor scores these groups with before it learns from them: the
+        posteriors are computed once per step)."""
         rows, successes, trials = self._group_counts(groups)
         if not len(rows):
-            return []
+            return {}
         have = self._chosen_features
         vectors = np.stack([have[r] for r in rows.tolist()]) if have and all(r in have for r in rows.tolist()) else None
-        self.predictor.observe(rows, successes, trials, step, features=vectors)
-        return []
+        predicted = self.predictor.observe(rows, successes, trials, step, features=vectors)
+        return calibration_metrics(predicted, successes, trials)
 
     def step_calibration(self, groups: list[GroupResult], step: int) -> dict[str, float]:
         """How well this step's groups were foreseen: their mean predicted pass rate (weighted by
         scored rollouts) beside the observed one. Call before `observe` teaches the predictor
         with them; empty when no group was scored."""
         rows, successes, trials = self._group_counts(groups)
-        scored = trials > 0
-        if not scored.any():
-            return {}
-        predicted = self.predictor.predicted_pass_rate(rows, step)
-        return {
-            "predictor/step_predicted": float(np.average(predicted[scored], weights=trials[scored])),
-            "predictor/step_observed": float(successes[scored].sum() / trials[scored].sum()),
-        }
+        return calibration_metrics(self.predictor.predicted_pass_rate(rows, step), successes, trials)
 
     def _group_counts(self, groups: list[GroupResult]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(row, successes, scored trials) of each group of a prompt in the pool."""
+        """(row, successes, scored trials) of each group of a prompt in the pool.
+
+        Counted per group in Python (`curricula.base.count_successes`, the twin of the
+        predictor's vectorised `count_group_successes`): a step's few groups cost less so than
+        as a padded reward matrix."""
         known = [g for g in groups if g.prompt_id in self.row_of]
-        rows = np.fromiter((self.row_of[g.prompt_id] for g in known), dtype=np.int64, count=len(known))
-        width = max((len(g.rewards) for g in known), default=0)
-        rewards = np.full((len(known), width), np.nan)
-        for i, g in enumerate(known):
-            rewards[i, : len(g.rewards)] = g.rewards
-        successes, trials = count_group_successes(rewards, self.config.success_threshold)
+        threshold = self.config.success_threshold
+        counts = [count_successes(g.rewards, threshold) for g in known]
+        rows = np.array([self.row_of[g.prompt_id] for g in known], dtype=np.int64)
+        successes = np.array([c[0] for c in counts], dtype=np.int64)
+        trials = np.array([c[1] for c in counts], dtype=np.int64)
         return rows, successes, trials
 
     def metrics(self) -> dict[str, float]:

@@ -67,9 +67,12 @@ def expected_power(alpha, beta, g) -> np.ndarray:
     """
     alpha, beta = np.asarray(alpha, dtype=np.float64), np.asarray(beta, dtype=np.float64)
     g = np.broadcast_to(np.asarray(g, dtype=np.int64), np.broadcast(alpha, beta).shape)
-    log_out = np.zeros(g.shape)
-    for j in range(int(g.max(initial=0))):
-        log_out += np.where(j < g, np.log((alpha + j) / (alpha + beta + j)), 0.0)
+    log_out, total = np.zeros(g.shape), alpha + beta
+    longest = int(g.max(initial=0))
+    every = int(g.min(initial=longest)) == longest  # one group size: no factor to mask (the usual case)
+    for j in range(longest):
+        factor = np.log((alpha + j) / (total + j))
+        log_out += factor if every else np.where(j < g, factor, 0.0)
     return np.exp(log_out)
 
 

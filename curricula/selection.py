@@ -55,16 +55,19 @@ def rank_candidates(
     beta,
     deferrals,
     num_generations: int,
-    rng: np.random.Generator,
+    rng: np.random.Generator | None,
     max_deferrals: int,
     deferral_bonus: float,
     thompson: bool,
+    signal: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Order of the window's candidates, best first, with each one's signal score and draw.
 
     Prompts at their deferral cap come first (most deferred first); the rest by score = P(signal)
     (at a Thompson-drawn pass rate, or under the posterior) + ``deferral_bonus`` x deferrals; ties
-    keep window order. Returns (order, score, drawn pass rate or posterior mean).
+    keep window order. Returns (order, score, drawn pass rate or posterior mean). ``rng`` is
+    drawn from only with ``thompson``; ``signal`` is P(signal) under the posterior when the
+    caller has it already (`p_signal` of the same alpha, beta and G).
     """
     alpha, beta = np.asarray(alpha, dtype=np.float64), np.asarray(beta, dtype=np.float64)
     deferrals = np.asarray(deferrals, dtype=np.int64)
@@ -73,7 +76,7 @@ def rank_candidates(
         signal = signal_at(drawn, num_generations)
     else:
         drawn = beta_mean_var(alpha, beta)[0]
-        signal = p_signal(alpha, beta, num_generations)
+        signal = p_signal(alpha, beta, num_generations) if signal is None else signal
     score = signal + deferral_bonus * deferrals
     forced = deferrals >= max_deferrals
     position = np.arange(len(alpha))
@@ -105,26 +108,28 @@ def select_batch(
     config = predictor.config
     alpha, beta = predictor.posterior(window, step)
     deferrals = predictor.deferrals[window].astype(np.int64)
+    signal = p_signal(alpha, beta, num_generations)  # ranked on (unless Thompson) and reported
     order, score, drawn = rank_candidates(
         alpha,
         beta,
         deferrals,
         num_generations,
-        draw_generator(seed, step, salt),
+        draw_generator(seed, step, salt) if config.thompson else None,  # seeding costs more than ranking
         config.max_deferrals,
         config.deferral_bonus,
         config.thompson,
+        signal,
     )
     take = order[:batch_size]
     left = np.sort(order[batch_size:])
     chosen, deferred = window[take], window[left]
     forced = deferrals[take] >= config.max_deferrals
     cut = float(score[take][~forced].min()) if (~forced).any() else float("nan")
-    signal = p_signal(alpha, beta, num_generations)
     numbers = {"alpha": alpha, "beta": beta, "signal": signal, "score": score, "drawn": drawn, "deferrals": deferrals}
     describe = _Describer(predictor, window, numbers, num_generations, step, cut, ids, columns)
-    decisions = [describe.deferred(i) for i in left]
-    decisions += [describe.returned(i, bool(f)) for i, f in zip(take, forced) if deferrals[i] > 0]
+    decisions = [describe.deferred(i) for i in left.tolist()]
+    returned = zip(take.tolist(), forced.tolist(), deferrals[take].tolist())
+    decisions += [describe.returned(i, f) for i, f, waited in returned if waited > 0]
     predictor.note_selection(chosen, deferred)
     metrics = {
         "selection/window": float(len(window)),
@@ -153,29 +158,24 @@ class _Describer:
         # Rounded once for the whole window: per-element numpy scalars cost more than the rule itself.
         n = self.numbers
         mean = n["alpha"] / (n["alpha"] + n["beta"])
-        self.table = {
-            key: np.round(values, 4).tolist()
-            for key, values in (
-                ("predicted_pass_rate", mean),
-                ("alpha", n["alpha"]),
-                ("beta", n["beta"]),
-                ("p_signal", n["signal"]),
-                ("score", n["score"]),
-                ("drawn_pass_rate", n["drawn"]),
-            )
-        }
+        keys = ("predicted_pass_rate", "alpha", "beta", "p_signal", "score", "drawn_pass_rate")
+        rounded = np.round(np.stack([mean, n["alpha"], n["beta"], n["signal"], n["score"], n["drawn"]]), 4)
+        self.table = dict(zip(keys, rounded.tolist()))
         self.table["deferrals"] = n["deferrals"].tolist()
         self.table["visits"] = self.predictor.visits[self.window].tolist()
+        self.rows = self.window.tolist()
+        # The same for every record of this selection.
+        self.common = {
+            "cut": round(self.cut, 4),
+            "max_deferrals": self.predictor.config.max_deferrals,
+            "num_generations": self.num_generations,
+            "window": len(self.window),
+        }
 
     def _stats(self, i: int) -> dict:
         stats = {key: values[i] for key, values in self.table.items()}
-        stats.update(
-            cut=round(self.cut, 4),
-            max_deferrals=self.predictor.config.max_deferrals,
-            num_generations=self.num_generations,
-            window=len(self.window),
-            row=int(self.window[i]),
-        )
+        stats.update(self.common)
+        stats["row"] = self.rows[i]
         return stats
 
     def _decision(self, i: int, stats: dict, decision: str, reason: str, message: str) -> Decision:

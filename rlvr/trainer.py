@@ -295,7 +295,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         """Fill the batch's prompt slots with the predictor's choice from its window (identical
         on every process: same state, same (seed, step)); each slot keeps its place in TRL's
         layout, so the G copies of a prompt stay where TRL put them."""
-        slots = list(dict.fromkeys(gather_object([str(r["id"]) for r in rows])))
+        slots = list(dict.fromkeys(self._gather([str(r["id"]) for r in rows])))
         chosen = self._predicted_rows().tolist()[: len(slots)]
         new_rows = dict(zip(slots, self._rows_at(chosen)))
         return [new_rows.get(str(r["id"]), r) for r in rows]
@@ -318,8 +318,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         skip_metrics = self.controller.record_selection(len(selection.deferred), len(aside.skipped))
         self._log_metrics({**selection.metrics, **skip_metrics})
         if self.audit is not None:
-            for decision in aside.decisions + selection.decisions:
-                self.audit.add(decision, global_step=step, epoch=self.state.epoch)
+            self.audit.add_all(aside.decisions + selection.decisions, global_step=step, epoch=self.state.epoch)
             self.audit.flush()
         return selection.chosen
 
@@ -444,7 +443,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             (str(x.get("skill", "")), len(ids), *(self._row_identity(x, first + i) if self.observing else ()))
             for i, (x, ids) in enumerate(zip(inputs, completion_ids_list))
         ]
-        rows = gather_object(local)
+        rows = self._gather(local)
         # Every generated token, truncated completions included (TRL may mask those from the loss).
         self.controller.count_generated([(r[0], r[1]) for r in rows])
         if not self.observing:
@@ -453,12 +452,17 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         step, epoch = self.state.global_step, self.state.epoch
         outcome = self.controller.observe(groups, step=step, epoch=epoch)
         if self.audit is not None:
-            for decision in outcome.decisions:
-                self.audit.add(decision, global_step=step, epoch=epoch)
+            self.audit.add_all(outcome.decisions, global_step=step, epoch=epoch)
             self.audit.flush()
         self._log_metrics(outcome.metrics)
         self.curriculum_seconds += time.perf_counter() - started
         return outcome
+
+    def _gather(self, local: list) -> list:
+        """Every process's ``local`` list, in rank order (`gather_object`); the list itself when
+        there is one process (nothing to gather, and the collective's setup costs more than
+        the step's bookkeeping it serves)."""
+        return gather_object(local) if self.accelerator.num_processes > 1 else local
 
     def _row_identity(self, row: dict, index: int) -> tuple[str, str, dict]:
         """(id, prompt hash, audit columns) of the batch's row ``index``; hash and columns only for
@@ -509,8 +513,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             output = checked.output
             self._log_metrics(checked.metrics)
             if self.audit is not None and checked.decisions:
-                for decision in checked.decisions:
-                    self.audit.add(decision, global_step=self.state.global_step, epoch=self.state.epoch or 0.0)
+                self.audit.add_all(checked.decisions, global_step=self.state.global_step, epoch=self.state.epoch or 0.0)
                 self.audit.flush()
         return output
 
