@@ -1,6 +1,8 @@
 """A tiny GRPO run with ``curricula.predictor`` on, for a 2-process launch (gloo on CPU):
 
-    accelerate launch --multi_gpu --num_processes 2 tests/rlvr/predictor_two_process_script.py OUT_DIR
+    accelerate launch --multi_gpu --num_processes 2 tests/rlvr/predictor_two_process_script.py OUT_DIR [oversample]
+
+(``oversample``: the frontier filter's over-sampling on, so rounds are drawn through the predictor.)
 
 Each process writes ``OUT_DIR/predictor_rank<i>.json``: per generation step the prompts it
 generated for, the batch the predictor chose and deferred (computed on that process), and its
@@ -20,7 +22,7 @@ from accelerate import PartialState  # noqa: E402
 from datasets import Dataset  # noqa: E402
 from trl import GRPOConfig  # noqa: E402
 
-from curricula.config import CurriculaConfig, PredictorConfig  # noqa: E402
+from curricula.config import CurriculaConfig, FrontierConfig, PredictorConfig  # noqa: E402
 from rlvr.distributed import finish_distributed_process  # noqa: E402
 from rlvr.toy.model import build_model  # noqa: E402
 from rlvr.toy.tokenizer import build_tokenizer  # noqa: E402
@@ -38,7 +40,7 @@ class Trainer(CurriculumGRPOTrainer):
         return super()._generate_and_score_completions(inputs)
 
 
-def main(out_dir: str) -> None:
+def main(out_dir: str, oversample: bool = False) -> None:
     state = PartialState()
     tok = build_tokenizer()
     rows = [{"id": f"h{i}", "prompt": f"{i}*{i}=", "answer": "x", "skill": "hard"} for i in range(24)]
@@ -58,7 +60,10 @@ def main(out_dir: str) -> None:
         save_strategy="no",
         use_cpu=True,
     )
-    curricula = CurriculaConfig(predictor=PredictorConfig(enabled=True, reoffer_after=2, max_deferrals=2))
+    frontier = FrontierConfig(enabled=oversample, min_samples=64, mask_zero_variance=True, oversample=oversample)
+    curricula = CurriculaConfig(
+        predictor=PredictorConfig(enabled=True, reoffer_after=2, max_deferrals=2), frontier=frontier
+    )
     trainer = Trainer(
         model=build_model(tok, seed=0),
         reward_funcs=[skill_reward],
@@ -73,7 +78,9 @@ def main(out_dir: str) -> None:
 
     def spy(*a, **kw):
         selection, aside = select(*a, **kw)
-        chosen.append({"chosen": selection.chosen.tolist(), "deferred": selection.deferred.tolist()})
+        chosen.append(
+            {"chosen": selection.chosen.tolist(), "deferred": selection.deferred.tolist(), "round": kw.get("salt", 0)}
+        )
         return selection, aside
 
     trainer.predictive.select = spy
@@ -86,4 +93,4 @@ def main(out_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], oversample=sys.argv[2:] == ["oversample"])

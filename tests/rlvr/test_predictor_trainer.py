@@ -226,10 +226,12 @@ def test_state_round_trips_through_a_checkpoint_and_a_resume_decides_the_same(tm
 
 
 @pytest.mark.slow
-def test_two_processes_choose_identical_batches(tmp_path, free_port):
+@pytest.mark.parametrize("oversample", [False, True])
+def test_two_processes_choose_identical_batches(tmp_path, free_port, oversample):
     """2 processes (gloo on CPU, the torchrun launcher of accelerate, as test_influence_check does):
-    each computes the selection on its own and they agree, step by step; the batch they generate
-    for together is the chosen one, each process its own share of it."""
+    each computes the selection on its own and they agree, step by step (over-sampling rounds
+    included); the batch they generate for together is the chosen one, each process its own
+    share of it."""
     import json
     import os
     import subprocess
@@ -255,15 +257,18 @@ def test_two_processes_choose_identical_batches(tmp_path, free_port):
         str(free_port),
         str(root / "tests/rlvr/predictor_two_process_script.py"),
         str(tmp_path),
+        *(["oversample"] if oversample else []),
     ]
     done = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-4000:]
     ranks = [json.loads((tmp_path / f"predictor_rank{i}.json").read_text()) for i in range(2)]
-    assert len(ranks[0]["selections"]) == 6
     assert ranks[0]["selections"] == ranks[1]["selections"]
     assert ranks[0]["state"] == ranks[1]["state"]
+    batches = [s for s in ranks[0]["selections"] if s["round"] == 0]
+    assert len(batches) == 6
+    assert any(s["round"] > 0 for s in ranks[0]["selections"]) == oversample
     ids = [f"h{i}" for i in range(24)] + [f"e{i}" for i in range(24)]
-    for step, selection in enumerate(ranks[0]["selections"]):
+    for step, selection in enumerate(batches):
         together = ranks[0]["generated"][step] + ranks[1]["generated"][step]
         assert sorted(together) == sorted(ids[row] for row in selection["chosen"])  # 2 prompts per process
     assert any(s["deferred"] for s in ranks[0]["selections"])
