@@ -102,6 +102,31 @@ def simulate(pool: int, steps: int, batch: int, generations: int, skills: int, s
     }
 
 
+def frontier_filter_state(pool: int) -> dict:
+    """Bytes per prompt of the frontier filter's state (the predictor's safety net: its drop,
+    re-probe and skip rules), in memory (traced Python allocations of a filter over ``pool``
+    string ids, the ids not counted) and in the checkpoint (its JSON state, as the trainer writes it)."""
+    import json
+    import tracemalloc
+
+    from curricula.config import FrontierConfig
+    from curricula.frontier import FrontierFilter
+
+    ids = [str(i) for i in range(pool)]
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    frontier = FrontierFilter(FrontierConfig(enabled=True), ids)
+    memory = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    started = time.perf_counter()
+    checkpoint = len(json.dumps(frontier.state_dict()).encode())
+    return {
+        "memory_bytes": memory / pool,
+        "checkpoint_bytes": checkpoint / pool,
+        "dump_s": time.perf_counter() - started,
+    }
+
+
 def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     """``scripts/bench_scale.py``'s command line (``description``: the script's docstring)."""
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -117,6 +142,13 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
         help="a training step's time, for the share (the toy world on 2 CPU cores: ~0.5-1.5 s)",
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--frontier-pools",
+        type=int,
+        nargs="*",
+        default=[10_000, 1_000_000],
+        help="pool sizes at which the frontier filter's own state is measured too (none: skip)",
+    )
     return p
 
 
@@ -140,4 +172,12 @@ def main(argv=None, description: str | None = None) -> int:
             flush=True,
         )
     print("(targets: bookkeeping <= 2% of step time, per-step cost independent of the pool, <= 32 B/prompt)")
+    if args.frontier_pools:
+        print("\n=== the frontier filter beside it (its safety net), state only ===")
+        print("     pool  bytes/prompt memory  checkpoint (JSON)  JSON dump (s)")
+    for pool in args.frontier_pools or []:
+        r = frontier_filter_state(pool)
+        print(
+            f"{pool:>9,}  {r['memory_bytes']:>19.1f}  {r['checkpoint_bytes']:>17.1f}  {r['dump_s']:>13.2f}", flush=True
+        )
     return 0

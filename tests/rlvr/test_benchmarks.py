@@ -164,3 +164,16 @@ def test_the_oracle_arm_gives_sharp_posteriors_around_the_measured_rate_once_per
     predictor.posterior([1], 7)  # memoised within the step
     predictor.posterior([1], 8)  # measured again on the next step's policy
     assert calls == [(["a", "b"], 7), (["b"], 8)]
+
+
+def test_the_frontier_filter_state_is_measured_per_prompt():
+    import json
+
+    from curricula.config import FrontierConfig
+    from curricula.frontier import FrontierFilter
+    from rlvr.benchmarks.scale import frontier_filter_state
+
+    r = frontier_filter_state(2000)
+    state = FrontierFilter(FrontierConfig(enabled=True), [str(i) for i in range(2000)]).state_dict()
+    assert r["checkpoint_bytes"] == len(json.dumps(state).encode()) / 2000
+    assert r["memory_bytes"] > 0  # one PromptStats per prompt (Python objects, not arrays)
