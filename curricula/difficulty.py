@@ -149,8 +149,9 @@ class PassRateScorer:
     """Pass rate of each row from the frontier filter's table or from rollout rewards.
 
     Args:
-        table: ``FrontierFilter.table`` (id -> `PromptStats`) or its ``state_dict()["table"]``;
-            the never-reset totals are used, so re-probes count.
+        table: id -> `PromptStats` (``FrontierFilter.all_stats()``) or -> a dict of its fields
+            (an older checkpoint's JSON ``["frontier"]["table"]``); the never-reset totals are
+            used, so re-probes count.
         rollouts: id -> rewards of that prompt's rollouts (e.g. from `sample_rollouts`).
         success_threshold: A rollout reward counts as a success when at least this.
 

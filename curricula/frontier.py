@@ -12,8 +12,10 @@ history, as GRESO (arXiv 2506.02177) does: a prompt whose last groups all had eq
 likely to have them again, so it is rolled out only with a probability that shrinks with the
 length of that streak. A skip is not a drop: no bound is involved and the prompt stays active.
 
-All state lives in one place, ``FrontierFilter.table`` (prompt id -> `PromptStats`) plus the two
-skip probabilities ``FrontierFilter.explore``, saved with checkpoints through ``state_dict()``.
+All per-prompt state lives in one place, ``FrontierFilter.columns``: one numpy array per field of
+`PromptStats`, indexed by the prompt's row (32 bytes a prompt; ``stats(prompt_id)`` builds one
+prompt's `PromptStats` on demand). With the two skip probabilities ``FrontierFilter.explore`` it is
+saved with checkpoints through ``state_dict()``, as numpy arrays (``np.savez``, no JSON).
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ import hashlib
 import logging
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from curricula.base import (  # count_successes: re-exported, its old home
     DROPPED,
@@ -42,6 +47,32 @@ logger = logging.getLogger(__name__)
 
 ACTIVE, TOO_HARD, TOO_EASY = "active", "too_hard", "too_easy"
 EASY, HARD = "easy", "hard"  # kinds of zero-variance group: all correct / all wrong
+
+# The per-prompt arrays: name -> dtype, 32 bytes a prompt in all. Counters saturate at their
+# dtype's maximum instead of wrapping round (visits and unscored at 65,535, probes at 255, the
+# streak at 32,767, the others at ~4.3e9), far beyond any run: a saturated count stays put.
+# ``status`` holds an index into `STATUSES`; the two steps hold -1 for None; ``zero_variance_run``
+# is the streak signed by its kind (+n: n visits all correct, -n: all wrong, 0: no streak),
+# since a streak has a kind exactly when it is not 0.
+COLUMNS = {
+    "trials": np.uint32,
+    "successes": np.uint32,
+    "unscored": np.uint16,
+    "visits": np.uint16,
+    "total_trials": np.uint32,
+    "total_successes": np.uint32,
+    "status": np.uint8,
+    "dropped_step": np.int32,
+    "last_probe_step": np.int32,
+    "probes": np.uint8,
+    "zero_variance_run": np.int16,
+}
+COUNTERS = ("trials", "successes", "unscored", "visits", "total_trials", "total_successes", "probes")
+STEPS = ("dropped_step", "last_probe_step")
+STATUSES = (ACTIVE, TOO_HARD, TOO_EASY)  # the ``status`` array's codes, in order
+STATUS_CODE = {status: code for code, status in enumerate(STATUSES)}
+STATE_VERSION = 1  # of `FrontierFilter.state_dict`'s arrays (an old checkpoint's JSON has none)
+_CAP = {name: int(np.iinfo(dtype).max) for name, dtype in COLUMNS.items()}
 
 
 @dataclass
@@ -100,42 +131,130 @@ class FrontierFilter:
 
     Args:
         config: The `FrontierConfig`.
-        prompt_ids: Every prompt id of the training pool (fixes the pool size for the floor).
+        prompt_ids: Every prompt id of the training pool (fixes the pool size for the floor);
+            prompt ``prompt_ids[i]`` has row ``i`` of the arrays. Kept, not copied.
+        index_of: ``prompt_ids``' id -> row, when the caller has one already (the trainer's
+            ``index_of``: a second dict of a million ids would cost ~100 B a prompt); kept, never
+            changed. Built when not given.
     """
 
     name = "frontier"
 
-    def __init__(self, config: FrontierConfig, prompt_ids: list[str]):
+    def __init__(self, config: FrontierConfig, prompt_ids: Sequence[str], index_of: Mapping[str, int] | None = None):
         self.config = config
-        self.table: dict[str, PromptStats] = {pid: PromptStats() for pid in prompt_ids}
-        self.pool_size = len(self.table)
+        self.prompt_ids = prompt_ids
+        self.index_of = index_of if index_of is not None else {pid: i for i, pid in enumerate(prompt_ids)}
+        if len(self.index_of) != len(prompt_ids):
+            raise ValueError(f"index_of has {len(self.index_of)} ids for a pool of {len(prompt_ids)}.")
+        # Prompts observed outside the pool it was built with: tracked too, in rows after the pool's.
+        self.extra_ids: list[str] = []
+        self.extra_rows: dict[str, int] = {}
+        self.columns = {name: self._default_column(name, len(prompt_ids)) for name in COLUMNS}
+        self.pool_size = len(prompt_ids)
         self._active = self.pool_size
         self._status_counts = Counter({ACTIVE: self.pool_size})  # kept per change: counts() is per step
         self.floor_warned = False
         # Base rollout probability of prompts on a zero-variance streak, per kind (adapted per step).
         self.explore = {EASY: config.skip_explore, HARD: config.skip_explore}
 
+    # -- the per-prompt arrays ---------------------------------------------------------------
+    @staticmethod
+    def _default_column(name: str, rows: int) -> np.ndarray:
+        return np.full(rows, -1 if name in STEPS else 0, dtype=COLUMNS[name])
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.prompt_ids) + len(self.extra_ids)
+
+    def _row(self, prompt_id: str) -> int | None:
+        row = self.index_of.get(prompt_id)
+        return self.extra_rows.get(prompt_id) if row is None else row
+
+    def _add_row(self, prompt_id: str) -> int:
+        """A row for a prompt outside the pool. Copies every array: rare (the trainer's pool holds
+        every prompt it trains on), so kept simple rather than amortised."""
+        row = self.num_rows
+        self.extra_rows[prompt_id] = row
+        self.extra_ids.append(prompt_id)
+        for name, column in self.columns.items():
+            self.columns[name] = np.concatenate([column, self._default_column(name, 1)])
+        return row
+
+    def _load(self, row: int) -> PromptStats:
+        """Row ``row`` as a `PromptStats` of Python values (audit records need plain ints)."""
+        columns = self.columns
+        run = int(columns["zero_variance_run"][row])
+        steps = [int(columns[name][row]) for name in STEPS]
+        return PromptStats(
+            **{name: int(columns[name][row]) for name in COUNTERS},
+            status=STATUSES[columns["status"][row]],
+            dropped_step=None if steps[0] < 0 else steps[0],
+            last_probe_step=None if steps[1] < 0 else steps[1],
+            zero_variance_streak=abs(run),
+            streak_kind=EASY if run > 0 else HARD if run < 0 else None,
+        )
+
+    def _store(self, row: int, stats: PromptStats) -> None:
+        """Write ``stats`` back into row ``row``, counters saturated (see `COLUMNS`)."""
+        columns = self.columns
+        for name in COUNTERS:
+            columns[name][row] = min(getattr(stats, name), _CAP[name])
+        columns["status"][row] = STATUS_CODE[stats.status]
+        columns["dropped_step"][row] = -1 if stats.dropped_step is None else stats.dropped_step
+        columns["last_probe_step"][row] = -1 if stats.last_probe_step is None else stats.last_probe_step
+        streak = min(stats.zero_variance_streak, _CAP["zero_variance_run"])
+        columns["zero_variance_run"][row] = -streak if stats.streak_kind == HARD else streak
+
+    def stats(self, prompt_id: str) -> PromptStats:
+        """What the filter knows about one prompt, built on demand (a copy: changing it changes nothing)."""
+        row = self._row(prompt_id)
+        if row is None:
+            raise KeyError(f"the frontier filter has no prompt {prompt_id!r}")
+        return self._load(row)
+
+    def all_stats(self) -> dict[str, PromptStats]:
+        """Every prompt's `PromptStats`, by id (pool order, then prompts seen outside it). One
+        object per prompt: for reports and tests, not for every step of a large pool."""
+        return {self._id_at(row): self._load(row) for row in range(self.num_rows)}
+
+    def excluded_ids(self) -> list[str]:
+        """The ids of the prompts dropped now (too hard or too easy), in row order."""
+        return [self._id_at(row) for row in np.flatnonzero(self.columns["status"] != STATUS_CODE[ACTIVE]).tolist()]
+
+    def _id_at(self, row: int) -> str:
+        pool = len(self.prompt_ids)
+        return self.prompt_ids[row] if row < pool else self.extra_ids[row - pool]
+
+    def nbytes_per_prompt(self) -> float:
+        """Bytes of state per prompt, everything included (like `PassRatePredictor.nbytes_per_prompt`)."""
+        return sum(v.nbytes for v in self.state_dict().values()) / max(self.num_rows, 1)
+
     # -- queries the trainer makes before generation --------------------------------------
     def is_excluded(self, prompt_id: str) -> bool:
-        stats = self.table.get(prompt_id)
-        return stats is not None and stats.status != ACTIVE
+        row = self._row(prompt_id)
+        return row is not None and not self._is_active(row)
+
+    def _is_active(self, row: int) -> bool:
+        return self.columns["status"][row] == STATUS_CODE[ACTIVE]
 
     def wants_probe(self, prompt_id: str, step: int) -> bool:
         """True when an excluded prompt is due for a re-probe at ``step``."""
-        stats = self.table.get(prompt_id)
-        if stats is None or stats.status == ACTIVE or self.config.reprobe_interval is None:
+        row = self._row(prompt_id)
+        if row is None or self._is_active(row) or self.config.reprobe_interval is None:
             return False
-        since = max(s for s in (stats.dropped_step, stats.last_probe_step) if s is not None)
+        # An excluded prompt always has its dropped step; a missing probe step is -1, below it.
+        since = max(int(self.columns["dropped_step"][row]), int(self.columns["last_probe_step"][row]))
         return step - since >= self.config.reprobe_interval
 
     def skip_chance(self, prompt_id: str) -> float:
         """This prompt's current rollout probability under pre-rollout skipping (1 = never skipped)."""
-        stats = self.table.get(prompt_id)
-        if not self.config.skip_zero_variance or stats is None or stats.status != ACTIVE or not stats.streak_kind:
+        row = self._row(prompt_id)
+        if not self.config.skip_zero_variance or row is None or not self._is_active(row):
             return 1.0
-        return rollout_probability(
-            stats.zero_variance_streak, self.explore[stats.streak_kind], self.config.skip_explore_min
-        )
+        run = int(self.columns["zero_variance_run"][row])
+        if not run:
+            return 1.0
+        return rollout_probability(abs(run), self.explore[EASY if run > 0 else HARD], self.config.skip_explore_min)
 
     def skips(self, prompt_id: str, step: int, seed: int) -> bool:
         """True when an active prompt is skipped before rollout at ``step`` (same answer on every call)."""
@@ -149,7 +268,7 @@ class FrontierFilter:
         chance, coin = self.skip_chance(prompt_id), skip_coin(seed, step, prompt_id)
         if chance >= 1.0 or coin < chance:
             return None
-        stats = self.table[prompt_id]
+        stats = self.stats(prompt_id)
         kind, streak = stats.streak_kind, stats.zero_variance_streak
         what = "all correct" if kind == EASY else "all wrong"
         visits = "visit" if streak == 1 else f"{streak} visits"
@@ -211,11 +330,12 @@ class FrontierFilter:
         decisions = []
         zero_kinds = []
         for group in groups:
-            stats = self.table.get(group.prompt_id)
-            if stats is None:  # a prompt outside the pool it was built with: track it too
-                stats = self.table[group.prompt_id] = PromptStats()
+            row = self._row(group.prompt_id)
+            if row is None:  # a prompt outside the pool it was built with: track it too
+                row = self._add_row(group.prompt_id)
                 self._active += 1
                 self._status_counts[ACTIVE] += 1
+            stats = self._load(row)  # updated as Python values, written back below
             successes, trials, unscored = count_successes(group.rewards, self.config.success_threshold)
             kind = self._update_streak(stats, group.rewards, successes, trials)
             zero_kinds.append(kind)
@@ -229,6 +349,7 @@ class FrontierFilter:
                 decisions.append(self._judge_active(group, stats, step))
             else:
                 decisions.append(self._judge_probe(group, stats, successes, trials, step))
+            self._store(row, stats)
         if self.config.skip_zero_variance and groups:
             self._adapt_explore(zero_kinds, len(groups))
         return decisions
@@ -370,17 +491,65 @@ class FrontierFilter:
         )
 
     # -- checkpointing -----------------------------------------------------------------------
-    def state_dict(self) -> dict:
-        return {
-            "table": {pid: asdict(s) for pid, s in self.table.items()},
-            "floor_warned": self.floor_warned,
-            "explore": dict(self.explore),
-        }
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Every piece of state as numpy arrays (``np.savez`` stores them; no JSON, no pickles):
+        the per-prompt `COLUMNS` (the pool's rows, then those of prompts seen outside it, whose
+        ids are ``extra_ids``), the skip probabilities and the floor warning."""
+        state = {name: column.copy() for name, column in self.columns.items()}
+        state.update(
+            extra_ids=np.array(self.extra_ids, dtype=str),
+            explore=np.array([self.explore[EASY], self.explore[HARD]], dtype=np.float64),
+            pool_size=np.array(self.pool_size, dtype=np.int64),
+            floor_warned=np.array(self.floor_warned),
+            version=np.array(STATE_VERSION),
+        )
+        return state
 
-    def load_state_dict(self, state: dict) -> None:
-        self.table = {pid: PromptStats(**s) for pid, s in state["table"].items()}
-        self.pool_size = len(self.table)
-        self._active = sum(1 for s in self.table.values() if s.status == ACTIVE)
-        self._status_counts = Counter(s.status for s in self.table.values())
+    def load_state_dict(self, state: Mapping) -> None:
+        """Restore `state_dict`'s arrays, or an older checkpoint's JSON state (its ``table`` of
+        id -> `PromptStats` fields), into a filter built over the same pool."""
+        if "table" in state:
+            self._load_json_state(state)
+        else:
+            self._load_arrays(state)
+        status = self.columns["status"]
+        self._active = int(np.count_nonzero(status == STATUS_CODE[ACTIVE]))
+        self._status_counts = Counter(
+            {STATUSES[code]: int(n) for code, n in enumerate(np.bincount(status, minlength=len(STATUSES))) if n}
+        )
+
+    def _load_arrays(self, state: Mapping) -> None:
+        if int(state["version"]) != STATE_VERSION:
+            raise ValueError(
+                f"frontier filter state has version {int(state['version'])}, this code reads {STATE_VERSION}"
+            )
+        extra_ids = [str(pid) for pid in np.asarray(state["extra_ids"]).tolist()]
+        rows = len(self.prompt_ids) + len(extra_ids)
+        columns = {}
+        for name, dtype in COLUMNS.items():
+            theirs = np.asarray(state[name])
+            if theirs.shape != (rows,) or theirs.dtype != dtype:
+                raise ValueError(
+                    f"frontier filter state '{name}' has shape {theirs.shape} {theirs.dtype}, this pool "
+                    f"needs ({rows},) {np.dtype(dtype)} (was the checkpoint written for another dataset?)"
+                )
+            columns[name] = theirs.copy()
+        self.columns = columns
+        self.extra_ids = extra_ids
+        self.extra_rows = {pid: len(self.prompt_ids) + i for i, pid in enumerate(extra_ids)}
+        self.pool_size = int(state["pool_size"])
+        self.floor_warned = bool(state["floor_warned"])
+        easy, hard = (float(v) for v in state["explore"])
+        self.explore = {EASY: easy, HARD: hard}
+
+    def _load_json_state(self, state: Mapping) -> None:
+        """An older checkpoint's JSON state: its table, row by row (its pool size counted, as then,
+        from the table, prompts seen outside the pool included)."""
+        self.extra_ids, self.extra_rows = [], {}
+        self.columns = {name: self._default_column(name, len(self.prompt_ids)) for name in COLUMNS}
+        for pid, fields in state["table"].items():
+            row = self._row(pid)
+            self._store(self._add_row(pid) if row is None else row, PromptStats(**fields))
+        self.pool_size = len(state["table"])
         self.floor_warned = state.get("floor_warned", False)
         self.explore = {**self.explore, **state.get("explore", {})}

@@ -5,8 +5,10 @@ transformers writes ``trainer_state.json``, so a checkpoint that looks complete 
 
 - `STATE_FILE` (JSON): the run id and identity (config fingerprint, read by `rlvr.run_dir` before
   a resume), the controller's counters (generated tokens survive a resume even with filters
-  off), the audit log's position, the frontier filter's state and that of any other online
-  filter the trainer was given (by name);
+  off), the audit log's position, and the state of any other online filter the trainer was
+  given (by name);
+- `FRONTIER_FILE` (``np.savez``): the frontier filter's arrays, ~32 bytes per prompt (a checkpoint
+  written before it keeps that state as JSON, under ``"frontier"`` in `STATE_FILE`: still read);
 - `PREDICTOR_FILE` (``np.savez``): the predictive frontier's arrays, ~25 bytes per prompt.
 
 `CALIBRATION_FILE` is not a checkpoint file: the trainer rewrites it in the output directory at
@@ -22,9 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from curricula.controller import CurriculumController
+from curricula.frontier import FrontierFilter
 
 STATE_FILE = "rlvr_curriculum_state.json"
 PREDICTOR_FILE = "rlvr_predictor_state.npz"
+FRONTIER_FILE = "rlvr_frontier_state.npz"
 CALIBRATION_FILE = "predictor_calibration.npz"
 
 
@@ -41,11 +45,12 @@ def save_curriculum_state(
         state["run"] = run_identity
     if audit_position is not None:  # any run with an audit log (filters or the influence check)
         state["audit"] = audit_position
-    if controller.frontier is not None:
-        state["frontier"] = controller.frontier.state_dict()
     if controller.extra:
         state["filters"] = {f.name: f.state_dict() for f in controller.extra}
-    if controller.predictive is not None:  # binary arrays, not JSON
+    # Binary arrays, not JSON; written before STATE_FILE, so a checkpoint that has it has them too.
+    if controller.frontier is not None:
+        np.savez(os.path.join(folder, FRONTIER_FILE), **controller.frontier.state_dict())
+    if controller.predictive is not None:
         np.savez(os.path.join(folder, PREDICTOR_FILE), **controller.predictive.state_dict())
     with open(os.path.join(folder, STATE_FILE), "w") as f:
         json.dump(state, f)
@@ -59,12 +64,7 @@ def load_curriculum_state(checkpoint: str | os.PathLike, controller: CurriculumC
     state = json.loads(Path(path).read_text()) if os.path.exists(path) else {}
     controller.load_state_dict(state)
     if controller.frontier is not None:
-        if "frontier" not in state:
-            raise FileNotFoundError(
-                f"{path} is missing or holds no filter state: this checkpoint was not "
-                "written by a curriculum run, so its filter state cannot be restored."
-            )
-        controller.frontier.load_state_dict(state["frontier"])
+        load_frontier_state(checkpoint, state, controller.frontier)
     for extra in controller.extra:
         if extra.name not in state.get("filters", {}):
             raise FileNotFoundError(
@@ -82,6 +82,22 @@ def load_curriculum_state(checkpoint: str | os.PathLike, controller: CurriculumC
         with np.load(arrays) as saved:
             controller.predictive.load_state_dict({k: saved[k] for k in saved.files})
     return state
+
+
+def load_frontier_state(checkpoint: str | os.PathLike, state: dict, frontier: FrontierFilter) -> None:
+    """The frontier filter's arrays from `FRONTIER_FILE`, or an older checkpoint's JSON state."""
+    arrays = os.path.join(checkpoint, FRONTIER_FILE)
+    if os.path.exists(arrays):
+        with np.load(arrays) as saved:
+            frontier.load_state_dict({k: saved[k] for k in saved.files})
+    elif "frontier" in state:  # written before the arrays: the JSON table
+        frontier.load_state_dict(state["frontier"])
+    else:
+        raise FileNotFoundError(
+            f"{arrays} is missing (and {os.path.join(checkpoint, STATE_FILE)} holds no frontier state): "
+            "this checkpoint was not written by a run with curricula.frontier on, so the frontier "
+            "filter's state cannot be restored."
+        )
 
 
 def save_calibration(output_dir: str | os.PathLike, controller: CurriculumController) -> None:

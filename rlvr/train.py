@@ -330,7 +330,7 @@ def write_summary_files(summary: dict, trainer, output_dir: Path, state) -> None
     if trainer.frontier is not None:
         # Every process writes the exclusion set it holds, so distributed runs can be checked
         # for agreement (the decisions must be identical on all ranks).
-        excluded = sorted(pid for pid in trainer.frontier.table if trainer.frontier.is_excluded(pid))
+        excluded = sorted(trainer.frontier.excluded_ids())
         (output_dir / f"excluded.rank{state.process_index}.json").write_text(json.dumps(excluded))
     if state.is_main_process:
         (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))

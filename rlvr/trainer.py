@@ -149,7 +149,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             return
         self.pool_ids, self.index_of = self._pool_ids()
         if frontier_config.enabled:
-            self.controller.frontier = FrontierFilter(frontier_config, self.pool_ids)
+            self.controller.frontier = FrontierFilter(frontier_config, self.pool_ids, self.index_of)
         if self.curricula.predictor.enabled:
             self.controller.predictive = self._build_predictive()
         self._check_oversampling_layout()

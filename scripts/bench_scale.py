@@ -16,7 +16,7 @@ every candidate, Thompson draws, audit records of every deferral) and `Predictiv
   + the deferral queue) and in the checkpoint (the ``.npz`` file the trainer writes, on disk);
 - the one-off cost per pass through the pool (drawing the sampler's permutation);
 - at ``--frontier-pools`` sizes, the frontier filter's own state (the safety net that runs
-  beside the predictor): bytes per prompt in memory and in its JSON checkpoint.
+  beside the predictor): bytes per prompt of its arrays in memory and of its ``.npz`` checkpoint.
 
 The trainer's own ``id -> row`` dict and the dataset are not counted: they belong to the data,
 not to the predictor (see the README's frontier section for what they cost).

@@ -50,8 +50,9 @@ class RowOf(Mapping):
         return self.n
 
 
-def checkpoint_bytes(frontier: PredictiveFrontier) -> int:
-    """Size on disk of the frontier's state as the trainer writes it (one ``.npz`` file)."""
+def checkpoint_bytes(frontier) -> int:
+    """Size on disk of a filter's state as the trainer writes it (one ``.npz`` file): the
+    `PredictiveFrontier`'s or the `FrontierFilter`'s."""
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "state.npz")
         np.savez(path, **frontier.state_dict())
@@ -104,26 +105,19 @@ def simulate(pool: int, steps: int, batch: int, generations: int, skills: int, s
 
 def frontier_filter_state(pool: int) -> dict:
     """Bytes per prompt of the frontier filter's state (the predictor's safety net: its drop,
-    re-probe and skip rules), in memory (traced Python allocations of a filter over ``pool``
-    string ids, the ids not counted) and in the checkpoint (its JSON state, as the trainer writes it)."""
-    import json
-    import tracemalloc
-
+    re-probe and skip rules) over ``pool`` prompts, in memory (its arrays, like
+    `PassRatePredictor.nbytes_per_prompt`; the ids and id -> row map are the trainer's, shared)
+    and in the checkpoint (its ``.npz`` file, as the trainer writes it)."""
     from curricula.config import FrontierConfig
     from curricula.frontier import FrontierFilter
 
-    ids = [str(i) for i in range(pool)]
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    frontier = FrontierFilter(FrontierConfig(enabled=True), ids)
-    memory = tracemalloc.get_traced_memory()[0] - before
-    tracemalloc.stop()
+    frontier = FrontierFilter(FrontierConfig(enabled=True), RowIds(pool), RowOf(pool))
     started = time.perf_counter()
-    checkpoint = len(json.dumps(frontier.state_dict()).encode())
+    checkpoint = checkpoint_bytes(frontier)
     return {
-        "memory_bytes": memory / pool,
+        "memory_bytes": frontier.nbytes_per_prompt(),
         "checkpoint_bytes": checkpoint / pool,
-        "dump_s": time.perf_counter() - started,
+        "save_s": time.perf_counter() - started,
     }
 
 
@@ -174,10 +168,10 @@ def main(argv=None, description: str | None = None) -> int:
     print("(targets: bookkeeping <= 2% of step time, per-step cost independent of the pool, <= 32 B/prompt)")
     if args.frontier_pools:
         print("\n=== the frontier filter beside it (its safety net), state only ===")
-        print("     pool  bytes/prompt memory  checkpoint (JSON)  JSON dump (s)")
+        print("     pool  bytes/prompt memory  checkpoint (.npz)  save (s)")
     for pool in args.frontier_pools or []:
         r = frontier_filter_state(pool)
         print(
-            f"{pool:>9,}  {r['memory_bytes']:>19.1f}  {r['checkpoint_bytes']:>17.1f}  {r['dump_s']:>13.2f}", flush=True
+            f"{pool:>9,}  {r['memory_bytes']:>19.1f}  {r['checkpoint_bytes']:>17.1f}  {r['save_s']:>8.2f}", flush=True
         )
     return 0

@@ -1,6 +1,7 @@
 """Difficulty metrics: each against a hand computation, plus the scorer registry and selection."""
 
 import math
+from dataclasses import asdict
 
 import pytest
 import torch
@@ -89,7 +90,8 @@ def test_pass_rate_from_the_frontier_table_and_from_rollouts():
     frontier.observe([GroupResult("a", [1.0, 0.0, 1.0, 1.0]), GroupResult("b", [0.0, 0.0, float("nan"), 0.0])], 0, 0)
     frontier.observe([GroupResult("a", [0.0, 0.0, 0.0, 1.0])], 1, 0.1)
     rows = [{"id": "a"}, {"id": "b"}, {"id": "c"}]
-    for table in (frontier.table, frontier.state_dict()["table"]):
+    old_checkpoint_table = {pid: asdict(s) for pid, s in frontier.all_stats().items()}
+    for table in (frontier.all_stats(), old_checkpoint_table):
         scores = PassRateScorer(table=table)(rows)
         assert scores[:2] == [4 / 8, 0.0] and math.isnan(scores[2])
     from_rollouts = PassRateScorer(rollouts={"a": [1.0, 0.5, None], "b": [0.2]}, success_threshold=0.5)(rows)

@@ -1,11 +1,24 @@
+import io
 import json
 import math
+
+import numpy as np
+import pytest
 
 from curricula.base import GroupResult
 from curricula.config import FrontierConfig
 from curricula.frontier import FrontierFilter, rollout_probability
 
 IDS = [f"p{i}" for i in range(10)]
+
+
+def saved_and_loaded(state):
+    """``state`` through ``np.savez`` and ``np.load``, as a checkpoint stores it."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **state)
+    buffer.seek(0)
+    with np.load(buffer) as saved:
+        return {k: saved[k] for k in saved.files}
 
 
 def group(pid, successes, n=8, skill="add2"):
@@ -49,14 +62,14 @@ def test_unscored_rewards_are_not_failures():
     nan_group = GroupResult("p4", [math.nan] * 8)
     for s in range(5):
         [d] = f.observe([nan_group], step=s, epoch=0.0)
-    assert d.decision == "kept" and f.table["p4"].trials == 0 and f.table["p4"].unscored == 40
+    assert d.decision == "kept" and f.stats("p4").trials == 0 and f.stats("p4").unscored == 40
 
 
 def test_reprobe_schedule_and_readmission_of_a_prompt_that_starts_succeeding():
     f = FrontierFilter(FrontierConfig(enabled=True, reprobe_interval=10), IDS)
     for s in range(3):
         f.observe([group("p5", 0)], step=s, epoch=0.0)
-    assert f.is_excluded("p5") and f.table["p5"].dropped_step == 2
+    assert f.is_excluded("p5") and f.stats("p5").dropped_step == 2
     assert not f.wants_probe("p5", 11) and f.wants_probe("p5", 12)
     [d] = f.observe([group("p5", 0)], step=12, epoch=0.5)
     assert d.decision == "probed" and d.reason == "reprobe_unchanged" and f.is_excluded("p5")
@@ -65,7 +78,7 @@ def test_reprobe_schedule_and_readmission_of_a_prompt_that_starts_succeeding():
     assert d.decision == "readmitted" and d.reason == "reprobe_success"
     assert "3 of 8 correct on re-probe at step 22 (dropped at step 2 as too hard)" in d.message
     # Fresh evidence only: the history that dropped it does not re-drop it on the next miss.
-    assert (f.table["p5"].successes, f.table["p5"].trials) == (3, 8)
+    assert (f.stats("p5").successes, f.stats("p5").trials) == (3, 8)
     [d] = f.observe([group("p5", 0)], step=23, epoch=1.0)
     assert d.decision == "kept"
 
@@ -86,7 +99,7 @@ def test_state_round_trip_preserves_decisions():
         f.observe([group("p6", 0), group("p7", 5)], step=s, epoch=0.0)
     g = FrontierFilter(FrontierConfig(enabled=True), IDS)
     g.load_state_dict(f.state_dict())
-    assert g.table == f.table and g.is_excluded("p6") and not g.is_excluded("p7")
+    assert g.all_stats() == f.all_stats() and g.is_excluded("p6") and not g.is_excluded("p7")
 
 
 # -- pre-rollout skipping (GRESO-style) -----------------------------------------------------
@@ -108,7 +121,7 @@ def test_a_prompt_on_a_zero_variance_streak_is_skipped_as_often_as_promised():
     f = skipping()
     f.observe([group("p1", 8), group("p2", 0), group("p3", 4)], step=0, epoch=0.0)
     # p1 all correct, p2 all wrong: one zero-variance visit each; p3 informative.
-    assert (f.table["p1"].streak_kind, f.table["p2"].streak_kind) == ("easy", "hard")
+    assert (f.stats("p1").streak_kind, f.stats("p2").streak_kind) == ("easy", "hard")
     assert f.skip_chance("p1") == f.skip_chance("p2") == 0.5 and f.skip_chance("p3") == 1.0
     share = sum(f.skips("p1", step, seed=0) for step in range(2000)) / 2000
     assert abs(share - 0.5) < 0.04
@@ -117,11 +130,11 @@ def test_a_prompt_on_a_zero_variance_streak_is_skipped_as_often_as_promised():
     assert [f.skips("p1", s, 0) for s in range(50)] == [f.skips("p1", s, 0) for s in range(50)]
     assert [f.skips("p1", s, 0) for s in range(50)] != [f.skips("p1", s, 1) for s in range(50)]
     f.observe([group("p1", 8)], step=1, epoch=0.0)
-    assert f.table["p1"].zero_variance_streak == 2 and f.skip_chance("p1") == 0.25
+    assert f.stats("p1").zero_variance_streak == 2 and f.skip_chance("p1") == 0.25
     f.observe([group("p1", 0)], step=2, epoch=0.0)  # the kind changed: a new streak of one
-    assert (f.table["p1"].zero_variance_streak, f.table["p1"].streak_kind) == (1, "hard")
+    assert (f.stats("p1").zero_variance_streak, f.stats("p1").streak_kind) == (1, "hard")
     f.observe([group("p1", 5)], step=3, epoch=0.0)  # informative again: never skipped
-    assert f.skip_chance("p1") == 1.0 and f.table["p1"].streak_kind is None
+    assert f.skip_chance("p1") == 1.0 and f.stats("p1").streak_kind is None
 
 
 def test_skip_record_says_why_with_its_numbers():
@@ -154,7 +167,7 @@ def test_explore_falls_while_a_kind_is_over_its_target_and_rises_otherwise():
 def test_skipping_off_or_dropped_prompts_are_never_skipped():
     off = FrontierFilter(FrontierConfig(enabled=True), IDS)
     off.observe([group("p1", 8)], step=0, epoch=0.0)
-    assert off.table["p1"].zero_variance_streak == 1  # tracked, but unused
+    assert off.stats("p1").zero_variance_streak == 1  # tracked, but unused
     assert off.skip_chance("p1") == 1.0 and not any(off.skips("p1", s, 0) for s in range(200))
     f = skipping(min_samples=8, low=0.3)
     for s in range(2):
@@ -168,7 +181,7 @@ def test_skip_state_round_trips_with_the_table():
     for s in range(5):
         f.observe([group("p1", 8), group("p2", 0)], step=s, epoch=0.0)
     g = skipping(skip_target_easy=0.1)
-    g.load_state_dict(json.loads(json.dumps(f.state_dict())))
+    g.load_state_dict(saved_and_loaded(f.state_dict()))
     assert g.explore == f.explore and g.explore["easy"] < 0.5
     assert [g.skips(p, s, 0) for p in ("p1", "p2") for s in range(100)] == [
         f.skips(p, s, 0) for p in ("p1", "p2") for s in range(100)
@@ -191,14 +204,16 @@ def test_active_count_follows_drops_and_readmissions():
         ]
         decisions = f.observe(groups, step=step, epoch=0.0)
         seen.update(d.decision for d in decisions)
-        recount = sum(1 for s in f.table.values() if s.status == "active")
+        recount = sum(1 for s in f.all_stats().values() if s.status == "active")
         assert f.active_count == recount and (not decisions or decisions[-1].stats["active_pool"] == recount)
-        statuses = [s.status for s in f.table.values()]  # counts() is kept, not recounted: same numbers
+        statuses = [s.status for s in f.all_stats().values()]  # counts() is kept, not recounted: same numbers
         assert f.counts() == {k: statuses.count(k) for k in ("active", "too_hard", "too_easy")}
     assert {"dropped", "readmitted"} <= seen  # both directions happened
     g = FrontierFilter(f.config, IDS)
-    g.load_state_dict(f.state_dict())
-    assert g.active_count == f.active_count == sum(1 for s in f.table.values() if s.status == "active")
+    g.load_state_dict(saved_and_loaded(f.state_dict()))
+    assert g.active_count == f.active_count == sum(1 for s in f.all_stats().values() if s.status == "active")
+    assert g.all_stats() == f.all_stats() and g.counts() == f.counts() and g.excluded_ids() == f.excluded_ids()
+    assert "new" in g.all_stats() and g.pool_size == f.pool_size == len(IDS)
 
 
 def test_drop_message_prints_enough_digits_for_its_inequality_to_hold():
@@ -238,3 +253,36 @@ def test_curricula_config_sections_built_from_mappings_are_typed():
         CurriculaConfig(predictor={"enabeld": True})
     with pytest.raises(ConfigError, match=r"^Invalid 'curricula.frontier' section: .*high must be in"):
         CurriculaConfig(frontier={"low": 0.5, "high": 0.2})
+
+
+def test_the_state_is_32_bytes_a_prompt_of_arrays_and_counters_saturate():
+    f = FrontierFilter(FrontierConfig(enabled=True, min_samples=10**9), [str(i) for i in range(1000)])
+    state = f.state_dict()
+    assert all(isinstance(v, np.ndarray) and v.dtype != object for v in state.values())
+    assert sum(f.columns[name].nbytes for name in f.columns) == 32 * 1000
+    assert 32 <= f.nbytes_per_prompt() < 33
+    # Saturate, not wrap round: 70,000 visits stay at the uint16 maximum, and the prompt stays kept.
+    row = f.index_of["7"]
+    f.columns["visits"][row] = 65_534
+    f.columns["zero_variance_run"][row] = -32_767
+    for step in range(3):
+        [d] = f.observe([group("7", 0)], step=step, epoch=0.0)
+    assert f.stats("7").visits == 65_535 and d.decision == "kept"
+    assert (f.stats("7").zero_variance_streak, f.stats("7").streak_kind) == (32_767, "hard")
+    assert all(type(v) in (int, float, str, type(None)) for v in d.stats.values())  # plain values for the audit
+
+
+def test_an_old_json_state_still_loads_and_a_mismatched_pool_is_refused():
+    from dataclasses import asdict
+
+    f = FrontierFilter(FrontierConfig(enabled=True, reprobe_interval=2), IDS)
+    for s in range(4):
+        f.observe([group("p6", 0), group("p7", 5), group("elsewhere", 8)], step=s, epoch=0.0)
+    old = {"table": {pid: asdict(s) for pid, s in f.all_stats().items()}, "floor_warned": False, "explore": f.explore}
+    g = FrontierFilter(FrontierConfig(enabled=True, reprobe_interval=2), IDS)
+    g.load_state_dict(json.loads(json.dumps(old)))
+    assert g.all_stats() == f.all_stats() and g.counts() == f.counts() and g.wants_probe("p6", 9)
+    with pytest.raises(ValueError, match="another dataset"):
+        FrontierFilter(FrontierConfig(enabled=True), IDS[:5]).load_state_dict(f.state_dict())
+    with pytest.raises(KeyError, match="no prompt 'nope'"):
+        f.stats("nope")

@@ -160,3 +160,37 @@ def test_toy_run_neither_sets_hf_hub_offline_nor_reaches_for_the_network(toy_wor
     assert done.returncode == 0, done.stderr[-3000:]
     assert "network look-up" not in done.stderr
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == 2
+
+
+def test_the_frontier_state_is_checkpointed_as_arrays_and_an_old_json_checkpoint_still_loads(tmp_path):
+    from dataclasses import asdict
+
+    from curricula.base import GroupResult
+    from curricula.config import FrontierConfig
+    from curricula.controller import CurriculumController
+    from curricula.frontier import FrontierFilter
+    from rlvr.checkpoint import FRONTIER_FILE, STATE_FILE, load_curriculum_state, save_curriculum_state
+
+    ids = [f"p{i}" for i in range(6)]
+    config = FrontierConfig(enabled=True, min_samples=8, low=0.3, reprobe_interval=2, skip_zero_variance=True)
+    frontier = FrontierFilter(config, ids)
+    for step in range(3):
+        frontier.observe([GroupResult("p1", [0.0] * 8), GroupResult("p2", [1.0] * 8)], step, 0.0)
+    save_curriculum_state(tmp_path, CurriculumController(frontier), "run-A")
+    assert "frontier" not in json.loads((tmp_path / STATE_FILE).read_text())  # arrays only, in the .npz
+    restored = FrontierFilter(config, ids)
+    load_curriculum_state(tmp_path, CurriculumController(restored))
+    assert restored.all_stats() == frontier.all_stats() and restored.explore == frontier.explore
+    assert restored.excluded_ids() == ["p1"] and restored.counts() == frontier.counts()
+
+    old = tmp_path / "old"  # a checkpoint written before the arrays: the table in the JSON state
+    old.mkdir()
+    table = {pid: asdict(s) for pid, s in frontier.all_stats().items()}
+    state = {"run_id": "run-A", "frontier": {"table": table, "floor_warned": False, "explore": frontier.explore}}
+    (old / STATE_FILE).write_text(json.dumps(state))
+    from_old = FrontierFilter(config, ids)
+    load_curriculum_state(old, CurriculumController(from_old))
+    assert from_old.all_stats() == frontier.all_stats() and from_old.wants_probe("p1", 9)
+    (old / STATE_FILE).write_text(json.dumps({"run_id": "run-A"}))
+    with pytest.raises(FileNotFoundError, match=f"{FRONTIER_FILE} is missing"):
+        load_curriculum_state(old, CurriculumController(FrontierFilter(config, ids)))

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from curricula.audit import read_audit
@@ -107,9 +108,12 @@ def test_killed_run_resumes_with_audit_and_filter_state_intact(toy_world_path, t
     # No record lost or doubled: the resumed log equals an uninterrupted run's, record for record.
     assert comparable(ours) == comparable(theirs)
     assert len({r["run_id"] for r in ours}) == 1
-    state = json.loads((run / "checkpoint-8" / "rlvr_curriculum_state.json").read_text())
-    reference_state = json.loads((reference / "checkpoint-8" / "rlvr_curriculum_state.json").read_text())
-    assert state["frontier"] == reference_state["frontier"]
+    with (
+        np.load(run / "checkpoint-8" / "rlvr_frontier_state.npz") as state,
+        np.load(reference / "checkpoint-8" / "rlvr_frontier_state.npz") as reference_state,
+    ):
+        assert state.files == reference_state.files
+        assert all(np.array_equal(state[k], reference_state[k]) for k in state.files)
 
 
 @pytest.mark.slow
