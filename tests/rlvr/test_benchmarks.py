@@ -171,8 +171,9 @@ def test_the_frontier_filter_state_is_measured_per_prompt():
     from curricula.frontier import FrontierFilter
     from rlvr.benchmarks.scale import checkpoint_bytes, frontier_filter_state
 
-    r = frontier_filter_state(2000)
-    frontier = FrontierFilter(FrontierConfig(enabled=True), [str(i) for i in range(2000)])
-    assert r["checkpoint_bytes"] == checkpoint_bytes(frontier) / 2000
+    r = frontier_filter_state(20_000)
+    frontier = FrontierFilter(FrontierConfig(enabled=True), [str(i) for i in range(20_000)])
+    assert r["checkpoint_bytes"] == checkpoint_bytes(frontier) / 20_000
     assert r["memory_bytes"] == frontier.nbytes_per_prompt()
-    assert r["memory_bytes"] <= 33 and r["checkpoint_bytes"] <= 34  # issue 13's 32 B/prompt, plus headers
+    # Issue 13's 32 B/prompt, plus the .npz's ~4 KB of headers spread over the pool.
+    assert r["memory_bytes"] <= 32.1 and r["checkpoint_bytes"] <= 32.5
