@@ -79,8 +79,13 @@ def expected_power(alpha, beta, g) -> np.ndarray:
 def p_signal(alpha, beta, g) -> np.ndarray:
     """P(a group of g rollouts is not all-equal) under p ~ Beta(alpha, beta), in closed form:
     1 - E[p^g] - E[(1-p)^g]. A group of fewer than two rollouts never carries a signal."""
-    out = 1.0 - expected_power(alpha, beta, g) - expected_power(beta, alpha, g)
-    return np.clip(out, 0.0, 1.0)
+    alpha, beta = np.asarray(alpha, dtype=np.float64), np.asarray(beta, dtype=np.float64)
+    # Both tails in one pass: the same elementwise arithmetic as two calls, half the numpy calls.
+    if alpha.shape != beta.shape:
+        shape = np.broadcast(alpha, beta).shape
+        alpha, beta = np.broadcast_to(alpha, shape), np.broadcast_to(beta, shape)
+    tails = expected_power(np.stack([alpha, beta]), np.stack([beta, alpha]), g)
+    return np.clip(1.0 - tails[0] - tails[1], 0.0, 1.0)
 
 
 def signal_at(p, g) -> np.ndarray:
@@ -253,6 +258,9 @@ class PassRatePredictor:
             else None
         )
         self.calibration = Calibration(config.calibration_bins)
+        # This step's posteriors and pool moments, as computed; every state change forgets them.
+        # A step's selection and its observation see the same state, so observe reuses them.
+        self._recent: dict = {}
 
     # -- the prior --------------------------------------------------------------------------
     def _level_moments(self, levels: np.ndarray, step: int, parent_mean, parent_var) -> tuple[np.ndarray, np.ndarray]:
@@ -266,8 +274,10 @@ class PassRatePredictor:
 
     def pool_moments(self, step: int) -> tuple[float, float]:
         """Mean and variance of a prompt's pass rate at the pool-wide level."""
-        mean, var = self._level_moments(np.array([self.num_groups]), step, 0.5, self.base_var)
-        return float(mean[0]), float(var[0])
+        if self._recent.get("pool_step") != step:
+            mean, var = self._level_moments(np.array([self.num_groups]), step, 0.5, self.base_var)
+            self._recent.update(pool_step=step, pool=(float(mean[0]), float(var[0])))
+        return self._recent["pool"]
 
     def prior(self, rows, step: int) -> tuple[np.ndarray, np.ndarray]:
         """Beta prior (alpha, beta) of ``rows`` at ``step``: group level, then feature model."""
@@ -291,7 +301,38 @@ class PassRatePredictor:
         rows = self._rows(rows)
         alpha, beta = self.prior(rows, step)
         own = self.own[:, rows] * decay(self.config.prompt_half_life, step - self.last_step[rows])
-        return alpha + own[0], beta + own[1]
+        alpha, beta = alpha + own[0], beta + own[1]
+        if self._recent.get("step") != step:
+            self._recent.update(step=step, posteriors=[])
+        self._recent["posteriors"].append([rows.copy(), alpha, beta, 0, None])  # + (g, p_signal) once known
+        return alpha, beta
+
+    def posterior_signal(self, rows, step: int, g: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`posterior` of ``rows`` and its `p_signal` for groups of ``g`` rollouts (both kept for
+        `observe` at this step, which scores the same prompts with the same numbers)."""
+        alpha, beta = self.posterior(rows, step)
+        signal = p_signal(alpha, beta, g)
+        self._recent["posteriors"][-1][3:] = [g, signal]
+        return alpha, beta, signal
+
+    def _recalled(self, rows: np.ndarray, step: int, trials: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(alpha, beta, p_signal at ``trials``) of ``rows``: taken from this step's earlier
+        results when all rows are there (the state has not changed since, so they are the same
+        bytes), else computed."""
+        if self._recent.get("step") == step:
+            for known, alpha, beta, g, signal in reversed(self._recent["posteriors"]):
+                same = known[:, None] == rows[None, :]
+                if same.any(axis=0).all():
+                    at = same.argmax(axis=0)
+                    alpha, beta = alpha[at], beta[at]
+                    reuse = signal is not None and bool((trials == g).all())
+                    return alpha, beta, signal[at] if reuse else p_signal(alpha, beta, trials)
+        alpha, beta = self.posterior(rows, step)
+        return alpha, beta, p_signal(alpha, beta, trials)
+
+    def _forget(self) -> None:
+        """The state changed: this step's posteriors and pool moments are stale."""
+        self._recent = {}
 
     def predicted_pass_rate(self, rows, step: int) -> np.ndarray:
         return beta_mean_var(*self.posterior(rows, step))[0]
@@ -302,6 +343,7 @@ class PassRatePredictor:
             raise ValueError("predictor.features is off: the predictor takes no feature vectors")
         rows = self._rows(rows)
         trained = self.features.err[1] > 0  # an untrained model would predict its clip floor
+        self._forget()
         self.feature_mean[rows] = self.features.predict(features) if trained else np.nan
 
     # -- learning ---------------------------------------------------------------------------
@@ -323,16 +365,17 @@ class PassRatePredictor:
         if len(bad):
             i = bad[0]
             raise ValueError(f"group {i} (row {rows[i]}): {successes[i]} successes out of {trials[i]} trials")
-        alpha, beta = self.posterior(rows, step)
+        alpha, beta, signal = self._recalled(rows, step, trials)
         predicted = alpha / (alpha + beta)
         self.calibration.add(
             predicted,
             successes,
             trials,
-            p_signal(alpha, beta, trials),
+            signal,
             first_visit=self.visits[rows] == 0,
             reference=self.pool_moments(step)[0],
         )
+        self._forget()
         if self.features is not None and features is not None:
             self.feature_mean[rows] = self.features.update(features, successes, trials, step)
         self._update_levels(rows, successes, trials, step)
@@ -407,6 +450,7 @@ class PassRatePredictor:
     def load_state_dict(self, state: dict) -> None:
         if int(state["version"]) != STATE_VERSION:
             raise ValueError(f"predictor state has version {int(state['version'])}, this code reads {STATE_VERSION}")
+        self._forget()
         for name in self._PER_PROMPT + ("level_stats", "level_step"):
             mine = getattr(self, name)
             theirs = np.asarray(state[name])

@@ -106,9 +106,9 @@ def select_batch(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     config = predictor.config
-    alpha, beta = predictor.posterior(window, step)
+    # P(signal) is ranked on (unless Thompson) and reported; the predictor keeps it for observe.
+    alpha, beta, signal = predictor.posterior_signal(window, step, num_generations)
     deferrals = predictor.deferrals[window].astype(np.int64)
-    signal = p_signal(alpha, beta, num_generations)  # ranked on (unless Thompson) and reported
     order, score, drawn = rank_candidates(
         alpha,
         beta,
