@@ -394,17 +394,23 @@ class PassRatePredictor:
             return
         x = s / n
         noise = np.where(n > 1, x * (1.0 - x) / np.maximum(n - 1.0, 1.0), 0.0)  # unbiased Var(x | p)
-        contribution = np.stack([np.ones_like(x), x, x * x, noise], axis=1)
-        in_group = self.level[rows] != self.num_groups  # rows without a group live at the pool level only
-        for levels, values in (
-            (self.level[rows][in_group], contribution[in_group]),
-            (np.full(len(rows), self.num_groups), contribution),
-        ):
-            touched = np.unique(levels)
-            factor = decay(self.config.half_life, step - self.level_step[touched])
-            self.level_stats[touched] *= np.where(self.level_step[touched] >= 0, factor, 1.0)[:, None]
-            self.level_step[touched] = step
-            np.add.at(self.level_stats, levels, values)
+        contribution = np.stack([np.ones_like(x), x, x * x, noise], axis=1).tolist()
+        pool = self.num_groups
+        levels = self.level[rows].tolist()  # rows without a group live at the pool level only
+        touched = np.array(sorted(set(levels) | {pool}))
+        last = self.level_step[touched]
+        decayed = (
+            self.level_stats[touched] * np.where(last >= 0, decay(self.config.half_life, step - last), 1.0)[:, None]
+        )
+        # A step's few groups summed in Python, in row order: the same float64 additions as
+        # np.add.at, without its per-call overhead on tiny arrays.
+        stats = dict(zip(touched.tolist(), decayed.tolist()))
+        for level, values in zip(levels, contribution):
+            for target in (stats[level],) if level == pool else (stats[level], stats[pool]):
+                for k, value in enumerate(values):
+                    target[k] += value
+        self.level_stats[touched] = [stats[level] for level in touched.tolist()]
+        self.level_step[touched] = step
 
     def _update_own(self, rows: np.ndarray, successes: np.ndarray, trials: np.ndarray, step: int) -> None:
         touched = np.unique(rows)
