@@ -243,3 +243,38 @@ def test_bad_observations_name_the_group_and_row():
         p.observe([5], [1], [8], step=0)
     with pytest.raises(ValueError, match="max_prior_strength"):
         PredictorConfig(min_prior_strength=9.0, max_prior_strength=8.0)
+
+
+# -- the step's posteriors, reused ------------------------------------------------------------
+def _replay(select_first: bool, duplicates: bool):
+    """A predictor fed the same groups, querying its posteriors before each observation or not."""
+    n, rng = 40, np.random.default_rng(3)
+    p = PassRatePredictor(config(prompt_half_life=20.0, half_life=30.0), num_prompts=n, groups=np.arange(n) % 4)
+    predicted = []
+    for step in range(12):
+        window = rng.choice(n, 16, replace=False)
+        rows = np.concatenate([window[:6], window[:2]]) if duplicates else window[:8]
+        if select_first:  # what selection does: the window's posteriors and P(signal), then observe
+            p.posterior_signal(window, step, 8)
+        trials = np.where(np.arange(len(rows)) == step % 8, 6, 8)  # sometimes unscored rollouts
+        predicted.append(p.observe(rows, rng.integers(0, 7, len(rows)), trials, step))
+    return p, predicted
+
+
+@pytest.mark.parametrize("duplicates", [False, True])
+def test_observe_after_selection_is_byte_identical_to_observe_alone(duplicates):
+    fresh, fresh_predicted = _replay(select_first=False, duplicates=duplicates)
+    reused, reused_predicted = _replay(select_first=True, duplicates=duplicates)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(fresh_predicted, reused_predicted))
+    for name, value in fresh.state_dict().items():
+        assert value.tobytes() == reused.state_dict()[name].tobytes(), name
+
+
+def test_a_state_change_forgets_the_step_posteriors():
+    p = PassRatePredictor(config(), num_prompts=4)
+    before = p.posterior([0, 1], step=3)
+    p.observe([2], [8], [8], step=3)  # the pool level moved: rows 0 and 1 have a new prior
+    after = p.observe([0, 1], [0, 0], [8, 8], step=3)
+    assert not np.allclose(after, before[0] / (before[0] + before[1]))
+    p.load_state_dict(p.state_dict())
+    assert p._recent == {}
