@@ -281,25 +281,29 @@ class PassRatePredictor:
 
     def prior(self, rows, step: int) -> tuple[np.ndarray, np.ndarray]:
         """Beta prior (alpha, beta) of ``rows`` at ``step``: group level, then feature model."""
-        rows = self._rows(rows)
+        return self._prior(self._rows(rows), step)
+
+    def _prior(self, rows: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """`prior` of rows already checked by `_rows`."""
         pool_mean, pool_var = self.pool_moments(step)
         levels = self.level[rows]
         mean, var = self._level_moments(levels, step, pool_mean, pool_var)
         at_pool = levels == self.num_groups  # no group: the pool level itself, not shrunk to it again
         mean, var = np.where(at_pool, pool_mean, mean), np.where(at_pool, pool_var, var)
-        cached = self.feature_mean[rows].astype(np.float64)
-        if self.features is not None and np.isfinite(cached).any():
-            feature_var = self.features.variance()
+        if self.features is not None:  # without the feature model there is nothing cached to read
+            cached = self.feature_mean[rows].astype(np.float64)
             with_features = np.isfinite(cached)
-            precision = 1.0 / var + 1.0 / feature_var  # two noisy estimates of the same pass rate
-            mixed = (mean / var + np.nan_to_num(cached) / feature_var) / precision
-            mean, var = np.where(with_features, mixed, mean), np.where(with_features, 1.0 / precision, var)
+            if with_features.any():
+                feature_var = self.features.variance()
+                precision = 1.0 / var + 1.0 / feature_var  # two noisy estimates of the same pass rate
+                mixed = (mean / var + np.nan_to_num(cached) / feature_var) / precision
+                mean, var = np.where(with_features, mixed, mean), np.where(with_features, 1.0 / precision, var)
         return prior_from_moments(mean, var, self.config.min_prior_strength, self.config.max_prior_strength)
 
     def posterior(self, rows, step: int) -> tuple[np.ndarray, np.ndarray]:
         """Beta posterior (alpha, beta) of ``rows`` at ``step``: prior plus own (decayed) evidence."""
         rows = self._rows(rows)
-        alpha, beta = self.prior(rows, step)
+        alpha, beta = self._prior(rows, step)
         own = self.own[:, rows] * decay(self.config.prompt_half_life, step - self.last_step[rows])
         alpha, beta = alpha + own[0], beta + own[1]
         if self._recent.get("step") != step:
