@@ -119,17 +119,31 @@ def prior_from_moments(mean, var, min_strength: float, max_strength: float) -> t
     return strength * mean, strength * (1.0 - mean)
 
 
+def missing_group_columns(
+    names: Sequence[str], available: Sequence[str], source: str = "the training data"
+) -> str | None:
+    """The error message for ``group_columns`` that ``source`` lacks (None when it has them all),
+    naming the columns it has: one wording for the recipe's check before the model loads, the
+    trainer's and `metadata_groups`'."""
+    missing = [n for n in names if n not in available]
+    if not missing:
+        return None
+    return (
+        f"curricula.predictor.group_columns names {missing}, which {source} lacks; its columns are "
+        f"{list(available)}. Name columns it has, or set group_columns: [] to pool every prompt together "
+        "(then `features: true` tells prompts apart)."
+    )
+
+
 def metadata_groups(
     columns: dict[str, Sequence[Hashable]], names: Sequence[str], num_rows: int | None = None
 ) -> tuple[np.ndarray, list[tuple]]:
     """Group index per row (int32; -1 where a value is missing) from the joint value of the
     ``names`` columns, and the key of each group in first-seen order (stable across runs).
     With no ``names`` every row is -1 (``num_rows`` of them; default: the first column's length)."""
-    missing = [n for n in names if n not in columns]
-    if missing:
-        raise ValueError(
-            f"predictor.group_columns names column(s) {missing} the training data lacks; it has {sorted(columns)}"
-        )
+    message = missing_group_columns(names, list(columns))
+    if message:
+        raise ValueError(message)
     if not names:
         n = num_rows if num_rows is not None else len(next(iter(columns.values()), []))
         return np.full(n, -1, dtype=np.int32), []

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 from datasets import Dataset
 
+from curricula.predictor import missing_group_columns
 from curricula.records import (
     COMPRESSED,
     UTF8_BOM,
@@ -657,13 +658,9 @@ def check_group_columns(data: LoadedData, predictor) -> None:
     loads (the predictor pools its priors by those columns when the trainer starts)."""
     if not predictor.enabled:
         return
-    missing = [c for c in predictor.group_columns if c not in data.dataset.column_names]
-    if missing:
-        raise ConfigError(
-            f"curricula.predictor.group_columns names {missing}, which {data.source} lacks; its columns are "
-            f"{data.dataset.column_names}. Name columns it has, or set group_columns: [] to pool every prompt "
-            "together (then `features: true` tells prompts apart)."
-        )
+    message = missing_group_columns(predictor.group_columns, data.dataset.column_names, data.source)
+    if message:
+        raise ConfigError(message)
 
 
 def load_run_data(config) -> tuple[LoadedData, LoadedData | None]:

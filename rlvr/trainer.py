@@ -55,7 +55,7 @@ from curricula.generation_batch import loss_tokens, mask_groups, replace_groups
 from curricula.models import last_prompt_hidden_states
 from curricula.oversample import draw_prompts, extra_group_budget, groups_to_draw, pair_groups, process_deficits
 from curricula.predictive import PredictiveFrontier, SetAside
-from curricula.predictor import metadata_groups
+from curricula.predictor import metadata_groups, missing_group_columns
 from curricula.substitution import choose_replacements, excluded_and_skipped
 from rewards.errors import enforce_error_budgets
 from rlvr.checkpoint import load_curriculum_state, save_calibration, save_curriculum_state
@@ -227,12 +227,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         """The predictive frontier over the training pool, reading ahead in the sampler's order."""
         config = self.curricula.predictor
         columns = self.train_dataset.column_names
-        missing = [c for c in config.group_columns if c not in columns]
-        if missing:  # the recipe checks this before the model loads; Python users land here
-            raise ValueError(
-                f"curricula.predictor.group_columns names {missing}, which the training data lacks; its "
-                f"columns are {columns}. Name columns it has, or set group_columns=[] to pool every prompt."
-            )
+        message = missing_group_columns(config.group_columns, columns)
+        if message:  # the recipe checks this before the model loads; Python users land here
+            raise ValueError(message)
         groups, keys = metadata_groups(
             {c: self.train_dataset[c] for c in config.group_columns if c in columns},
             config.group_columns,

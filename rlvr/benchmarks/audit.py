@@ -217,22 +217,26 @@ def _old_summary(records: list[dict]) -> None:
     assert counts and status
 
 
+# Headless chromium without network chatter or a first-run wizard (also the audit page's browser tests).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
 def browser_load(page_path: Path) -> str:
     """Seconds until the page is ready (data inflated, table drawn) in headless chromium, and a search."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         return "browser: playwright not installed"
-    args = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ]
+    args = CHROMIUM_ARGS
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(profile, executable_path="/usr/bin/chromium", args=args)
         page = context.new_page()

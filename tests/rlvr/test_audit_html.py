@@ -13,19 +13,10 @@ import pytest
 
 from curricula.audit import AuditLog
 from curricula.base import Decision
+from rlvr.benchmarks.audit import CHROMIUM_ARGS
 from rlvr.cli import main
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DROPPED = "mul3x3-9349abda68"
 DROP_MESSAGE = "too hard: 0 of 16 correct over 2 visit(s), upper bound 0.17 < 0.2"
 
