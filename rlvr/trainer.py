@@ -94,7 +94,8 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         curricula: Which filters run: a `CurriculaConfig`, or the same as a dict (the ``curricula``
             section of a config file, checked and typed the same way); ``None`` = none (plain
             TRL GRPO).
-        audit_columns: Dataset columns copied into each audit record for grouping.
+        audit_columns: Dataset columns copied into each audit record for grouping (the
+            predictor's ``group_columns`` are added when it is on).
         run_id: Identifies the run in the audit log (a resumed run keeps its original id).
         run_identity: Stored in every checkpoint (``{"run_id", "fingerprint", "config"}``, from
             `rlvr.run_dir.RunDir.checkpoint_identity`) so that ``rlvr train --resume`` can refuse a
@@ -127,7 +128,10 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         curricula = curricula_config(curricula)
         super().__init__(*args, **kwargs)
         self.curricula = curricula or CurriculaConfig()
-        self.audit_columns = tuple(audit_columns)
+        # The predictor's group columns too: a run pooled by a user's own column (``topic``) is
+        # audited by it, not only by the default ``skill``/``source``.
+        grouping = self.curricula.predictor.group_columns if self.curricula.predictor.enabled else []
+        self.audit_columns = tuple(dict.fromkeys([*audit_columns, *grouping]))
         frontier_config = self.curricula.frontier
         self.mask_zero_variance = frontier_config.enabled and frontier_config.mask_zero_variance
         self.oversample = frontier_config.enabled and frontier_config.oversample

@@ -368,3 +368,12 @@ def test_over_sampling_rounds_draw_through_the_predictor(tmp_path):
 def test_group_columns_the_data_lacks_name_the_columns_it_has(tmp_path):
     with pytest.raises(ValueError, match=r"\['source'\].*'skill'"):
         make_trainer(tmp_path, group_columns=["source"]).train()
+
+
+def test_the_audit_records_the_users_own_group_column(tmp_path):
+    data = pool(24, 24).rename_column("skill", "topic")
+    trainer = make_trainer(tmp_path, steps=2, data=data, group_columns=["topic"])
+    trainer.reward_funcs[0] = lambda prompts, completions, topic, **kw: skill_reward(prompts, completions, topic)
+    trainer.train()
+    deferred = [r for r in read_audit(tmp_path) if r["decision"] == "deferred"]
+    assert deferred and all(r["columns"]["topic"] == ("hard" if r["prompt_id"][0] == "h" else "easy") for r in deferred)
