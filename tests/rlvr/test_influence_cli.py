@@ -189,3 +189,11 @@ def test_a_groups_pass_rate_counts_only_scored_completions():
     assert group_pass_rate([1.0, math.nan, 0.0, math.nan]) == 0.5
     assert group_pass_rate([2.0, 0.9], success_threshold=1.0) == 0.5
     assert math.isnan(group_pass_rate([math.nan, math.nan]))
+
+
+def test_rlvr_influence_re_exports_every_public_name_of_the_library():
+    import curricula.influence as library
+    import rlvr.influence as offline
+
+    assert offline.__all__ == library.__all__
+    assert all(getattr(offline, name) is getattr(library, name) for name in library.__all__)
