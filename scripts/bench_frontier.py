@@ -13,6 +13,10 @@ and zero-variance masking stay on as its safety net; no over-sampling). ``rlvr-o
 upper bound, not a method: ``rlvr-predict`` whose posteriors are each candidate's pass rate
 measured on the current policy (16 rollouts per candidate per step, not counted as tokens; see
 `rlvr.benchmarks.frontier.install_oracle`), asking how far perfect foresight takes selection.
+``rlvr-answer`` is reported apart, never a default: ``rlvr-predict`` whose prior is the policy's
+likelihood of each candidate's reference answer (one forward pass over the window per step,
+counted in (c); `install_answer_likelihood`), near exact on exact-match tasks like these and weak
+on real reasoning traces.
 
 Protocols: by default the pool holds ``--n-per-skill`` prompts per skill and prompts repeat
 (several epochs); ``--one-pass`` sizes the pool to ``--pool-factor`` (default 2) x steps x batch

@@ -66,7 +66,9 @@ def accident_world(n_per_skill: int, eval_prompts: int):
 # World name -> loader(n_per_skill, eval_prompts) -> (model dir, train Dataset with id/prompt/
 # answer/skill, eval rows). Another world (other skills, other difficulty mix) plugs in here.
 WORLDS = {"toy": toy_world, "accident": accident_world}
-ARMS = ["trl", "rlvr", "rlvr-skip", "rlvr-predict", "rlvr-oracle"]
+ARMS = ["trl", "rlvr", "rlvr-skip", "rlvr-predict", "rlvr-answer", "rlvr-oracle"]
+# Arms that run the predictor (and, like rlvr-predict, no over-sampling).
+PREDICTOR_ARMS = ("rlvr-predict", "rlvr-answer", "rlvr-oracle")
 BATCH_ROWS, GENERATIONS = 64, 8  # per generation step: 64 rollouts = 8 prompts x 8
 
 
@@ -94,13 +96,13 @@ def curricula_for(arm: str, args) -> CurriculaConfig:
         min_samples=args.min_samples,
         reprobe_interval=args.reprobe,
         mask_zero_variance=True,
-        oversample=args.oversample and arm not in ("rlvr-predict", "rlvr-oracle") and arm not in args.variants,
+        oversample=args.oversample and arm not in PREDICTOR_ARMS and arm not in args.variants,
         max_generation_multiplier=args.max_multiplier,
         oversample_draw=args.oversample_draw,
         skip_zero_variance=arm == "rlvr-skip",
     )
     frontier = dataclasses.replace(frontier, **frontier_keys)
-    predict = arm in ("rlvr-predict", "rlvr-oracle") or arm in args.variants
+    predict = arm in PREDICTOR_ARMS or arm in args.variants
     overrides = {"window_factor": args.window_factor, **variant}
     predictor = PredictorConfig(enabled=True, **overrides) if predict else PredictorConfig()
     return CurriculaConfig(frontier=frontier, predictor=predictor)
@@ -150,6 +152,26 @@ def signal_and_bookkeeping(arm: str, trainer) -> tuple[float, float]:
     return no_signal, trainer.curriculum_seconds
 
 
+def per_step_rates(dataset, measure):
+    """``rates(rows, step)``: ``measure(examples, step)`` of each distinct row of ``dataset``,
+    computed once per (step, row) on the step's policy (earlier steps' values are let go)."""
+    memo = {"step": None, "rates": {}}
+
+    def rates(rows, step) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1).tolist()
+        if memo["step"] != step:
+            memo.update(step=step, rates={})
+        known = memo["rates"]
+        todo = [r for r in dict.fromkeys(rows) if r not in known]
+        if todo:
+            examples = dataset[todo]
+            examples = [dict(zip(examples, v)) for v in zip(*examples.values())]
+            known.update(zip(todo, measure(examples, step)))
+        return np.asarray([known[r] for r in rows], dtype=np.float64)
+
+    return rates
+
+
 def install_oracle(trainer, tokenizer, samples: int = 16, strength: float = 64.0) -> None:
     """Make the predictor of ``trainer`` an oracle (the ``rlvr-oracle`` arm, an upper bound, not
     a method): every posterior it gives is a sharp Beta around each prompt's pass rate measured
@@ -159,20 +181,16 @@ def install_oracle(trainer, tokenizer, samples: int = 16, strength: float = 64.0
     """
     from rlvr.toy.evaluate import per_prompt_pass_rates
 
-    predictor, memo = trainer.predictive.predictor, {}
+    def measure(examples, step):
+        return per_prompt_pass_rates(trainer.model, tokenizer, examples, samples, seed=int(step))
+
+    rates = per_step_rates(trainer.train_dataset, measure)
 
     def posterior(rows, step):
-        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-        todo = [r for r in dict.fromkeys(rows.tolist()) if (step, r) not in memo]
-        if todo:
-            examples = trainer.train_dataset[todo]
-            examples = [dict(zip(examples, v)) for v in zip(*examples.values())]
-            rates = per_prompt_pass_rates(trainer.model, tokenizer, examples, samples, seed=int(step))
-            memo.update({(step, r): rate for r, rate in zip(todo, rates)})
-        p = np.asarray([memo[(step, r)] for r in rows.tolist()], dtype=np.float64)
+        p = rates(rows, step)
         return strength * p + 0.5, strength * (1.0 - p) + 0.5
 
-    predictor.posterior = posterior  # an instance attribute: the class's arithmetic is untouched
+    trainer.predictive.predictor.posterior = posterior  # an instance attribute: the class's arithmetic is untouched
 
 
 def run_arm(arm: str, seed: int, args, model_dir: Path, train, eval_rows, reward_funcs, weights, out: Path) -> dict:
@@ -205,6 +223,8 @@ def run_arm(arm: str, seed: int, args, model_dir: Path, train, eval_rows, reward
         trainer = CurriculumGRPOTrainer(curricula=curricula_for(arm, args), **common)
         if arm == "rlvr-oracle":
             install_oracle(trainer, tokenizer)
+        if arm == "rlvr-answer":
+            install_answer_likelihood(trainer, tokenizer)
     curve.points.append((0, target_accuracy(model)))
     started = time.perf_counter()
     trainer.train()
@@ -223,6 +243,47 @@ def run_arm(arm: str, seed: int, args, model_dir: Path, train, eval_rows, reward
         "bookkeeping_seconds": bookkeeping,
         "dropped": trainer.curriculum_summary() if arm != "trl" else {},
     }
+
+
+def answer_likelihoods(model, tokenizer, examples: list[dict]) -> np.ndarray:
+    """P(the reference answer, then EOS | the prompt) under ``model`` at temperature 1, one per
+    example: on an exact-match task the probability that one sampled completion is right (the
+    toy verifier strips whitespace, so a little more may pass). One no-gradient forward pass
+    over prompt + answer; the model's mode is restored."""
+    from curricula.influence.batching import collate, encode_rows, response_nll
+
+    sequences = encode_rows(tokenizer, examples)
+    batch = collate(sequences, tokenizer.pad_token_id, device=model.device)
+    mask = batch.pop("response_mask")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits = model(**batch).logits
+    finally:
+        model.train(was_training)
+    total_nll = response_nll(logits, batch["input_ids"], mask) * mask[:, 1:].sum(-1)
+    return torch.exp(-total_nll).cpu().numpy().astype(np.float64)
+
+
+def install_answer_likelihood(trainer, tokenizer, strength: float = 8.0) -> None:
+    """Make the prior of ``trainer``'s predictor the policy's likelihood of each prompt's
+    reference answer (the ``rlvr-answer`` arm, reported apart: issue 13's answer-likelihood
+    predictor, near exact on exact-match tasks like these and weak on reasoning traces, so never
+    a default). The prior is Beta(strength p + 0.5, strength (1 - p) + 0.5) at p =
+    `answer_likelihoods` on the current policy, memoised per step; the prompt's own successes and
+    failures add to it as usual. The forward passes run inside selection, so (c) counts them.
+    """
+    rates = per_step_rates(
+        trainer.train_dataset, lambda examples, step: answer_likelihoods(trainer.model, tokenizer, examples)
+    )
+
+    def prior(rows, step):
+        p = rates(rows, step)
+        return strength * p + 0.5, strength * (1.0 - p) + 0.5
+
+    # An instance attribute: `posterior` adds the prompt's own evidence to this prior as usual.
+    trainer.predictive.predictor._prior = prior
 
 
 def add_filter_options(p: argparse.ArgumentParser) -> None:

@@ -1,4 +1,5 @@
-"""The benchmarks' pure measurements (`rlvr.benchmarks`), on hand-computed curves: no model."""
+"""The benchmarks' pure measurements (`rlvr.benchmarks`), on hand-computed curves (and one tiny model for
+the answer-likelihood arm's probabilities)."""
 
 from __future__ import annotations
 
@@ -177,3 +178,64 @@ def test_the_frontier_filter_state_is_measured_per_prompt():
     assert r["memory_bytes"] == frontier.nbytes_per_prompt()
     # Issue 13's 32 B/prompt, plus the .npz's ~4 KB of headers spread over the pool.
     assert r["memory_bytes"] <= 32.1 and r["checkpoint_bytes"] <= 32.5
+
+
+def test_answer_likelihoods_are_the_chained_probabilities_of_answer_and_eos(tiny_llama):
+    """Batched and right-padded, each row equals the product of the model's next-token
+    probabilities along that example's own prompt + answer + EOS, computed alone."""
+    import torch
+
+    from curricula.influence.batching import prompt_token_ids
+    from rlvr.benchmarks.frontier import answer_likelihoods
+    from rlvr.toy.tokenizer import build_tokenizer
+
+    tokenizer = build_tokenizer()
+    model = tiny_llama(tokenizer, seed=3)
+    examples = [
+        {"prompt": "12+7=", "answer": "19"},
+        {"prompt": "3=", "answer": "3"},
+        {"prompt": "99+1=", "answer": "100"},
+    ]
+    got = answer_likelihoods(model, tokenizer, examples)
+    assert model.training  # mode restored
+    for example, p in zip(examples, got):
+        prompt = prompt_token_ids(tokenizer, example["prompt"])
+        answer = tokenizer(example["answer"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        ids = torch.tensor([prompt + answer])
+        with torch.no_grad():
+            probs = torch.softmax(model.eval()(ids).logits[0].double(), dim=-1)
+        model.train()
+        chained = math.prod(float(probs[len(prompt) - 1 + i, token]) for i, token in enumerate(answer))
+        assert p == pytest.approx(chained, rel=1e-4)
+        assert 0.0 < p < 1.0
+
+
+def test_the_answer_arm_puts_the_likelihood_prior_under_the_prompts_own_evidence(monkeypatch):
+    from datasets import Dataset
+
+    import rlvr.benchmarks.frontier as frontier
+    from curricula.config import PredictorConfig
+    from curricula.predictor import PassRatePredictor
+
+    calls = []
+
+    def likelihoods(model, tokenizer, examples):
+        calls.append([e["id"] for e in examples])
+        return [0.25 if e["id"] == "a" else 0.9 for e in examples]
+
+    monkeypatch.setattr(frontier, "answer_likelihoods", likelihoods)
+    predictor = PassRatePredictor(PredictorConfig(enabled=True, group_columns=[]), num_prompts=2)
+    trainer = SimpleNamespace(
+        predictive=SimpleNamespace(predictor=predictor),
+        train_dataset=Dataset.from_list(
+            [{"id": "a", "prompt": "1+1=", "answer": "2"}, {"id": "b", "prompt": "2+2=", "answer": "4"}]
+        ),
+        model=None,
+    )
+    frontier.install_answer_likelihood(trainer, tokenizer=None, strength=8.0)
+    alpha, beta = predictor.posterior([0, 1], 1)
+    assert alpha.tolist() == pytest.approx([2.5, 7.7]) and beta.tolist() == pytest.approx([6.5, 1.3])
+    predictor.observe([0], [3], [4], step=1)  # same step: no new forward pass
+    alpha, beta = predictor.posterior([0], 2)  # the next step's policy, plus 3 of 4 own successes
+    assert alpha.tolist() == pytest.approx([5.5]) and beta.tolist() == pytest.approx([7.5])
+    assert calls == [["a", "b"], ["a"]]
