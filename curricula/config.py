@@ -140,8 +140,11 @@ class PredictorConfig:
         success_threshold: A completion counts as a success when its weighted reward is at least
             this (as `FrontierConfig.success_threshold`); NaN rewards are unscored.
         group_columns: Dataset columns whose joint value defines a prompt's group (e.g.
-            ``["skill"]``, ``["source", "difficulty"]``). A row with a missing value, or an empty
-            list, falls back to the pool-wide prior.
+            ``["skill"]``, ``["source", "difficulty"]``). ``None`` (the default): those of
+            `curricula.predictor.METADATA_COLUMNS` (``skill``, ``source``, ``difficulty``) the
+            training data has, none if it has none; the trainer logs its choice. A list names
+            columns the data must have (a `ConfigError` before the model loads otherwise). A row
+            with a missing value, or an empty list, falls back to the pool-wide prior.
         base_strength: Pseudo-count of the prior before anything is observed (2 = Beta(1, 1)
             at mean 0.5), and of the spread assumed for a level with no observations.
         max_prior_strength: Cap on the pseudo-count (alpha + beta) of any learned prior, so a
@@ -183,7 +186,7 @@ class PredictorConfig:
 
     enabled: bool = False
     success_threshold: float = 1.0
-    group_columns: list[str] = field(default_factory=lambda: ["skill"])
+    group_columns: list[str] | None = None
     base_strength: float = 2.0
     max_prior_strength: float = 8.0
     min_prior_strength: float = 0.1
@@ -202,7 +205,7 @@ class PredictorConfig:
     calibration_bins: int = 10
 
     def __post_init__(self):
-        self.group_columns = list(self.group_columns or [])
+        self.group_columns = None if self.group_columns is None else list(self.group_columns)
         if not 0.0 < self.min_prior_strength <= self.max_prior_strength:
             raise ValueError(
                 "predictor.min_prior_strength and max_prior_strength must satisfy 0 < min <= max, got "

@@ -119,6 +119,23 @@ def prior_from_moments(mean, var, min_strength: float, max_strength: float) -> t
     return strength * mean, strength * (1.0 - mean)
 
 
+# Metadata columns a prompt's group comes from when ``group_columns`` is left unset (issue 13:
+# "metadata columns where present"), in this order.
+METADATA_COLUMNS = ("skill", "source", "difficulty")
+
+
+def resolve_group_columns(requested: Sequence[str] | None, available: Sequence[str]) -> list[str]:
+    """The columns a predictor pools by: ``requested`` as given (each must be in ``available``,
+    else `ValueError` with `missing_group_columns`' message), or with ``None`` the
+    `METADATA_COLUMNS` that ``available`` has."""
+    if requested is None:
+        return [c for c in METADATA_COLUMNS if c in available]
+    message = missing_group_columns(requested, available)
+    if message:
+        raise ValueError(message)
+    return list(requested)
+
+
 def missing_group_columns(
     names: Sequence[str], available: Sequence[str], source: str = "the training data"
 ) -> str | None:

@@ -656,7 +656,7 @@ def check_enough_rows(data: LoadedData, grpo_args) -> None:
 def check_group_columns(data: LoadedData, predictor) -> None:
     """Refuse ``curricula.predictor.group_columns`` the training data lacks, before the model
     loads (the predictor pools its priors by those columns when the trainer starts)."""
-    if not predictor.enabled:
+    if not predictor.enabled or predictor.group_columns is None:  # None: what the data has
         return
     message = missing_group_columns(predictor.group_columns, data.dataset.column_names, data.source)
     if message:

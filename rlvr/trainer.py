@@ -55,7 +55,7 @@ from curricula.generation_batch import loss_tokens, mask_groups, replace_groups
 from curricula.models import last_prompt_hidden_states
 from curricula.oversample import draw_prompts, extra_group_budget, groups_to_draw, pair_groups, process_deficits
 from curricula.predictive import PredictiveFrontier, SetAside
-from curricula.predictor import metadata_groups, missing_group_columns
+from curricula.predictor import METADATA_COLUMNS, metadata_groups, resolve_group_columns
 from curricula.substitution import choose_replacements, excluded_and_skipped
 from rewards.errors import enforce_error_budgets
 from rlvr.checkpoint import load_curriculum_state, save_calibration, save_curriculum_state
@@ -130,8 +130,8 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self.curricula = curricula or CurriculaConfig()
         # The predictor's group columns too: a run pooled by a user's own column (``topic``) is
         # audited by it, not only by the default ``skill``/``source``.
-        grouping = self.curricula.predictor.group_columns if self.curricula.predictor.enabled else []
-        self.audit_columns = tuple(dict.fromkeys([*audit_columns, *grouping]))
+        self.group_columns = self._predictor_group_columns()
+        self.audit_columns = tuple(dict.fromkeys([*audit_columns, *self.group_columns]))
         frontier_config = self.curricula.frontier
         self.mask_zero_variance = frontier_config.enabled and frontier_config.mask_zero_variance
         self.oversample = frontier_config.enabled and frontier_config.oversample
@@ -227,16 +227,30 @@ class CurriculumGRPOTrainer(GRPOTrainer):
                 f"({self.num_generations})."
             )
 
+    def _predictor_group_columns(self) -> list[str]:
+        """The columns the predictor pools by (`resolve_group_columns`; none with the predictor
+        off). Columns named in the config that the data lacks are refused here: the recipe
+        checks them before the model loads, Python users land here."""
+        config = self.curricula.predictor
+        if not config.enabled:
+            return []
+        columns = resolve_group_columns(config.group_columns, self.train_dataset.column_names)
+        if config.group_columns is None:
+            logger.info(
+                "curricula.predictor pools prompts by %s (the columns of %s the data has; set "
+                "group_columns to choose).",
+                columns or "nothing (one pool-wide prior)",
+                list(METADATA_COLUMNS),
+            )
+        return columns
+
     def _build_predictive(self) -> PredictiveFrontier:
         """The predictive frontier over the training pool, reading ahead in the sampler's order."""
         config = self.curricula.predictor
         columns = self.train_dataset.column_names
-        message = missing_group_columns(config.group_columns, columns)
-        if message:  # the recipe checks this before the model loads; Python users land here
-            raise ValueError(message)
         groups, keys = metadata_groups(
-            {c: self.train_dataset[c] for c in config.group_columns if c in columns},
-            config.group_columns,
+            {c: self.train_dataset[c] for c in self.group_columns},
+            self.group_columns,
             num_rows=len(self.train_dataset),
         )
         global_rows = (
@@ -248,8 +262,8 @@ class CurriculumGRPOTrainer(GRPOTrainer):
                 " x steps_per_generation x processes a multiple of num_generations."
             )
         self._audit_view = self.train_dataset.select_columns([c for c in self.audit_columns if c in columns])
-        self._group_of_row, self._group_keys = groups, [dict(zip(config.group_columns, k)) for k in keys]
-        if not set(self._audit_view.column_names) <= set(config.group_columns):
+        self._group_of_row, self._group_keys = groups, [dict(zip(self.group_columns, k)) for k in keys]
+        if not set(self._audit_view.column_names) <= set(self.group_columns):
             self._group_keys = None  # audit columns beyond the groups: read from the dataset
         return PredictiveFrontier(
             config,

@@ -278,3 +278,15 @@ def test_a_state_change_forgets_the_step_posteriors():
     assert not np.allclose(after, before[0] / (before[0] + before[1]))
     p.load_state_dict(p.state_dict())
     assert p._recent == {}
+
+
+def test_resolve_group_columns_takes_the_metadata_columns_present_or_checks_the_named_ones():
+    from curricula.predictor import resolve_group_columns
+
+    columns = ["id", "prompt", "difficulty", "topic", "skill"]
+    assert resolve_group_columns(None, columns) == ["skill", "difficulty"]  # METADATA_COLUMNS' order
+    assert resolve_group_columns(None, ["id", "prompt"]) == []
+    assert resolve_group_columns(["topic"], columns) == ["topic"]
+    assert resolve_group_columns([], columns) == []
+    with pytest.raises(ValueError, match=r"names \['source'\].*'difficulty'"):
+        resolve_group_columns(["source"], columns)

@@ -149,8 +149,10 @@ def test_probe_arms_come_from_the_config():
 def test_probe_arms_build_the_curricula_they_name():
     """plain: TRL (no curricula); frontier: the filter alone; predictive_frontier: the filter
     with the pass-rate predictor selecting batches before rollout."""
+    from curricula.predictor import resolve_group_columns
     from rlvr.compare import load_config
     from rlvr.compare.arms import Arm, ArmContext, probe_training
+    from rlvr.toy import toy_dataset
 
     config = load_config(
         None,
@@ -167,7 +169,10 @@ def test_probe_arms_build_the_curricula_they_name():
     assert built["frontier"].frontier.enabled and built["frontier"].frontier.low == 0.2
     assert not built["frontier"].predictor.enabled
     assert built["predictive_frontier"].predictor.enabled and built["predictive_frontier"].frontier.enabled
-    assert built["predictive_frontier"].predictor.group_columns == ["skill"]
+    # Unset: it pools by the metadata columns the world's data has, here the skill.
+    assert built["predictive_frontier"].predictor.group_columns is None
+    columns = toy_dataset("train", n_per_skill=2, seed=0, world="accident").column_names
+    assert resolve_group_columns(None, columns) == ["skill"]
 
 
 def test_shipped_accident_world_is_package_data():

@@ -557,9 +557,11 @@ def test_predictor_group_columns_the_data_lacks_are_refused_before_the_model_loa
     toy = str(Path(__file__).parents[2] / "configs" / "toy.yaml")
     base = [toy, [f"data.train={path}", "curricula.predictor.enabled=true"]]
     with pytest.raises(ConfigError) as error:
-        load_run_data(load_config(base[0], base[1]))  # the default group_columns: [skill]
+        load_run_data(load_config(base[0], [*base[1], "curricula.predictor.group_columns=[skill]"]))
     assert "['skill']" in str(error.value) and "'source'" in str(error.value) and "train.jsonl" in str(error.value)
     train, _ = load_run_data(load_config(base[0], [*base[1], "curricula.predictor.group_columns=[source]"]))
+    assert len(train.dataset) == 2
+    train, _ = load_run_data(load_config(base[0], base[1]))  # unset: the columns the data has
     assert len(train.dataset) == 2
     train, _ = load_run_data(load_config(base[0], [f"data.train={path}"]))  # predictor off: nothing to check
     assert len(train.dataset) == 2

@@ -377,3 +377,14 @@ def test_the_audit_records_the_users_own_group_column(tmp_path):
     trainer.train()
     deferred = [r for r in read_audit(tmp_path) if r["decision"] == "deferred"]
     assert deferred and all(r["columns"]["topic"] == ("hard" if r["prompt_id"][0] == "h" else "easy") for r in deferred)
+
+
+def test_unset_group_columns_pool_by_the_metadata_columns_the_data_has(tmp_path):
+    by_difficulty = make_trainer(tmp_path / "a", data=pool(8, 8).rename_column("skill", "difficulty"))
+    assert by_difficulty.group_columns == ["difficulty"]
+    predictor = by_difficulty.predictive.predictor
+    assert predictor.num_groups == 2 and predictor.level[0] != predictor.level[-1]  # hard row 0, easy row 15
+    assert "difficulty" in by_difficulty.audit_columns
+    # No metadata column at all: one pool-wide prior (then `features: true` tells prompts apart).
+    unnamed = make_trainer(tmp_path / "b", data=pool(8, 8).rename_column("skill", "topic"))
+    assert unnamed.group_columns == [] and unnamed.predictive.predictor.num_groups == 0
