@@ -142,7 +142,8 @@ class PredictorConfig:
         group_columns: Dataset columns whose joint value defines a prompt's group (e.g.
             ``["skill"]``, ``["source", "difficulty"]``). ``None`` (the default): those of
             `curricula.predictor.METADATA_COLUMNS` (``skill``, ``source``, ``difficulty``) the
-            training data has, none if it has none; the trainer logs its choice. A list names
+            training data has as categories (a column of floats, such as a measured solve rate,
+            is left out), none if it has none; the trainer logs its choice. A list names
             columns the data must have (a `ConfigError` before the model loads otherwise). A row
             with a missing value, or an empty list, falls back to the pool-wide prior.
         base_strength: Pseudo-count of the prior before anything is observed (2 = Beta(1, 1)

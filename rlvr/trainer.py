@@ -234,11 +234,13 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         config = self.curricula.predictor
         if not config.enabled:
             return []
-        columns = resolve_group_columns(config.group_columns, self.train_dataset.column_names)
+        features = self.train_dataset.features
+        scores = [c for c, f in features.items() if str(getattr(f, "dtype", "")).startswith("float")]
+        columns = resolve_group_columns(config.group_columns, list(features), scores)
         if config.group_columns is None:
             logger.info(
-                "curricula.predictor pools prompts by %s (the columns of %s the data has; set "
-                "group_columns to choose).",
+                "curricula.predictor pools prompts by %s (the columns of %s the data has, float "
+                "scores left out; set group_columns to choose).",
                 columns or "nothing (one pool-wide prior)",
                 list(METADATA_COLUMNS),
             )

@@ -388,3 +388,6 @@ def test_unset_group_columns_pool_by_the_metadata_columns_the_data_has(tmp_path)
     # No metadata column at all: one pool-wide prior (then `features: true` tells prompts apart).
     unnamed = make_trainer(tmp_path / "b", data=pool(8, 8).rename_column("skill", "topic"))
     assert unnamed.group_columns == [] and unnamed.predictive.predictor.num_groups == 0
+    # A float difficulty is a score, not a category: pooled by skill only.
+    scored = pool(8, 8).add_column("difficulty", [i / 16 for i in range(16)])
+    assert make_trainer(tmp_path / "c", data=scored).group_columns == ["skill"]
