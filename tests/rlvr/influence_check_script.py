@@ -16,7 +16,6 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 from accelerate import PartialState  # noqa: E402
 from datasets import Dataset  # noqa: E402
-from trl import GRPOConfig  # noqa: E402
 
 from curricula.influence import InfluenceCheck, InfluenceCheckConfig  # noqa: E402
 from rlvr.distributed import finish_distributed_process  # noqa: E402
@@ -24,6 +23,7 @@ from rlvr.toy.tasks import make_examples  # noqa: E402
 from rlvr.toy.tokenizer import build_tokenizer  # noqa: E402
 from rlvr.trainer import CurriculumGRPOTrainer  # noqa: E402
 from tests.conftest import build_tiny_llama  # noqa: E402 - the launcher puts the checkout on PYTHONPATH
+from tests.rlvr.conftest import tiny_grpo_config  # noqa: E402
 
 
 def length_reward(completions, **kwargs):
@@ -56,20 +56,8 @@ def main(out_dir: str) -> None:
         targets=targets,
     )
     # 6 rows per process, groups of 4: the second group of each step spans both processes.
-    args = GRPOConfig(
-        output_dir=out_dir,
-        max_steps=2,
-        per_device_train_batch_size=6,
-        num_generations=4,
-        max_completion_length=4,
-        learning_rate=1e-3,
-        logging_steps=1,
-        report_to="none",
-        seed=3,
-        bf16=False,
-        use_cpu=True,
-        activation_checkpointing=False,
-        save_strategy="no",
+    args = tiny_grpo_config(
+        out_dir, max_steps=2, per_device_train_batch_size=6, max_completion_length=4, seed=3, use_cpu=True
     )
     trainer = Trainer(
         model=model,
