@@ -19,6 +19,35 @@ def frontier_reward(prompts, completions, id, **kw):
     return [0.0 if pid in HOPELESS else float(len(c) % 2 == 0) for pid, c in zip(id, completions)]
 
 
+def length_reward(completions, **kwargs):
+    # Depends on the sampled text, so even a random model gets reward variance (non-zero advantages).
+    return [float(len(c) % 2 == 0) for c in completions]
+
+
+def add2_and_copy(n_per_skill, split="train") -> list[dict]:
+    """``n_per_skill`` toy examples of add2 and as many of copy (seed 4), the influence check's rows."""
+    from rlvr.toy.tasks import make_examples
+
+    return make_examples("add2", n_per_skill, split, seed=4) + make_examples("copy", n_per_skill, split, seed=4)
+
+
+def influence_check_trainer(trainer_cls, model, tokenizer, args, check, n_per_skill, **kwargs):
+    """``trainer_cls`` (CurriculumGRPOTrainer or a subclass) with the in-training influence check
+    ``check``, on `add2_and_copy` (``n_per_skill``) rewarded by `length_reward`."""
+    from datasets import Dataset
+
+    train = Dataset.from_list(add2_and_copy(n_per_skill))
+    return trainer_cls(
+        model=model,
+        reward_funcs=[length_reward],
+        args=args,
+        train_dataset=train,
+        processing_class=tokenizer,
+        influence_check=check,
+        **kwargs,
+    )
+
+
 def tiny_grpo_config(output_dir, **overrides):
     """A `GRPOConfig` for a few steps of a tiny model: groups of 4, fp32, a log every step, nothing
     reported or saved; ``overrides`` replace any of it."""

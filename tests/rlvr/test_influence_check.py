@@ -8,25 +8,19 @@ from pathlib import Path
 
 import pytest
 import torch
-from datasets import Dataset
 
 from curricula.audit import read_audit
 from curricula.influence import InfluenceCheck, InfluenceCheckConfig
 from curricula.influence.check import prompts_to_act_on
-from rlvr.toy.tasks import make_examples
 from rlvr.toy.tokenizer import build_tokenizer
 from rlvr.trainer import CurriculumGRPOTrainer
-from tests.rlvr.conftest import run_two_gloo_processes, tiny_grpo_config
+from tests.rlvr.conftest import add2_and_copy, influence_check_trainer, run_two_gloo_processes, tiny_grpo_config
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGETS = make_examples("add2", 3, "eval", seed=4) + make_examples("copy", 3, "eval", seed=4)
+TARGETS = add2_and_copy(3, "eval")
 # These runs' settings where they differ from tiny_grpo_config's; logging_steps is GRPOConfig's
 # default (they never set one).
 ONE_CPU_RUN = dict(max_completion_length=4, seed=3, use_cpu=True, logging_steps=10)
-
-
-def length_reward(completions, **kwargs):
-    return [float(len(c) % 2 == 0) for c in completions]
 
 
 class Recorder(CurriculumGRPOTrainer):
@@ -47,16 +41,8 @@ def make_trainer(tmp_path, tiny_llama, **check):
     settings = dict(enabled=True, every_n_steps=1, dim=256, batch_size=8)
     settings.update(check)
     influence = InfluenceCheck(InfluenceCheckConfig(**settings), targets=TARGETS)
-    train = Dataset.from_list(make_examples("add2", 4, seed=4) + make_examples("copy", 4, seed=4))
     args = tiny_grpo_config(tmp_path, max_steps=1, **ONE_CPU_RUN)
-    trainer = Trainer(
-        model=model,
-        reward_funcs=[length_reward],
-        args=args,
-        train_dataset=train,
-        processing_class=tokenizer,
-        influence_check=influence,
-    )
+    trainer = influence_check_trainer(Trainer, model, tokenizer, args, influence, n_per_skill=4)
     trainer.model.train()
     batch = [trainer.train_dataset[i] for i in range(4) for _ in range(4)]  # 4 prompts x 4 completions
     return trainer, batch
@@ -190,15 +176,9 @@ def test_a_resumed_influence_only_run_rewinds_its_audit_log(tmp_path, tiny_llama
             targets=TARGETS,
         )
         args = tiny_grpo_config(folder, max_steps=4, save_strategy="steps", save_steps=2, **ONE_CPU_RUN)
-        train = Dataset.from_list(make_examples("add2", 4, seed=4) + make_examples("copy", 4, seed=4))
-        trainer = CurriculumGRPOTrainer(
-            model=tiny_llama(tokenizer),
-            reward_funcs=[length_reward],
-            args=args,
-            train_dataset=train,
-            processing_class=tokenizer,
-            influence_check=check,
-            run_id="influence-run",
+        model = tiny_llama(tokenizer)
+        trainer = influence_check_trainer(
+            CurriculumGRPOTrainer, model, tokenizer, args, check, n_per_skill=4, run_id="influence-run"
         )
         trainer.train(resume_from_checkpoint=resume)
 
