@@ -28,6 +28,8 @@ from tests.rlvr.conftest import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+# The end-to-end runs below: 2 prompts per skill, 2 held-out prompts per skill, groups of 8.
+SMALL = ["data.toy_n_per_skill=2", "eval.max_prompts_per_skill=2", "grpo.num_generations=8"]
 
 
 def rows(n=8):
@@ -176,9 +178,7 @@ def test_evaluation_leaves_the_gpu_rng_as_it_found_it():
 def test_rlvr_train_logs_the_accuracy_that_summary_json_reports(toy_world_path, tmp_path):
     cmd = rlvr_train_command(
         tmp_path,
-        "data.toy_n_per_skill=2",
-        "eval.max_prompts_per_skill=2",
-        "grpo.num_generations=8",
+        *SMALL,
         "grpo.per_device_train_batch_size=16",
         "grpo.max_steps=3",
         "grpo.save_steps=3",
@@ -207,9 +207,7 @@ def test_two_processes_evaluate_during_training_without_desynchronising(toy_worl
     cmd = two_process_train_command(
         free_port,
         tmp_path,
-        "data.toy_n_per_skill=2",
-        "eval.max_prompts_per_skill=2",
-        "grpo.num_generations=8",
+        *SMALL,
         "grpo.per_device_train_batch_size=8",
         "grpo.max_steps=4",
         "grpo.save_steps=4",

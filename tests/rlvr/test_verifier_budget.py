@@ -19,6 +19,14 @@ from tests.rlvr.conftest import rlvr_train_command, run_in_checkout, tiny_grpo_c
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKEN = "tests/fixtures/broken_verifiers.py"
+# The end-to-end runs below: 2 prompts per skill, no held-out evaluation, groups of 8, up to 10 steps.
+SHORT_RUN = [
+    "data.toy_n_per_skill=2",
+    "eval.enabled=false",
+    "grpo.num_generations=8",
+    "grpo.logging_steps=1",
+    "grpo.max_steps=10",
+]
 
 
 def test_trainer_stops_on_gathered_counts_even_when_reward_functions_do_not_raise(
@@ -44,16 +52,7 @@ def test_trainer_stops_on_gathered_counts_even_when_reward_functions_do_not_rais
 
 
 def rlvr_train(out, *overrides):
-    cmd = rlvr_train_command(
-        out,
-        "data.toy_n_per_skill=2",
-        "eval.enabled=false",
-        "grpo.num_generations=8",
-        "grpo.logging_steps=1",
-        "grpo.per_device_train_batch_size=16",
-        "grpo.max_steps=10",
-        *overrides,
-    )
+    cmd = rlvr_train_command(out, *SHORT_RUN, "grpo.per_device_train_batch_size=16", *overrides)
     return run_in_checkout(cmd, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
 
 
@@ -102,12 +101,8 @@ def test_two_processes_stop_together_without_hanging(toy_world_path, tmp_path, f
     cmd = two_process_train_command(
         free_port,
         tmp_path,
-        "data.toy_n_per_skill=2",
-        "eval.enabled=false",
-        "grpo.num_generations=8",
-        "grpo.logging_steps=1",
+        *SHORT_RUN,
         "grpo.per_device_train_batch_size=8",
-        "grpo.max_steps=10",
         f"verifiers.0.name={BROKEN}:fails_on_wrong_answers",
         "verifiers.0.max_error_rate=0.2",
     )
