@@ -15,20 +15,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 from accelerate import PartialState  # noqa: E402
-from datasets import Dataset  # noqa: E402
-from trl import GRPOConfig  # noqa: E402
 
 from curricula.influence import InfluenceCheck, InfluenceCheckConfig  # noqa: E402
 from rlvr.distributed import finish_distributed_process  # noqa: E402
-from rlvr.toy.tasks import make_examples  # noqa: E402
 from rlvr.toy.tokenizer import build_tokenizer  # noqa: E402
 from rlvr.trainer import CurriculumGRPOTrainer  # noqa: E402
 from tests.conftest import build_tiny_llama  # noqa: E402 - the launcher puts the checkout on PYTHONPATH
-
-
-def length_reward(completions, **kwargs):
-    # Depends on the sampled text, so even a random model gets reward variance (non-zero advantages).
-    return [float(len(c) % 2 == 0) for c in completions]
+from tests.rlvr.conftest import add2_and_copy, influence_check_trainer, tiny_grpo_config  # noqa: E402
 
 
 class Trainer(CurriculumGRPOTrainer):
@@ -47,8 +40,7 @@ def main(out_dir: str) -> None:
     state = PartialState()
     tokenizer = build_tokenizer()
     model = build_tiny_llama(tokenizer)  # tests/conftest.py: the one tiny test model
-    train = Dataset.from_list(make_examples("add2", 6, seed=4) + make_examples("copy", 6, seed=4))
-    targets = make_examples("add2", 3, "eval", seed=4) + make_examples("copy", 3, "eval", seed=4)
+    targets = add2_and_copy(3, "eval")
     check = InfluenceCheck(
         InfluenceCheckConfig(
             enabled=True, every_n_steps=1, dim=256, action="drop", threshold=0.0, alarm_threshold=0.0, batch_size=8
@@ -56,29 +48,10 @@ def main(out_dir: str) -> None:
         targets=targets,
     )
     # 6 rows per process, groups of 4: the second group of each step spans both processes.
-    args = GRPOConfig(
-        output_dir=out_dir,
-        max_steps=2,
-        per_device_train_batch_size=6,
-        num_generations=4,
-        max_completion_length=4,
-        learning_rate=1e-3,
-        logging_steps=1,
-        report_to="none",
-        seed=3,
-        bf16=False,
-        use_cpu=True,
-        activation_checkpointing=False,
-        save_strategy="no",
+    args = tiny_grpo_config(
+        out_dir, max_steps=2, per_device_train_batch_size=6, max_completion_length=4, seed=3, use_cpu=True
     )
-    trainer = Trainer(
-        model=model,
-        reward_funcs=[length_reward],
-        args=args,
-        train_dataset=train,
-        processing_class=tokenizer,
-        influence_check=check,
-    )
+    trainer = influence_check_trainer(Trainer, model, tokenizer, args, check, n_per_skill=6)
     trainer.trained_masks, trainer.trained_advantages = [], []
     trainer.train()
     logged = [{k: v for k, v in log.items() if k.startswith("influence/")} for log in trainer.state.log_history]

@@ -20,13 +20,13 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 from accelerate import PartialState  # noqa: E402
 from datasets import Dataset  # noqa: E402
-from trl import GRPOConfig  # noqa: E402
 
 from curricula.config import CurriculaConfig, FrontierConfig, PredictorConfig  # noqa: E402
 from rlvr.distributed import finish_distributed_process  # noqa: E402
 from rlvr.toy.model import build_model  # noqa: E402
 from rlvr.toy.tokenizer import build_tokenizer  # noqa: E402
 from rlvr.trainer import CurriculumGRPOTrainer  # noqa: E402
+from tests.rlvr.conftest import tiny_grpo_config  # noqa: E402 - the launcher puts the checkout on PYTHONPATH
 
 
 def skill_reward(prompts, completions, skill, **kw):
@@ -45,20 +45,8 @@ def main(out_dir: str, oversample: bool = False) -> None:
     tok = build_tokenizer()
     rows = [{"id": f"h{i}", "prompt": f"{i}*{i}=", "answer": "x", "skill": "hard"} for i in range(24)]
     rows += [{"id": f"e{i}", "prompt": f"{i}+{i}=", "answer": "y", "skill": "easy"} for i in range(24)]
-    args = GRPOConfig(
-        output_dir=out_dir,
-        max_steps=6,
-        per_device_train_batch_size=8,
-        num_generations=4,
-        max_completion_length=4,
-        learning_rate=1e-3,
-        logging_steps=1,
-        report_to="none",
-        seed=3,
-        bf16=False,
-        activation_checkpointing=False,
-        save_strategy="no",
-        use_cpu=True,
+    args = tiny_grpo_config(
+        out_dir, max_steps=6, per_device_train_batch_size=8, max_completion_length=4, seed=3, use_cpu=True
     )
     frontier = FrontierConfig(enabled=oversample, min_samples=64, mask_zero_variance=True, oversample=oversample)
     curricula = CurriculaConfig(

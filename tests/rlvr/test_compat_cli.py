@@ -41,6 +41,11 @@ def write_jsonl(path, rows):
     return path
 
 
+def compat_cli(student, data, out, *flags):
+    """`rlvr compat` (its `main`) on the saved ``student``, reading ``data`` and writing ``out``."""
+    return main(["compat", "--student", str(student), "--data", str(data), "--out", str(out), *flags])
+
+
 def small_config(**kw):
     base = dict(chunk_size=8, batch_size=16, min_profile_size=5, profile_max_new_tokens=6)
     return CompatConfig(**{**base, **kw})
@@ -50,23 +55,17 @@ def test_cli_writes_filtered_rows_audit_and_summary(student, tmp_path, capsys):
     path, _, _ = student
     data = write_jsonl(tmp_path / "refined.jsonl", toy_rows())
     out = tmp_path / "out"
-    rc = main(
-        [
-            "compat",
-            "--student",
-            str(path),
-            "--data",
-            str(data),
-            "--out",
-            str(out),
-            "--no-progress",
-            "--chunk-size",
-            "8",
-            "--min-profile-size",
-            "5",
-            "--profile-max-new-tokens",
-            "6",
-        ]
+    rc = compat_cli(
+        path,
+        data,
+        out,
+        "--no-progress",
+        "--chunk-size",
+        "8",
+        "--min-profile-size",
+        "5",
+        "--profile-max-new-tokens",
+        "6",
     )
     assert rc == 0
     printed = capsys.readouterr().out
@@ -173,22 +172,7 @@ def test_bad_rows_are_named_recorded_and_none_is_lost(student, tmp_path, capsys)
     )
     data = write_jsonl(tmp_path / "refined.jsonl", lines)
     out = tmp_path / "out"
-    rc = main(
-        [
-            "compat",
-            "--student",
-            str(path),
-            "--data",
-            str(data),
-            "--out",
-            str(out),
-            "--no-progress",
-            "--min-profile-size",
-            "5",
-            "--profile-max-new-tokens",
-            "4",
-        ]
-    )
+    rc = compat_cli(path, data, out, "--no-progress", "--min-profile-size", "5", "--profile-max-new-tokens", "4")
     assert rc == 0
     bad = {b["row"]: b for b in map(json.loads, (out / "bad_rows.jsonl").read_text().splitlines())}
     src = str(data)
@@ -220,19 +204,7 @@ def test_bad_rows_are_named_recorded_and_none_is_lost(student, tmp_path, capsys)
     assert "original_nll" not in noted["stats"]
 
     # With skip_bad_rows off, the first bad row stops the run, naming it.
-    rc = main(
-        [
-            "compat",
-            "--student",
-            str(path),
-            "--data",
-            str(data),
-            "--out",
-            str(tmp_path / "strict"),
-            "--no-progress",
-            "--no-skip-bad-rows",
-        ]
-    )
+    rc = compat_cli(path, data, tmp_path / "strict", "--no-progress", "--no-skip-bad-rows")
     assert rc == 2
     assert f"{src} row 6: not a JSON object" in capsys.readouterr().err
 
@@ -284,23 +256,17 @@ def test_yaml_section_flags_and_column_mapping(student, tmp_path, capsys):
         "model: {model_name_or_path: toy}\n"  # other sections belong to other commands
     )
     out = tmp_path / "out"
-    rc = main(
-        [
-            "compat",
-            "--student",
-            str(path),
-            "--data",
-            str(tmp_path / "refined.parquet"),
-            "--out",
-            str(out),
-            "--config",
-            str(tmp_path / "run.yaml"),
-            "--quantile",
-            "0.7",
-            "--rules",
-            "frontier,ifd_lt_1",
-            "--no-progress",
-        ]
+    rc = compat_cli(
+        path,
+        tmp_path / "refined.parquet",
+        out,
+        "--config",
+        str(tmp_path / "run.yaml"),
+        "--quantile",
+        "0.7",
+        "--rules",
+        "frontier,ifd_lt_1",
+        "--no-progress",
     )
     assert rc == 0, capsys.readouterr().err
     summary = json.loads((out / "summary.json").read_text())
@@ -310,19 +276,8 @@ def test_yaml_section_flags_and_column_mapping(student, tmp_path, capsys):
     assert all("original_nll" in r["stats"] for r in audit)  # 'output' was read as the original
 
     (tmp_path / "typo.yaml").write_text("compat:\n  quantil: 0.5\n")
-    rc = main(
-        [
-            "compat",
-            "--student",
-            str(path),
-            "--data",
-            str(tmp_path / "refined.parquet"),
-            "--out",
-            str(tmp_path / "typo"),
-            "--config",
-            str(tmp_path / "typo.yaml"),
-            "--no-progress",
-        ]
+    rc = compat_cli(
+        path, tmp_path / "refined.parquet", tmp_path / "typo", "--config", str(tmp_path / "typo.yaml"), "--no-progress"
     )
     assert rc == 2 and "Did you mean 'quantile'" in capsys.readouterr().err
 

@@ -1,8 +1,5 @@
 import copy
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +7,7 @@ from datasets import Dataset
 
 from rlvr.config import DataConfig
 from rlvr.data import DataError, load_prompts
+from tests.rlvr.conftest import rlvr_train_command, run_in_checkout
 
 
 def write_jsonl(path, rows):
@@ -373,14 +371,8 @@ def test_rlvr_train_skips_and_records_unreadable_and_over_long_lines(toy_world_p
     lines.append(json.dumps({"prompt": "9" * 130 + "=", "answer": "1"}).encode())  # line 7: too long
     path = write_lines(tmp_path / "train.jsonl", lines)
     out = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "rlvr.cli",
-        "train",
-        "--config",
-        "configs/toy.yaml",
-        f"grpo.output_dir={out}",
+    cmd = rlvr_train_command(
+        out,
         f"data.train={path}",
         "data.eval=null",
         "data.skip_bad_rows=true",
@@ -388,10 +380,8 @@ def test_rlvr_train_skips_and_records_unreadable_and_over_long_lines(toy_world_p
         "grpo.num_generations=8",
         "grpo.max_steps=2",
         "curricula.frontier.enabled=false",
-    ]
-    result = subprocess.run(
-        cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"}
     )
+    result = run_in_checkout(cmd, OMP_NUM_THREADS="1")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert json.loads((out / "summary.json").read_text())["steps"] == 2
     records = [json.loads(line) for line in (out / "bad_rows.jsonl").read_text().splitlines()]

@@ -3,30 +3,24 @@ processes agreeing. The check's own pure parts: tests/curricula/test_influence_c
 
 import json
 import logging
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from datasets import Dataset
-from trl import GRPOConfig
 
 from curricula.audit import read_audit
 from curricula.influence import InfluenceCheck, InfluenceCheckConfig
 from curricula.influence.check import prompts_to_act_on
-from rlvr.toy.tasks import make_examples
 from rlvr.toy.tokenizer import build_tokenizer
 from rlvr.trainer import CurriculumGRPOTrainer
+from tests.rlvr.conftest import add2_and_copy, influence_check_trainer, run_two_gloo_processes, tiny_grpo_config
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGETS = make_examples("add2", 3, "eval", seed=4) + make_examples("copy", 3, "eval", seed=4)
-
-
-def length_reward(completions, **kwargs):
-    return [float(len(c) % 2 == 0) for c in completions]
+TARGETS = add2_and_copy(3, "eval")
+# These runs' settings where they differ from tiny_grpo_config's; logging_steps is GRPOConfig's
+# default (they never set one).
+ONE_CPU_RUN = dict(max_completion_length=4, seed=3, use_cpu=True, logging_steps=10)
 
 
 class Recorder(CurriculumGRPOTrainer):
@@ -47,29 +41,8 @@ def make_trainer(tmp_path, tiny_llama, **check):
     settings = dict(enabled=True, every_n_steps=1, dim=256, batch_size=8)
     settings.update(check)
     influence = InfluenceCheck(InfluenceCheckConfig(**settings), targets=TARGETS)
-    train = Dataset.from_list(make_examples("add2", 4, seed=4) + make_examples("copy", 4, seed=4))
-    args = GRPOConfig(
-        output_dir=str(tmp_path),
-        max_steps=1,
-        per_device_train_batch_size=16,
-        num_generations=4,
-        max_completion_length=4,
-        learning_rate=1e-3,
-        report_to="none",
-        seed=3,
-        bf16=False,
-        use_cpu=True,
-        activation_checkpointing=False,
-        save_strategy="no",
-    )
-    trainer = Trainer(
-        model=model,
-        reward_funcs=[length_reward],
-        args=args,
-        train_dataset=train,
-        processing_class=tokenizer,
-        influence_check=influence,
-    )
+    args = tiny_grpo_config(tmp_path, max_steps=1, **ONE_CPU_RUN)
+    trainer = influence_check_trainer(Trainer, model, tokenizer, args, influence, n_per_skill=4)
     trainer.model.train()
     batch = [trainer.train_dataset[i] for i in range(4) for _ in range(4)]  # 4 prompts x 4 completions
     return trainer, batch
@@ -159,27 +132,8 @@ def test_two_processes_take_identical_decisions(tmp_path, free_port):
     ``accelerate launch --cpu --num_processes 2`` starts a single process in accelerate 1.15
     (multi-CPU needs mpirun), so the processes come from its torchrun launcher instead.
     """
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    command = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--main_process_port",
-        str(free_port),
-        str(ROOT / "tests/rlvr/influence_check_script.py"),
-        str(tmp_path),
-    ]
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    done = run_two_gloo_processes("tests/rlvr/influence_check_script.py", free_port, str(tmp_path), timeout=240)
     assert done.returncode == 0, done.stderr[-4000:]
     assert time.perf_counter() - started < 120
     ranks = [json.loads((tmp_path / f"influence_rank{i}.json").read_text()) for i in range(2)]
@@ -221,30 +175,10 @@ def test_a_resumed_influence_only_run_rewinds_its_audit_log(tmp_path, tiny_llama
             InfluenceCheckConfig(enabled=True, every_n_steps=1, dim=256, batch_size=8, action="drop", threshold=2.0),
             targets=TARGETS,
         )
-        args = GRPOConfig(
-            output_dir=str(folder),
-            max_steps=4,
-            per_device_train_batch_size=16,
-            num_generations=4,
-            max_completion_length=4,
-            learning_rate=1e-3,
-            report_to="none",
-            seed=3,
-            bf16=False,
-            use_cpu=True,
-            activation_checkpointing=False,
-            save_strategy="steps",
-            save_steps=2,
-        )
-        train = Dataset.from_list(make_examples("add2", 4, seed=4) + make_examples("copy", 4, seed=4))
-        trainer = CurriculumGRPOTrainer(
-            model=tiny_llama(tokenizer),
-            reward_funcs=[length_reward],
-            args=args,
-            train_dataset=train,
-            processing_class=tokenizer,
-            influence_check=check,
-            run_id="influence-run",
+        args = tiny_grpo_config(folder, max_steps=4, save_strategy="steps", save_steps=2, **ONE_CPU_RUN)
+        model = tiny_llama(tokenizer)
+        trainer = influence_check_trainer(
+            CurriculumGRPOTrainer, model, tokenizer, args, check, n_per_skill=4, run_id="influence-run"
         )
         trainer.train(resume_from_checkpoint=resume)
 

@@ -17,34 +17,40 @@ def tokenizer():
     return build_tokenizer()
 
 
+def save_tiny_model(model, tokenizer, folder):
+    """``model`` and ``tokenizer`` saved into ``folder``, a model folder as ``--model`` reads it."""
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def influence_argv(model, train, target, out, *flags):
+    """The arguments of `rlvr influence` scoring ``train`` against ``target`` with ``model``."""
+    paths = ["--model", str(model), "--train", str(train), "--target", str(target), "--out", str(out)]
+    return ["influence", *paths, *flags]
+
+
 def test_cli_scores_selects_and_audits(tiny_llama, tmp_path, tokenizer):
     from curricula.audit import read_audit
     from rlvr.cli import main
 
-    model_dir = tmp_path / "model"
-    tiny_llama(tokenizer, seed=7).save_pretrained(model_dir)
-    tokenizer.save_pretrained(model_dir)
+    model_dir = save_tiny_model(tiny_llama(tokenizer, seed=7), tokenizer, tmp_path / "model")
     train = make_examples("add2", 10, seed=3) + make_examples("copy", 10, seed=3)
     targets = make_examples("add2", 4, "eval", seed=3) + make_examples("copy", 4, "eval", seed=3)
     for name, data in (("train.jsonl", train), ("target.jsonl", targets)):
         (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in data))
     out = tmp_path / "out"
-    argv = [
-        "influence",
-        "--model",
-        str(model_dir),
-        "--train",
-        str(tmp_path / "train.jsonl"),
-        "--target",
-        str(tmp_path / "target.jsonl"),
-        "--out",
-        str(out),
+    argv = influence_argv(
+        model_dir,
+        tmp_path / "train.jsonl",
+        tmp_path / "target.jsonl",
+        out,
         "--select",
         "25%",
         "--dim",
         "512",
         "--quiet",
-    ]
+    )
     assert main(argv) == 0
     scores = [json.loads(line) for line in (out / "scores.jsonl").read_text().splitlines()]
     assert [s["id"] for s in scores] == [r["id"] for r in train]
@@ -128,25 +134,18 @@ def test_cli_less_mode_and_adam_from_a_checkpoint(tiny_llama, tmp_path, tokenize
 def test_cli_policy_gradient_features(tiny_llama, tmp_path, tokenizer):
     from rlvr.cli import main
 
-    model_dir = tmp_path / "model"
-    tiny_llama(tokenizer, seed=10).save_pretrained(model_dir)
-    tokenizer.save_pretrained(model_dir)
+    model_dir = save_tiny_model(tiny_llama(tokenizer, seed=10), tokenizer, tmp_path / "model")
     rows = make_examples("add1", 3, seed=7)
     # A random model never answers right; a reward on the completion's length gives every group signal.
     for row in rows:
         row["answer"] = "7"
     (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "out"
-    argv = [
-        "influence",
-        "--model",
-        str(model_dir),
-        "--train",
-        str(tmp_path / "data.jsonl"),
-        "--target",
-        str(tmp_path / "data.jsonl"),
-        "--out",
-        str(out),
+    argv = influence_argv(
+        model_dir,
+        tmp_path / "data.jsonl",
+        tmp_path / "data.jsonl",
+        out,
         "--dim",
         "64",
         "--train-feature",
@@ -158,7 +157,7 @@ def test_cli_policy_gradient_features(tiny_llama, tmp_path, tokenizer):
         "--verifier",
         f"{__file__}:odd_length",
         "--quiet",
-    ]
+    )
     assert main(argv) == 0
     meta = json.loads((out / "features/ckpt0/train/meta.json").read_text())
     assert meta["kind"] == "policy_gradient" and meta["rows_done"] == 3

@@ -6,7 +6,6 @@ run takes the same decisions as an uninterrupted one)."""
 import numpy as np
 import pytest
 from datasets import Dataset
-from trl import GRPOConfig
 
 from curricula.audit import read_audit
 from curricula.config import CurriculaConfig, FrontierConfig, PredictorConfig
@@ -15,6 +14,7 @@ from rlvr.checkpoint import PREDICTOR_FILE
 from rlvr.toy.model import build_model
 from rlvr.toy.tokenizer import build_tokenizer
 from rlvr.trainer import CurriculumGRPOTrainer
+from tests.rlvr.conftest import rlvr_train_command, run_in_checkout, run_two_gloo_processes, tiny_grpo_config
 
 
 def pool(n_hard=24, n_easy=24):
@@ -30,20 +30,8 @@ def skill_reward(prompts, completions, skill, **kw):
 
 def make_trainer(tmp_path, steps=8, frontier=None, data=None, **predictor):
     tok = build_tokenizer()
-    args = GRPOConfig(
-        output_dir=str(tmp_path),
-        max_steps=steps,
-        per_device_train_batch_size=16,
-        num_generations=4,
-        max_completion_length=4,
-        learning_rate=1e-3,
-        logging_steps=1,
-        report_to="none",
-        seed=3,
-        bf16=False,
-        activation_checkpointing=False,
-        save_strategy="steps",
-        save_steps=4,
+    args = tiny_grpo_config(
+        tmp_path, max_steps=steps, max_completion_length=4, seed=3, save_strategy="steps", save_steps=4
     )
     cfg = dict(enabled=True, reoffer_after=2, max_deferrals=2)
     cfg.update(predictor)
@@ -233,33 +221,10 @@ def test_two_processes_choose_identical_batches(tmp_path, free_port, oversample)
     included); the batch they generate for together is the chosen one, each process its own
     share of it."""
     import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
-    command = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--main_process_port",
-        str(free_port),
-        str(root / "tests/rlvr/predictor_two_process_script.py"),
-        str(tmp_path),
-        *(["oversample"] if oversample else []),
-    ]
-    done = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=300)
+    script = "tests/rlvr/predictor_two_process_script.py"
+    mode = ["oversample"] if oversample else []
+    done = run_two_gloo_processes(script, free_port, str(tmp_path), *mode, timeout=300)
     assert done.returncode == 0, done.stderr[-4000:]
     ranks = [json.loads((tmp_path / f"predictor_rank{i}.json").read_text()) for i in range(2)]
     assert ranks[0]["selections"] == ranks[1]["selections"]
@@ -282,7 +247,6 @@ def test_a_run_killed_with_sigkill_and_resumed_decides_as_an_uninterrupted_one(t
     import os
     import signal
     import subprocess
-    import sys
     import time
     from pathlib import Path
 
@@ -299,10 +263,10 @@ def test_a_run_killed_with_sigkill_and_resumed_decides_as_an_uninterrupted_one(t
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
     def command(out, *extra):
-        return [sys.executable, "-m", "rlvr.cli", "train", "--config", str(path), f"grpo.output_dir={out}", *extra]
+        return rlvr_train_command(out, *extra, config=path)
 
     reference, killed = tmp_path / "reference", tmp_path / "killed"
-    done = subprocess.run(command(reference), cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    done = run_in_checkout(command(reference), environ=env)
     assert done.returncode == 0, done.stderr[-3000:]
     run = subprocess.Popen(command(killed), cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
@@ -313,14 +277,7 @@ def test_a_run_killed_with_sigkill_and_resumed_decides_as_an_uninterrupted_one(t
     os.kill(run.pid, signal.SIGKILL)  # mid-run, with steps after checkpoint-3 possibly half written
     run.wait()
     assert run.returncode == -signal.SIGKILL and (killed / "checkpoint-3" / PREDICTOR_FILE).exists()
-    done = subprocess.run(
-        command(killed, "--resume", str(killed / "checkpoint-3")),
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = run_in_checkout(command(killed, "--resume", str(killed / "checkpoint-3")), environ=env)
     assert done.returncode == 0, done.stderr[-3000:]
 
     def records(folder):

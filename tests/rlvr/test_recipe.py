@@ -1,7 +1,6 @@
 """TRL-style flat recipes and ``--key value`` flags resolve to the same config as rlvr's sections."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import yaml
 
 from rlvr.cli.train import parse_args
 from rlvr.config import ConfigError, config_to_dict, load_config
+from tests.rlvr.conftest import rlvr_cli, run_in_checkout
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONED = ROOT / "configs" / "toy.yaml"
@@ -139,31 +139,15 @@ def test_a_typod_flag_is_an_error_with_a_suggestion():
 
 
 def test_the_accelerate_entry_point_rejects_a_typod_flag_before_the_model_loads(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "scripts/train_grpo.py",
-            "--config",
-            str(FLAT),
-            f"--output_dir={tmp_path}",
-            "--num_generation",
-            "4",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    cmd = [sys.executable, "scripts/train_grpo.py", "--config", str(FLAT), f"--output_dir={tmp_path}"]
+    result = run_in_checkout([*cmd, "--num_generation", "4"], timeout=120)
     assert result.returncode == 2
     assert "Did you mean 'num_generations'?" in result.stderr
     assert not (tmp_path / "summary.json").exists()
 
 
 def test_the_toy_world_trains_from_the_flat_recipe_end_to_end(toy_world_path, tmp_path):
-    cmd = [
-        sys.executable,
-        "-m",
-        "rlvr.cli",
+    cmd = rlvr_cli(
         "train",
         "--config",
         str(FLAT),
@@ -182,8 +166,8 @@ def test_the_toy_world_trains_from_the_flat_recipe_end_to_end(toy_world_path, tm
         "4",
         "--curricula.frontier.min_samples",
         "8",
-    ]
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    )
+    result = run_in_checkout(cmd)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["steps"] == 3

@@ -15,6 +15,7 @@ import yaml
 
 from curricula.audit import read_audit
 from rlvr.toy.tasks import make_examples
+from tests.rlvr.conftest import rlvr_train_command, run_in_checkout
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,15 +39,8 @@ def write_config(tmp_path) -> Path:
 
 
 def rlvr_train(config, out, *extra):
-    cmd = [sys.executable, "-m", "rlvr.cli", "train", "--config", str(config), f"grpo.output_dir={out}", *extra]
-    return subprocess.run(
-        cmd,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"},
-    )
+    cmd = rlvr_train_command(out, *extra, config=config)
+    return run_in_checkout(cmd, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
 
 
 def lines(path):
@@ -145,18 +139,8 @@ def test_toy_run_neither_sets_hf_hub_offline_nor_reaches_for_the_network(toy_wor
     probe = "import os, rlvr.train, rlvr.cli; print(os.environ.get('HF_HUB_OFFLINE'))"
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.stdout.strip() == "None", done.stderr[-2000:]
-    cmd = [
-        sys.executable,
-        "-m",
-        "rlvr.cli",
-        "train",
-        "--config",
-        "configs/toy.yaml",
-        "grpo.max_steps=2",
-        f"grpo.output_dir={tmp_path / 'run'}",
-        "eval.max_prompts_per_skill=2",
-    ]
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    cmd = rlvr_train_command(tmp_path / "run", "grpo.max_steps=2", "eval.max_prompts_per_skill=2")
+    done = run_in_checkout(cmd, environ=env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "network look-up" not in done.stderr
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == 2

@@ -3,10 +3,7 @@ levels as their value at the step, and held-out accuracy at step 0, every ``eval
 steps and at the end."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +11,6 @@ import torch
 import yaml
 from datasets import Dataset
 from transformers import TrainerCallback
-from trl import GRPOConfig
 
 from curricula.config import CurriculaConfig, FrontierConfig
 from rlvr.config import EvalConfig
@@ -22,39 +18,24 @@ from rlvr.evaluate import HeldOutEvalCallback, evaluate_skills
 from rlvr.toy.model import build_model
 from rlvr.toy.tokenizer import build_tokenizer
 from rlvr.trainer import CurriculumGRPOTrainer
+from tests.rlvr.conftest import (
+    HOPELESS,
+    frontier_reward,
+    rlvr_train_command,
+    run_in_checkout,
+    tiny_grpo_config,
+    two_process_train_command,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-HOPELESS = {"p0", "p1"}
+# The end-to-end runs below: 2 prompts per skill, 2 held-out prompts per skill, groups of 8.
+SMALL = ["data.toy_n_per_skill=2", "eval.max_prompts_per_skill=2", "grpo.num_generations=8"]
 
 
 def rows(n=8):
     return Dataset.from_list(
         [{"id": f"p{i}", "prompt": f"{i}+{i}=", "skill": "hard" if f"p{i}" in HOPELESS else "easy"} for i in range(n)]
     )
-
-
-def frontier_reward(prompts, completions, id, **kw):
-    # p0/p1 never succeed (dropped as too hard); the rest on about half their completions.
-    return [0.0 if pid in HOPELESS else float(len(c) % 2 == 0) for pid, c in zip(id, completions)]
-
-
-def grpo_args(tmp_path, **kw):
-    base = dict(
-        output_dir=str(tmp_path),
-        max_steps=4,
-        per_device_train_batch_size=16,
-        num_generations=4,
-        max_completion_length=6,
-        learning_rate=1e-3,
-        logging_steps=1,
-        report_to="none",
-        seed=7,
-        bf16=False,
-        activation_checkpointing=False,
-        save_strategy="no",
-    )
-    base.update(kw)
-    return GRPOConfig(**base)
 
 
 class RecordAtStepEnd(TrainerCallback):
@@ -74,7 +55,7 @@ def test_pool_size_is_logged_at_the_step_and_rates_stay_averaged(tmp_path):
     trainer = CurriculumGRPOTrainer(
         model=build_model(tok, seed=0),
         reward_funcs=[frontier_reward],
-        args=grpo_args(tmp_path, max_steps=9, logging_steps=3),
+        args=tiny_grpo_config(tmp_path, max_steps=9, logging_steps=3),
         train_dataset=rows(8),
         processing_class=tok,
         curricula=CurriculaConfig(frontier=cfg),
@@ -123,7 +104,7 @@ def test_held_out_accuracy_is_logged_at_step_0_every_n_steps_and_at_the_end(tmp_
     trainer = CurriculumGRPOTrainer(
         model=model,
         reward_funcs=[length_reward],
-        args=grpo_args(tmp_path, max_steps=5, learning_rate=3e-2),
+        args=tiny_grpo_config(tmp_path, max_steps=5, learning_rate=3e-2),
         train_dataset=rows(8),
         processing_class=tok,
     )
@@ -158,7 +139,7 @@ def test_evaluation_does_not_move_the_training_rng(tmp_path):
         trainer = CurriculumGRPOTrainer(
             model=build_model(tok, seed=0),
             reward_funcs=[length_reward],
-            args=grpo_args(tmp_path / str(every_steps), max_steps=3),
+            args=tiny_grpo_config(tmp_path / str(every_steps), max_steps=3),
             train_dataset=rows(8),
             processing_class=tok,
         )
@@ -195,30 +176,15 @@ def test_evaluation_leaves_the_gpu_rng_as_it_found_it():
 
 @pytest.mark.slow
 def test_rlvr_train_logs_the_accuracy_that_summary_json_reports(toy_world_path, tmp_path):
-    cmd = [
-        sys.executable,
-        "-m",
-        "rlvr.cli",
-        "train",
-        "--config",
-        "configs/toy.yaml",
-        f"grpo.output_dir={tmp_path}",
-        "data.toy_n_per_skill=2",
-        "eval.max_prompts_per_skill=2",
-        "grpo.num_generations=8",
+    cmd = rlvr_train_command(
+        tmp_path,
+        *SMALL,
         "grpo.per_device_train_batch_size=16",
         "grpo.max_steps=3",
         "grpo.save_steps=3",
         "eval.every_steps=2",
-    ]
-    result = subprocess.run(
-        cmd,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"},
     )
+    result = run_in_checkout(cmd, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
     history = json.loads((tmp_path / "checkpoint-3" / "trainer_state.json").read_text())["log_history"]
@@ -238,35 +204,17 @@ def test_rlvr_train_logs_the_accuracy_that_summary_json_reports(toy_world_path, 
 def test_two_processes_evaluate_during_training_without_desynchronising(toy_world_path, tmp_path, free_port):
     # Rank 0 generates for the held-out set while rank 1 waits for its result: both must come out
     # of every evaluation step in step (a hang here ends in the timeout) and log the same values.
-    cmd = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--config_file",
-        "configs/accelerate/cpu_2proc.yaml",
-        "--main_process_port",
-        str(free_port),
-        "scripts/train_grpo.py",
-        "--config",
-        "configs/toy.yaml",
-        f"grpo.output_dir={tmp_path}",
-        "data.toy_n_per_skill=2",
-        "eval.max_prompts_per_skill=2",
-        "grpo.num_generations=8",
+    cmd = two_process_train_command(
+        free_port,
+        tmp_path,
+        *SMALL,
         "grpo.per_device_train_batch_size=8",
         "grpo.max_steps=4",
         "grpo.save_steps=4",
         "grpo.logging_steps=1",
         "eval.every_steps=1",
-    ]
-    result = subprocess.run(
-        cmd,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"},
     )
+    result = run_in_checkout(cmd, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
     history = json.loads((tmp_path / "checkpoint-4" / "trainer_state.json").read_text())["log_history"]
@@ -293,24 +241,8 @@ def test_a_resumed_run_logs_each_evaluation_and_its_verifier_errors_once(toy_wor
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
 
     def train(out, *extra):
-        cmd = [
-            sys.executable,
-            "-m",
-            "rlvr.cli",
-            "train",
-            "--config",
-            str(tmp_path / "run.yaml"),
-            f"grpo.output_dir={out}",
-            *extra,
-        ]
-        done = subprocess.run(
-            cmd,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"},
-        )
+        cmd = rlvr_train_command(out, *extra, config=tmp_path / "run.yaml")
+        done = run_in_checkout(cmd, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
 
     reference, resumed = tmp_path / "reference", tmp_path / "resumed"

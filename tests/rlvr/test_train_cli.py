@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from curricula.audit import read_audit
+from tests.rlvr.conftest import TOY_CONFIG, rlvr_cli, rlvr_train_command, run_in_checkout, two_process_train_command
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = [
@@ -28,21 +29,11 @@ SMALL = [
 
 
 def rlvr_train(out, *overrides, resume=False, wait=True):
-    cmd = [
-        sys.executable,
-        "-m",
-        "rlvr.cli",
-        "train",
-        "--config",
-        "configs/toy.yaml",
-        f"grpo.output_dir={out}",
-        *SMALL,
-        *overrides,
-    ] + (["--resume"] if resume else [])
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = rlvr_train_command(out, *SMALL, *overrides) + (["--resume"] if resume else [])
     if not wait:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    return run_in_checkout(cmd, PYTHONUNBUFFERED="1")
 
 
 def comparable(records):
@@ -118,18 +109,9 @@ def test_killed_run_resumes_with_audit_and_filter_state_intact(toy_world_path, t
 
 @pytest.mark.slow
 def test_two_processes_take_identical_decisions_and_write_the_audit_once(toy_world_path, tmp_path, free_port):
-    cmd = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--config_file",
-        "configs/accelerate/cpu_2proc.yaml",
-        "--main_process_port",
-        str(free_port),
-        "scripts/train_grpo.py",
-        "--config",
-        "configs/toy.yaml",
-        f"grpo.output_dir={tmp_path}",
+    cmd = two_process_train_command(
+        free_port,
+        tmp_path,
         *SMALL,
         "grpo.max_steps=8",
         "grpo.per_device_train_batch_size=8",
@@ -140,15 +122,8 @@ def test_two_processes_take_identical_decisions_and_write_the_audit_once(toy_wor
         "curricula.frontier.skip_zero_variance=true",
         "curricula.frontier.skip_explore=0.1",
         "curricula.frontier.low=0.35",
-    ]
-    result = subprocess.run(
-        cmd,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"},
     )
+    result = run_in_checkout(cmd, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rank0 = json.loads((tmp_path / "excluded.rank0.json").read_text())
     rank1 = json.loads((tmp_path / "excluded.rank1.json").read_text())
@@ -172,14 +147,7 @@ def test_two_processes_take_identical_decisions_and_write_the_audit_once(toy_wor
         "--resume",
         str(tmp_path / "checkpoint-4"),
     ]
-    result = subprocess.run(
-        resume,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"},
-    )
+    result = run_in_checkout(resume, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     resumed = read_audit(tmp_path)
     assert [r["seq"] for r in resumed] == list(range(len(resumed)))
@@ -198,20 +166,8 @@ def test_two_processes_take_identical_decisions_and_write_the_audit_once(toy_wor
 
 
 def test_offline_frontier_prefilter_drops_the_hopeless_skill(toy_world_path, tmp_path):
-    cmd = [
-        sys.executable,
-        "-m",
-        "rlvr.cli",
-        "frontier",
-        "--config",
-        "configs/toy.yaml",
-        "--k",
-        "24",
-        "--out",
-        str(tmp_path),
-        "data.toy_n_per_skill=2",
-    ]
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    cmd = rlvr_cli("frontier", "--config", TOY_CONFIG, "--k", "24", "--out", str(tmp_path), "data.toy_n_per_skill=2")
+    result = run_in_checkout(cmd)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rates = [json.loads(line) for line in (tmp_path / "pass_rates.jsonl").read_text().splitlines()]
     kept = [json.loads(line) for line in (tmp_path / "filtered.jsonl").read_text().splitlines()]
@@ -232,14 +188,7 @@ def test_offline_frontier_prefilter_drops_the_hopeless_skill(toy_world_path, tmp
 
 
 def run_command(*args, script=("-m", "rlvr.cli")):
-    return subprocess.run(
-        [sys.executable, *script, *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
-    )
+    return run_in_checkout([sys.executable, *script, *args], timeout=300, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
 
 
 def test_a_config_mistake_is_one_line_and_exit_2_and_debug_adds_the_traceback(tmp_path):

@@ -2,15 +2,14 @@
 drops, substitution and zero-variance masking."""
 
 from datasets import Dataset
-from trl import GRPOConfig, GRPOTrainer
+from trl import GRPOTrainer
 
 from curricula.audit import read_audit
 from curricula.config import CurriculaConfig, FrontierConfig
 from rlvr.toy.model import build_model
 from rlvr.toy.tokenizer import build_tokenizer
 from rlvr.trainer import CurriculumGRPOTrainer
-
-HOPELESS = {"p0", "p1"}
+from tests.rlvr.conftest import HOPELESS, frontier_reward, tiny_grpo_config
 
 
 def rows(n=8):
@@ -32,36 +31,12 @@ def parity_reward(prompts, completions, **kw):
     return [float(len(c) % 3 == 0) for c in completions]
 
 
-def frontier_reward(prompts, completions, id, **kw):
-    # Prompts p0/p1 never succeed; the rest succeed on about half their completions.
-    return [0.0 if pid in HOPELESS else float(len(c) % 2 == 0) for pid, c in zip(id, completions)]
-
-
-def grpo_args(tmp_path, **kw):
-    base = dict(
-        output_dir=str(tmp_path),
-        max_steps=4,
-        per_device_train_batch_size=16,
-        num_generations=4,
-        max_completion_length=6,
-        learning_rate=1e-3,
-        logging_steps=1,
-        report_to="none",
-        seed=7,
-        bf16=False,
-        activation_checkpointing=False,
-        save_strategy="no",
-    )
-    base.update(kw)
-    return GRPOConfig(**base)
-
-
 def train_losses(trainer_cls, tmp_path, **extra):
     tok = build_tokenizer()
     trainer = trainer_cls(
         model=build_model(tok, seed=0),
         reward_funcs=[parity_reward],
-        args=grpo_args(tmp_path),
+        args=tiny_grpo_config(tmp_path),
         train_dataset=rows(),
         processing_class=tok,
         **extra,
@@ -90,7 +65,7 @@ def make_frontier_trainer(tmp_path, n_prompts=8, steps=10, reward=frontier_rewar
     return CurriculumGRPOTrainer(
         model=build_model(tok, seed=0),
         reward_funcs=[reward],
-        args=grpo_args(tmp_path, max_steps=steps),
+        args=tiny_grpo_config(tmp_path, max_steps=steps),
         train_dataset=rows(n_prompts),
         processing_class=tok,
         curricula=CurriculaConfig(frontier=cfg),
@@ -158,7 +133,7 @@ def test_oversampling_cap_warns_and_trains_on_what_it_has(tmp_path, caplog):
     trainer = CurriculumGRPOTrainer(
         model=build_model(tok, seed=0),
         reward_funcs=[lambda completions, **k: [0.0] * len(completions)],
-        args=grpo_args(tmp_path, max_steps=1),
+        args=tiny_grpo_config(tmp_path, max_steps=1),
         train_dataset=rows(),
         processing_class=tok,
         curricula=CurriculaConfig(frontier=cfg),
@@ -191,7 +166,7 @@ def test_generated_tokens_are_counted_and_a_token_budget_stops_training(tmp_path
     trainer = CurriculumGRPOTrainer(
         model=build_model(tok, seed=0),
         reward_funcs=[parity_reward],
-        args=grpo_args(tmp_path, max_steps=50),
+        args=tiny_grpo_config(tmp_path, max_steps=50),
         train_dataset=rows(),
         processing_class=tok,
     )
@@ -212,7 +187,7 @@ def test_generated_token_count_survives_a_resume_with_filters_off(tmp_path):
         return CurriculumGRPOTrainer(
             model=build_model(tok, seed=0),
             reward_funcs=[parity_reward],
-            args=grpo_args(tmp_path, max_steps=steps, save_strategy="steps", save_steps=3),
+            args=tiny_grpo_config(tmp_path, max_steps=steps, save_strategy="steps", save_steps=3),
             train_dataset=rows(),
             processing_class=tok,
         )
@@ -346,7 +321,7 @@ def test_public_api_takes_curricula_as_a_dict(tmp_path):
         return rlvr.CurriculumGRPOTrainer(
             model=build_model(tok, seed=0),
             reward_funcs=[frontier_reward],
-            args=grpo_args(tmp_path),
+            args=tiny_grpo_config(tmp_path),
             train_dataset=rows(),
             processing_class=tok,
             curricula=curricula,
@@ -370,7 +345,7 @@ def test_a_plugged_in_online_filter_observes_logs_and_resumes_without_changing_t
         trainer = CurriculumGRPOTrainer(
             model=build_model(tok, seed=0),
             reward_funcs=[parity_reward],
-            args=grpo_args(folder, max_steps=steps, save_strategy="steps", save_steps=2),
+            args=tiny_grpo_config(folder, max_steps=steps, save_strategy="steps", save_steps=2),
             train_dataset=rows(),
             processing_class=tok,
             online_filters=[tracker] if tracker is not None else (),
@@ -416,7 +391,7 @@ def test_an_object_that_is_not_an_online_filter_is_refused_with_what_it_lacks(tm
         CurriculumGRPOTrainer(
             model=build_model(tok, seed=0),
             reward_funcs=[parity_reward],
-            args=grpo_args(tmp_path),
+            args=tiny_grpo_config(tmp_path),
             train_dataset=rows(),
             processing_class=tok,
             online_filters=[Observer()],

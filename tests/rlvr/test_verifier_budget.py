@@ -4,24 +4,29 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from datasets import Dataset
-from trl import GRPOConfig
 
 from rewards import VerifierBudgetExceeded, VerifierSpec, make_reward_funcs
 from rewards import adapter as adapter_module
 from rlvr.toy.model import build_model
 from rlvr.toy.tokenizer import build_tokenizer
 from rlvr.trainer import CurriculumGRPOTrainer
+from tests.rlvr.conftest import rlvr_train_command, run_in_checkout, tiny_grpo_config, two_process_train_command
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKEN = "tests/fixtures/broken_verifiers.py"
+# The end-to-end runs below: 2 prompts per skill, no held-out evaluation, groups of 8, up to 10 steps.
+SHORT_RUN = [
+    "data.toy_n_per_skill=2",
+    "eval.enabled=false",
+    "grpo.num_generations=8",
+    "grpo.logging_steps=1",
+    "grpo.max_steps=10",
+]
 
 
 def test_trainer_stops_on_gathered_counts_even_when_reward_functions_do_not_raise(
@@ -35,19 +40,8 @@ def test_trainer_stops_on_gathered_counts_even_when_reward_functions_do_not_rais
     )
     tok = build_tokenizer()
     data = Dataset.from_list([{"id": f"p{i}", "prompt": f"{i}+{i}=", "answer": str(2 * i)} for i in range(8)])
-    args = GRPOConfig(
-        output_dir=str(tmp_path),
-        max_steps=6,
-        per_device_train_batch_size=16,
-        num_generations=4,
-        max_completion_length=4,
-        report_to="none",
-        seed=0,
-        bf16=False,
-        save_strategy="no",
-        activation_checkpointing=False,
-        logging_steps=1,
-    )
+    # learning_rate: GRPOConfig's default (this test never set one)
+    args = tiny_grpo_config(tmp_path, max_steps=6, max_completion_length=4, seed=0, learning_rate=1e-6)
     trainer = CurriculumGRPOTrainer(
         model=build_model(tok, seed=0), reward_funcs=funcs, args=args, train_dataset=data, processing_class=tok
     )
@@ -58,24 +52,8 @@ def test_trainer_stops_on_gathered_counts_even_when_reward_functions_do_not_rais
 
 
 def rlvr_train(out, *overrides):
-    cmd = [
-        sys.executable,
-        "-m",
-        "rlvr.cli",
-        "train",
-        "--config",
-        "configs/toy.yaml",
-        f"grpo.output_dir={out}",
-        "data.toy_n_per_skill=2",
-        "eval.enabled=false",
-        "grpo.num_generations=8",
-        "grpo.logging_steps=1",
-        "grpo.per_device_train_batch_size=16",
-        "grpo.max_steps=10",
-        *overrides,
-    ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    cmd = rlvr_train_command(out, *SHORT_RUN, "grpo.per_device_train_batch_size=16", *overrides)
+    return run_in_checkout(cmd, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
 
 
 def warning_lines(text: str) -> list[str]:
@@ -120,35 +98,15 @@ def test_rlvr_train_stops_once_a_verifier_is_over_its_error_budget(toy_world_pat
 @pytest.mark.slow
 def test_two_processes_stop_together_without_hanging(toy_world_path, tmp_path, free_port):
     # Each process sees 8 completions a step; the budget is judged on the 64 of both after 4 steps.
-    cmd = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--config_file",
-        "configs/accelerate/cpu_2proc.yaml",
-        "--main_process_port",
-        str(free_port),
-        "scripts/train_grpo.py",
-        "--config",
-        "configs/toy.yaml",
-        f"grpo.output_dir={tmp_path}",
-        "data.toy_n_per_skill=2",
-        "eval.enabled=false",
-        "grpo.num_generations=8",
-        "grpo.logging_steps=1",
+    cmd = two_process_train_command(
+        free_port,
+        tmp_path,
+        *SHORT_RUN,
         "grpo.per_device_train_batch_size=8",
-        "grpo.max_steps=10",
         f"verifiers.0.name={BROKEN}:fails_on_wrong_answers",
         "verifiers.0.max_error_rate=0.2",
-    ]
-    result = subprocess.run(
-        cmd,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"},
     )
+    result = run_in_checkout(cmd, timeout=300, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
     output = result.stdout + result.stderr
     assert result.returncode != 0
     # Both processes stopped with the same message (no process left waiting in a collective). With
