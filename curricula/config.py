@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +89,8 @@ class FrontierConfig:
     skip_explore_min: float = 0.05
 
     def __post_init__(self):
+        if not math.isfinite(self.success_threshold):  # NaN: no reward would ever count as a success
+            raise ValueError(f"frontier.success_threshold must be a finite number, got {self.success_threshold}.")
         if self.bound not in ("beta", "wilson"):
             raise ValueError(f"frontier.bound must be 'beta' or 'wilson', got {self.bound!r}.")
         if not 0.0 < self.confidence < 1.0:
@@ -207,6 +210,12 @@ class PredictorConfig:
 
     def __post_init__(self):
         self.group_columns = None if self.group_columns is None else list(self.group_columns)
+        # NaN passes every `<` check below and inf overflows the window's size: from Python or
+        # YAML (`.nan`, `.inf`) they silently broke selection (a NaN deferral_bonus made every
+        # score NaN, a NaN success_threshold counted no success) or crashed after the model loaded.
+        for name in _PREDICTOR_FINITE:
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"predictor.{name} must be a finite number, got {getattr(self, name)}.")
         if not 0.0 < self.min_prior_strength <= self.max_prior_strength:
             raise ValueError(
                 "predictor.min_prior_strength and max_prior_strength must satisfy 0 < min <= max, got "
@@ -217,7 +226,7 @@ class PredictorConfig:
                 raise ValueError(f"predictor.{name} must be > 0, got {getattr(self, name)}.")
         for name in ("half_life", "prompt_half_life"):
             value = getattr(self, name)
-            if value is not None and value <= 0:
+            if value is not None and not value > 0:
                 raise ValueError(f"predictor.{name} must be > 0 or null, got {value}.")
         if self.window_factor < 1.0:
             raise ValueError(f"predictor.window_factor must be >= 1, got {self.window_factor}.")
@@ -232,6 +241,20 @@ class PredictorConfig:
             raise ValueError(f"predictor.reoffer_share must be in (0, window_factor], got {self.reoffer_share}.")
         if self.deferral_bonus < 0:
             raise ValueError(f"predictor.deferral_bonus must be >= 0, got {self.deferral_bonus}.")
+
+
+# The predictor's float fields that must be finite (the half-lives may be null, or inf: no decay).
+_PREDICTOR_FINITE = (
+    "success_threshold",
+    "base_strength",
+    "max_prior_strength",
+    "min_prior_strength",
+    "shrinkage",
+    "ridge",
+    "window_factor",
+    "reoffer_share",
+    "deferral_bonus",
+)
 
 
 @dataclass

@@ -292,3 +292,33 @@ def test_resolve_group_columns_takes_the_metadata_columns_present_or_checks_the_
     assert resolve_group_columns([], columns) == []
     with pytest.raises(ValueError, match=r"names \['source'\].*'difficulty'"):
         resolve_group_columns(["source"], columns)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("window_factor", math.nan),
+        ("window_factor", math.inf),
+        ("deferral_bonus", math.nan),
+        ("success_threshold", math.nan),
+        ("base_strength", math.nan),
+        ("reoffer_share", math.inf),
+        ("half_life", math.nan),
+    ],
+)
+def test_non_finite_values_are_refused_naming_the_field(field, value):
+    # NaN passed every `<` check (a NaN window_factor was blamed on reoffer_share, a NaN
+    # deferral_bonus made every score NaN) and an inf window_factor overflowed after the model loaded.
+    with pytest.raises(ValueError, match=rf"predictor\.{field} must be"):
+        PredictorConfig(**{field: value})
+
+
+def test_frontier_refuses_a_nan_success_threshold():
+    from curricula.config import FrontierConfig
+
+    with pytest.raises(ValueError, match=r"frontier\.success_threshold must be a finite number"):
+        FrontierConfig(success_threshold=math.nan)
+
+
+def test_infinite_half_life_means_no_decay():
+    assert PredictorConfig(half_life=math.inf).half_life == math.inf
