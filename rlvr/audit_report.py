@@ -177,7 +177,22 @@ def _list(path: Path, selection, fmt: str, output: str | None) -> int:
             sink.close()
     if output:
         print(f"wrote {written} records to {output}")
+    elif not written:  # an empty listing looked like success (`--filter predicter`, a typo)
+        print(f"rlvr audit: no records match ({_describe(selection)}).", file=sys.stderr)
     return 0
+
+
+def _describe(selection) -> str:
+    """The selection's conditions in words, for the empty-listing notice."""
+    wanted = {
+        "run": selection.run_id,
+        "filter": selection.filter_name,
+        "decision": selection.decision,
+        "prompt": selection.prompt,
+        "steps": selection.steps,
+    }
+    said = [f"{name} {value!r}" for name, value in wanted.items() if value is not None]
+    return ", ".join(said) + "; `rlvr audit RUN_DIR` counts the records by filter and decision"
 
 
 def reliability_plot(run_dir: str | Path, plot_path: str | Path) -> Path | None:

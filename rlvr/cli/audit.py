@@ -9,7 +9,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", help="The run's output directory (or its audit.jsonl).")
     p.add_argument("--dropped", action="store_true", help="List drop decisions only.")
     p.add_argument(
-        "--decision", help="List decisions of one kind only (kept, dropped, readmitted, masked, probed, skipped)."
+        "--decision",
+        help="List decisions of one kind only (kept, dropped, readmitted, masked, probed, skipped, deferred).",
     )
     p.add_argument("--prompt", metavar="ID", help="One prompt's whole history.")
     p.add_argument("--steps", metavar="A:B", help="Records of steps A (inclusive) to B (exclusive).")

@@ -173,3 +173,19 @@ def test_cli_lists_one_kind_of_decision(tmp_path, capsys):
     listing = capsys.readouterr().out
     assert "skipped: p1" in listing and "skipped: p2" in listing and "kept: p0" not in listing
     assert main(["audit", str(tmp_path), "--decision", "skiped"]) == 2
+
+
+def test_cli_says_when_a_listing_matches_nothing(tmp_path, capsys):
+    from rlvr.cli import main
+
+    log = AuditLog(tmp_path, "run")
+    log.add(decision("p0"), 0, 0)
+    log.flush()
+    # A misspelt filter used to print nothing at all, as if the run had no such records.
+    assert main(["audit", str(tmp_path), "--filter", "predicter"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "no records match" in captured.err and "filter 'predicter'" in captured.err
+    assert main(["audit", str(tmp_path), "--filter", "frontier"]) == 0
+    captured = capsys.readouterr()
+    assert "kept: p0" in captured.out and captured.err == ""
