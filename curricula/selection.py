@@ -194,11 +194,25 @@ class _Describer:
         s = self._stats(i)
         message = (
             f"deferred: predicted pass rate {s['predicted_pass_rate']:.2f} (Beta({s['alpha']:.2f}, "
-            f"{s['beta']:.2f})), P(signal in {self.num_generations}) {s['p_signal']:.2f}; score "
-            f"{s['score']:.2f} below the batch's cut {self.cut:.2f}; deferral {s['deferrals'] + 1} of "
-            f"{s['max_deferrals']} before it is taken regardless"
+            f"{s['beta']:.2f})), P(signal in {self.num_generations}) {s['p_signal']:.2f}; "
+            f"{self._why_out(s['score'])}; {self._deferral_count(s['deferrals'], s['max_deferrals'])}"
         )
         return self._decision(i, s, DEFERRED, "low_signal", message)
+
+    def _why_out(self, score: float) -> str:
+        # A batch filled by capped prompts has no cut (NaN), and a tie is not "below" the cut:
+        # the audit read "below the batch's cut nan" and "0.78 below the batch's cut 0.78".
+        if self.cut != self.cut:
+            return f"score {score:.2f}; the batch was filled by prompts at their deferral cap"
+        if round(score, 4) >= round(self.cut, 4):
+            return f"score {score:.2f} tied with the batch's cut {self.cut:.2f} (ties keep window order)"
+        return f"score {score:.2f} below the batch's cut {self.cut:.2f}"
+
+    @staticmethod
+    def _deferral_count(before: int, cap: int) -> str:
+        if before >= cap:  # at its cap already: more capped prompts than slots ("1 of 0" before)
+            return f"deferral {before + 1}, at its cap of {cap}: taken ahead of uncapped prompts when offered"
+        return f"deferral {before + 1} of {cap} before it is taken regardless"
 
     def returned(self, i: int, forced: bool) -> Decision:
         s = self._stats(i)

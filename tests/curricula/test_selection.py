@@ -192,3 +192,18 @@ def test_predictor_selection_beats_trl_order_on_first_visits():
     assert trl == pytest.approx(0.42, abs=0.05)  # expectation: (0 + 0.34 + 0.99 + 0.34) / 4 = 0.42
     assert predicted >= trl + 0.2, (trl, predicted)
     assert metrics["predictor/brier"] < metrics["predictor/brier_reference"] - 0.05
+
+
+def test_deferral_messages_for_ties_and_a_batch_full_of_capped_prompts():
+    # A fresh pool: every candidate has the same score, so those left out tie with the cut
+    # (the audit read "score 0.78 below the batch's cut 0.78").
+    p = PassRatePredictor(PredictorConfig(enabled=True), num_prompts=6)
+    sel = select_batch(p, [0, 1, 2], batch_size=1, num_generations=G, step=0, seed=0)
+    assert all("tied with the batch's cut 0.78" in d.message for d in sel.decisions)
+    # max_deferrals=0: every candidate is at its cap, so there is no cut (it read "below the
+    # batch's cut nan; deferral 1 of 0 before it is taken regardless").
+    p = PassRatePredictor(PredictorConfig(enabled=True, max_deferrals=0), num_prompts=6)
+    sel = select_batch(p, [0, 1, 2], batch_size=1, num_generations=G, step=0, seed=0)
+    message = sel.decisions[0].message
+    assert "nan" not in message and "1 of 0" not in message
+    assert "the batch was filled by prompts at their deferral cap" in message and "at its cap of 0" in message
