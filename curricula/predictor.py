@@ -171,8 +171,21 @@ def metadata_groups(
     index: dict[tuple, int] = {}
     out = np.empty(len(columns[names[0]]), dtype=np.int32)
     for row, key in enumerate(zip(*(columns[n] for n in names))):
-        out[row] = -1 if any(v is None for v in key) else index.setdefault(key, len(index))
+        try:
+            out[row] = -1 if any(v is None for v in key) else index.setdefault(key, len(index))
+        except TypeError:  # a list or dict value: was a bare "unhashable type: 'list'" after the model loaded
+            name, value = next((n, v) for n, v in zip(names, key) if isinstance(v, (list, dict, set)))
+            raise ValueError(non_scalar_group_column(name, f"row {row} holds {value!r:.60}")) from None
     return out, list(index)
+
+
+def non_scalar_group_column(name: str, where: str) -> str:
+    """The error message for a group column whose values are lists or mappings (one wording for the
+    recipe's check before the model loads and `metadata_groups`')."""
+    return (
+        f"curricula.predictor.group_columns: column {name!r} {where}, but a group column needs one value "
+        "per row (a string, an integer...), not a list or mapping: name a scalar column, or add one."
+    )
 
 
 # -- the feature model ---------------------------------------------------------------------------

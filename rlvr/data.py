@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from datasets import Dataset
+from datasets import ClassLabel, Dataset, Value
 
-from curricula.predictor import missing_group_columns
+from curricula.predictor import missing_group_columns, non_scalar_group_column
 from curricula.records import (
     COMPRESSED,
     UTF8_BOM,
@@ -661,6 +661,10 @@ def check_group_columns(data: LoadedData, predictor) -> None:
     message = missing_group_columns(predictor.group_columns, data.dataset.column_names, data.source)
     if message:
         raise ConfigError(message)
+    features = data.dataset.features
+    for name in predictor.group_columns:
+        if not isinstance(features[name], (Value, ClassLabel)):
+            raise ConfigError(non_scalar_group_column(name, f"of {data.source} holds {features[name]}"))
 
 
 def load_run_data(config) -> tuple[LoadedData, LoadedData | None]:

@@ -322,3 +322,10 @@ def test_frontier_refuses_a_nan_success_threshold():
 
 def test_infinite_half_life_means_no_decay():
     assert PredictorConfig(half_life=math.inf).half_life == math.inf
+
+
+def test_a_list_valued_group_column_names_the_column_and_row():
+    from curricula.predictor import metadata_groups
+
+    with pytest.raises(ValueError, match=r"column 'tags' row 1 holds \['b'\].*not a list"):
+        metadata_groups({"skill": ["s", "s"], "tags": ["a", ["b"]]}, ["skill", "tags"])

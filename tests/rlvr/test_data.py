@@ -555,3 +555,23 @@ def test_predictor_group_columns_the_data_lacks_are_refused_before_the_model_loa
     assert len(train.dataset) == 2
     train, _ = load_run_data(load_config(base[0], [f"data.train={path}"]))  # predictor off: nothing to check
     assert len(train.dataset) == 2
+
+
+def test_a_list_valued_group_column_is_refused_before_the_model_loads(tmp_path):
+    # A `tags` list as a group column was a bare "TypeError: unhashable type: 'list'" after the
+    # model loaded.
+    from rewards.config_types import ConfigError
+    from rlvr.config import load_config
+    from rlvr.data import load_run_data
+
+    path = tmp_path / "train.jsonl"
+    path.write_text(
+        '{"prompt": "1+1=", "answer": "2", "tags": ["a", "x"], "level": 1}\n'
+        '{"prompt": "2+2=", "answer": "4", "tags": ["b"], "level": 2}\n'
+    )
+    toy = str(Path(__file__).parents[2] / "configs" / "toy.yaml")
+    overrides = [f"data.train={path}", "curricula.predictor.enabled=true"]
+    with pytest.raises(ConfigError, match=r"column 'tags' of .*train\.jsonl holds .*not a list"):
+        load_run_data(load_config(toy, [*overrides, "curricula.predictor.group_columns=[tags]"]))
+    train, _ = load_run_data(load_config(toy, [*overrides, "curricula.predictor.group_columns=[level]"]))
+    assert len(train.dataset) == 2
