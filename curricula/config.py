@@ -209,6 +209,11 @@ class PredictorConfig:
     calibration_bins: int = 10
 
     def __post_init__(self):
+        if isinstance(self.group_columns, str):  # list("skill") pooled by columns 's', 'k', 'i', 'l', 'l'
+            raise ValueError(
+                f"predictor.group_columns must be a list of column names, got the string {self.group_columns!r} "
+                f"(write [{self.group_columns!r}])."
+            )
         self.group_columns = None if self.group_columns is None else list(self.group_columns)
         # NaN passes every `<` check below and inf overflows the window's size: from Python or
         # YAML (`.nan`, `.inf`) they silently broke selection (a NaN deferral_bonus made every

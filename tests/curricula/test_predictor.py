@@ -329,3 +329,9 @@ def test_a_list_valued_group_column_names_the_column_and_row():
 
     with pytest.raises(ValueError, match=r"column 'tags' row 1 holds \['b'\].*not a list"):
         metadata_groups({"skill": ["s", "s"], "tags": ["a", ["b"]]}, ["skill", "tags"])
+
+
+def test_a_string_for_group_columns_is_refused_not_split_into_letters():
+    with pytest.raises(ValueError, match=r"got the string 'skill' \(write \['skill'\]\)"):
+        PredictorConfig(group_columns="skill")
+    assert PredictorConfig(group_columns=("skill", "source")).group_columns == ["skill", "source"]
