@@ -125,15 +125,16 @@ METADATA_COLUMNS = ("skill", "source", "difficulty")
 
 
 def resolve_group_columns(
-    requested: Sequence[str] | None, available: Sequence[str], scores: Sequence[str] = ()
+    requested: Sequence[str] | None, available: Sequence[str], not_categories: Sequence[str] = ()
 ) -> list[str]:
     """The columns a predictor pools by: ``requested`` as given (each must be in ``available``,
     else `ValueError` with `missing_group_columns`' message), or with ``None`` the
-    `METADATA_COLUMNS` that ``available`` has, less ``scores`` (columns of floating-point values,
-    e.g. a difficulty measured as a solve rate: nearly one group per prompt, which would count each
-    prompt's own evidence twice; naming such a column pools by it all the same)."""
+    `METADATA_COLUMNS` that ``available`` has, less ``not_categories``: columns of floats (e.g. a
+    difficulty measured as a solve rate: nearly one group per prompt, which would count each
+    prompt's own evidence twice) or of lists and mappings (no single value per row). Naming a
+    float column pools by it all the same."""
     if requested is None:
-        return [c for c in METADATA_COLUMNS if c in available and c not in scores]
+        return [c for c in METADATA_COLUMNS if c in available and c not in not_categories]
     message = missing_group_columns(requested, available)
     if message:
         raise ValueError(message)

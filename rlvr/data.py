@@ -653,6 +653,16 @@ def check_enough_rows(data: LoadedData, grpo_args) -> None:
     )
 
 
+def non_category_columns(features) -> list[str]:
+    """Columns of a dataset's ``features`` that cannot be a category: floats (a score) and lists
+    or mappings (no single value per row); an unset ``group_columns`` leaves them out."""
+    return [
+        name
+        for name, feature in features.items()
+        if not isinstance(feature, (Value, ClassLabel)) or str(getattr(feature, "dtype", "")).startswith("float")
+    ]
+
+
 def check_group_columns(data: LoadedData, predictor) -> None:
     """Refuse ``curricula.predictor.group_columns`` the training data lacks, before the model
     loads (the predictor pools its priors by those columns when the trainer starts)."""

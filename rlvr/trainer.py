@@ -59,7 +59,7 @@ from curricula.predictor import METADATA_COLUMNS, metadata_groups, resolve_group
 from curricula.substitution import choose_replacements, excluded_and_skipped
 from rewards.errors import enforce_error_budgets
 from rlvr.checkpoint import load_curriculum_state, save_calibration, save_curriculum_state
-from rlvr.data import prompt_hash
+from rlvr.data import non_category_columns, prompt_hash
 from rlvr.sampling import EpochSeededRepeatSampler, epoch_order
 
 logger = logging.getLogger(__name__)
@@ -235,12 +235,11 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         if not config.enabled:
             return []
         features = self.train_dataset.features
-        scores = [c for c, f in features.items() if str(getattr(f, "dtype", "")).startswith("float")]
-        columns = resolve_group_columns(config.group_columns, list(features), scores)
+        columns = resolve_group_columns(config.group_columns, list(features), non_category_columns(features))
         if config.group_columns is None:
             logger.info(
-                "curricula.predictor pools prompts by %s (the columns of %s the data has, float "
-                "scores left out; set group_columns to choose).",
+                "curricula.predictor pools prompts by %s (the columns of %s the data has, floats "
+                "and lists left out; set group_columns to choose).",
                 columns or "nothing (one pool-wide prior)",
                 list(METADATA_COLUMNS),
             )

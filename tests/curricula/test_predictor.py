@@ -286,8 +286,8 @@ def test_resolve_group_columns_takes_the_metadata_columns_present_or_checks_the_
     columns = ["id", "prompt", "difficulty", "topic", "skill"]
     assert resolve_group_columns(None, columns) == ["skill", "difficulty"]  # METADATA_COLUMNS' order
     assert resolve_group_columns(None, ["id", "prompt"]) == []
-    assert resolve_group_columns(None, columns, scores=["difficulty"]) == ["skill"]  # a solve rate, say
-    assert resolve_group_columns(["difficulty"], columns, scores=["difficulty"]) == ["difficulty"]
+    assert resolve_group_columns(None, columns, not_categories=["difficulty"]) == ["skill"]  # a solve rate, say
+    assert resolve_group_columns(["difficulty"], columns, not_categories=["difficulty"]) == ["difficulty"]
     assert resolve_group_columns(["topic"], columns) == ["topic"]
     assert resolve_group_columns([], columns) == []
     with pytest.raises(ValueError, match=r"names \['source'\].*'difficulty'"):

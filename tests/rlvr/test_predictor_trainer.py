@@ -348,3 +348,6 @@ def test_unset_group_columns_pool_by_the_metadata_columns_the_data_has(tmp_path)
     # A float difficulty is a score, not a category: pooled by skill only.
     scored = pool(8, 8).add_column("difficulty", [i / 16 for i in range(16)])
     assert make_trainer(tmp_path / "c", data=scored).group_columns == ["skill"]
+    # Nor is a list of tags: no single value per row.
+    tagged = pool(8, 8).add_column("source", [["a", "b"]] * 16)
+    assert make_trainer(tmp_path / "d", data=tagged).group_columns == ["skill"]
