@@ -293,6 +293,14 @@ class CurriculaConfig:
         self.frontier = _as_dataclass("frontier", FrontierConfig, self.frontier)
         self.influence = _as_dataclass("influence", InfluenceCheckConfig, self.influence)
         self.predictor = _as_dataclass("predictor", PredictorConfig, self.predictor)
+        # The filter's options act only while it runs: set with it off, they were silently ignored.
+        idle = [k for k in ("mask_zero_variance", "oversample", "skip_zero_variance") if getattr(self.frontier, k)]
+        if idle and not self.frontier.enabled:
+            raise ValueError(
+                f"curricula.frontier.{idle[0]} is true but curricula.frontier.enabled is false: the frontier "
+                "filter's options act only while it runs. Set frontier.enabled: true (low: 0 and high: null "
+                "keep it from dropping any prompt), or drop the option."
+            )
 
 
 def _as_dataclass(name: str, cls, value):
