@@ -1,5 +1,5 @@
 """`rlvr audit --plot`: per-skill pass-rate heatmaps (shared colour scale, one colorbar), the active
-pool and skips per step, and drops by reason and skill.
+pool, skips and the predictor's deferrals per step, and drops by reason and skill.
 
 The figure is drawn from `PlotData`, a few counters built either from a list of records
 (`PlotData.from_records`) or by streaming a log column by column (`PlotData.from_log`, bounded
@@ -28,7 +28,8 @@ class PlotData:
     pool: dict[int, float] = field(default_factory=dict)  # step -> active pool (last record of the step)
     pool_size: int | None = None
     skipped: Counter = field(default_factory=Counter)  # step -> pre-rollout skips
-    steps: set = field(default_factory=set)  # every step with a frontier record
+    deferred: Counter = field(default_factory=Counter)  # (step, skill) -> the predictor's deferrals
+    steps: set = field(default_factory=set)  # every step with a frontier or deferral record
     drops: Counter = field(default_factory=Counter)  # (reason, skill) -> drop decisions
 
     def bins(self) -> tuple[int, list]:
@@ -65,6 +66,10 @@ class PlotData:
             if r["decision"] == "dropped":
                 data.drops[(r["reason"], str(r["columns"].get("skill", "-")))] += 1
         data.pool_size = frontier[-1]["stats"].get("pool_size") if frontier else None
+        for r in records:
+            if r["filter"] == "predictor" and r["decision"] == "deferred":
+                data.deferred[(r["global_step"], str(r["columns"].get("skill", "-")))] += 1
+                data.steps.add(r["global_step"])
         return data
 
     @classmethod
@@ -74,10 +79,11 @@ class PlotData:
 
         from rlvr.audit_query import Selection, scan
 
+        data, last_stats = cls(), None
+        data._add_deferrals(path, selection)
         frontier = Selection(selection.run_id, selection.decision, selection.prompt, "frontier", selection.steps)
         if selection.filter_name not in (None, "frontier"):
-            return cls()
-        data, last_stats = cls(), None
+            return data
         for table in scan(path, frontier, columns=["global_step", "pass_rate"]):
             steps = table.filter(pc.is_valid(table.column("pass_rate"))).column("global_step")
             if len(steps):
@@ -91,6 +97,20 @@ class PlotData:
             last_stats = table.column("stats")[table.num_rows - 1].as_py()
         data.pool_size = json.loads(last_stats).get("pool_size") if last_stats else None
         return data
+
+    def _add_deferrals(self, path: Path, selection) -> None:
+        """The predictor's deferrals per step and skill, streamed (only those two columns are read)."""
+        import pyarrow.compute as pc
+
+        from rlvr.audit_query import Selection, scan
+
+        if selection.filter_name not in (None, "predictor") or selection.decision not in (None, "deferred"):
+            return
+        deferred = Selection(selection.run_id, "deferred", selection.prompt, "predictor", selection.steps)
+        for table in scan(path, deferred, columns=["global_step", "skill"]):
+            steps = table.column("global_step").to_pylist()
+            self.deferred.update(zip(steps, pc.fill_null(table.column("skill"), "-").to_pylist()))
+            self.steps.update(steps)
 
     def _add_table(self, table) -> None:
         import pyarrow.compute as pc
@@ -173,9 +193,30 @@ def _pool_panel(axis, data: PlotData) -> None:
     if data.skipped:  # pre-rollout skips per step (skip_zero_variance)
         xs = sorted(data.steps)
         axis.bar(xs, [data.skipped.get(x, 0) for x in xs], color="tab:orange", alpha=0.6, label="skipped this step")
-    if data.pool or data.skipped:
-        axis.legend()
-    axis.set(title="active pool and skips", xlabel="step", ylabel="prompts")
+    if data.deferred:  # the predictor's deferrals per step, stacked by skill (curricula.predictor)
+        _deferral_bars(axis, data)
+    if data.pool or data.skipped or data.deferred:
+        axis.set_ylim(top=axis.get_ylim()[1] * 1.35)  # head room for the legend above the bars
+        axis.legend(fontsize="small", ncols=3, loc="upper left")
+    else:
+        axis.text(0.5, 0.5, "no pool, skip or deferral records", ha="center", va="center", transform=axis.transAxes)
+    axis.set(title="active pool, skips and deferrals", xlabel="step", ylabel="prompts")
+
+
+def _deferral_bars(axis, data: PlotData) -> None:
+    """Deferrals per step stacked by skill: which skills the predictor held back, and when."""
+    totals = Counter()
+    for (_, skill), n in data.deferred.items():
+        totals[skill] += n
+    shown = [s for s, _ in totals.most_common(MAX_HEATMAP_SKILLS - 1)]
+    by_skill = Counter()
+    for (step, skill), n in data.deferred.items():
+        by_skill[(step, skill if skill in shown or len(totals) < MAX_HEATMAP_SKILLS else "other")] += n
+    xs, bottom = sorted(data.steps), None
+    for skill in sorted({s for _, s in by_skill}):
+        heights = np.array([by_skill.get((x, skill), 0) for x in xs])
+        axis.bar(xs, heights, bottom=bottom, alpha=0.6, label=f"deferred: {skill}")
+        bottom = heights if bottom is None else bottom + heights
 
 
 def _drops_panel(axis, data: PlotData) -> None:
@@ -187,6 +228,8 @@ def _drops_panel(axis, data: PlotData) -> None:
             axis.bar(skills, heights, bottom=bottom, label=kind)
             bottom = [b + h for b, h in zip(bottom, heights)]
         axis.legend()
+    else:
+        axis.text(0.5, 0.5, "no prompt was dropped", ha="center", va="center", transform=axis.transAxes)
     axis.set(title="drop decisions by reason and skill", ylabel="decisions")
 
 

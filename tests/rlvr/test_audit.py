@@ -124,9 +124,9 @@ def test_cli_exports_parquet_and_plots(tmp_path):
     log.flush()
     from rlvr.audit_report import figure
 
-    bars = panel(figure(read_audit(tmp_path)), "active pool and skips").containers  # skips per step
+    bars = panel(figure(read_audit(tmp_path)), "active pool, skips and deferrals").containers  # skips per step
     assert [[rect.get_height() for rect in c] for c in bars] == [[0, 0, 2, 1]]
-    assert panel(figure(read_audit(tmp_path)[:2]), "active pool and skips").containers == []
+    assert panel(figure(read_audit(tmp_path)[:2]), "active pool, skips and deferrals").containers == []
     assert main(["audit", str(tmp_path / "missing")]) == 2
 
 

@@ -171,3 +171,26 @@ def test_latest_run_is_read_from_the_end_of_the_tail(tmp_path):
     for content, last in cases:
         path.write_bytes(content)
         assert _last_complete_line(path, block=1000) == last
+
+
+def test_the_plot_counts_the_predictors_deferrals_per_step(tmp_path):
+    from rlvr.audit_plot import PlotData, figure
+
+    log = AuditLog(tmp_path, "run", segment_records=10)
+    for step in range(6):
+        for i in range(step % 3):  # 0, 1, 2, 0, 1, 2 deferrals
+            log.add(
+                Decision("predictor", f"p{i}", "deferred", "low_signal", "deferred", {}, {"skill": "a"}, ""), step, 0.0
+            )
+        log.add(Decision("predictor", "p9", "kept", "returned", "taken", {}, {"skill": "a"}, ""), step, 0.0)
+        log.flush()
+    log.close()
+    records = read_audit(tmp_path)
+    streamed = PlotData.from_log(tmp_path, resolve(tmp_path, Selection(run_id=None)))
+    listed = PlotData.from_records(records)
+    assert streamed.deferred == listed.deferred == {(1, "a"): 1, (2, "a"): 2, (4, "a"): 1, (5, "a"): 2}
+    assert streamed.steps == listed.steps == {1, 2, 4, 5}
+    for other in (Selection(run_id=None, filter_name="frontier"), Selection(run_id=None, decision="kept")):
+        assert not PlotData.from_log(tmp_path, resolve(tmp_path, other)).deferred
+    labels = [t.get_text() for a in figure(listed).axes for t in (a.get_legend().get_texts() if a.get_legend() else [])]
+    assert "deferred: a" in labels
