@@ -170,6 +170,8 @@ class _Describer:
             "max_deferrals": self.predictor.config.max_deferrals,
             "num_generations": self.num_generations,
             "window": len(self.window),
+            # When a deferral comes due (`CandidateWindow.defer`): the audit says when, not only why.
+            "reoffer_step": self.step + self.predictor.config.reoffer_after,
         }
 
     def _stats(self, i: int) -> dict:
@@ -195,7 +197,8 @@ class _Describer:
         message = (
             f"deferred: predicted pass rate {s['predicted_pass_rate']:.2f} (Beta({s['alpha']:.2f}, "
             f"{s['beta']:.2f})), P(signal in {self.num_generations}) {s['p_signal']:.2f}; "
-            f"{self._why_out(s['score'])}; {self._deferral_count(s['deferrals'], s['max_deferrals'])}"
+            f"{self._why_out(s['score'])}; {self._deferral_count(s['deferrals'], s['max_deferrals'])}; "
+            f"offered again from step {s['reoffer_step']} (oldest first), or sooner once the order runs dry"
         )
         return self._decision(i, s, DEFERRED, "low_signal", message)
 

@@ -103,3 +103,16 @@ def test_a_config_dict_types_the_predictor_section_and_names_unknown_keys():
     assert config.predictor.enabled and config.predictor.window_factor == 4
     with pytest.raises(ValueError, match=r"curricula.predictor.window_facto.*Did you mean 'window_factor'"):
         CurriculaConfig(predictor={"window_facto": 4})
+
+
+def test_a_deferral_record_says_when_the_prompt_is_offered_again_and_it_is():
+    frontier = make(window_factor=2.0, reoffer_after=3, reoffer_share=1.0)
+    selection, _ = frontier.select(step=5, seed=1)
+    record = next(d for d in selection.decisions if d.decision == "deferred")
+    assert record.stats["reoffer_step"] == 8 and "offered again from step 8" in record.message
+    row = frontier.row_of[record.prompt_id]
+    offered = {}
+    for step in (6, 7, 8):
+        selection, _ = frontier.select(step=step, seed=1)
+        offered[step] = row in selection.chosen.tolist() + selection.deferred.tolist()
+    assert offered == {6: False, 7: False, 8: True}
