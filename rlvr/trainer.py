@@ -30,6 +30,7 @@ With every filter disabled each override is a pass-through, so training is exact
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import os
@@ -87,6 +88,17 @@ def is_level_metric(key: str) -> bool:
     return key in LEVEL_METRICS or (key.startswith(LEVEL_PREFIXES) and not key.startswith(PER_STEP_PREFIXES))
 
 
+def _check_group_columns_before_loading(curricula: CurriculaConfig | None, args: tuple, kwargs: dict) -> None:
+    """Named ``group_columns`` the training data lacks fail before TRL's ``__init__`` loads a model
+    given by name (the same `ValueError` the trainer would raise after it)."""
+    if curricula is None or not curricula.predictor.enabled or curricula.predictor.group_columns is None:
+        return
+    bound = inspect.signature(GRPOTrainer.__init__).bind_partial(None, *args, **kwargs).arguments
+    columns = getattr(bound.get("train_dataset"), "column_names", None)
+    if isinstance(columns, list):  # an iterable dataset may not know its columns yet
+        resolve_group_columns(curricula.predictor.group_columns, columns)
+
+
 class CurriculumGRPOTrainer(GRPOTrainer):
     """GRPO with curriculum filtering you can audit.
 
@@ -126,6 +138,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         # Checked before TRL's __init__ (which loads the model when given a name): a typo in a
         # dict fails at once.
         curricula = curricula_config(curricula)
+        _check_group_columns_before_loading(curricula, args, kwargs)
         super().__init__(*args, **kwargs)
         self.curricula = curricula or CurriculaConfig()
         # The predictor's group columns too: a run pooled by a user's own column (``topic``) is

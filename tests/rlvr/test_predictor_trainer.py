@@ -327,6 +327,15 @@ def test_group_columns_the_data_lacks_name_the_columns_it_has(tmp_path):
         make_trainer(tmp_path, group_columns=["source"]).train()
 
 
+def test_group_columns_the_data_lacks_fail_before_a_model_named_by_path_loads(tmp_path):
+    # The model names a path that does not exist: reaching TRL's loading would be an OSError.
+    curricula = {"predictor": {"enabled": True, "group_columns": ["source"]}}
+    with pytest.raises(ValueError, match=r"\['source'\].*'skill'"):
+        CurriculumGRPOTrainer(
+            "/nonexistent/model", reward_funcs=[skill_reward], train_dataset=pool(4, 4), curricula=curricula
+        )
+
+
 def test_the_audit_records_the_users_own_group_column(tmp_path):
     data = pool(24, 24).rename_column("skill", "topic")
     trainer = make_trainer(tmp_path, steps=2, data=data, group_columns=["topic"])
