@@ -48,7 +48,7 @@ def main(out_dir: str, oversample: bool = False) -> None:
     args = tiny_grpo_config(
         out_dir, max_steps=6, per_device_train_batch_size=8, max_completion_length=4, seed=3, use_cpu=True
     )
-    frontier = FrontierConfig(enabled=oversample, min_samples=64, mask_zero_variance=True, oversample=oversample)
+    frontier = FrontierConfig(enabled=oversample, min_samples=64, mask_zero_variance=oversample, oversample=oversample)
     curricula = CurriculaConfig(
         predictor=PredictorConfig(enabled=True, reoffer_after=2, max_deferrals=2), frontier=frontier
     )
