@@ -109,7 +109,7 @@ class PredictiveFrontier:
         self.pool_size = len(pool_ids)
         self.batch_size, self.num_generations = int(batch_size), int(num_generations)
         self.predictor = PassRatePredictor(config, self.pool_size, groups, seed)
-        self.window = CandidateWindow.from_config(config, self.batch_size)
+        self.window = CandidateWindow.from_config(config, self.batch_size, self.pool_size)
         self._order_epoch, self._order = -1, np.empty(0, dtype=np.int32)
         # Feature vectors of the rows chosen at this step, kept from `select` until `observe`
         # teaches the feature model with them (the same step; nothing to checkpoint).

@@ -252,10 +252,12 @@ class CandidateWindow:
         self.fresh_taken = 0
 
     @classmethod
-    def from_config(cls, config, batch_size: int) -> CandidateWindow:
-        """The window of a `PredictorConfig` for batches of ``batch_size`` prompts."""
+    def from_config(cls, config, batch_size: int, pool_size: int | None = None) -> CandidateWindow:
+        """The window of a `PredictorConfig` for batches of ``batch_size`` prompts, at most the
+        pool (``pool_size``): a larger window would read several passes of the order per step."""
+        size = max(int(round(config.window_factor * batch_size)), batch_size)
         return cls(
-            max(int(round(config.window_factor * batch_size)), batch_size),
+            size if pool_size is None else max(min(size, pool_size), 1),
             config.reoffer_after,
             max(int(round(config.reoffer_share * batch_size)), 1),
         )

@@ -116,3 +116,9 @@ def test_a_deferral_record_says_when_the_prompt_is_offered_again_and_it_is():
         selection, _ = frontier.select(step=step, seed=1)
         offered[step] = row in selection.chosen.tolist() + selection.deferred.tolist()
     assert offered == {6: False, 7: False, 8: True}
+
+
+def test_a_window_larger_than_the_pool_reads_one_pass_not_many():
+    frontier = make(window_factor=1000.0)  # 4000 candidates asked of a pool of 40
+    selection, _ = frontier.select(step=0, seed=1)
+    assert frontier.window.fresh_taken == POOL and len(selection.chosen) + len(selection.deferred) == POOL
