@@ -204,19 +204,17 @@ def _pool_panel(axis, data: PlotData) -> None:
 
 
 def _deferral_bars(axis, data: PlotData) -> None:
-    """Deferrals per step stacked by skill: which skills the predictor held back, and when."""
-    totals = Counter()
-    for (_, skill), n in data.deferred.items():
-        totals[skill] += n
-    shown = [s for s, _ in totals.most_common(MAX_HEATMAP_SKILLS - 1)]
-    by_skill = Counter()
+    """Deferrals per step stacked by skill: which skills the predictor held back, and when (the
+    heatmaps' rule for many skills: the largest, the rest as ``other``)."""
+    xs = sorted(data.steps)
+    column = {step: i for i, step in enumerate(xs)}
+    per_skill: dict[str, np.ndarray] = {}
     for (step, skill), n in data.deferred.items():
-        by_skill[(step, skill if skill in shown or len(totals) < MAX_HEATMAP_SKILLS else "other")] += n
-    xs, bottom = sorted(data.steps), None
-    for skill in sorted({s for _, s in by_skill}):
-        heights = np.array([by_skill.get((x, skill), 0) for x in xs])
+        per_skill.setdefault(skill, np.zeros(len(xs)))[column[step]] += n
+    bottom = np.zeros(len(xs))
+    for skill, heights in _top_skills(per_skill).items():
         axis.bar(xs, heights, bottom=bottom, alpha=0.6, label=f"deferred: {skill}")
-        bottom = heights if bottom is None else bottom + heights
+        bottom = bottom + heights
 
 
 def _drops_panel(axis, data: PlotData) -> None:

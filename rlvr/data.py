@@ -653,13 +653,18 @@ def check_enough_rows(data: LoadedData, grpo_args) -> None:
     )
 
 
+def _one_value_per_row(feature) -> bool:
+    """A `datasets` feature holding one scalar per row (not a list, a mapping, an image...)."""
+    return isinstance(feature, (Value, ClassLabel))
+
+
 def non_category_columns(features) -> list[str]:
     """Columns of a dataset's ``features`` that cannot be a category: floats (a score) and lists
     or mappings (no single value per row); an unset ``group_columns`` leaves them out."""
     return [
         name
         for name, feature in features.items()
-        if not isinstance(feature, (Value, ClassLabel)) or str(getattr(feature, "dtype", "")).startswith("float")
+        if not _one_value_per_row(feature) or str(getattr(feature, "dtype", "")).startswith("float")
     ]
 
 
@@ -673,7 +678,7 @@ def check_group_columns(data: LoadedData, predictor) -> None:
         raise ConfigError(message)
     features = data.dataset.features
     for name in predictor.group_columns:
-        if not isinstance(features[name], (Value, ClassLabel)):
+        if not _one_value_per_row(features[name]):
             raise ConfigError(non_scalar_group_column(name, f"of {data.source} holds {features[name]}"))
 
 

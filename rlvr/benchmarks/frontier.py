@@ -251,17 +251,13 @@ def answer_likelihoods(model, tokenizer, examples: list[dict]) -> np.ndarray:
     toy verifier strips whitespace, so a little more may pass). One no-gradient forward pass
     over prompt + answer; the model's mode is restored."""
     from curricula.influence.batching import collate, encode_rows, response_nll
+    from curricula.rollouts import sampling_state
 
     sequences = encode_rows(tokenizer, examples)
     batch = collate(sequences, tokenizer.pad_token_id, device=model.device)
     mask = batch.pop("response_mask")
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            logits = model(**batch).logits
-    finally:
-        model.train(was_training)
+    with sampling_state(model, seed=None), torch.no_grad():  # eval mode, restored; RNG untouched
+        logits = model(**batch).logits
     total_nll = response_nll(logits, batch["input_ids"], mask) * mask[:, 1:].sum(-1)
     return torch.exp(-total_nll).cpu().numpy().astype(np.float64)
 
